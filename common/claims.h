@@ -1,0 +1,15 @@
+/* Claim policy: issuer, audience, tenant, time claims; then eligibility. */
+#pragma once
+#include <time.h>
+#include <json-c/json.h>
+#include "config.h"
+#include "err.h"
+
+/* iss exact (v2; v1 only with accept_v1_issuer), aud == client_id (string or array
+ * containing it), tid == tenant_id, oid present (string), exp/nbf/iat integers checked
+ * against now with clock_skew. Reasons: "bad_issuer", "bad_audience", "bad_tenant",
+ * "expired", "not_yet_valid", "issued_in_future", "missing_claim", "bad_claim_type". */
+int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now, struct et_err *err);
+/* groups ∩ eligible_groups or roles ∩ eligible_roles. Group overage (_claim_names.groups
+ * without groups) is "group_overage". Not eligible: "not_eligible". */
+int et_claims_eligible(const struct et_config *cfg, json_object *claims, struct et_err *err);

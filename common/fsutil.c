@@ -1,0 +1,170 @@
+#include "config.h"
+#include "fsutil.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err)
+{
+	struct stat st;
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return et_err_set(err, "state_dir", "cannot create %s: %s", dir, strerror(errno));
+	if (lstat(dir, &st) < 0)
+		return et_err_set(err, "state_dir", "cannot stat %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return et_err_set(err, "state_dir", "%s is not a directory", dir);
+	if (st.st_uid != 0)
+		return et_err_set(err, "state_dir", "%s is not owned by root: refusing to use it", dir);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return et_err_set(err, "state_dir", "%s is group- or world-writable: refusing to use it", dir);
+	return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, r;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
+{
+	char tmp[PATH_MAX];
+	const char *p = data;
+	size_t left = len;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return et_err_set(err, "path_too_long", "path too long: %s", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return et_err_set(err, "write_failed", "cannot create a temporary file for %s: %s", path, strerror(errno));
+	if (fchmod(fd, mode) < 0)
+		goto fail;
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	if (fsync_parent(path) < 0)
+		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
+	return 0;
+fail:
+	{
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return et_err_set(err, "write_failed", "cannot write %s: %s", path, strerror(saved));
+	}
+}
+
+int et_file_read(const char *path, size_t max, int require_root, char **ret_buf, size_t *ret_len,
+		 struct et_err *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return et_err_set(err, "not_found", "%s does not exist", path);
+		if (errno == ELOOP)
+			return et_err_set(err, "unsafe_file", "%s is a symbolic link: refusing to read it", path);
+		return et_err_set(err, "read_failed", "cannot open %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) < 0) {
+		et_err_set(err, "read_failed", "cannot stat %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		et_err_set(err, "unsafe_file", "%s is not a regular file", path);
+		goto fail;
+	}
+	if (require_root && st.st_uid != 0) {
+		et_err_set(err, "unsafe_file", "%s is not owned by root: refusing to use it", path);
+		goto fail;
+	}
+	if (require_root && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		et_err_set(err, "unsafe_file", "%s is group- or world-writable: refusing to use it", path);
+		goto fail;
+	}
+	if ((size_t)st.st_size > max) {
+		et_err_set(err, "too_large", "%s is larger than %zu bytes", path, max);
+		goto fail;
+	}
+	buf = malloc(max + 1);
+	if (!buf) {
+		et_err_set(err, "no_memory", "out of memory reading %s", path);
+		goto fail;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + len, max + 1 - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			et_err_set(err, "read_failed", "cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > max) {
+			et_err_set(err, "too_large", "%s is larger than %zu bytes", path, max);
+			goto fail;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret_buf = buf;
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+int et_path_component_ok(const char *name)
+{
+	if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return 0;
+	return strlen(name) <= 255;
+}

@@ -1,0 +1,19 @@
+/* File-system discipline shared by every piece of root-only state. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+#include "err.h"
+
+/* Create dir (mode, owned by root) if missing; refuse an existing one that is a symlink, not
+ * a directory, not owned by root, or group/world-writable. */
+int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err);
+/* Atomically and durably replace path with data: temp file in the same dir (mode), write,
+ * fsync, rename, fsync the dir. */
+int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err);
+/* Read a whole regular file (O_NOFOLLOW) of at most max bytes into a NUL-terminated buffer.
+ * With require_root, the file must be root-owned and not group/world-writable.
+ * Returns 0, or -1 with err ("not_found" reason when it does not exist). */
+int et_file_read(const char *path, size_t max, int require_root, char **ret_buf, size_t *ret_len,
+		 struct et_err *err);
+/* A name usable as one path component we create (no '/', not "." or "..", no control chars). */
+int et_path_component_ok(const char *name);
