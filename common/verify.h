@@ -22,8 +22,9 @@ struct et_verify_opts {
 	bool record_pin;         /* PAM does; verify-token does not */
 };
 
-/* Returns 0 when a verdict was reached (accept or reject), -1 only for internal errors
- * (out of memory) with v->why set. */
+/* Always reaches a verdict (returns 0). v->why.reason tells failures apart for callers that
+ * map them (PAM): "idp_unavailable" (no keys could be had), "no_memory", state read/write
+ * failures, and the token rejections of jws.h, claims.h and identity.h. */
 int et_token_verify(struct et_keystore *ks, const char *token, size_t len, const struct et_verify_opts *opts,
 		    struct et_verdict *v);
 void et_verdict_free(struct et_verdict *v);
