@@ -1,0 +1,72 @@
+/* The configuration: one struct, one parser for the file and for module arguments. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include <time.h>
+#include "err.h"
+#include "strlist.h"
+
+#define ET_DEFAULT_CONFIG "/etc/security/pam_entra_tap.conf"
+#define ET_DEFAULT_AUTHORITY "https://login.microsoftonline.com"
+#define ET_DEFAULT_STATE_DIR "/var/lib/entra-tap"
+#define ET_DEFAULT_JWKS_CACHE_DIR "/var/cache/entra-tap"
+#define ET_CONFIG_MAX_BYTES (64 * 1024)
+
+enum et_method { ET_METHOD_TAP = 1u << 0, ET_METHOD_DEVICE_CODE = 1u << 1, ET_METHOD_TOKEN = 1u << 2 };
+enum et_identity_claim { ET_CLAIM_PREFERRED_USERNAME = 0, ET_CLAIM_UPN = 1 };
+enum et_user_map { ET_MAP_STRIP_DOMAIN = 0, ET_MAP_FILE = 1 };
+
+struct et_config {
+	char *path; /* the file this came from, or NULL */
+
+	char *tenant_id;
+	char *client_id;
+	char *authority;     /* no trailing slash */
+	char *discovery_url; /* derived from authority + tenant when not set */
+	char *ca_file;
+	char *proxy;
+	long http_timeout; /* seconds */
+
+	char *jwks_file; /* pinned keys: never fetch keys over the network */
+	char *jwks_cache_dir;
+	long jwks_cache_ttl; /* seconds */
+	long clock_skew;     /* seconds, <= 600 */
+
+	unsigned methods; /* enum et_method bits */
+	enum et_identity_claim identity_claim;
+	enum et_user_map user_map;
+	char *user_map_file; /* with ET_MAP_FILE */
+	struct et_strlist allowed_domains;
+	struct et_strlist eligible_groups;
+	struct et_strlist eligible_roles;
+	char *elevated_group;
+	long duration_default, duration_min, duration_max; /* seconds */
+	struct et_strlist permanent_members;
+	bool accept_v1_issuer;
+	char *state_dir; /* root-only state: identity pins, grants */
+
+	/* Runtime, not parsed. */
+	struct et_logger log;
+};
+
+/* Initialise with defaults (no allocation failure possible beyond strdup; -1 on ENOMEM). */
+int et_config_init(struct et_config *cfg);
+/* Load and validate a file. The file must be a regular root-owned file that is not group-
+ * or world-writable (checked on the open descriptor, opened with O_NOFOLLOW). On error, err
+ * holds "file:line: reason" and the return is -1. */
+int et_config_load(struct et_config *cfg, const char *path, struct et_err *err);
+/* Set one key (module arguments, tests). `where` prefixes error messages ("file:12"). */
+int et_config_set(struct et_config *cfg, const char *key, const char *value, const char *where,
+		  struct et_err *err);
+/* Check required keys and cross-key rules; fills derived values (discovery_url). */
+int et_config_finish(struct et_config *cfg, struct et_err *err);
+void et_config_free(struct et_config *cfg);
+/* Print the effective configuration as `key = value` lines. */
+void et_config_print(const struct et_config *cfg, FILE *out);
+
+/* "90s", "10m", "8h", "1d" or a bare number of seconds; strictly parsed, > 0, bounded. */
+int et_duration_parse(const char *text, long *ret_seconds);
+/* Expected v2 issuer: {authority}/{tenant_id}/v2.0 (malloc'd). */
+char *et_config_issuer_v2(const struct et_config *cfg);
+/* v1 issuer: https://sts.windows.net/{tenant_id}/ (malloc'd). */
+char *et_config_issuer_v1(const struct et_config *cfg);
