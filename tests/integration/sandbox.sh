@@ -6,7 +6,9 @@
 #                            empty fstab, new machine-id, elevated group, config file), our
 #                            units installed and enabled, the built helper staged. Sets an
 #                            EXIT trap that runs sbx_cleanup.
-#   sbx_start                boot systemd as PID 1 of new PID + mount + cgroup namespaces
+#   sbx_start [--no-systemd] boot systemd as PID 1 of new PID + mount + cgroup namespaces;
+#                            with --no-systemd the same namespaces hold only a sleeping PID 1
+#                            (a container without systemd: no bus, no journal)
 #   sbx_wait_running [SECS]  until `systemctl is-system-running` says running (or degraded)
 #   sbx_exec CMD...          run CMD inside (nsenter), clean environment, exit code kept
 #   sbx_crash                SIGKILL PID 1: everything inside dies at once (a power cut)
@@ -17,6 +19,11 @@
 #   sbx_useradd NAME...      add local users (no home) to the sandbox's /etc
 #   sbx_members              the elevated group's member list, as getent inside reports it
 #   sbx_journal_json ARGS    journalctl -o json ARGS inside the running sandbox
+#   sbx_helper ARGS          run the installed entra-tap-helper inside, as root
+#   sbx_wait_for SECS CMD... run CMD inside every 20 ms until it succeeds; 1 after SECS
+#   sbx_now                  the time as seconds.nanoseconds (for lateness figures)
+# TAP helpers (ok, check, diag, require_root, done_testing) come from lib.sh beside this
+# file, or the same few functions defined here when it is absent.
 #
 # Inside, the sandbox sees:
 #   /etc                 $SBX_DIR/etc, a copy of the host's /etc (kept across reboots)
@@ -71,6 +78,48 @@ systemd-journald-audit.socket systemd-random-seed.service ldconfig.service
 systemd-boot-system-token.service systemd-boot-update.service e2scrub_reap.service
 e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer
 man-db.timer logrotate.timer systemd-logind.service getty.target console-getty.service"
+
+if ! declare -F ok >/dev/null; then
+	if [ -f "$_sbx_here/lib.sh" ]; then
+		# shellcheck source=/dev/null
+		. "$_sbx_here/lib.sh"
+	else
+		_tap_n=0
+		_tap_failed=0
+		ok() {
+			local st=$1
+			shift
+			_tap_n=$((_tap_n + 1))
+			if [ "$st" -eq 0 ]; then echo "ok $_tap_n - $*"; else
+				echo "not ok $_tap_n - $*"
+				_tap_failed=$((_tap_failed + 1))
+			fi
+			return "$st"
+		}
+		check() {
+			local name=$1
+			shift
+			[ "$1" = "--" ] && shift
+			"$@"
+			ok $? "$name"
+		}
+		diag() { echo "# $*"; }
+		require_root() {
+			[ "$(id -u)" = 0 ] && return 0
+			if [ "${CI:-}" = true ]; then
+				echo "1..1"
+				echo "not ok 1 - needs root and CI=true forbids skipping"
+				exit 1
+			fi
+			echo "1..0 # SKIP needs root"
+			exit 0
+		}
+		done_testing() {
+			echo "1..$_tap_n"
+			[ "$_tap_failed" -eq 0 ]
+		}
+	fi
+fi
 
 _sbx_log() { echo "# sandbox: $*" >&2; }
 _sbx_die() { echo "# sandbox: FATAL: $*" >&2; return 1; }
@@ -150,10 +199,21 @@ sbx_init() {
 		echo "$SBX_GROUP:x:$gid:" >>"$e/group"
 		[ -f "$e/gshadow" ] && echo "$SBX_GROUP:!::" >>"$e/gshadow"
 	fi
+	# a complete configuration (root-owned, 0644, as the loader demands); tests change keys
+	# with sbx_config
 	mkdir -p "$e/security"
-	: >"$e/security/pam_entra_tap.conf"
+	cat >"$e/security/pam_entra_tap.conf" <<-EOF
+		tenant_id = 11111111-2222-3333-4444-555555555555
+		client_id = 66666666-7777-8888-9999-000000000000
+		allowed_domains = example.com
+		eligible_groups = aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+		elevated_group = $SBX_GROUP
+		duration_min = 1s
+		duration_default = 1h
+		duration_max = 8h
+	EOF
+	chown root:root "$e/security/pam_entra_tap.conf"
 	chmod 0644 "$e/security/pam_entra_tap.conf"
-	sbx_config elevated_group "$SBX_GROUP"
 	return 0
 }
 
@@ -163,7 +223,7 @@ _sbx_install_units() {
 	for u in entra-tap-sweep.service entra-tap-sweep.timer entra-tap-boot-reconcile.service; do
 		if [ -f "$top_builddir/data/$u" ]; then
 			install -m 0644 "$top_builddir/data/$u" "$e/$u"
-		elif [ "${u%.in}" = "$u" ] && [ -f "$top_srcdir/data/$u" ] && ! grep -q @ "$top_srcdir/data/$u"; then
+		elif [ -f "$top_srcdir/data/$u" ]; then
 			install -m 0644 "$top_srcdir/data/$u" "$e/$u"
 		else
 			_sbx_log "data/$u is not built: not installed"
@@ -231,18 +291,23 @@ _sbx_write_boot() {
 		echo 'mount -t cgroup2 cgroup2 /sys/fs/cgroup'
 		echo 'mount -o remount,bind,ro /sys'
 		echo 'cd /'
-		echo 'exec env -i container=entra-tap-sandbox PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=entra-tap-sandbox.target --log-target=console --log-level=notice --show-status=no'
+		if [ "$1" = systemd ]; then
+			echo 'exec env -i container=entra-tap-sandbox PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=entra-tap-sandbox.target --log-target=console --log-level=notice --show-status=no'
+		else
+			echo 'exec sleep infinity'
+		fi
 	} >"$SBX_DIR/boot.sh"
 }
 
 sbx_start() {
-	local base i
+	local base i init=systemd
+	[ "${1:-}" = --no-systemd ] && init=none
 	[ -n "$SBX_DIR" ] || { _sbx_die "sbx_init first"; return 1; }
 	[ -z "$SBX_PID" ] || { _sbx_die "already running"; return 1; }
 	if [ -f "$SBX_HELPER" ]; then
 		install -m 0755 "$SBX_HELPER" "$SBX_DIR/bin/entra-tap-helper"
 	fi
-	_sbx_write_boot
+	_sbx_write_boot "$init"
 	base=$(_sbx_cgroup_base) || return 1
 	SBX_CGROUP="$base/entra-tap-sbx.$$.$RANDOM"
 	mkdir "$SBX_CGROUP" || return 1
@@ -373,4 +438,23 @@ sbx_members() {
 
 sbx_journal_json() {
 	sbx_exec journalctl --no-pager -o json "$@"
+}
+
+sbx_helper() {
+	sbx_exec "$SBX_SBINDIR/entra-tap-helper" "$@"
+}
+
+sbx_wait_for() {
+	local secs=$1 deadline
+	shift
+	deadline=$(($(date +%s%N) + secs * 1000000000))
+	while [ "$(date +%s%N)" -lt "$deadline" ]; do
+		sbx_exec "$@" >/dev/null 2>&1 && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+sbx_now() {
+	date +%s.%N
 }

@@ -1,0 +1,143 @@
+#!/bin/bash
+# Revocation by the per-grant transient timer, against real systemd (PID 1 of a sandbox, see
+# sandbox.sh): the static units are installed and valid; et_timer_schedule() makes a timer
+# with OnCalendar= at the absolute UTC expiry and AccuracySec=1s that fires its service;
+# cancel and re-schedule work; and end to end, a 3 s grant made with entra-tap-helper is
+# revoked by its timer within 2 s after expiry (the lateness is printed).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+. "${top_srcdir:-$here/../..}/tests/integration/sandbox.sh"
+: "${PYTHON3:=/usr/bin/python3}"
+CTL="$top_builddir/tests/integration/timer_audit_ctl"
+
+require_root
+sbx_init || { ok 1 "sandbox set up"; done_testing; exit 1; }
+sbx_useradd alice bob
+check "systemd boots as PID 1 of the sandbox" -- sbx_start
+check "the sandbox reaches running" -- sbx_wait_running 60 || { done_testing; exit 1; }
+
+# ---- the static units ----
+check "entra-tap-sweep.timer is active" -- sbx_exec systemctl -q is-active entra-tap-sweep.timer
+show=$(sbx_exec systemctl show entra-tap-sweep.timer -p AccuracyUSec -p Persistent -p TimersCalendar -p TimersMonotonic)
+diag "sweep timer: $(echo "$show" | tr '\n' ' ')"
+echo "$show" | grep -qx 'AccuracyUSec=1s'
+ok $? "the sweep timer has AccuracySec=1s"
+echo "$show" | grep -qx 'Persistent=yes'
+ok $? "the sweep timer is Persistent"
+echo "$show" | grep -q 'OnCalendar=\*-\*-\* \*:\*:00'
+ok $? "the sweep runs at every wall-clock minute (OnCalendar)"
+echo "$show" | grep -q 'OnBootUSec'
+ok $? "the sweep runs after boot (OnBootSec)"
+verify=$(sbx_exec systemd-analyze verify --man=no /etc/systemd/system/entra-tap-sweep.service \
+	/etc/systemd/system/entra-tap-sweep.timer /etc/systemd/system/entra-tap-boot-reconcile.service 2>&1)
+ok $? "systemd-analyze verify accepts the three units"
+[ -n "$verify" ] && diag "$verify"
+state=$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p ActiveState -p Result --value | tr '\n' ' ')
+[ "$state" = "active success " ]
+ok $? "the boot reconcile ran at boot and succeeded ($state)"
+
+# ---- et_timer_schedule / et_timer_cancel against systemd, with a stand-in service ----
+# The stand-in records when systemd ran it, and with which arguments.
+cat >"$SBX_DIR/bin/stamp" <<EOF
+#!/bin/sh
+echo "\$(date +%s.%N) \$*" >"$SBX_DIR/fired.\$2"
+EOF
+chmod 0755 "$SBX_DIR/bin/stamp"
+id=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+exp=$(($(date +%s) + 3))
+out=$(sbx_exec "$CTL" schedule "$id" "$exp" "$SBX_DIR/bin/stamp")
+ok $? "a timer is scheduled ($out)"
+cal=$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p TimersCalendar --value)
+want=$(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')
+case "$cal" in *"OnCalendar=$want ;"*) r=0 ;; *) r=1 ;; esac
+ok $r "its OnCalendar= is the absolute UTC expiry ($want)"
+[ $r = 0 ] || diag "TimersCalendar=$cal"
+[ "$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p AccuracyUSec --value)" = 1s ]
+ok $? "its AccuracySec is 1s"
+[ -z "$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p TimersMonotonic --value)" ]
+ok $? "it has no monotonic trigger"
+sbx_exec systemctl list-timers --all --no-pager --no-legend | grep -q "entra-tap-revoke-$id.timer"
+ok $? "list-timers shows it"
+deadline=$((exp + 5))
+while [ ! -s "$SBX_DIR/fired.$id" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.05; done
+if [ -s "$SBX_DIR/fired.$id" ]; then
+	read -r fired verb fid <"$SBX_DIR/fired.$id"
+	late=$(echo "$fired - $exp" | bc)
+	diag "stand-in service ran $late s after the expiry instant"
+	[ "$verb $fid" = "revoke $id" ]
+	ok $? "the service ran '<helper> revoke <id>'"
+	[ "$(echo "$late >= 0 && $late <= 2" | bc)" = 1 ]
+	ok $? "the timer fired within 2 s after expiry (lateness $late s)"
+else
+	ok 1 "the service ran '<helper> revoke <id>'"
+	ok 1 "the timer fired within 2 s after expiry (it did not fire)"
+fi
+sleep 0.5
+[ "$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p LoadState --value)" = not-found ]
+ok $? "an elapsed timer does not linger (RemainAfterElapse=no)"
+
+id2=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+sbx_exec "$CTL" schedule "$id2" $(($(date +%s) + 120)) "$SBX_DIR/bin/stamp" >/dev/null
+exp2=$(($(date +%s) + 3))
+sbx_exec "$CTL" schedule "$id2" "$exp2" "$SBX_DIR/bin/stamp" >/dev/null
+ok $? "scheduling a grant's timer again succeeds"
+cal=$(sbx_exec systemctl show "entra-tap-revoke-$id2.timer" -p TimersCalendar --value)
+[ "$(echo "$cal" | grep -o 'OnCalendar=' | wc -l)" = 1 ] &&
+	case "$cal" in *"OnCalendar=$(date -u -d "@$exp2" '+%Y-%m-%d %H:%M:%S UTC') ;"*) true ;; *) false ;; esac
+ok $? "and replaces the old expiry instead of adding one ($cal)"
+sbx_exec "$CTL" cancel "$id2" >/dev/null
+ok $? "cancel succeeds"
+[ "$(sbx_exec systemctl show "entra-tap-revoke-$id2.timer" -p LoadState --value)" = not-found ]
+ok $? "the cancelled timer is gone"
+sleep 4
+[ ! -e "$SBX_DIR/fired.$id2" ]
+ok $? "a cancelled timer never runs its service"
+sbx_exec "$CTL" cancel "$id2" >/dev/null
+ok $? "cancel of a timer that does not exist is success"
+
+# ---- end to end: entra-tap-helper grant -> membership -> timer -> revoked ----
+member() { grep -q "^$SBX_GROUP:[^:]*:[^:]*:\(.*,\)\?$1\(,.*\)\?\$" "$SBX_DIR/etc/group"; }
+if ! ok "$([ -x "$SBX_HELPER" ]; echo $?)" "entra-tap-helper is built"; then
+	done_testing
+	exit 1
+fi
+gid=$(sbx_helper grant alice --duration 3s --reason "timer test")
+ok $? "root grants alice 3 s"
+member alice
+ok $? "alice is a member at once"
+sbx_exec getent group "$SBX_GROUP" | grep -q alice
+ok $? "getent inside the sandbox agrees"
+expires=$(sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print([g["expires"] for g in json.load(sys.stdin) if g["id"]==sys.argv[1]][0])' "$gid")
+ok $? "the grant is listed with its expiry ($expires)"
+cal=$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p TimersCalendar --value)
+case "$cal" in *"OnCalendar=$(date -u -d "@$expires" '+%Y-%m-%d %H:%M:%S UTC') ;"*) r=0 ;; *) r=1 ;; esac
+ok $r "the grant's timer is set for its expiry"
+deadline=$((expires + 6))
+while member alice && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.01; done
+gone=$(sbx_now)
+if member alice; then
+	ok 1 "alice's membership ended by the timer (still a member 6 s after expiry)"
+	ok 1 "lateness within 2 s"
+else
+	late=$(echo "$gone - $expires" | bc)
+	echo "# revocation lateness (membership gone - expiry): $late s"
+	ok 0 "alice's membership ended by the timer"
+	[ "$(echo "$late <= 2" | bc)" = 1 ]
+	ok $? "lateness within 2 s ($late s)"
+fi
+sbx_helper list --json | "$PYTHON3" -c 'import json,sys; sys.exit(any(g["id"]==sys.argv[1] for g in json.load(sys.stdin)))' "$gid"
+ok $? "the grant is gone from the store"
+sbx_wait_for 3 sh -c "journalctl -o json ENTRA_TAP_EVENT=revoke ENTRA_TAP_GRANT_ID=$gid | grep -q '\"ENTRA_TAP_REASON\":\"expiry\"'"
+ok $? "the journal records the revoke with cause expiry"
+
+gid=$(sbx_helper grant bob --duration 1h)
+[ "$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p ActiveState --value)" = active ]
+ok $? "an hour-long grant has an active timer"
+sbx_helper revoke "$gid" >/dev/null
+ok $? "root revokes it early"
+[ "$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p LoadState --value)" = not-found ]
+ok $? "an early revoke cancels the grant's timer"
+member bob
+ok $((!$?)) "bob is no longer a member"
+
+done_testing
