@@ -50,8 +50,9 @@ ok $? "carol's live grant survived the reboot"
 ids=$(grant_ids)
 [ "$ids" = "$c" ]
 ok $? "the store holds only carol's grant ($ids)"
-state=$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p Result -p ExecMainStatus --value | tr '\n' ' ')
-[ "$state" = "success 0 " ]
+state="$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p Result --value)"
+state="$state $(sbx_exec systemctl show entra-tap-boot-reconcile.service -p ExecMainStatus --value)"
+[ "$state" = "success 0" ]
 ok $? "entra-tap-boot-reconcile.service succeeded ($state)"
 rec=$(mono entra-tap-boot-reconcile.service ExecMainExitTimestampMonotonic)
 us=$(mono systemd-user-sessions.service ExecMainStartTimestampMonotonic)

@@ -32,8 +32,9 @@ verify=$(sbx_exec systemd-analyze verify --man=no /etc/systemd/system/entra-tap-
 	/etc/systemd/system/entra-tap-sweep.timer /etc/systemd/system/entra-tap-boot-reconcile.service 2>&1)
 ok $? "systemd-analyze verify accepts the three units"
 [ -n "$verify" ] && diag "$verify"
-state=$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p ActiveState -p Result --value | tr '\n' ' ')
-[ "$state" = "active success " ]
+state="$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p ActiveState --value)"
+state="$state $(sbx_exec systemctl show entra-tap-boot-reconcile.service -p Result --value)"
+[ "$state" = "active success" ]
 ok $? "the boot reconcile ran at boot and succeeded ($state)"
 
 # ---- et_timer_schedule / et_timer_cancel against systemd, with a stand-in service ----
