@@ -3,7 +3,7 @@
  * namespace, covers /run with a tmpfs and binds its own datagram socket at
  * /run/systemd/journal/socket, so what et_audit() sends is read back byte for byte. */
 #include "audit.h"
-#include "tap.h"
+#include "../tap.h"
 
 #include <errno.h>
 #include <fcntl.h>

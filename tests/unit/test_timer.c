@@ -4,7 +4,7 @@
  * answers with the errors systemd gives (UnitExists, NoSuchUnit, InvalidArgs, no answer).
  * The real thing is tested in tests/integration/systemd_timer.sh. */
 #include "timer.h"
-#include "tap.h"
+#include "../tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
