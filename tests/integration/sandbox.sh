@@ -34,8 +34,10 @@
 #   /run, /tmp           fresh tmpfs at every boot, as on a real machine
 #   kept paths           the build and source trees, $SBX_DIR and $SBX_EXTRA_KEEP, bound at
 #                        the same paths
-#   $SBX_SBINDIR         a tmpfs copy of the host directory plus entra-tap-helper (setuid
-#                        root), so the helper's compiled-in path is the real one inside
+#   $SBX_SBINDIR         an overlay (host directory below, tmpfs on top) holding
+#                        entra-tap-helper setuid root, so the helper's compiled-in path is
+#                        the real one inside; a missing directory is made inside the overlay
+#                        of its deepest existing ancestor
 #   /proc/sys, /sys      read-only, so systemd treats it as a container
 #   /sys/fs/cgroup       cgroup2 rooted at a private sub-cgroup (cgroup namespace), so two
 #                        sandboxes never share units' cgroups and the host's stay untouched
@@ -162,7 +164,6 @@ sbx_init() {
 	trap 'exit 130' INT TERM HUP
 	SBX_SBINDIR=$(_sbx_sbindir)
 	case "$SBX_SBINDIR" in /*) ;; *) _sbx_die "bad sbindir '$SBX_SBINDIR'"; return 1 ;; esac
-	[ -d "$SBX_SBINDIR" ] || { _sbx_die "$SBX_SBINDIR does not exist on this host"; return 1; }
 
 	mkdir -p "$SBX_DIR/var/upper" "$SBX_DIR/var/work" "$SBX_DIR/state" "$SBX_DIR/bin" "$SBX_DIR/journal"
 	chmod 0700 "$SBX_DIR/state"
@@ -259,14 +260,36 @@ sbx_useradd() {
 
 # The script that runs as PID 1 of the new namespaces until it becomes systemd.
 _sbx_write_boot() {
-	local keep="$SBX_DIR $top_builddir $top_srcdir ${SBX_EXTRA_KEEP:-}" p i=0
+	local keep="$SBX_DIR $top_builddir $top_srcdir ${SBX_EXTRA_KEEP:-}" p i=0 anc
+	# the install dir may not exist yet (a build for another prefix, `make distcheck`): the
+	# overlay goes on its deepest existing ancestor and the rest is made inside
+	anc=$SBX_SBINDIR
+	while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
+	case "$anc" in / | /usr | /etc | /var | /proc | /sys | /dev | /run | /tmp)
+		_sbx_die "will not overlay $anc for $SBX_SBINDIR"
+		return 1
+		;;
+	esac
+	for p in $keep; do
+		case "$p/" in "$anc"/*)
+			_sbx_die "the overlay for $SBX_SBINDIR on $anc would hide $p: configure another prefix"
+			return 1
+			;;
+		esac
+	done
 	{
 		echo 'set -eu'
 		echo 'mount -t tmpfs -o mode=0755 tmpfs /run'
 		echo 'mkdir -p /run/systemd /run/.sbx'
-		# stage the paths under /tmp before /tmp is covered
+		# a fresh /tmp, with the trees the tests use bound back at the same paths
 		for p in $keep; do
 			echo "mkdir -p /run/.sbx/k$i && mount --bind '$p' /run/.sbx/k$i"
+			i=$((i + 1))
+		done
+		echo 'mount -t tmpfs -o mode=1777 tmpfs /tmp'
+		i=0
+		for p in $keep; do
+			echo "mkdir -p '$p' && mount --bind /run/.sbx/k$i '$p' && umount /run/.sbx/k$i"
 			i=$((i + 1))
 		done
 		echo "mount --bind '$SBX_DIR/etc' /etc"
@@ -274,17 +297,14 @@ _sbx_write_boot() {
 		echo "mkdir -p /var/lib/entra-tap /var/log/journal"
 		echo "mount --bind '$SBX_DIR/state' /var/lib/entra-tap"
 		echo "mount --bind '$SBX_DIR/journal' /var/log/journal"
-		# the install dir: a copy of the host's, plus our helper, setuid root
-		echo "mkdir -p /run/.sbx/sbin && mount -t tmpfs -o mode=0755 tmpfs /run/.sbx/sbin"
-		echo "cp -a '$SBX_SBINDIR/.' /run/.sbx/sbin/"
-		echo "if [ -f '$SBX_DIR/bin/entra-tap-helper' ]; then install -o root -g root -m 4755 '$SBX_DIR/bin/entra-tap-helper' /run/.sbx/sbin/entra-tap-helper; fi"
-		echo "mount --bind /run/.sbx/sbin '$SBX_SBINDIR' && umount /run/.sbx/sbin"
-		echo 'mount -t tmpfs -o mode=1777 tmpfs /tmp'
-		i=0
-		for p in $keep; do
-			echo "mkdir -p '$p' && mount --bind /run/.sbx/k$i '$p' && umount /run/.sbx/k$i"
-			i=$((i + 1))
-		done
+		# the install dir: the host's as a read-only lower layer, writes in a tmpfs, plus our
+		# helper, setuid root
+		echo "mkdir -p '$anc' /run/.sbx/ov && mount -t tmpfs -o mode=0755 tmpfs /run/.sbx/ov"
+		echo "mkdir /run/.sbx/ov/upper /run/.sbx/ov/work"
+		echo "mount -t overlay overlay -o 'lowerdir=$anc,upperdir=/run/.sbx/ov/upper,workdir=/run/.sbx/ov/work' '$anc'"
+		echo "umount -l /run/.sbx/ov"
+		echo "mkdir -p '$SBX_SBINDIR'"
+		echo "if [ -f '$SBX_DIR/bin/entra-tap-helper' ]; then install -o root -g root -m 4755 '$SBX_DIR/bin/entra-tap-helper' '$SBX_SBINDIR/entra-tap-helper'; fi"
 		echo 'rmdir /run/.sbx/* /run/.sbx 2>/dev/null || true'
 		echo 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys'
 		echo 'mount -o remount,bind,ro /proc/sysrq-trigger 2>/dev/null || mount --bind -o ro /proc/sysrq-trigger /proc/sysrq-trigger || true'
@@ -307,7 +327,7 @@ sbx_start() {
 	if [ -f "$SBX_HELPER" ]; then
 		install -m 0755 "$SBX_HELPER" "$SBX_DIR/bin/entra-tap-helper"
 	fi
-	_sbx_write_boot "$init"
+	_sbx_write_boot "$init" || return 1
 	base=$(_sbx_cgroup_base) || return 1
 	SBX_CGROUP="$base/entra-tap-sbx.$$.$RANDOM"
 	mkdir "$SBX_CGROUP" || return 1
