@@ -517,9 +517,38 @@ static void lock_file_release(int dfd, const char *base)
 	(void)unlinkat(dfd, lock, 0);
 }
 
+/* Open name+ for writing. The inode of the previous backup (name-) is recycled when it is a
+ * plain file with no other link: it is about to be replaced by the current file anyway, and
+ * overwriting it in place spares freeing and reallocating its blocks, which (with online
+ * discard) made up most of an edit's cost. Otherwise a new file is created. A kill in the
+ * middle leaves at worst no name- and a stale name+ (removed by the next edit). */
+static int open_plus(int dfd, const char *name, struct et_err *err)
+{
+	char plus[64], minus[64];
+	struct stat st;
+	int fd;
+	snprintf(plus, sizeof(plus), "%s+", name);
+	snprintf(minus, sizeof(minus), "%s-", name);
+	(void)unlinkat(dfd, plus, 0);
+	if (renameat(dfd, minus, dfd, plus) == 0) {
+		fd = openat(dfd, plus, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		    fcntl(fd, F_SETFL, 0) == 0)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		(void)unlinkat(dfd, plus, 0);
+	}
+	fd = openat(dfd, plus, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return et_err_set(err, "write_failed", "cannot create /etc/%s: %s", plus, strerror(errno));
+	return fd;
+}
+
 /* Write dir/name+ : the original bytes with the member field replaced, owner and mode of the
- * original, fsync'ed. */
-static int write_plus(int dfd, const char *name, const struct loaded *f, struct et_err *err)
+ * original. Not yet synced: the caller writes both files first and then syncs both, so that
+ * one journal commit covers the two (the second fsync finds its data already on disk). */
+static int write_plus(int dfd, const char *name, const struct loaded *f, int *ret_fd, struct et_err *err)
 {
 	char plus[64];
 	struct iovec iov[3];
@@ -527,10 +556,9 @@ static int write_plus(int dfd, const char *name, const struct loaded *f, struct 
 	size_t total, done_bytes = 0;
 
 	snprintf(plus, sizeof(plus), "%s+", name);
-	(void)unlinkat(dfd, plus, 0);
-	fd = openat(dfd, plus, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = open_plus(dfd, name, err);
 	if (fd < 0)
-		return et_err_set(err, "write_failed", "cannot create /etc/%s: %s", plus, strerror(errno));
+		return -1;
 	if (fchown(fd, f->st.st_uid, f->st.st_gid) < 0 || fchmod(fd, f->st.st_mode & 07777) < 0) {
 		et_err_set(err, "write_failed", "cannot set owner and mode of /etc/%s: %s", plus, strerror(errno));
 		goto fail;
@@ -568,21 +596,35 @@ static int write_plus(int dfd, const char *name, const struct loaded *f, struct 
 		}
 		done_bytes += (size_t)w;
 	}
-	if (fsync(fd) < 0) {
-		et_err_set(err, "write_failed", "cannot sync /etc/%s: %s", plus, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
+	if (ftruncate(fd, (off_t)total) < 0) { /* a recycled inode may have been longer */
 		et_err_set(err, "write_failed", "cannot write /etc/%s: %s", plus, strerror(errno));
 		goto fail;
 	}
+	/* start the write-back now, so that both files are on their way before the first fsync */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	*ret_fd = fd;
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
 	(void)unlinkat(dfd, plus, 0);
 	return -1;
+}
+
+/* fsync and close a file from write_plus; on failure it is removed. */
+static int sync_plus(int dfd, const char *name, int fd, struct et_err *err)
+{
+	char plus[64];
+	int e = 0;
+	snprintf(plus, sizeof(plus), "%s+", name);
+	if (fsync(fd) < 0)
+		e = errno;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (!e)
+		return 0;
+	(void)unlinkat(dfd, plus, 0);
+	return et_err_set(err, "write_failed", "cannot write /etc/%s: %s", plus, strerror(e));
 }
 
 /* name- becomes the current file (a hard link: the old inode keeps its owner and mode), then
@@ -659,7 +701,7 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 	struct loaded g = { 0 }, gs = { 0 };
 	bool pw_locked = false, g_locked = false, gs_locked = false, have_gshadow = false;
 	struct et_err sub;
-	int dfd, r = -1;
+	int dfd, r = -1, g_fd = -1, gs_fd = -1;
 
 	if (ret)
 		memset(ret, 0, sizeof(*ret));
@@ -722,12 +764,21 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 	}
 	chg.gshadow_missing = !have_gshadow;
 
-	if (g.new_members && write_plus(dfd, GROUP_NAME, &g, err) < 0)
+	if (g.new_members && write_plus(dfd, GROUP_NAME, &g, &g_fd, err) < 0)
 		goto done;
-	if (gs.new_members && write_plus(dfd, GSHADOW_NAME, &gs, err) < 0) {
-		if (g.new_members)
-			(void)unlinkat(dfd, GROUP_NAME "+", 0);
+	if (gs.new_members && write_plus(dfd, GSHADOW_NAME, &gs, &gs_fd, err) < 0)
 		goto done;
+	if (g_fd >= 0) {
+		int fd = g_fd;
+		g_fd = -1;
+		if (sync_plus(dfd, GROUP_NAME, fd, err) < 0)
+			goto done;
+	}
+	if (gs_fd >= 0) {
+		int fd = gs_fd;
+		gs_fd = -1;
+		if (sync_plus(dfd, GSHADOW_NAME, fd, err) < 0)
+			goto done;
 	}
 	if (g.new_members && backup_and_replace(dfd, GROUP_NAME, err) < 0) {
 		if (gs.new_members)
@@ -745,6 +796,16 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 	}
 	r = 0;
 done:
+	if (r < 0) { /* a failed edit leaves no half-made + file behind */
+		if (g_fd >= 0)
+			close(g_fd);
+		if (gs_fd >= 0)
+			close(gs_fd);
+		if (g.new_members)
+			(void)unlinkat(dfd, GROUP_NAME "+", 0);
+		if (gs.new_members)
+			(void)unlinkat(dfd, GSHADOW_NAME "+", 0);
+	}
 	if (gs_locked)
 		lock_file_release(dfd, GSHADOW_NAME);
 	if (g_locked)
