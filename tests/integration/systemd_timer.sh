@@ -145,4 +145,11 @@ ok $? "an early revoke cancels the grant's timer"
 member bob
 ok $((!$?)) "bob is no longer a member"
 
+# the setuid helper run by the user himself reaches systemd too (real uid bob, euid 0)
+gid=$(sbx_helper grant bob --duration 1h)
+sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SBX_SBINDIR/entra-tap-helper" drop "$gid" >/dev/null
+ok $? "bob drops his own grant"
+unit_gone "entra-tap-revoke-$gid.timer"
+ok $? "a drop by the user cancels the grant's timer"
+
 done_testing
