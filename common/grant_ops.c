@@ -56,21 +56,32 @@ static void audit_fill(struct et_audit *a, const struct et_grant *g, const char 
 	a->rhost = g->rhost[0] ? g->rhost : NULL;
 }
 
+/* An unreachable journal (a container without journald) is said once per process, not once
+ * per entry; the operation itself goes on. */
+static void audit_unreachable(const struct et_config *cfg, int r)
+{
+	static bool said;
+	if (r >= 0 || said)
+		return;
+	said = true;
+	et_log(&cfg->log, ET_LOG_WARNING, "the journal is unreachable (%s): audit entries are not being recorded",
+	       strerror(-r));
+}
+
 static void audit_revoke(const struct et_config *cfg, const struct et_grant *g, enum et_revoke_cause cause)
 {
 	struct et_audit a;
 	const char *c = et_revoke_cause_name(cause);
 	audit_fill(&a, g, c);
-	if (et_audit(ET_AUDIT_REVOKE, LOG_NOTICE, &a, "grant %s of %s to group %s ended (%s)", g->id, g->user,
-		     g->group, c) < 0)
-		et_log(&cfg->log, ET_LOG_WARNING, "cannot write the audit entry for the end of grant %s", g->id);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_REVOKE, LOG_NOTICE, &a, "grant %s of %s to group %s ended (%s)", g->id,
+					g->user, g->group, c));
 }
 
 static void audit_error(const struct et_config *cfg, const char *user, const char *grant_id, const struct et_err *e)
 {
 	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
 	et_log(&cfg->log, ET_LOG_ERR, "%s", e->message);
-	(void)et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
 }
 
 static int lookup_user(const char *user, uid_t *ret_uid, struct et_err *err)
@@ -209,9 +220,8 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 		audit_error(cfg, g.user, g.id, &terr);
 
 	audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
-	if (et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %lld (grant %s, %s)", g.user,
-		     g.group, (long long)g.expires, g.id, et_grant_method_name(g.method)) < 0)
-		et_log(&cfg->log, ET_LOG_WARNING, "cannot write the audit entry for grant %s", g.id);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %lld (grant %s, %s)",
+					g.user, g.group, (long long)g.expires, g.id, et_grant_method_name(g.method)));
 	*ret = g;
 	r = 0;
 	goto done;
@@ -438,8 +448,9 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 			continue; /* its grant's own entry says why */
 		et_log(&cfg->log, ET_LOG_NOTICE, "%s was in group %s without a live grant: removed", name,
 		       cfg->elevated_group);
-		(void)et_audit(ET_AUDIT_MEMBER_REMOVED, LOG_WARNING, &a,
-			       "%s was in group %s without a live grant and was removed", name, cfg->elevated_group);
+		audit_unreachable(cfg, et_audit(ET_AUDIT_MEMBER_REMOVED, LOG_WARNING, &a,
+						"%s was in group %s without a live grant and was removed", name,
+						cfg->elevated_group));
 	}
 	for (size_t i = 0; i < chg.added.n; i++)
 		et_log(&cfg->log, ET_LOG_NOTICE, "%s has a live grant but was missing from group %s: added back",
@@ -531,7 +542,7 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 				      .reason = res.state == ET_GRANT_STATE_EXPIRED ? "expired grant at the account check"
 										  : "member without a live grant at the account check" };
 		struct et_err rerr;
-		(void)et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason);
+		audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason));
 		if (how == ET_CHECK_REVOKE_HERE) {
 			if (et_grant_sweep(cfg, user, ET_REVOKE_ACCOUNT, now, NULL, &rerr) < 0) {
 				et_err_set(err, "revoke_failed", "cannot revoke the %s of %s: %s",

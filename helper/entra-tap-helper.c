@@ -72,17 +72,27 @@ static void usage(FILE *out)
 }
 
 /* fds 0-2 closed by the caller would otherwise be reused by our own opens, and a message
- * meant for stderr could end up in /etc/group. */
+ * meant for stderr could end up in /etc/group. For a setuid start glibc has already put
+ * placeholders there, opened so that writing fails (stdout and stderr read-only): those are
+ * replaced by /dev/null as well, so that a finished operation is not reported as failed just
+ * because its output had nowhere to go. */
 static int fix_std_fds(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
-			continue;
-		int n = open("/dev/null", O_RDWR | O_NOCTTY);
-		if (n != fd) {
-			if (n >= 0)
-				close(n);
+		int flags = fcntl(fd, F_GETFL), n;
+		if (flags < 0 && errno != EBADF)
 			return -1;
+		if (flags >= 0 && (fd == 0 || (flags & O_ACCMODE) != O_RDONLY))
+			continue;
+		n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n < 0)
+			return -1;
+		if (n != fd) {
+			if (dup2(n, fd) < 0) {
+				close(n);
+				return -1;
+			}
+			close(n);
 		}
 	}
 	return 0;
@@ -455,7 +465,8 @@ int main(int argc, char **argv)
 
 	if (fix_std_fds() < 0)
 		return ET_EXIT_UNSAFE;
-	if (argc < 1 || !argv || !argv[0]) {
+	/* Linux 5.18 and later replace an empty argv by { "" }: refuse that as well. */
+	if (argc < 1 || !argv || !argv[0] || !argv[0][0]) {
 		say("refusing to run without argv[0]");
 		return ET_EXIT_UNSAFE;
 	}
