@@ -71,4 +71,7 @@ before=$($ET_MOCKCTL stats | jget /dev/stdin 'd["requests"]["keys"]')
 check "discover with jwks_file says the keys are pinned" -- grep -q "pinned" "$T/out"
 after=$($ET_MOCKCTL stats | jget /dev/stdin 'd["requests"]["keys"]')
 check "jwks_file mode fetched no keys" -- test "$before" = "$after"
+cp "$top_srcdir/data/pam_entra_tap.conf.example" "$T/example.conf" && chmod 600 "$T/example.conf"
+"$ENTRA_TAP" check-config --config "$T/example.conf" >"$T/out" 2>"$T/e"
+check "the shipped example configuration is valid" -- test $? -eq 0
 done_testing
