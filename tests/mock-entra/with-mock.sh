@@ -25,8 +25,14 @@ ELIGIBLE_GROUP=5f2b1c1e-4f41-4a84-9d6a-1f0c2b7d3e90
 
 mock_dir=$(mktemp -d "${TMPDIR:-/tmp}/et-mock.XXXXXX") || exit 1
 mock_pid=
+cmd_pid=
 
 mock_cleanup() {
+	if [ -n "$cmd_pid" ]; then
+		kill -TERM "$cmd_pid" 2>/dev/null
+		wait "$cmd_pid" 2>/dev/null
+		cmd_pid=
+	fi
 	if [ -n "$mock_pid" ]; then
 		kill -TERM "$mock_pid" 2>/dev/null
 		# bounded wait, then force
@@ -106,6 +112,13 @@ chmod 0600 "$ET_MOCK_CONFIG" || exit 1
 $ET_MOCKCTL users "{\"upn\":\"alice@contoso.com\",\"name\":\"Alice\",\"groups\":[\"$ELIGIBLE_GROUP\"]}" >/dev/null || exit 1
 $ET_MOCKCTL users '{"upn":"bob@contoso.com","name":"Bob","groups":[]}' >/dev/null || exit 1
 
-"$@"
+# CMD runs in the background with our stdin so that a TERM or INT sent to this script is
+# handled at once (a shell runs traps only after a foreground command ends).
+exec 3<&0
+"$@" <&3 3<&- &
+cmd_pid=$!
+exec 3<&-
+wait "$cmd_pid"
 status=$?
+cmd_pid=
 exit $status
