@@ -10,10 +10,12 @@ generates in the state directory. See README.md next to this file.
 
 import argparse
 import base64
+import concurrent.futures
 import datetime
 import hashlib
 import hmac
 import html
+import ipaddress
 import json
 import os
 import secrets
@@ -32,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 try:
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
     from cryptography.x509.oid import NameOID
 except ImportError:  # a python without Debian's modules: retry with Debian's interpreter
     if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
@@ -115,9 +117,10 @@ def self_signed(key, cn, days, ca=False):
     return b.sign(key, hashes.SHA256())
 
 
-def make_tls_material(state_dir):
+def make_tls_material(state_dir, srv_key):
     """The test CA (kept when already present, so a restarted mock stays trusted) and a fresh
-    server certificate for 127.0.0.1 / localhost signed by it."""
+    server certificate for 127.0.0.1 / localhost signed by it. The CA key is EC P-256: cheap
+    to make, and start-up time matters more than matching Entra's CA."""
     ca_cert_path = os.path.join(state_dir, "ca.pem")
     ca_key_path = os.path.join(state_dir, "ca-key.pem")
     ca_key = ca_cert = None
@@ -130,14 +133,12 @@ def make_tls_material(state_dir):
         except (ValueError, OSError):
             ca_key = ca_cert = None
     if ca_key is None:
-        ca_key = new_rsa_key()
+        ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = self_signed(ca_key, "pam_entra_tap mock Entra ID test CA", 3650, ca=True)
         write_private(ca_key_path, key_pem(ca_key))
         write_public(ca_cert_path, ca_cert.public_bytes(serialization.Encoding.PEM))
 
-    srv_key = new_rsa_key()
     now = datetime.datetime.now(datetime.timezone.utc)
-    import ipaddress
     srv_cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
                 .issuer_name(ca_cert.subject)
@@ -1111,9 +1112,14 @@ def main():
         with log_lock:
             os.write(log_fd, data)
 
-    ca_path, cert_path, key_path = make_tls_material(state_dir)
+    # RSA key generation releases the GIL: make the two RSA keys on both cores.
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        srv_key = pool.submit(new_rsa_key)
+        sig_key = pool.submit(new_rsa_key)
+        ca_path, cert_path, key_path = make_tls_material(state_dir, srv_key.result())
+        first_key = sig_key.result()
     mock = Mock(state_dir, opts.tenant.lower(), opts.client.lower(), log)
-    first = mock.add_key()
+    first = mock.add_key(first_key)
     write_private(os.path.join(state_dir, "signing-key.pem"), key_pem(first.key))
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
