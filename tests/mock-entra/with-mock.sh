@@ -27,6 +27,7 @@ mock_dir=$(mktemp -d "${TMPDIR:-/tmp}/et-mock.XXXXXX") || exit 1
 mock_pid=
 cmd_pid=
 
+# shellcheck disable=SC2317 # called from the EXIT trap
 mock_cleanup() {
 	if [ -n "$cmd_pid" ]; then
 		kill -TERM "$cmd_pid" 2>/dev/null
@@ -37,7 +38,7 @@ mock_cleanup() {
 		kill -TERM "$mock_pid" 2>/dev/null
 		# bounded wait, then force
 		n=0
-		while kill -0 "$mock_pid" 2>/dev/null && [ $n -lt 50 ]; do
+		while kill -0 "$mock_pid" 2>/dev/null && [ "$n" -lt 50 ]; do
 			sleep 0.1
 			n=$((n + 1))
 		done
@@ -67,7 +68,7 @@ while [ ! -s "$mock_dir/ready.json" ]; do
 		exit 1
 	fi
 	n=$((n + 1))
-	if [ $n -gt 400 ]; then
+	if [ "$n" -gt 400 ]; then
 		echo "with-mock.sh: the mock was not ready within 20 s" >&2
 		cat "$mock_dir/mock.out" >&2
 		exit 1
