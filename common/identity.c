@@ -246,6 +246,19 @@ static int pin_path(const struct et_config *cfg, const char *user, char *dir, ch
 	return 0;
 }
 
+/* The pin directories are checked on every use, not only when created: in a directory others
+ * can write to, a pin could be removed and replaced by whoever signs in next. Returns 1 when
+ * nothing was ever pinned (and create is false), 0 when the directories are safe, -1. */
+static int pin_dirs(const struct et_config *cfg, const char *dir, bool create, struct et_err *err)
+{
+	struct stat st;
+	if (!create && lstat(dir, &st) < 0 && errno == ENOENT)
+		return 1;
+	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	return 0;
+}
+
 static int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
@@ -345,6 +358,7 @@ int et_identity_pin_check(const struct et_config *cfg, const char *user, const c
 	char dir[PATH_MAX], path[PATH_MAX], pinned_tid[OBJECT_ID_MAX + 1], pinned_oid[OBJECT_ID_MAX + 1];
 	struct et_err rerr;
 	char shown[80];
+	int r;
 
 	if (!tid || !oid)
 		return et_err_set(err, "missing_claim", "The token lacks a tid or oid claim.");
@@ -353,23 +367,23 @@ int et_identity_pin_check(const struct et_config *cfg, const char *user, const c
 				  printable(object_id_ok(tid) ? oid : tid, shown, sizeof(shown)));
 	if (pin_path(cfg, user, dir, path, err) < 0)
 		return -1;
+	r = pin_dirs(cfg, dir, record, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0; /* nothing pinned yet, and this caller only looks */
 
 	et_err_clear(&rerr);
 	if (pin_read(path, user, pinned_tid, pinned_oid, &rerr) < 0) {
-		int created;
 		if (strcmp(rerr.reason, "not_found") != 0) {
 			if (err)
 				*err = rerr;
 			return -1;
 		}
 		if (!record)
-			return 0; /* nothing pinned yet, and this caller only looks */
-		if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
+			return 0;
+		r = pin_create(dir, path, tid, oid, err);
+		if (r < 0)
 			return -1;
-		created = pin_create(dir, path, tid, oid, err);
-		if (created < 0)
-			return -1;
-		if (created == 1)
+		if (r == 1)
 			return 0;
 		/* Lost a race with another first sign-in: judge against the winner's pin. */
 		if (pin_read(path, user, pinned_tid, pinned_oid, err) < 0)
@@ -392,10 +406,14 @@ int et_identity_pin_reset(const struct et_config *cfg, const char *user, struct 
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct stat st;
+	int r;
 	if (pin_path(cfg, user, dir, path, err) < 0)
 		return -1;
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
+	r = pin_dirs(cfg, dir, false, err);
+	if (r < 0)
+		return -1;
+	if (r == 1 || lstat(path, &st) < 0) {
+		if (r == 1 || errno == ENOENT)
 			return et_err_set(err, "not_found", "no pinned identity for %s", user);
 		return et_err_set(err, "state_write", "Cannot inspect %s: %s.", path, strerror(errno));
 	}

@@ -310,6 +310,10 @@ static void test_pin(void)
 	ok(et_identity_pin_check(&cfg, "alice", TID, OID_A, false, &err) == 0,
 	   "pin: no pin and record=false passes");
 	ok(stat(cfg.state_dir, &st) < 0, "pin: record=false creates nothing");
+	et_err_clear(&err);
+	ok(et_identity_pin_reset(&cfg, "alice", &err) < 0 && strcmp(err.reason, "not_found") == 0,
+	   "reset: before any state exists, there is no pin");
+	ok(stat(cfg.state_dir, &st) < 0, "reset: creates nothing");
 
 	ok(et_identity_pin_check(&cfg, "alice", TID, OID_A, true, &err) == 0, "pin: first use records");
 	content = read_all(pin);
@@ -435,14 +439,29 @@ static void test_pin(void)
 		free(p);
 	}
 
-	/* An unsafe state dir is not used. */
+	/* Unsafe pin directories are not used, for reading an existing pin either: there a pin
+	 * could be swapped. */
 	if (chmod(cfg.state_dir, 0777) < 0)
 		abort();
 	et_err_clear(&err);
 	ok(et_identity_pin_check(&cfg, "gina", TID, OID_A, true, &err) < 0 && strcmp(err.reason, "state_dir") == 0,
 	   "pin: world-writable state_dir refused");
-	if (chmod(cfg.state_dir, 0700) < 0)
+	if (chmod(cfg.state_dir, 0700) < 0 || chmod(ids, 0777) < 0)
 		abort();
+	et_err_clear(&err);
+	ok(et_identity_pin_check(&cfg, "alice", TID, OID_B, false, &err) < 0 && strcmp(err.reason, "state_dir") == 0,
+	   "pin: an existing pin in a world-writable identities dir is not trusted");
+	et_err_clear(&err);
+	ok(et_identity_pin_reset(&cfg, "alice", &err) < 0 && strcmp(err.reason, "state_dir") == 0,
+	   "reset: refused in a world-writable identities dir");
+	if (chmod(ids, 0700) < 0 || chown(ids, 65534, 65534) < 0)
+		abort();
+	et_err_clear(&err);
+	ok(et_identity_pin_check(&cfg, "alice", TID, OID_B, true, &err) < 0 && strcmp(err.reason, "state_dir") == 0,
+	   "pin: an identities dir not owned by root is refused");
+	if (chown(ids, 0, 0) < 0)
+		abort();
+	ok(et_identity_pin_check(&cfg, "alice", TID, OID_B, false, &err) == 0, "pin: usable again once fixed");
 
 	free(pin);
 	free(ids);
