@@ -673,9 +673,12 @@ int et_config_init(struct et_config *cfg)
 int et_config_set(struct et_config *cfg, const char *key, const char *value, const char *where,
 		  struct et_err *err)
 {
-	const struct et_key *k = key_find(key);
+	const struct et_key *k;
 	char why[WHY_MAX] = "";
 	int r;
+	if (!key || !value)
+		return config_err(err, "config_bad_value", where, key, "no key or no value");
+	k = key_find(key);
 	if (!k)
 		return config_err(err, "config_unknown_key", where, key, "unknown key");
 	if (strlen(value) > LINE_MAX_BYTES)

@@ -818,6 +818,14 @@ static void test_module_arguments(void)
 		   strncmp(err.message, "tenant_id: 'common'", 19) == 0,
 	   "args: without `where` the message starts with the key");
 
+	et_err_clear(&err);
+	ok(et_config_set(&cfg, "tenant_id", NULL, "module argument", &err) < 0 &&
+		   strcmp(err.message, "module argument: tenant_id: no key or no value") == 0,
+	   "args: a NULL value is refused");
+	et_err_clear(&err);
+	ok(et_config_set(&cfg, NULL, "x", "module argument", &err) < 0 &&
+		   strcmp(err.message, "module argument: no key or no value") == 0,
+	   "args: a NULL key is refused");
 	ok(et_config_set(&cfg, "duration_min", "10h", "module argument", &err) == 0, "args: duration_min 10h");
 	et_err_clear(&err);
 	ok(et_config_finish(&cfg, &err) < 0 && strcmp(err.reason, "config_conflict") == 0,
