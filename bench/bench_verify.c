@@ -67,7 +67,8 @@ int main(void)
 	struct et_keystore ks;
 	struct et_err err;
 	struct et_verify_opts o;
-	double full[ROUNDS], raw[ROUNDS];
+	double full[ROUNDS], raw[ROUNDS], rawcopy[ROUNDS];
+	EVP_MD_CTX *prepared;
 	const char *last_dot;
 	unsigned char *sig;
 	size_t sig_len, tok_len, input_len;
@@ -101,6 +102,12 @@ int main(void)
 	input_len = (size_t)(last_dot - tok);
 	sig = b64url_decode_simple(last_dot + 1, strlen(last_dot + 1), &sig_len);
 
+	/* A second baseline: the fastest raw form, a verify context prepared once and copied per
+	 * call (what the verifier itself does), so the overhead is not flattered. */
+	prepared = EVP_MD_CTX_new();
+	if (!prepared || EVP_DigestVerifyInit(prepared, NULL, EVP_sha256(), NULL, key) != 1)
+		return 1;
+
 	for (int r = 0; r < ROUNDS; r++) {
 		double t0 = now_s();
 		for (int i = 0; i < PER_ROUND; i++) {
@@ -125,13 +132,29 @@ int main(void)
 			EVP_MD_CTX_free(md);
 		}
 		raw[r] = PER_ROUND / (now_s() - t0);
+
+		t0 = now_s();
+		for (int i = 0; i < PER_ROUND; i++) {
+			EVP_MD_CTX *md = EVP_MD_CTX_new();
+			if (!md || EVP_MD_CTX_copy_ex(md, prepared) != 1 ||
+			    EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)tok, input_len) != 1) {
+				fprintf(stderr, "bench: raw verify (prepared context) failed\n");
+				return 1;
+			}
+			EVP_MD_CTX_free(md);
+		}
+		rawcopy[r] = PER_ROUND / (now_s() - t0);
 	}
 	qsort(full, ROUNDS, sizeof(double), cmp_double);
 	qsort(raw, ROUNDS, sizeof(double), cmp_double);
+	qsort(rawcopy, ROUNDS, sizeof(double), cmp_double);
 	printf("token: %zu bytes, RSA-2048, %d rounds x %d verifications each\n", tok_len, ROUNDS, PER_ROUND);
 	printf("full verifier:   %10.0f verifications/s (median)\n", full[ROUNDS / 2]);
-	printf("raw OpenSSL RSA: %10.0f verifications/s (median)\n", raw[ROUNDS / 2]);
-	printf("ratio full/raw:  %10.3f (goal >= 0.8)\n", full[ROUNDS / 2] / raw[ROUNDS / 2]);
+	printf("raw OpenSSL RSA:              %10.0f verifications/s (median)\n", raw[ROUNDS / 2]);
+	printf("raw, prepared context copied: %10.0f verifications/s (median)\n", rawcopy[ROUNDS / 2]);
+	printf("ratio full/raw:               %10.3f (goal >= 0.8)\n", full[ROUNDS / 2] / raw[ROUNDS / 2]);
+	printf("ratio full/raw with prepared context: %10.3f\n", full[ROUNDS / 2] / rawcopy[ROUNDS / 2]);
+	EVP_MD_CTX_free(prepared);
 	free(sig);
 	free(tok);
 	free(jwks);

@@ -23,7 +23,7 @@ static char *payload(const char *upn, const char *oid, const char *groups, long 
 {
 	char *p = malloc(1024);
 	snprintf(p, 1024,
-		 "{\"ver\":\"2.0\",\"iss\":\"https://login.microsoftonline.com/" TENANT "/v2.0\",\"aud\":\"" CLIENT
+		 "{\"ver\":\"2.0\",\"iss\":\"https://127.0.0.1:1/" TENANT "/v2.0\",\"aud\":\"" CLIENT
 		 "\",\"tid\":\"" TENANT "\",\"oid\":\"%s\",\"sub\":\"s\",\"preferred_username\":\"%s\","
 		 "\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,\"groups\":%s}",
 		 oid, upn, NOW - 10, NOW - 10, exp, groups);
