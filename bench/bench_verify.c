@@ -149,11 +149,11 @@ int main(void)
 	qsort(raw, ROUNDS, sizeof(double), cmp_double);
 	qsort(rawcopy, ROUNDS, sizeof(double), cmp_double);
 	printf("token: %zu bytes, RSA-2048, %d rounds x %d verifications each\n", tok_len, ROUNDS, PER_ROUND);
-	printf("full verifier:   %10.0f verifications/s (median)\n", full[ROUNDS / 2]);
+	printf("full verifier:                %10.0f verifications/s (median)\n", full[ROUNDS / 2]);
 	printf("raw OpenSSL RSA:              %10.0f verifications/s (median)\n", raw[ROUNDS / 2]);
 	printf("raw, prepared context copied: %10.0f verifications/s (median)\n", rawcopy[ROUNDS / 2]);
 	printf("ratio full/raw:               %10.3f (goal >= 0.8)\n", full[ROUNDS / 2] / raw[ROUNDS / 2]);
-	printf("ratio full/raw with prepared context: %10.3f\n", full[ROUNDS / 2] / rawcopy[ROUNDS / 2]);
+	printf("ratio full/raw, prepared ctx: %10.3f\n", full[ROUNDS / 2] / rawcopy[ROUNDS / 2]);
 	EVP_MD_CTX_free(prepared);
 	free(sig);
 	free(tok);
