@@ -14,6 +14,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #define RSA_MIN_BITS 2048
 /* Nothing legitimate is bigger; a huge modulus would only make every verification slow. */
@@ -142,6 +143,20 @@ done:
 	return pkey;
 }
 
+EVP_MD_CTX *et_jwk_verify_ctx_new(EVP_PKEY *pkey, enum et_alg alg)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	if (!md)
+		return NULL;
+	if (EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
+	    (alg == ET_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)) {
+		EVP_MD_CTX_free(md);
+		return NULL;
+	}
+	return md;
+}
+
 /* One entry of "keys" into out, or false when it is not a key we can use. */
 static bool jwk_load(json_object *jwk, struct et_jwk *out)
 {
@@ -181,6 +196,8 @@ static bool jwk_load(json_object *jwk, struct et_jwk *out)
 		return false;
 	out->alg = key_alg;
 	memcpy(out->kid, kid, strlen(kid) + 1);
+	/* Optional: without it each verification sets up its own context. */
+	out->verify_ctx = et_jwk_verify_ctx_new(out->pkey, key_alg);
 	return true;
 }
 
@@ -225,6 +242,7 @@ int et_jwks_parse(const char *json, size_t len, struct et_jwks *ret, struct et_e
 				ambiguous[i] = ambiguous[j] = true;
 	for (i = 0, kept = 0; i < set.n; i++) {
 		if (ambiguous[i]) {
+			EVP_MD_CTX_free(set.keys[i].verify_ctx);
 			EVP_PKEY_free(set.keys[i].pkey);
 			set.skipped++;
 			continue;
@@ -258,8 +276,10 @@ void et_jwks_free(struct et_jwks *set)
 {
 	if (!set)
 		return;
-	for (size_t i = 0; i < set->n; i++)
+	for (size_t i = 0; i < set->n; i++) {
+		EVP_MD_CTX_free(set->keys[i].verify_ctx);
 		EVP_PKEY_free(set->keys[i].pkey);
+	}
 	free(set->keys);
 	set->keys = NULL;
 	set->n = 0;

@@ -406,6 +406,35 @@ static void test_good(void)
 	verify_ok(t, "an RS256 token from a 3072-bit key");
 	free(t);
 
+	/* The per-key prepared context is copied, never consumed: good, bad, good again; and a
+	 * key without one (built by hand) sets up its own. */
+	{
+		char *good_rs = tu_sign_jws(rsa, H_RS, PAYLOAD), *good_es = tu_sign_jws(ec, H_ES, PAYLOAD);
+		char *bad_rs = tu_sign_jws(rsa_other, H_RS, PAYLOAD), *bad_es = tu_sign_jws(ec_other, H_ES, PAYLOAD);
+		struct et_jwk bare_rs = *et_jwks_find(&jwks, "r1"), bare_es = *et_jwks_find(&jwks, "e1");
+		int seq = 0;
+		ok(bare_rs.verify_ctx && bare_es.verify_ctx, "loaded keys carry a prepared verify context");
+		for (int i = 0; i < 3; i++) {
+			seq += verify(good_rs, NULL, &err) == 0;
+			seq += verify(bad_rs, NULL, &err) == -1;
+			seq += verify(good_es, NULL, &err) == 0;
+			seq += verify(bad_es, NULL, &err) == -1;
+		}
+		is_int(seq, 12, "alternating good and bad tokens on the same keys give the right answers");
+		bare_rs.verify_ctx = NULL;
+		bare_es.verify_ctx = NULL;
+		ok(verify(good_rs, &bare_rs, &err) == 0, "RS256 verifies with a key without a prepared context");
+		ok(verify(bad_rs, &bare_rs, &err) == -1 && strcmp(err.reason, "bad_signature") == 0,
+		   "RS256 from another key fails without a prepared context");
+		ok(verify(good_es, &bare_es, &err) == 0, "ES256 verifies with a key without a prepared context");
+		ok(verify(bad_es, &bare_es, &err) == -1 && strcmp(err.reason, "bad_signature") == 0,
+		   "ES256 from another key fails without a prepared context");
+		free(good_rs);
+		free(good_es);
+		free(bad_rs);
+		free(bad_es);
+	}
+
 	/* ES256 r and s of every shape: high bit set (DER needs a 0x00) and leading zero bytes
 	 * (DER must be minimal). Sign until both kinds have been seen. */
 	{
