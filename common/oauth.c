@@ -510,7 +510,7 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 	enum et_poll_result r = ET_POLL_FAILED;
 
 	if (status >= 500 || status == 429) {
-		et_err_set(err, "idp_unavailable", "The identity provider answered HTTP %ld.", status);
+		et_err_set(err, "idp_unavailable", "The identity provider is unavailable: it answered HTTP %ld.", status);
 		return ET_POLL_FAILED;
 	}
 	if (!body || et_json_parse(body, len, ET_JSON_MAX_DEPTH, &doc, &jerr) < 0) {
@@ -903,7 +903,8 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		char *tok = NULL;
 
 		if (cancel_requested(opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u polls.", dev->polls);
+			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.", dev->polls,
+					  dev->polls == 1 ? "" : "s");
 		now = mono_now();
 		next = now;
 		if (dev->polls > 0) {
@@ -914,21 +915,22 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		/* No poll can happen in time: say so now rather than sleep to the deadline. */
 		if (ts_cmp(&next, &opts->deadline) >= 0)
 			return et_err_set(err, "deadline",
-					  "The device sign-in was not completed in time (%u polls before the deadline).",
-					  dev->polls);
+					  "The device sign-in was not completed in time (%u poll%s before the deadline).",
+					  dev->polls, dev->polls == 1 ? "" : "s");
 		if (ts_cmp(&next, &dev->expires_at) >= 0)
 			return et_err_set(err, "code_expired",
 					  "The sign-in code expired before the sign-in was completed.");
 		if (sleep_until(&next, opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u polls.", dev->polls);
+			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.", dev->polls,
+					  dev->polls == 1 ? "" : "s");
 
 		/* The request may not outlive the deadline by more than the timeout's granularity. */
 		now = mono_now();
 		left_ms = ts_diff_ms(&opts->deadline, &now);
 		if (left_ms <= 0)
 			return et_err_set(err, "deadline",
-					  "The device sign-in was not completed in time (%u polls before the deadline).",
-					  dev->polls);
+					  "The device sign-in was not completed in time (%u poll%s before the deadline).",
+					  dev->polls, dev->polls == 1 ? "" : "s");
 		bounded = *cfg;
 		if (bounded.http_timeout <= 0 || (long long)bounded.http_timeout * 1000LL > left_ms)
 			bounded.http_timeout = (long)((left_ms + 999) / 1000);
@@ -947,7 +949,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 			if (strcmp(last.reason, "idp_unavailable") == 0 && ++unavailable < ET_DEVICE_MAX_UNAVAILABLE)
 				continue;
 			if (unavailable >= ET_DEVICE_MAX_UNAVAILABLE)
-				return et_err_set(err, "idp_unavailable", "%d polls in a row failed; the last: %s",
+				return et_err_set(err, "idp_unavailable", "%d polls in a row failed. The last: %s",
 						  unavailable, last.message);
 			if (err)
 				*err = last;
