@@ -917,7 +917,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 			return et_err_set(err, "deadline",
 					  "The device sign-in was not completed in time (%u poll%s before the deadline).",
 					  dev->polls, dev->polls == 1 ? "" : "s");
-		if (ts_cmp(&next, &dev->expires_at) >= 0)
+		if ((dev->expires_at.tv_sec || dev->expires_at.tv_nsec) && ts_cmp(&next, &dev->expires_at) >= 0)
 			return et_err_set(err, "code_expired",
 					  "The sign-in code expired before the sign-in was completed.");
 		if (sleep_until(&next, opts))

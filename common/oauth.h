@@ -102,7 +102,7 @@ struct et_device {
 	long expires_in;         /* seconds, 1..ET_DEVICE_EXPIRES_MAX */
 	long interval;           /* seconds between polls, >= 1; grows by 5 on each slow_down */
 	struct timespec issued;     /* CLOCK_MONOTONIC when the answer arrived */
-	struct timespec expires_at; /* issued + expires_in */
+	struct timespec expires_at; /* issued + expires_in; zero (not from et_device_start): not checked locally */
 
 	/* Polling state, kept by et_device_poll: read, never written, by callers. */
 	unsigned polls;                 /* polls made, every outcome counted */
