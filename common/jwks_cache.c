@@ -303,11 +303,21 @@ static void lock_release(int fd)
 /* ---- the network ---- */
 
 /* Failures where the provider could not be reached or would not answer, as opposed to
- * answering with something wrong. */
+ * answering with something unusable. */
 static bool reason_is_unreachable(const char *reason)
 {
 	return strcmp(reason, "discovery_failed") == 0 || strncmp(reason, "http_", 5) == 0 ||
-	       strcmp(reason, "jwks_fetch_failed") == 0 || strcmp(reason, "cache_lock") == 0;
+	       strcmp(reason, "jwks_fetch_failed") == 0;
+}
+
+/* How a failed refresh is described in the log and in errors. */
+static const char *refresh_failure_phrase(const char *reason)
+{
+	if (reason_is_unreachable(reason))
+		return "identity provider unreachable";
+	if (strcmp(reason, "cache_lock") == 0)
+		return "key cache busy";
+	return "identity provider answered unusably";
 }
 
 /* Discovery, GET jwks_uri, parse; on success write the cache (a write failure is logged, the
@@ -391,29 +401,26 @@ static int unknown_kid(const struct et_keystore *ks, const char *kid, const char
 			  fmt_time(ks->fetched_at, when, sizeof(when)), why);
 }
 
-/* The provider could not give us a set: fall back to what we have, if it holds the kid. */
+/* No new set could be had: fall back to what we have, if it holds the kid. Otherwise the
+ * answer is "idp_unavailable" whatever the cause (network, a bad document, a busy lock): to
+ * the caller it means the same, no key to verify with; the cause is in the sentence. */
 static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et_err *ferr,
 			const struct et_jwk **ret, struct et_err *err)
 {
 	char when[32];
 	const struct et_jwk *k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
-	bool unreachable = reason_is_unreachable(ferr->reason);
+	const char *phrase = refresh_failure_phrase(ferr->reason);
 
 	if (k) {
-		et_log(&ks->cfg->log, ET_LOG_WARNING, "%s (%s); using cached keys fetched at %s",
-		       unreachable ? "identity provider unreachable" : "key refresh failed", ferr->message,
+		et_log(&ks->cfg->log, ET_LOG_WARNING, "%s (%s); using cached keys fetched at %s", phrase, ferr->message,
 		       fmt_time(ks->fetched_at, when, sizeof(when)));
 		*ret = k;
 		return 0;
 	}
-	if (!unreachable)
-		return et_err_set(err, ferr->reason, "%s", ferr->message);
 	if (ks->loaded)
-		return et_err_set(err, "idp_unavailable",
-				  "no signing key with kid \"%.64s\" in the cached set, and the identity provider is "
-				  "unreachable: %s",
-				  kid, ferr->message);
-	return et_err_set(err, "idp_unavailable", "no cached signing keys and the identity provider is unreachable: %s",
+		return et_err_set(err, "idp_unavailable", "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s",
+				  kid, phrase, ferr->reason, ferr->message);
+	return et_err_set(err, "idp_unavailable", "no cached signing keys, and %s (%s): %s", phrase, ferr->reason,
 			  ferr->message);
 }
 
