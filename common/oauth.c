@@ -295,8 +295,9 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 		tok = p;
 		while (p[n] && p[n] != ' ') {
 			if (!scope_token_char((unsigned char)p[n]))
-				return et_err_set(err, "bad_argument",
-						  "The requested scope has a character outside RFC 6749's scope tokens.");
+				return et_err_set(
+					err, "bad_argument",
+					"The requested scope has a character outside RFC 6749's scope tokens.");
 			n++;
 		}
 		p += n;
@@ -321,8 +322,8 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 
 static bool form_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_' || c == '~';
 }
 
 struct form_field {
@@ -416,7 +417,7 @@ static bool entra_mfa_required(json_object *doc, const char *desc)
 
 /* Turn an OAuth error answer into a poll result or a failure with its reason. */
 static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long status, json_object *doc,
-						 const char *secret, struct et_err *err)
+						const char *secret, struct et_err *err)
 {
 	char desc_clean[ET_OAUTH_IDP_TEXT_MAX];
 	char code_clean[OAUTH_ERROR_CODE_MAX + 1];
@@ -432,8 +433,8 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 	}
 	if (strlen(code) > OAUTH_ERROR_CODE_MAX || !chars_in(code, 0x20, 0x7e) || strchr(code, '"') ||
 	    strchr(code, '\\')) {
-		et_err_set(err, "idp_error", "The identity provider answered HTTP %ld with a malformed OAuth error code.",
-			   status);
+		et_err_set(err, "idp_error",
+			   "The identity provider answered HTTP %ld with a malformed OAuth error code.", status);
 		return ET_POLL_FAILED;
 	}
 	snprintf(code_clean, sizeof(code_clean), "%s", code);
@@ -505,12 +506,13 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status, const char *body, size_t len,
 					    const char *secret, char **ret_id_token, struct et_err *err)
 {
-	struct et_err jerr = { 0 };
+	struct et_err jerr = {0};
 	json_object *doc = NULL;
 	enum et_poll_result r = ET_POLL_FAILED;
 
 	if (status >= 500 || status == 429) {
-		et_err_set(err, "idp_unavailable", "The identity provider is unavailable: it answered HTTP %ld.", status);
+		et_err_set(err, "idp_unavailable", "The identity provider is unavailable: it answered HTTP %ld.",
+			   status);
 		return ET_POLL_FAILED;
 	}
 	if (!body || et_json_parse(body, len, ET_JSON_MAX_DEPTH, &doc, &jerr) < 0) {
@@ -541,7 +543,8 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 		}
 		if (!compact_jws_ok(tok, strlen(tok))) {
 			et_err_set(err, "idp_error",
-				   "The token endpoint answered an id_token that is not a compact JWS of at most %d bytes.",
+				   "The token endpoint answered an id_token that is not a compact JWS of at most %d "
+				   "bytes.",
 				   ET_JWS_MAX_BYTES);
 			goto done;
 		}
@@ -602,8 +605,8 @@ static int int_member(json_object *doc, const char *key, bool *present, long lon
 
 int et_device_parse_response(const char *body, size_t len, struct et_device *ret, struct et_err *err)
 {
-	struct et_err jerr = { 0 };
-	struct et_device d = { 0 };
+	struct et_err jerr = {0};
+	struct et_device d = {0};
 	json_object *doc = NULL;
 	const char *s, *uri_key = "verification_uri";
 	bool present, bad;
@@ -625,8 +628,9 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		goto done;
 	}
 	if (strlen(s) > ET_DEVICE_CODE_MAX || !chars_in(s, 0x21, 0x7e)) {
-		et_err_set(err, "idp_error",
-			   "The device authorization answer has a device_code that is too long or not printable ASCII.");
+		et_err_set(
+			err, "idp_error",
+			"The device authorization answer has a device_code that is too long or not printable ASCII.");
 		goto done;
 	}
 	if (dup_into(&d.device_code, s, err) < 0)
@@ -659,9 +663,10 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		goto done;
 	}
 	if (!https_url_ok(s, ET_VERIFICATION_URI_MAX)) {
-		et_err_set(err, "idp_error",
-			   "The device authorization answer's %s is not an https URL of at most %d printable characters.",
-			   uri_key, ET_VERIFICATION_URI_MAX);
+		et_err_set(
+			err, "idp_error",
+			"The device authorization answer's %s is not an https URL of at most %d printable characters.",
+			uri_key, ET_VERIFICATION_URI_MAX);
 		goto done;
 	}
 	if (dup_into(&d.verification_uri, s, err) < 0)
@@ -731,22 +736,23 @@ done:
 	return r;
 }
 
-int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, const char *scope,
-		    struct et_device *ret, struct et_err *err)
+int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, const char *scope, struct et_device *ret,
+		    struct et_err *err)
 {
-	struct et_http_resp resp = { 0 };
-	struct et_err herr = { 0 };
-	struct et_device d = { 0 };
+	struct et_http_resp resp = {0};
+	struct et_err herr = {0};
+	struct et_device d = {0};
 	char *full_scope = NULL, *form = NULL;
 	size_t form_size = 0;
 	int r = -1;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->device_authorization_endpoint || !ret)
-		return et_err_set(err, "bad_argument", "Device sign-in needs a client id and a device authorization endpoint.");
+		return et_err_set(err, "bad_argument",
+				  "Device sign-in needs a client id and a device authorization endpoint.");
 	if (et_oauth_scope(scope, &full_scope, err) < 0)
 		return -1;
 	{
-		const struct form_field f[] = { { "client_id", cfg->client_id }, { "scope", full_scope } };
+		const struct form_field f[] = {{"client_id", cfg->client_id}, {"scope", full_scope}};
 		if (form_build(f, 2, &form, &form_size) < 0) {
 			et_err_set(err, "no_memory", "Out of memory.");
 			goto done;
@@ -761,11 +767,12 @@ int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, con
 			goto done;
 	} else {
 		char *unused = NULL;
-		enum et_poll_result pr =
-			et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len, NULL, &unused, err);
+		enum et_poll_result pr = et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len,
+								 NULL, &unused, err);
 		et_oauth_secret_free(unused);
 		if (pr != ET_POLL_FAILED)
-			et_err_set(err, "idp_error", "The device authorization endpoint answered HTTP %ld with a polling error.",
+			et_err_set(err, "idp_error",
+				   "The device authorization endpoint answered HTTP %ld with a polling error.",
 				   resp.status);
 		goto done;
 	}
@@ -803,21 +810,22 @@ static const char *poll_result_name(enum et_poll_result r)
 static enum et_poll_result device_poll(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
 				       char **ret_id_token, struct et_err *err)
 {
-	struct et_http_resp resp = { 0 };
-	struct et_err herr = { 0 };
-	struct et_device_poll_rec rec = { 0 };
+	struct et_http_resp resp = {0};
+	struct et_err herr = {0};
+	struct et_device_poll_rec rec = {0};
 	enum et_poll_result r = ET_POLL_FAILED;
 	char *form = NULL, *tok = NULL;
 	size_t form_size = 0;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->token_endpoint || !dev || !dev->device_code || !ret_id_token) {
-		et_err_set(err, "bad_argument", "Polling needs a client id, a token endpoint and a started device sign-in.");
+		et_err_set(err, "bad_argument",
+			   "Polling needs a client id, a token endpoint and a started device sign-in.");
 		return ET_POLL_FAILED;
 	}
 	{
-		const struct form_field f[] = { { "grant_type", DEVICE_GRANT_TYPE },
-						{ "client_id", cfg->client_id },
-						{ "device_code", dev->device_code } };
+		const struct form_field f[] = {{"grant_type", DEVICE_GRANT_TYPE},
+					       {"client_id", cfg->client_id},
+					       {"device_code", dev->device_code}};
 		if (form_build(f, 3, &form, &form_size) < 0) {
 			et_err_set(err, "no_memory", "Out of memory.");
 			return ET_POLL_FAILED;
@@ -827,8 +835,8 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	if (et_http_post_form(cfg, oidc->token_endpoint, form, &resp, &herr) < 0)
 		http_failure(&herr, "Polling the token endpoint failed", err);
 	else
-		r = et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code, &tok,
-					    err);
+		r = et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
+					    &tok, err);
 	rec.answered = mono_now();
 
 	if (r == ET_POLL_SLOW_DOWN && dev->interval <= ET_DEVICE_EXPIRES_MAX)
@@ -887,7 +895,7 @@ static bool sleep_until(const struct timespec *when, const struct et_device_wait
 int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
 		   const struct et_device_wait_opts *opts, char **ret_id_token, struct et_err *err)
 {
-	struct et_err last = { 0 };
+	struct et_err last = {0};
 	int unavailable = 0;
 
 	if (!opts || (opts->deadline.tv_sec == 0 && opts->deadline.tv_nsec == 0))
@@ -903,8 +911,8 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		char *tok = NULL;
 
 		if (cancel_requested(opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.", dev->polls,
-					  dev->polls == 1 ? "" : "s");
+			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.",
+					  dev->polls, dev->polls == 1 ? "" : "s");
 		now = mono_now();
 		next = now;
 		if (dev->polls > 0) {
@@ -914,23 +922,25 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		}
 		/* No poll can happen in time: say so now rather than sleep to the deadline. */
 		if (ts_cmp(&next, &opts->deadline) >= 0)
-			return et_err_set(err, "deadline",
-					  "The device sign-in was not completed in time (%u poll%s before the deadline).",
-					  dev->polls, dev->polls == 1 ? "" : "s");
+			return et_err_set(
+				err, "deadline",
+				"The device sign-in was not completed in time (%u poll%s before the deadline).",
+				dev->polls, dev->polls == 1 ? "" : "s");
 		if ((dev->expires_at.tv_sec || dev->expires_at.tv_nsec) && ts_cmp(&next, &dev->expires_at) >= 0)
 			return et_err_set(err, "code_expired",
 					  "The sign-in code expired before the sign-in was completed.");
 		if (sleep_until(&next, opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.", dev->polls,
-					  dev->polls == 1 ? "" : "s");
+			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.",
+					  dev->polls, dev->polls == 1 ? "" : "s");
 
 		/* The request may not outlive the deadline by more than the timeout's granularity. */
 		now = mono_now();
 		left_ms = ts_diff_ms(&opts->deadline, &now);
 		if (left_ms <= 0)
-			return et_err_set(err, "deadline",
-					  "The device sign-in was not completed in time (%u poll%s before the deadline).",
-					  dev->polls, dev->polls == 1 ? "" : "s");
+			return et_err_set(
+				err, "deadline",
+				"The device sign-in was not completed in time (%u poll%s before the deadline).",
+				dev->polls, dev->polls == 1 ? "" : "s");
 		bounded = *cfg;
 		if (bounded.http_timeout <= 0 || (long long)bounded.http_timeout * 1000LL > left_ms)
 			bounded.http_timeout = (long)((left_ms + 999) / 1000);
@@ -963,8 +973,8 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
 		      const char *password, const char *scope, char **ret_id_token, struct et_err *err)
 {
-	struct et_http_resp resp = { 0 };
-	struct et_err herr = { 0 };
+	struct et_http_resp resp = {0};
+	struct et_err herr = {0};
 	char *full_scope = NULL, *form = NULL, *tok = NULL;
 	size_t form_size = 0, ulen, plen;
 	int r = -1;
@@ -980,15 +990,16 @@ int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, c
 			return et_err_set(err, "bad_argument", "The user name has a control character.");
 	plen = password ? strnlen(password, ET_OAUTH_PASSWORD_MAX + 1) : 0;
 	if (plen == 0 || plen > ET_OAUTH_PASSWORD_MAX)
-		return et_err_set(err, "bad_argument", "The pass is empty or longer than %d bytes.", ET_OAUTH_PASSWORD_MAX);
+		return et_err_set(err, "bad_argument", "The pass is empty or longer than %d bytes.",
+				  ET_OAUTH_PASSWORD_MAX);
 	if (et_oauth_scope(scope, &full_scope, err) < 0)
 		return -1;
 	{
-		const struct form_field f[] = { { "grant_type", "password" },
-						{ "client_id", cfg->client_id },
-						{ "username", username },
-						{ "password", password },
-						{ "scope", full_scope } };
+		const struct form_field f[] = {{"grant_type", "password"},
+					       {"client_id", cfg->client_id},
+					       {"username", username},
+					       {"password", password},
+					       {"scope", full_scope}};
 		if (form_build(f, 5, &form, &form_size) < 0) {
 			et_err_set(err, "no_memory", "Out of memory.");
 			goto done;

@@ -52,6 +52,26 @@
  *   "bad_argument"          a caller error (missing or oversized argument, bad scope, no
  *                           deadline) → PAM_SYSTEM_ERR.
  *   "no_memory"             → PAM_BUF_ERR.
+ *
+ * Typical use in the PAM module (error handling elided):
+ *
+ *     struct et_oidc oidc;            et_oidc_discover(cfg, &oidc, &err);
+ *     struct et_device dev;           et_device_start(cfg, &oidc, NULL, &dev, &err);
+ *     ... echo-on prompt showing dev.verification_uri and dev.user_code, host, service,
+ *         "only continue if you started this just now ... then press Enter" ...
+ *     struct et_device_wait_opts w = { .deadline = et_deadline_in(device_code_timeout) };
+ *     char *id_token = NULL;
+ *     if (et_device_wait(cfg, &oidc, &dev, &w, &id_token, &err) == 0)
+ *             ... et_token_verify(&ks, id_token, strlen(id_token), ...) ...
+ *     et_oauth_secret_free(id_token);
+ *     et_device_free(&dev);
+ *
+ * or, for a pass typed at the prompt (where the IdP accepts the password grant):
+ *
+ *     et_password_grant(cfg, &oidc, upn, pass, NULL, &id_token, &err);
+ *     explicit_bzero(pass, ...);  then verify and free id_token as above.
+ *
+ * Nothing here keeps global state: calls on different et_device values may run in parallel.
  */
 #pragma once
 #include <stdbool.h>
@@ -70,10 +90,10 @@
 #define ET_OAUTH_USERNAME_MAX 256
 #define ET_OAUTH_PASSWORD_MAX 256
 #define ET_DEVICE_CODE_MAX 4096 /* Entra's are a few hundred characters */
-#define ET_USER_CODE_MAX 32     /* Entra's are 9; RFC 8628 suggests short, typable codes */
+#define ET_USER_CODE_MAX 32	/* Entra's are 9; RFC 8628 suggests short, typable codes */
 #define ET_VERIFICATION_URI_MAX 512
 #define ET_DEVICE_MESSAGE_MAX 1024
-#define ET_DEVICE_EXPIRES_MAX 86400L /* seconds; Entra's codes live 900 s */
+#define ET_DEVICE_EXPIRES_MAX 86400L  /* seconds; Entra's codes live 900 s */
 #define ET_DEVICE_INTERVAL_DEFAULT 5L /* RFC 8628 §3.2, when the answer has no interval */
 #define ET_DEVICE_INTERVAL_MAX 300L   /* a larger interval in the answer is refused */
 #define ET_DEVICE_SLOW_DOWN_STEP 5L   /* RFC 8628 §3.5: each slow_down adds 5 s, cumulatively */
@@ -85,28 +105,35 @@
 
 /* Timing of one poll, CLOCK_MONOTONIC. */
 struct et_device_poll_rec {
-	struct timespec sent;     /* just before the request went out */
+	struct timespec sent;	  /* just before the request went out */
 	struct timespec answered; /* when the answer (or the failure) came back */
-	long interval_after;      /* the interval in force after this poll (grown by slow_down) */
+	long interval_after;	  /* the interval in force after this poll (grown by slow_down) */
 };
 
 /* A device authorization in progress: what et_device_start got from the device authorization
  * endpoint, plus the polling state. Owned by the caller; et_device_free wipes and frees. */
 struct et_device {
-	char *device_code;       /* SECRET: wiped on free, never logged, never shown */
-	char *user_code;         /* to show: printable ASCII, 1..ET_USER_CODE_MAX characters */
-	char *verification_uri;  /* to show: https, no spaces or controls (Entra's name; an IdP that
-				    says verification_url is accepted too) */
-	char *verification_uri_complete; /* optional (NULL): https URI with the code in it, for a QR code */
-	char *message;           /* optional (NULL): the IdP's sentence for the person, sanitised */
-	long expires_in;         /* seconds, 1..ET_DEVICE_EXPIRES_MAX */
-	long interval;           /* seconds between polls, >= 1; grows by 5 on each slow_down */
-	struct timespec issued;     /* CLOCK_MONOTONIC when the answer arrived */
-	struct timespec expires_at; /* issued + expires_in; zero (not from et_device_start): not checked locally */
+	/* SECRET: wiped on free, never logged, never shown. */
+	char *device_code;
+	/* To show: printable ASCII, 1..ET_USER_CODE_MAX characters. */
+	char *user_code;
+	/* To show: https, no spaces or control characters. Entra's name; an answer that says
+	 * verification_url (older drafts, Entra's v1 endpoint) fills this too. */
+	char *verification_uri;
+	/* Optional (NULL): https URI with the code in it, for a QR code. */
+	char *verification_uri_complete;
+	/* Optional (NULL): the IdP's sentence for the person, first line, sanitised. */
+	char *message;
+	long expires_in; /* seconds, 1..ET_DEVICE_EXPIRES_MAX */
+	long interval;   /* seconds between polls, >= 1; grows by 5 on each slow_down */
+	/* CLOCK_MONOTONIC when the answer arrived, and issued + expires_in. Both zero when the
+	 * value did not come from et_device_start; a zero expiry is not checked locally. */
+	struct timespec issued;
+	struct timespec expires_at;
 
 	/* Polling state, kept by et_device_poll: read, never written, by callers. */
-	unsigned polls;                 /* polls made, every outcome counted */
-	struct timespec last_answered;  /* when the latest poll's answer (or failure) came back */
+	unsigned polls;                /* polls made, every outcome counted */
+	struct timespec last_answered; /* when the latest poll's answer (or failure) came back */
 	struct et_device_poll_rec poll_log[ET_DEVICE_POLL_RECORDS]; /* the first polls' timing */
 };
 
@@ -117,15 +144,15 @@ struct et_device {
  * (we never poll faster than once a second). Reasons: "client_not_allowed",
  * "idp_unavailable", "idp_error", "bad_argument", "no_memory". On success *ret is filled;
  * release it with et_device_free. */
-int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, const char *scope,
-		    struct et_device *ret, struct et_err *err);
+int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, const char *scope, struct et_device *ret,
+		    struct et_err *err);
 
 /* Wipe the device code and free everything; NULL-safe; leaves *dev zeroed. */
 void et_device_free(struct et_device *dev);
 
 enum et_poll_result {
 	ET_POLL_FAILED = -1,   /* err->reason says why (reasons in the file comment) */
-	ET_POLL_OK = 0,        /* signed in: *ret_id_token is set */
+	ET_POLL_OK = 0,	       /* signed in: *ret_id_token is set */
 	ET_POLL_PENDING = 1,   /* authorization_pending: ask again after dev->interval */
 	ET_POLL_SLOW_DOWN = 2, /* slow_down: dev->interval has already grown by 5 s */
 };

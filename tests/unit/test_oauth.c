@@ -80,12 +80,16 @@ static void test_sanitize(void)
 	is_str(et_oauth_sanitize_text("plain text", out, sizeof(out)), "plain text", "sanitize: plain text kept");
 	is_str(et_oauth_sanitize_text("AADSTS50126: bad\r\nTrace ID: 1", out, sizeof(out)), "AADSTS50126: bad",
 	       "sanitize: only the first line");
-	is_str(et_oauth_sanitize_text("a\x1b[31mb\tc\x7f" "d", out, sizeof(out)), "a[31mbcd",
-	       "sanitize: C0 controls and DEL removed");
+	is_str(et_oauth_sanitize_text("a\x1b[31mb\tc\x7f"
+				      "d",
+				      out, sizeof(out)),
+	       "a[31mbcd", "sanitize: C0 controls and DEL removed");
 	is_str(et_oauth_sanitize_text("x\xc2\x9by\xe2\x80\xaez\xe2\x81\xa6w", out, sizeof(out)), "xyzw",
 	       "sanitize: C1, bidi override and isolate removed");
-	is_str(et_oauth_sanitize_text("a\xff\xc3" "b\xc3\xa9", out, sizeof(out)), "ab\xc3\xa9",
-	       "sanitize: stray bytes dropped, valid UTF-8 kept");
+	is_str(et_oauth_sanitize_text("a\xff\xc3"
+				      "b\xc3\xa9",
+				      out, sizeof(out)),
+	       "ab\xc3\xa9", "sanitize: stray bytes dropped, valid UTF-8 kept");
 	is_str(et_oauth_sanitize_text("0123456", tiny, sizeof(tiny)), "0123456", "sanitize: exact fit, no ellipsis");
 	is_str(et_oauth_sanitize_text("01234567", tiny, sizeof(tiny)), "0123...", "sanitize: cut with ellipsis");
 	is_str(et_oauth_sanitize_text("ab\xc3\xa9\xc3\xa9\xc3\xa9", tiny, sizeof(tiny)), "ab\xc3\xa9...",
@@ -96,7 +100,7 @@ static void test_sanitize(void)
 
 static void test_scope(void)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	char *s = NULL, big[ET_OAUTH_SCOPE_MAX + 16];
 
 	ok(et_oauth_scope(NULL, &s, &err) == 0 && s && strcmp(s, "openid profile") == 0, "scope: default");
@@ -123,14 +127,14 @@ static void test_scope(void)
 	   "scope: too long once the base scope is added");
 }
 
-#define DEV_OK_FIELDS                                                                          \
-	"\"device_code\":\"DCx-_y.z\",\"user_code\":\"ABCD-1234\",\"verification_uri\":" \
+#define DEV_OK_FIELDS                                                                                                  \
+	"\"device_code\":\"DCx-_y.z\",\"user_code\":\"ABCD-1234\",\"verification_uri\":"                               \
 	"\"https://microsoft.com/devicelogin\",\"expires_in\":900"
 
 static void device_parse_bad(const char *json, const char *name)
 {
 	struct et_device d;
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	memset(&d, 0, sizeof(d));
 	if (!ok(et_device_parse_response(json, strlen(json), &d, &err) < 0 && strcmp(err.reason, "idp_error") == 0,
 		"device answer refused: %s", name))
@@ -141,7 +145,7 @@ static void device_parse_bad(const char *json, const char *name)
 static void test_device_parse(void)
 {
 	struct et_device d;
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	char buf[12000], longs[ET_DEVICE_CODE_MAX + 2];
 	const char *j;
 
@@ -174,7 +178,8 @@ static void test_device_parse(void)
 	device_parse_bad(j, "expires_in as a string");
 	j = "{\"device_code\":\"D\",\"user_code\":\"U\",\"verification_url\":\"https://example.com/device\","
 	    "\"expires_in\":60}";
-	ok(et_device_parse_response(j, strlen(j), &d, &err) == 0 && strcmp(d.verification_uri, "https://example.com/device") == 0,
+	ok(et_device_parse_response(j, strlen(j), &d, &err) == 0 &&
+		   strcmp(d.verification_uri, "https://example.com/device") == 0,
 	   "device answer: verification_url accepted as the URI");
 	et_device_free(&d);
 	j = "{" DEV_OK_FIELDS ",\"message\":\"code is DCx-_y.z here\"}";
@@ -214,9 +219,10 @@ static void test_device_parse(void)
 	device_parse_bad("{\"device_code\":\"D\",\"user_code\":\"AB\\nCD\",\"verification_uri\":\"https://a.example/\","
 			 "\"expires_in\":9}",
 			 "user_code with a newline");
-	device_parse_bad("{\"device_code\":\"D\",\"user_code\":\"AB\xc3\xa9\",\"verification_uri\":\"https://a.example/\","
-			 "\"expires_in\":9}",
-			 "user_code not ASCII");
+	device_parse_bad(
+		"{\"device_code\":\"D\",\"user_code\":\"AB\xc3\xa9\",\"verification_uri\":\"https://a.example/\","
+		"\"expires_in\":9}",
+		"user_code not ASCII");
 	device_parse_bad("{\"device_code\":\"D\",\"user_code\":\" AB\",\"verification_uri\":\"https://a.example/\","
 			 "\"expires_in\":9}",
 			 "user_code with a leading space");
@@ -262,9 +268,10 @@ static void test_device_parse(void)
 static void token_case(enum et_grant_kind kind, long status, const char *body, const char *secret,
 		       enum et_poll_result want, const char *want_reason, const char *name)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	char *tok = NULL;
-	enum et_poll_result r = et_token_response_parse(kind, status, body, body ? strlen(body) : 0, secret, &tok, &err);
+	enum et_poll_result r =
+		et_token_response_parse(kind, status, body, body ? strlen(body) : 0, secret, &tok, &err);
 	if (want_reason) {
 		if (!ok(r == ET_POLL_FAILED && strcmp(err.reason, want_reason) == 0 && !tok, "token answer: %s → %s",
 			name, want_reason))
@@ -280,7 +287,7 @@ static void token_case(enum et_grant_kind kind, long status, const char *body, c
 static void token_message(long status, const char *body, const char *secret, const char *want_in, const char *not_in,
 			  const char *name)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	char *tok = NULL;
 	et_token_response_parse(ET_GRANT_PASSWORD, status, body, strlen(body), secret, &tok, &err);
 	if (!ok((!want_in || strstr(err.message, want_in)) && (!not_in || !strstr(err.message, not_in)),
@@ -328,7 +335,8 @@ static void test_token_parse(void)
 	token_case(D, 400, "{\"error\":\"bad\\u001bcode\"}", NULL, 0, "idp_error", "error code with a control");
 	token_case(P, 400, "{\"error\":\"authorization_pending\"}", NULL, 0, "idp_error",
 		   "pending means nothing to the password grant");
-	token_case(P, 400, "{\"error\":\"slow_down\"}", NULL, 0, "idp_error", "slow_down means nothing to the password grant");
+	token_case(P, 400, "{\"error\":\"slow_down\"}", NULL, 0, "idp_error",
+		   "slow_down means nothing to the password grant");
 	token_case(D, 400, "{\"error\":\"authorization_declined\"}", NULL, 0, "declined", "authorization_declined");
 	token_case(D, 400, "{\"error\":\"access_denied\"}", NULL, 0, "declined", "access_denied");
 	token_case(D, 400, "{\"error\":\"expired_token\"}", NULL, 0, "code_expired", "expired_token");
@@ -370,10 +378,11 @@ static void test_token_parse(void)
 		memcpy(big + 1990, "\"}", 3);
 	}
 	{
-		struct et_err err = { 0 };
+		struct et_err err = {0};
 		char *tok = NULL;
 		et_token_response_parse(P, 400, big, strlen(big), NULL, &tok, &err);
-		ok(strlen(err.message) < 250 && strstr(err.message, "..."), "token answer message: long description bounded");
+		ok(strlen(err.message) < 250 && strstr(err.message, "..."),
+		   "token answer message: long description bounded");
 	}
 }
 
@@ -421,7 +430,7 @@ static const char *json_str(const char *text, const char *key)
 {
 	static char val[4096];
 	json_object *doc = NULL;
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	const char *v;
 
 	val[0] = '\0';
@@ -438,7 +447,7 @@ static long long token_requests(void)
 {
 	char out[1024];
 	json_object *doc = NULL, *req = NULL;
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	long long n = -1;
 	if (mockctl(out, sizeof(out), "stats", "%s", "") != 0 || et_json_parse(out, strlen(out), 8, &doc, &err) < 0)
 		return -1;
@@ -457,7 +466,7 @@ static void mock_up(void)
 static bool token_verifies(const char *tok, const char *user)
 {
 	struct et_keystore ks;
-	struct et_verify_opts o = { .now = time(NULL), .expect_user = user, .record_pin = false };
+	struct et_verify_opts o = {.now = time(NULL), .expect_user = user, .record_pin = false};
 	struct et_verdict v;
 	bool good;
 
@@ -474,7 +483,7 @@ static bool token_verifies(const char *tok, const char *user)
 
 static bool start_device(struct et_device *d, const char *name)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	memset(d, 0, sizeof(*d));
 	if (!ok(et_device_start(&cfg, &oidc, NULL, d, &err) == 0, "%s: device sign-in starts", name)) {
 		printf("#   %s: %s\n", err.reason, err.message);
@@ -537,7 +546,7 @@ struct approver {
 static void *approve_later(void *arg)
 {
 	struct approver *a = arg;
-	struct timespec ts = { .tv_sec = a->delay_ms / 1000, .tv_nsec = (a->delay_ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = a->delay_ms / 1000, .tv_nsec = (a->delay_ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	if (strcmp(a->action, "device/approve") == 0)
@@ -551,7 +560,7 @@ static void test_device_flow(void)
 {
 	struct et_device d;
 	struct et_device_wait_opts w;
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	struct timespec t0, t1;
 	char *tok = NULL;
 	pthread_t th;
@@ -575,7 +584,7 @@ static void test_device_flow(void)
 		ap.action = "device/approve";
 		ap.delay_ms = 1500;
 		pthread_create(&th, NULL, approve_later, &ap);
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -605,7 +614,7 @@ static void test_device_flow(void)
 		ap.action = "device/decline";
 		ap.delay_ms = 1200;
 		pthread_create(&th, NULL, approve_later, &ap);
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -619,7 +628,7 @@ static void test_device_flow(void)
 	/* expired at the IdP */
 	if (start_device(&d, "expire")) {
 		mockctl(NULL, 0, "device/expire", "{\"user_code\":\"%s\"}", d.user_code);
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		is_reason(r, &err, "code_expired", "expired code");
 		is_int(d.polls, 1, "expired code: one poll");
@@ -633,7 +642,7 @@ static void test_device_flow(void)
 		et_oauth_secret_free(d.device_code);
 		d.device_code = fake;
 		keep_secret(fake);
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		is_reason(r, &err, "bad_verification_code", "unknown device code");
 		et_device_free(&d);
@@ -647,7 +656,8 @@ static void test_device_flow(void)
 		enum et_poll_result p3 = et_device_poll(&cfg, &oidc, &d, &tok, &err);
 		ok(p1 == ET_POLL_PENDING, "slow_down cumulative: first poll pending");
 		ok(p2 == ET_POLL_SLOW_DOWN && after2 == 6, "slow_down cumulative: second poll slow_down, interval 1+5");
-		ok(p3 == ET_POLL_SLOW_DOWN && d.interval == 11, "slow_down cumulative: third poll slow_down, interval 1+5+5");
+		ok(p3 == ET_POLL_SLOW_DOWN && d.interval == 11,
+		   "slow_down cumulative: third poll slow_down, interval 1+5+5");
 		is_int(d.poll_log[2].interval_after, 11, "slow_down cumulative: recorded per poll");
 		et_device_free(&d);
 	}
@@ -659,7 +669,7 @@ static void test_device_flow(void)
 		ok(et_device_poll(&cfg, &oidc, &d, &tok, &err) == ET_POLL_SLOW_DOWN && d.interval == 6,
 		   "slow_down honoured: provoked, interval now 6 s");
 		mockctl(NULL, 0, "device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		if (!ok(r == 0 && tok, "slow_down honoured: signed in"))
 			printf("#   %s: %s\n", err.reason, err.message);
@@ -674,7 +684,7 @@ static void test_device_flow(void)
 
 	/* the local deadline */
 	if (start_device(&d, "deadline")) {
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(2) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(2)};
 		w.deadline.tv_nsec += 500000000L;
 		if (w.deadline.tv_nsec >= 1000000000L) {
 			w.deadline.tv_sec++;
@@ -694,7 +704,7 @@ static void test_device_flow(void)
 	/* the deadline holds when the IdP hangs mid-request */
 	if (start_device(&d, "deadline, slow IdP")) {
 		mockctl(NULL, 0, "latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(2) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(2)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -707,9 +717,9 @@ static void test_device_flow(void)
 
 	/* cancel */
 	if (start_device(&d, "cancel")) {
-		struct cancel_state cs = { &d, 0 };
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20), .cancel = cancel_while_sleeping,
-						  .cancel_data = &cs };
+		struct cancel_state cs = {&d, 0};
+		w = (struct et_device_wait_opts){
+			.deadline = et_deadline_in(20), .cancel = cancel_while_sleeping, .cancel_data = &cs};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
 		is_reason(r, &err, "cancelled", "cancel callback");
@@ -735,7 +745,7 @@ static void test_device_flow(void)
 	/* 5xx three times in a row */
 	if (start_device(&d, "5xx")) {
 		mockctl(NULL, 0, "fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -751,7 +761,7 @@ static void test_device_flow(void)
 	if (start_device(&d, "5xx twice")) {
 		mockctl(NULL, 0, "device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
 		mockctl(NULL, 0, "fail", "{\"status\":502,\"count\":2,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		mock_up();
 		if (!ok(r == 0 && tok, "502 twice, then signed in"))
@@ -767,7 +777,7 @@ static void test_device_flow(void)
 		mockctl(NULL, 0, "fail",
 			"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<html>proxy says no</html>\","
 			"\"content_type\":\"text/html\"}");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		mock_up();
 		is_reason(r, &err, "idp_error", "non-JSON answer");
@@ -778,7 +788,7 @@ static void test_device_flow(void)
 	/* connections reset */
 	if (start_device(&d, "down")) {
 		mockctl(NULL, 0, "down", "{\"mode\":\"reset\"}");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -803,7 +813,8 @@ static void test_device_flow(void)
 	r = et_device_start(&cfg, &oidc, NULL, &d, &err);
 	is_reason(r, &err, "idp_unavailable", "devicecode answers 503");
 	mockctl(NULL, 0, "fail",
-		"{\"status\":400,\"count\":1,\"endpoints\":[\"devicecode\"],\"body\":\"oops\",\"content_type\":\"text/plain\"}");
+		"{\"status\":400,\"count\":1,\"endpoints\":[\"devicecode\"],\"body\":\"oops\",\"content_type\":\"text/"
+		"plain\"}");
 	r = et_device_start(&cfg, &oidc, NULL, &d, &err);
 	is_reason(r, &err, "idp_error", "devicecode answers non-JSON");
 	mock_up();
@@ -822,7 +833,7 @@ static void test_device_flow(void)
 	ok(mockctl(NULL, 0, "config", "{\"device_code_lifetime\":2}") == 0, "mock: device codes live 2 s");
 	if (start_device(&d, "short-lived code")) {
 		is_int(d.expires_in, 2, "short-lived code: expires_in 2");
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		t1 = mono();
@@ -837,7 +848,7 @@ static void test_device_flow(void)
 		static char closed_port[] = "https://127.0.0.1:1/" TENANT "/oauth2/v2.0/token";
 		struct et_oidc gone = oidc;
 		gone.token_endpoint = closed_port;
-		w = (struct et_device_wait_opts){ .deadline = et_deadline_in(20) };
+		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &gone, &d, &w, &tok, &err);
 		is_reason(r, &err, "idp_unavailable", "connection refused");
 		et_device_free(&d);
@@ -865,7 +876,7 @@ static const char *new_tap(const char *upn, const char *extra)
 static void password_case(const char *user, const char *pass, const char *want_reason, const char *want_text,
 			  const char *name)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	char *tok = NULL;
 	int r;
 
@@ -890,7 +901,7 @@ static void password_case(const char *user, const char *pass, const char *want_r
 
 static void test_password_grant(void)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	struct timespec t0, t1;
 	char *tok = NULL, longpass[ET_OAUTH_PASSWORD_MAX + 2];
 	const char *tap;
@@ -933,7 +944,8 @@ static void test_password_grant(void)
 	mockctl(NULL, 0, "fail", "{\"status\":500,\"count\":1,\"endpoints\":[\"token\"]}");
 	password_case("alice@contoso.com", tap, "idp_unavailable", "500", "token endpoint 500");
 	mockctl(NULL, 0, "fail",
-		"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<h1>no</h1>\",\"content_type\":\"text/html\"}");
+		"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<h1>no</"
+		"h1>\",\"content_type\":\"text/html\"}");
 	password_case("alice@contoso.com", tap, "idp_error", "not JSON", "token endpoint non-JSON");
 	mockctl(NULL, 0, "down", "{\"mode\":\"close\"}");
 	password_case("alice@contoso.com", tap, "idp_unavailable", NULL, "IdP closes the connection");
@@ -995,7 +1007,7 @@ static void test_no_secret_leaked(void)
 
 int main(void)
 {
-	struct et_err err = { 0 };
+	struct et_err err = {0};
 	const char *conf = getenv("ET_MOCK_CONFIG");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1009,7 +1021,7 @@ int main(void)
 		return tap_done();
 	if (!ok(et_config_init(&cfg) == 0 && et_config_load(&cfg, conf, &err) == 0, "mock config loads"))
 		printf("#   %s\n", err.message);
-	cfg.log = (struct et_logger){ .fn = log_sink, .data = NULL, .debug = 1 };
+	cfg.log = (struct et_logger){.fn = log_sink, .data = NULL, .debug = 1};
 	if (!ok(et_oidc_discover(&cfg, &oidc, &err) == 0, "discovery")) {
 		printf("#   %s: %s\n", err.reason, err.message);
 		return tap_done();
