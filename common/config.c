@@ -31,8 +31,11 @@ typedef int (*value_check_fn)(const char *value, char *why);
 
 enum { PARSE_OK = 0, PARSE_BAD = -1, PARSE_NOMEM = -2 };
 
+enum field_kind { FIELD_OTHER = 0, FIELD_STRING, FIELD_LIST }; /* what et_config_free releases */
+
 struct et_key {
 	const char *name;
+	enum field_kind kind;
 	key_parse_fn parse;
 	key_print_fn print;
 	size_t offset;		   /* the field, for the generic parsers */
@@ -356,6 +359,14 @@ static int parse_authority(const struct et_key *k, struct et_config *cfg, const 
 	return PARSE_OK;
 }
 
+static int parse_discovery_url(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	int r = parse_string(k, cfg, value, why);
+	if (r == PARSE_OK)
+		cfg->discovery_url_derived = false;
+	return r;
+}
+
 static void print_string(const struct et_key *k, const struct et_config *cfg, FILE *out)
 {
 	const char *v = *CFIELD(cfg, k, char *);
@@ -563,23 +574,24 @@ static void print_bool(const struct et_key *k, const struct et_config *cfg, FILE
 
 #define OFF(f) offsetof(struct et_config, f)
 #define STR(key, chk, def, ...) \
-	{ .name = #key, .parse = parse_string, .print = print_string, .offset = OFF(key), .default_value = def, \
-	  .check = chk, __VA_ARGS__ }
+	{ .name = #key, .kind = FIELD_STRING, .parse = parse_string, .print = print_string, .offset = OFF(key), \
+	  .default_value = def, .check = chk, __VA_ARGS__ }
 #define DUR(key, def, lo, hi) \
 	{ .name = #key, .parse = parse_duration, .print = print_duration, .offset = OFF(key), \
 	  .default_value = def, .min = lo, .max = hi }
 #define LIST(key, chk, desc, ...) \
-	{ .name = #key, .parse = parse_list, .print = print_list, .offset = OFF(key), .check = chk, \
-	  .empty_unsets = true, .what = desc, __VA_ARGS__ }
+	{ .name = #key, .kind = FIELD_LIST, .parse = parse_list, .print = print_list, .offset = OFF(key), \
+	  .check = chk, .empty_unsets = true, .what = desc, __VA_ARGS__ }
 
 static const struct et_key keys[] = {
 	STR(tenant_id, check_tenant_id, NULL, .required = true),
 	STR(client_id, check_client_id, NULL, .required = true),
-	{ .name = "authority", .parse = parse_authority, .print = print_string, .offset = OFF(authority),
-	  .default_value = ET_DEFAULT_AUTHORITY },
-	STR(discovery_url, check_https_url, NULL, .empty_unsets = true),
+	{ .name = "authority", .kind = FIELD_STRING, .parse = parse_authority, .print = print_string,
+	  .offset = OFF(authority), .default_value = ET_DEFAULT_AUTHORITY },
+	{ .name = "discovery_url", .kind = FIELD_STRING, .parse = parse_discovery_url, .print = print_string,
+	  .offset = OFF(discovery_url), .check = check_https_url, .empty_unsets = true },
 	STR(ca_file, check_abs_path, NULL, .empty_unsets = true),
-	{ .name = "proxy", .parse = parse_string, .print = print_proxy, .offset = OFF(proxy),
+	{ .name = "proxy", .kind = FIELD_STRING, .parse = parse_string, .print = print_proxy, .offset = OFF(proxy),
 	  .check = check_proxy_url, .empty_unsets = true },
 	DUR(http_timeout, "10s", 1, 120),
 	STR(jwks_file, check_abs_path, NULL, .empty_unsets = true),
@@ -661,9 +673,12 @@ int et_config_init(struct et_config *cfg)
 int et_config_set(struct et_config *cfg, const char *key, const char *value, const char *where,
 		  struct et_err *err)
 {
-	const struct et_key *k = key_find(key);
+	const struct et_key *k;
 	char why[WHY_MAX] = "";
 	int r;
+	if (!key || !value)
+		return config_err(err, "config_bad_value", where, key, "no key or no value");
+	k = key_find(key);
 	if (!k)
 		return config_err(err, "config_unknown_key", where, key, "unknown key");
 	if (strlen(value) > LINE_MAX_BYTES)
@@ -755,7 +770,7 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 		if (k)
 			seen[k - keys] = true;
 	}
-	ret = 0;
+	ret = et_config_finish(cfg, err);
 done:
 	free(buf);
 	return ret;
@@ -789,12 +804,13 @@ int et_config_finish(struct et_config *cfg, struct et_err *err)
 		return config_err(err, "config_conflict", where, "duration_default",
 				  "%s is not between duration_min (%s) and duration_max (%s)", b, a, c);
 
-	if (!cfg->discovery_url) {
-		if (asprintf(&cfg->discovery_url, "%s/%s/v2.0/.well-known/openid-configuration", cfg->authority,
-			     cfg->tenant_id) < 0) {
-			cfg->discovery_url = NULL;
+	if (!cfg->discovery_url || cfg->discovery_url_derived) {
+		char *url;
+		if (asprintf(&url, "%s/%s/v2.0/.well-known/openid-configuration", cfg->authority, cfg->tenant_id) < 0)
 			return et_err_set(err, "no_memory", "out of memory");
-		}
+		free(cfg->discovery_url);
+		cfg->discovery_url = url;
+		cfg->discovery_url_derived = true;
 	}
 	return 0;
 }
@@ -805,13 +821,13 @@ void et_config_free(struct et_config *cfg)
 		return;
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct et_key *k = &keys[i];
-		if (k->parse == parse_string || k->parse == parse_authority) {
+		if (k->kind == FIELD_STRING) {
 			char **field = FIELD(cfg, k, char *);
 			if (*field)
 				explicit_bzero(*field, strlen(*field)); /* the proxy may carry a password */
 			free(*field);
 			*field = NULL;
-		} else if (k->parse == parse_list) {
+		} else if (k->kind == FIELD_LIST) {
 			et_strlist_free(FIELD(cfg, k, struct et_strlist));
 		}
 	}

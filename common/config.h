@@ -47,18 +47,21 @@ struct et_config {
 
 	/* Runtime, not parsed. */
 	struct et_logger log;
+	bool discovery_url_derived; /* set by et_config_finish; re-derived when finish runs again */
 };
 
 /* Initialise with defaults (no allocation failure possible beyond strdup; -1 on ENOMEM). */
 int et_config_init(struct et_config *cfg);
 /* Load and validate a file. The file must be a regular root-owned file that is not group-
  * or world-writable (checked on the open descriptor, opened with O_NOFOLLOW). On error, err
- * holds "file:line: reason" and the return is -1. */
+ * holds "file:line: reason" and the return is -1. Ends with et_config_finish, so the file
+ * alone must be complete; module arguments set afterwards need another et_config_finish. */
 int et_config_load(struct et_config *cfg, const char *path, struct et_err *err);
 /* Set one key (module arguments, tests). `where` prefixes error messages ("file:12"). */
 int et_config_set(struct et_config *cfg, const char *key, const char *value, const char *where,
 		  struct et_err *err);
-/* Check required keys and cross-key rules; fills derived values (discovery_url). */
+/* Check required keys and cross-key rules; fills derived values (discovery_url). May run
+ * again after more et_config_set calls: derived values follow the new settings. */
 int et_config_finish(struct et_config *cfg, struct et_err *err);
 void et_config_free(struct et_config *cfg);
 /* Print the effective configuration as `key = value` lines. */

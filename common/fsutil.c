@@ -16,6 +16,8 @@ int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err)
 		return et_err_set(err, "state_dir", "cannot create %s: %s", dir, strerror(errno));
 	if (lstat(dir, &st) < 0)
 		return et_err_set(err, "state_dir", "cannot stat %s: %s", dir, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return et_err_set(err, "state_dir", "%s is a symbolic link: refusing to use it", dir);
 	if (!S_ISDIR(st.st_mode))
 		return et_err_set(err, "state_dir", "%s is not a directory", dir);
 	if (st.st_uid != 0)
@@ -98,7 +100,9 @@ int et_file_read(const char *path, size_t max, int require_root, char **ret_buf,
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway,
+	 * and the flag means nothing for the regular files we accept. */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return et_err_set(err, "not_found", "%s does not exist", path);

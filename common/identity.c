@@ -1,7 +1,26 @@
-/* From a verified token to a local user name, and the per-user tid+oid pin. */
+/* From a verified token to a local user name, and the per-user tid+oid pin.
+ *
+ * Names in tokens (upn, preferred_username) are mutable in Entra ID and may be reassigned,
+ * so they only *select* a local user; the first object ID (oid) that signs in as that user is
+ * pinned, and a different oid is refused until an administrator resets the pin.
+ */
+#include "config.h"
 #include "identity.h"
+#include "fsutil.h"
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAP_FILE_MAX (1024 * 1024)
+#define PIN_FILE_MAX 256
+#define OBJECT_ID_MAX 64
 
 int et_local_name_ok(const char *name)
 {
@@ -20,4 +39,387 @@ int et_local_name_ok(const char *name)
 			all_digits = 0;
 	}
 	return !all_digits;
+}
+
+/* A claim value quoted in a message: printable ASCII, bounded. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; s[i] && i + 1 < len; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* The string value of a claim, refusing embedded NULs that would silently shorten it. */
+static int claim_string(json_object *claims, const char *name, const char **ret, struct et_err *err)
+{
+	json_object *v;
+	const char *s;
+	if (!json_object_object_get_ex(claims, name, &v) || !json_object_is_type(v, json_type_string))
+		return et_err_set(err, "missing_claim", "The token has no %s claim of type string.", name);
+	s = json_object_get_string(v);
+	if (!s || (size_t)json_object_get_string_len(v) != strlen(s))
+		return et_err_set(err, "bad_user_name", "The token's %s claim contains a NUL byte.", name);
+	*ret = s;
+	return 0;
+}
+
+/* tid and oid are GUIDs in Entra ID; anything that could break the pin file's one-line
+ * format (whitespace, control characters) or be absurdly long is refused. */
+static int object_id_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > OBJECT_ID_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isascii((unsigned char)*s) || !(isalnum((unsigned char)*s) || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int map_strip_domain(const struct et_config *cfg, const char *claim, const char *value, char **ret_user,
+			    struct et_err *err)
+{
+	const char *at = strchr(value, '@');
+	char shown[80], *user;
+	size_t local_len;
+
+	if (!at)
+		return et_err_set(err, "domain_not_allowed", "The token's %s \"%s\" has no domain part.", claim,
+				  printable(value, shown, sizeof(shown)));
+	if (strchr(at + 1, '@'))
+		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" contains more than one '@'.", claim,
+				  printable(value, shown, sizeof(shown)));
+	if (!et_strlist_contains_icase(&cfg->allowed_domains, at + 1))
+		return et_err_set(err, "domain_not_allowed", "The domain of %s \"%s\" is not in allowed_domains.", claim,
+				  printable(value, shown, sizeof(shown)));
+	local_len = (size_t)(at - value);
+	if (local_len == 0 || local_len > ET_USER_NAME_MAX)
+		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" does not give a valid local user name.",
+				  claim, printable(value, shown, sizeof(shown)));
+	user = strndup(value, local_len);
+	if (!user)
+		return et_err_set(err, "no_memory", "Out of memory.");
+	for (char *p = user; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (!et_local_name_ok(user)) {
+		free(user);
+		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" does not give a valid local user name.",
+				  claim, printable(value, shown, sizeof(shown)));
+	}
+	*ret_user = user;
+	return 0;
+}
+
+static bool is_guid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Map file: "KEY USER" per line, KEY an object ID (GUID) or a UPN; '#' starts a comment line.
+ * A malformed or ambiguous file is refused as a whole: a mapping is a security decision. */
+static int map_file(const struct et_config *cfg, json_object *claims, const char *claim, char **ret_user,
+		    struct et_err *err)
+{
+	const char *path = cfg->user_map_file, *oid = NULL, *value = NULL;
+	char *buf = NULL, *line, *next, *by_oid = NULL, *by_name = NULL, *user;
+	size_t len = 0, lineno = 0;
+	struct et_err cerr;
+	char shown[80], shown_oid[80];
+	int ret = -1;
+
+	if (!path)
+		return et_err_set(err, "bad_map_file", "user_map = file: needs a path.");
+	/* Either claim may be absent: the other may still map. */
+	if (claim_string(claims, "oid", &oid, NULL) < 0)
+		oid = NULL;
+	if (claim_string(claims, claim, &value, &cerr) < 0) {
+		if (strcmp(cerr.reason, "missing_claim") != 0) {
+			if (err)
+				*err = cerr;
+			return -1;
+		}
+		value = NULL;
+	}
+	if (!oid && !value)
+		return et_err_set(err, "missing_claim", "The token has neither an oid nor a %s claim.", claim);
+	if (et_file_read(path, MAP_FILE_MAX, 1, &buf, &len, err) < 0)
+		return -1;
+	if (strlen(buf) != len) {
+		et_err_set(err, "bad_map_file", "%s contains a NUL byte.", path);
+		goto done;
+	}
+	for (line = buf; line && *line; line = next) {
+		char *end = strchr(line, '\n'), *key, *name, *save = NULL;
+		bool key_is_oid;
+		next = end ? end + 1 : NULL;
+		if (end)
+			*end = '\0';
+		lineno++;
+		key = strtok_r(line, " \t\r", &save);
+		if (!key || key[0] == '#')
+			continue;
+		name = strtok_r(NULL, " \t\r", &save);
+		if (!name || strtok_r(NULL, " \t\r", &save)) {
+			et_err_set(err, "bad_map_file", "%s:%zu: expected 'KEY USER'.", path, lineno);
+			goto done;
+		}
+		key_is_oid = is_guid(key);
+		if (!key_is_oid && !strchr(key, '@')) {
+			et_err_set(err, "bad_map_file", "%s:%zu: \"%s\" is neither an object ID nor a UPN.", path,
+				   lineno, printable(key, shown, sizeof(shown)));
+			goto done;
+		}
+		if (key_is_oid ? !(oid && strcasecmp(key, oid) == 0) : !(value && strcasecmp(key, value) == 0))
+			continue;
+		/* The entry for this identity must be unambiguous. */
+		if (key_is_oid ? by_oid != NULL : by_name != NULL) {
+			et_err_set(err, "bad_map_file", "%s:%zu: \"%s\" is mapped twice.", path, lineno,
+				   printable(key, shown, sizeof(shown)));
+			goto done;
+		}
+		if (key_is_oid)
+			by_oid = name;
+		else
+			by_name = name;
+	}
+	user = by_oid ? by_oid : by_name;
+	if (!user) {
+		et_err_set(err, "unmapped", "No entry in %s for object ID %s or %s \"%s\".", path,
+			   oid ? printable(oid, shown_oid, sizeof(shown_oid)) : "(none)", claim,
+			   value ? printable(value, shown, sizeof(shown)) : "(none)");
+		goto done;
+	}
+	if (!et_local_name_ok(user)) {
+		et_err_set(err, "bad_user_name", "%s maps this identity to \"%s\", which is not a valid local user name.",
+			   path, printable(user, shown, sizeof(shown)));
+		goto done;
+	}
+	user = strdup(user);
+	if (!user) {
+		et_err_set(err, "no_memory", "Out of memory.");
+		goto done;
+	}
+	*ret_user = user;
+	ret = 0;
+done:
+	free(buf);
+	return ret;
+}
+
+int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret_user, struct et_err *err)
+{
+	const char *claim = cfg->identity_claim == ET_CLAIM_UPN ? "upn" : "preferred_username";
+	const char *value;
+
+	if (!claims || !json_object_is_type(claims, json_type_object))
+		return et_err_set(err, "missing_claim", "The token has no claims.");
+	if (cfg->user_map == ET_MAP_FILE)
+		return map_file(cfg, claims, claim, ret_user, err);
+	if (claim_string(claims, claim, &value, err) < 0)
+		return -1;
+	return map_strip_domain(cfg, claim, value, ret_user, err);
+}
+
+/* ---- the pin store ---- */
+
+static int pin_path(const struct et_config *cfg, const char *user, char *dir, char *path, struct et_err *err)
+{
+	if (!et_local_name_ok(user) || !et_path_component_ok(user))
+		return et_err_set(err, "bad_user_name", "\"%s\" is not a valid local user name.", user);
+	if (!cfg->state_dir)
+		return et_err_set(err, "state_dir", "No state_dir is configured.");
+	if (snprintf(dir, PATH_MAX, "%s/identities", cfg->state_dir) >= PATH_MAX ||
+	    snprintf(path, PATH_MAX, "%s/%s", dir, user) >= PATH_MAX)
+		return et_err_set(err, "path_too_long", "state_dir is too long.");
+	return 0;
+}
+
+/* The pin directories are checked on every use, not only when created: in a directory others
+ * can write to, a pin could be removed and replaced by whoever signs in next. Returns 1 when
+ * nothing was ever pinned (and create is false), 0 when the directories are safe, -1. */
+static int pin_dirs(const struct et_config *cfg, const char *dir, bool create, struct et_err *err)
+{
+	struct stat st;
+	if (!create && lstat(dir, &st) < 0 && errno == ENOENT)
+		return 1;
+	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Read "tid oid\n". Anything else is corruption: reported, never silently replaced. */
+static int pin_read(const char *path, const char *user, char *tid, char *oid, struct et_err *err)
+{
+	char *buf = NULL, *sp, *nl;
+	size_t len = 0;
+	int ret = -1;
+	if (et_file_read(path, PIN_FILE_MAX, 1, &buf, &len, err) < 0)
+		return -1;
+	sp = strchr(buf, ' ');
+	nl = strchr(buf, '\n');
+	if (strlen(buf) != len || !sp || !nl || nl < sp || nl[1] != '\0' || (size_t)(sp - buf) > OBJECT_ID_MAX ||
+	    (size_t)(nl - sp - 1) > OBJECT_ID_MAX)
+		goto corrupt;
+	memcpy(tid, buf, (size_t)(sp - buf));
+	tid[sp - buf] = '\0';
+	memcpy(oid, sp + 1, (size_t)(nl - sp - 1));
+	oid[nl - sp - 1] = '\0';
+	if (!object_id_ok(tid) || !object_id_ok(oid))
+		goto corrupt;
+	ret = 0;
+	goto done;
+corrupt:
+	et_err_set(err, "pin_corrupt",
+		   "The identity pin %s is corrupt: refusing to use it; inspect it, then run "
+		   "`entra-tap reset-identity %s`.",
+		   path, user);
+done:
+	free(buf);
+	return ret;
+}
+
+/* Create the pin if none exists, atomically: a complete temp file is linked into place, so
+ * of racing first sign-ins exactly one wins and the others compare against it. Returns 1
+ * when created, 0 when one already existed, -1 on error. */
+static int pin_create(const char *dir, const char *path, const char *tid, const char *oid, struct et_err *err)
+{
+	char tmp[PATH_MAX], content[2 * OBJECT_ID_MAX + 3];
+	int fd, len, ret = -1, saved;
+	ssize_t w;
+
+	len = snprintf(content, sizeof(content), "%s %s\n", tid, oid);
+	/* '~' never occurs in a user name, so a leftover temp file is never taken for a pin. */
+	if (snprintf(tmp, sizeof(tmp), "%s/.pin~XXXXXX", dir) >= (int)sizeof(tmp))
+		return et_err_set(err, "path_too_long", "state_dir is too long.");
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return et_err_set(err, "state_write", "Cannot create a file in %s: %s.", dir, strerror(errno));
+	if (fchmod(fd, 0600) < 0)
+		goto fail;
+	do
+		w = write(fd, content, (size_t)len);
+	while (w < 0 && errno == EINTR);
+	if (w != len) {
+		if (w >= 0)
+			errno = EIO;
+		goto fail;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (link(tmp, path) < 0) {
+		if (errno != EEXIST)
+			goto fail;
+		ret = 0;
+	} else {
+		ret = 1;
+	}
+	unlink(tmp);
+	if (ret == 1 && sync_dir(dir) < 0)
+		return et_err_set(err, "state_write", "Cannot sync %s: %s.", dir, strerror(errno));
+	return ret;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return et_err_set(err, "state_write", "Cannot write the identity pin %s: %s.", path, strerror(saved));
+}
+
+int et_identity_pin_check(const struct et_config *cfg, const char *user, const char *tid, const char *oid,
+			  bool record, struct et_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX], pinned_tid[OBJECT_ID_MAX + 1], pinned_oid[OBJECT_ID_MAX + 1];
+	struct et_err rerr;
+	char shown[80];
+	int r;
+
+	if (!tid || !oid)
+		return et_err_set(err, "missing_claim", "The token lacks a tid or oid claim.");
+	if (!object_id_ok(tid) || !object_id_ok(oid))
+		return et_err_set(err, "bad_claim_type", "The token's tid or oid \"%s\" is not an object ID.",
+				  printable(object_id_ok(tid) ? oid : tid, shown, sizeof(shown)));
+	if (pin_path(cfg, user, dir, path, err) < 0)
+		return -1;
+	r = pin_dirs(cfg, dir, record, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0; /* nothing pinned yet, and this caller only looks */
+
+	et_err_clear(&rerr);
+	if (pin_read(path, user, pinned_tid, pinned_oid, &rerr) < 0) {
+		if (strcmp(rerr.reason, "not_found") != 0) {
+			if (err)
+				*err = rerr;
+			return -1;
+		}
+		if (!record)
+			return 0;
+		r = pin_create(dir, path, tid, oid, err);
+		if (r < 0)
+			return -1;
+		if (r == 1)
+			return 0;
+		/* Lost a race with another first sign-in: judge against the winner's pin. */
+		if (pin_read(path, user, pinned_tid, pinned_oid, err) < 0)
+			return -1;
+	}
+	if (strcasecmp(pinned_oid, oid) == 0 && strcasecmp(pinned_tid, tid) == 0)
+		return 0;
+	if (strcasecmp(pinned_tid, tid) != 0)
+		return et_err_set(err, "oid_mismatch",
+				  "Local user %s is pinned to Entra object %s in tenant %s, but this sign-in presented "
+				  "object %s in tenant %s; if that is right, run `entra-tap reset-identity %s`.",
+				  user, pinned_oid, pinned_tid, oid, tid, user);
+	return et_err_set(err, "oid_mismatch",
+			  "Local user %s is pinned to Entra object %s, but this sign-in presented object %s; if the "
+			  "account really changed, run `entra-tap reset-identity %s`.",
+			  user, pinned_oid, oid, user);
+}
+
+int et_identity_pin_reset(const struct et_config *cfg, const char *user, struct et_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	int r;
+	if (pin_path(cfg, user, dir, path, err) < 0)
+		return -1;
+	r = pin_dirs(cfg, dir, false, err);
+	if (r < 0)
+		return -1;
+	if (r == 1 || lstat(path, &st) < 0) {
+		if (r == 1 || errno == ENOENT)
+			return et_err_set(err, "not_found", "no pinned identity for %s", user);
+		return et_err_set(err, "state_write", "Cannot inspect %s: %s.", path, strerror(errno));
+	}
+	if (unlink(path) < 0)
+		return et_err_set(err, "state_write", "Cannot remove %s: %s.", path, strerror(errno));
+	if (sync_dir(dir) < 0)
+		return et_err_set(err, "state_write", "Cannot sync %s: %s.", dir, strerror(errno));
+	return 0;
 }

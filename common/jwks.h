@@ -14,6 +14,9 @@ struct et_jwk {
 	char kid[ET_KID_MAX + 1];
 	enum et_alg alg; /* what the key can verify (from kty/crv, and "alg" when present) */
 	EVP_PKEY *pkey;
+	/* DigestVerifyInit'd once at load (SHA-256, and PKCS#1 v1.5 for RSA); et_jws_verify
+	 * copies it instead of fetching the algorithms on every token. NULL: init per call. */
+	EVP_MD_CTX *verify_ctx;
 };
 
 struct et_jwks {
@@ -25,3 +28,6 @@ struct et_jwks {
 int et_jwks_parse(const char *json, size_t len, struct et_jwks *ret, struct et_err *err);
 const struct et_jwk *et_jwks_find(const struct et_jwks *set, const char *kid);
 void et_jwks_free(struct et_jwks *set);
+/* A digest-verify context for alg over pkey, ready for EVP_DigestVerify (or to be copied):
+ * SHA-256, and PKCS#1 v1.5 padding set explicitly for RSA. NULL on failure. */
+EVP_MD_CTX *et_jwk_verify_ctx_new(EVP_PKEY *pkey, enum et_alg alg);

@@ -1,0 +1,682 @@
+/* The HTTPS client against the mock Entra ID and a small TLS fixture server of our own (for
+ * what the mock cannot do: a certificate for the wrong name, bodies at and over the cap,
+ * echoing the request, redirects). Run through test_http.sh (with-mock.sh). */
+#include "config.h"
+#include "http.h"
+#include "tap.h"
+#include "testutil.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+static const char *mock_base, *mock_tenant, *mock_client;
+static char *tmp;
+
+/* ---- the mock's control API (through mockctl) ---- */
+
+static char *mockctl(const char *action, const char *json)
+{
+	char cmd[8192], *out = NULL;
+	size_t len = 0, cap = 0;
+	FILE *p;
+	int c;
+
+	snprintf(cmd, sizeof(cmd), "%s %s%s%s%s", getenv("ET_MOCKCTL"), action, json ? " '" : "", json ? json : "",
+		 json ? "'" : "");
+	p = popen(cmd, "r");
+	if (!p)
+		return NULL;
+	while ((c = fgetc(p)) != EOF) {
+		if (len + 2 > cap) {
+			cap = cap ? cap * 2 : 1024;
+			out = realloc(out, cap);
+			if (!out)
+				abort();
+		}
+		out[len++] = (char)c;
+	}
+	if (out)
+		out[len] = '\0';
+	if (pclose(p) != 0) {
+		tap_diag("mockctl %s failed", action);
+		free(out);
+		return NULL;
+	}
+	return out ? out : strdup("");
+}
+
+static void ctl(const char *action, const char *json)
+{
+	char *r = mockctl(action, json);
+	if (!r) {
+		printf("Bail out! mock control %s failed\n", action);
+		exit(1);
+	}
+	free(r);
+}
+
+static int mock_stat(const char *endpoint)
+{
+	char *r = mockctl("stats", NULL);
+	json_object *o = r ? json_tokener_parse(r) : NULL, *req = NULL, *n = NULL;
+	int v = -1;
+	if (o && json_object_object_get_ex(o, "requests", &req) && json_object_object_get_ex(req, endpoint, &n))
+		v = json_object_get_int(n);
+	json_object_put(o);
+	free(r);
+	return v;
+}
+
+static void mock_reset(void)
+{
+	ctl("up", NULL);
+	ctl("stats/reset", NULL);
+}
+
+/* ---- configuration ---- */
+
+static void cfg_load(struct et_config *cfg)
+{
+	struct et_err err = { 0 };
+	if (et_config_init(cfg) < 0 || et_config_load(cfg, getenv("ET_MOCK_CONFIG"), &err) < 0) {
+		printf("Bail out! cannot load %s: %s\n", getenv("ET_MOCK_CONFIG"), err.message);
+		exit(1);
+	}
+}
+
+static void cfg_set(struct et_config *cfg, const char *key, const char *value)
+{
+	struct et_err err = { 0 };
+	if (et_config_set(cfg, key, value, "test", &err) < 0 || et_config_finish(cfg, &err) < 0) {
+		printf("Bail out! cannot set %s = %s: %s\n", key, value, err.message);
+		exit(1);
+	}
+}
+
+static char *url_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *url_of(const char *fmt, ...)
+{
+	static char buf[8][1024];
+	static int next;
+	char *b = buf[next++ % 8];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(buf[0]), fmt, ap);
+	va_end(ap);
+	return b;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- a TLS fixture server ---- */
+
+/* A CA of our own and two server certificates from it: one for IP 127.0.0.1, one for the
+ * name wrong.example only. */
+static void make_certs(const char *dir)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd),
+		 "set -e; cd '%s'; "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem "
+		 "-subj /CN=fixture-ca -days 2 -addext basicConstraints=critical,CA:TRUE "
+		 "-addext keyUsage=critical,keyCertSign >/dev/null 2>&1; "
+		 "for n in good wrong; do "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key -out $n.csr "
+		 "-subj /CN=$n >/dev/null 2>&1; done; "
+		 "printf 'subjectAltName=IP:127.0.0.1\\n' >good.ext; "
+		 "printf 'subjectAltName=DNS:wrong.example\\n' >wrong.ext; "
+		 "for n in good wrong; do "
+		 "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $n.pem -days 2 "
+		 "-extfile $n.ext >/dev/null 2>&1; done",
+		 dir);
+	if (system(cmd) != 0) {
+		printf("Bail out! cannot make test certificates with the openssl command\n");
+		exit(1);
+	}
+}
+
+struct fixture {
+	pid_t pid;
+	int port;
+};
+
+/* The fixture server (Python's http.server over ssl): one request per connection.
+ *   /echo        200, the body is the request line, headers and body as received
+ *   /size/N      200, N filler bytes with a Content-Length
+ *   /stream/N    200, N filler bytes, no length, ended by closing the connection
+ *   /redirect    302 to /echo
+ *   /gzip        200 with Content-Encoding: gzip and bytes that must arrive undecoded */
+static const char fixture_py[] =
+	"import os, re, ssl, sys\n"
+	"from http.server import HTTPServer, BaseHTTPRequestHandler\n"
+	"d, name = sys.argv[1], sys.argv[2]\n"
+	"GZ = b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x03not-really-gzip'\n"
+	"class H(BaseHTTPRequestHandler):\n"
+	"    protocol_version = 'HTTP/1.1'\n"
+	"    def log_message(self, *a): pass\n"
+	"    def reply(self, status, body, extra=(), length=True):\n"
+	"        self.send_response(status)\n"
+	"        for k, v in extra: self.send_header(k, v)\n"
+	"        if length: self.send_header('Content-Length', str(len(body)))\n"
+	"        self.send_header('Connection', 'close')\n"
+	"        self.end_headers()\n"
+	"        self.wfile.write(body)\n"
+	"        self.close_connection = True\n"
+	"    def do_POST(self): self.do_GET()\n"
+	"    def do_GET(self):\n"
+	"        n = int(self.headers.get('Content-Length') or 0)\n"
+	"        body = self.rfile.read(n) if n else b''\n"
+	"        m = re.fullmatch(r'/(size|stream)/([0-9]+)', self.path)\n"
+	"        if self.path == '/echo':\n"
+	"            raw = (self.requestline + '\\r\\n' + ''.join('%s: %s\\r\\n' % kv for kv in self.headers.items())\n"
+	"                   + '\\r\\n').encode('latin-1') + body\n"
+	"            self.reply(200, raw)\n"
+	"        elif m:\n"
+	"            self.reply(200, b'x' * int(m.group(2)), length=(m.group(1) == 'size'))\n"
+	"        elif self.path == '/redirect':\n"
+	"            self.reply(302, b'moved', [('Location', 'https://127.0.0.1:%d/echo' % self.server.server_port)])\n"
+	"        elif self.path == '/gzip':\n"
+	"            self.reply(200, GZ, [('Content-Encoding', 'gzip')])\n"
+	"        else:\n"
+	"            self.reply(404, b'')\n"
+	"class S(HTTPServer):\n"
+	"    def handle_error(self, request, address): pass\n"
+	"srv = S(('127.0.0.1', 0), H)\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"ctx.load_cert_chain(os.path.join(d, name + '.pem'), os.path.join(d, name + '.key'))\n"
+	"srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n"
+	"tmp = os.path.join(d, name + '.port.tmp')\n"
+	"open(tmp, 'w').write(str(srv.server_port))\n"
+	"os.rename(tmp, os.path.join(d, name + '.port'))\n"
+	"srv.serve_forever()\n";
+
+static void fixture_start(struct fixture *f, const char *dir, const char *name)
+{
+	char script[1024], portfile[1024];
+	FILE *pf;
+
+	snprintf(script, sizeof(script), "%s/fixture.py", dir);
+	snprintf(portfile, sizeof(portfile), "%s/%s.port", dir, name);
+	if (access(script, F_OK) != 0)
+		free(tu_write_file(dir, "fixture.py", fixture_py, 0600));
+	fflush(stdout);
+	f->pid = fork();
+	if (f->pid < 0)
+		exit(1);
+	if (f->pid == 0) {
+		execl("/usr/bin/python3", "python3", script, dir, name, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 400 && access(portfile, F_OK) != 0; i++)
+		usleep(25000);
+	pf = fopen(portfile, "r");
+	if (!pf || fscanf(pf, "%d", &f->port) != 1) {
+		printf("Bail out! the TLS fixture server did not start\n");
+		exit(1);
+	}
+	fclose(pf);
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	if (f->pid > 0) {
+		kill(f->pid, SIGTERM);
+		waitpid(f->pid, NULL, 0);
+	}
+	f->pid = 0;
+}
+
+/* A port nothing listens on: bind, note, close. */
+static int closed_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+		exit(1);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* ---- the tests ---- */
+
+static char *discovery_url(void)
+{
+	return url_of("%s/%s/v2.0/.well-known/openid-configuration", mock_base, mock_tenant);
+}
+
+static void test_scheme(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	const char *bad[] = { "http://127.0.0.1/x", "ftp://127.0.0.1/x", "", "https://", "127.0.0.1:443/x",
+			      "file:///etc/passwd" };
+
+	cfg_load(&cfg);
+	mock_reset();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		et_err_clear(&err);
+		ok(et_http_get(&cfg, bad[i], &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+		   "GET '%s' refused with http_scheme (%s)", bad[i], err.reason);
+	}
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, NULL, &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+	   "GET of a NULL URL refused with http_scheme");
+	/* The mock's own discovery over plain http: refused before any connection. */
+	et_err_clear(&err);
+	{
+		char *plain = strdup(discovery_url());
+		memmove(plain + 4, plain + 5, strlen(plain + 5) + 1); /* https -> http */
+		ok(et_http_get(&cfg, plain, &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+		   "the mock's discovery URL over http:// is refused");
+		free(plain);
+	}
+	is_int(mock_stat("discovery"), 0, "no request reached the mock for a refused scheme");
+	et_err_clear(&err);
+	ok(et_http_post_form(&cfg, "http://127.0.0.1/token?code=SECRETQ", "password=SECRETF", &resp, &err) < 0 &&
+		   strcmp(err.reason, "http_scheme") == 0,
+	   "POST over http:// refused with http_scheme");
+	ok(!strstr(err.message, "SECRET"), "the refusal does not repeat the URL's query or the form (%s)",
+	   err.message);
+	ok(resp.body == NULL, "nothing is returned on failure");
+	et_config_free(&cfg);
+}
+
+static void test_get_ok(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+
+	cfg_load(&cfg);
+	mock_reset();
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0, "GET discovery from the mock (%s)", err.message);
+	is_int(resp.status, 200, "status 200");
+	ok(resp.body && strstr(resp.body, "\"issuer\"") != NULL, "the body is the discovery document");
+	ok(resp.body && strlen(resp.body) == resp.len, "the body is NUL-terminated at len");
+	et_http_resp_free(&resp);
+	ok(resp.body == NULL && resp.len == 0, "et_http_resp_free clears the response");
+	et_http_resp_free(&resp); /* twice is harmless */
+	et_http_resp_free(NULL);
+
+	/* A non-2xx answer is an answer, not a failure: Entra's errors live in 400 bodies. */
+	ok(et_http_get(&cfg, url_of("%s/not-a-tenant/v2.0/.well-known/openid-configuration", mock_base), &resp,
+		       &err) == 0,
+	   "GET for an unknown tenant returns normally");
+	is_int(resp.status, 400, "with the mock's HTTP 400");
+	ok(resp.body && strstr(resp.body, "AADSTS90002"), "and Entra's error body");
+	et_http_resp_free(&resp);
+
+	/* The scheme check is case-insensitive, like URLs. */
+	{
+		char *upper = strdup(discovery_url());
+		memcpy(upper, "HTTPS", 5);
+		ok(et_http_get(&cfg, upper, &resp, &err) == 0 && resp.status == 200, "HTTPS:// in capitals works");
+		et_http_resp_free(&resp);
+		free(upper);
+	}
+	et_config_free(&cfg);
+}
+
+static void test_tls(const char *fixdir, const struct fixture *good, const struct fixture *wrong)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char ca[1024];
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
+
+	/* The mock's certificate is not from this CA. */
+	cfg_load(&cfg);
+	cfg_set(&cfg, "ca_file", ca);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	   "a server certificate from another CA: http_tls (%s)", err.message);
+	ok(strstr(err.message, "127.0.0.1") != NULL, "the sentence names the host");
+
+	/* Same CA, right name: works (so the next failure is about the name alone). */
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 &&
+		   resp.status == 200,
+	   "the fixture's certificate for 127.0.0.1 is accepted with its CA (%s)", err.message);
+	et_http_resp_free(&resp);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", wrong->port), &resp, &err) < 0 &&
+		   strcmp(err.reason, "http_tls") == 0,
+	   "a certificate for wrong.example served at 127.0.0.1: http_tls (%s)", err.message);
+	et_config_free(&cfg);
+
+	/* Without ca_file the system store is used, and it does not know the test CA. */
+	cfg_load(&cfg);
+	cfg_set(&cfg, "ca_file", "");
+	et_err_clear(&err);
+	ok(cfg.ca_file == NULL, "ca_file unset");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	   "without ca_file the mock's test CA is not trusted: http_tls");
+	et_config_free(&cfg);
+}
+
+static void test_connect(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	int port = closed_port();
+	double t0, get_s, post_s;
+
+	cfg_load(&cfg);
+	t0 = now_s();
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/x", port), &resp, &err) < 0 &&
+		   strcmp(err.reason, "http_connect") == 0,
+	   "connection refused: http_connect (%s)", err.message);
+	get_s = now_s() - t0;
+	ok(strstr(err.message, url_of("127.0.0.1:%d", port)) != NULL, "the sentence names host and port");
+
+	et_err_clear(&err);
+	t0 = now_s();
+	ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/token?code=SECRETQ", port), "password=SECRETF",
+			     &resp, &err) < 0 &&
+		   strcmp(err.reason, "http_connect") == 0,
+	   "POST, connection refused: http_connect");
+	post_s = now_s() - t0;
+	ok(!strstr(err.message, "SECRET") && !strstr(err.message, "token?"),
+	   "a failed POST's sentence carries neither the query nor the form (%s)", err.message);
+	/* A refused GET is tried again after a short pause; a POST never is. */
+	ok(get_s >= 0.19, "the refused GET was retried after a pause (%.3f s)", get_s);
+	ok(post_s < 0.19, "the refused POST was not retried (%.3f s)", post_s);
+
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, "https://nonexistent.invalid/x", &resp, &err) < 0 &&
+		   strcmp(err.reason, "http_connect") == 0,
+	   "an unresolvable name: http_connect (%s)", err.reason);
+	et_config_free(&cfg);
+}
+
+static void test_timeout(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	double t0, el;
+
+	cfg_load(&cfg);
+	cfg_set(&cfg, "http_timeout", "1s");
+	mock_reset();
+	ctl("latency", "{\"seconds\": 3, \"endpoints\": [\"discovery\"]}");
+	t0 = now_s();
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_timeout") == 0,
+	   "a server slower than http_timeout: http_timeout (%s)", err.message);
+	el = now_s() - t0;
+	ok(el < 2.0, "gave up within the budget plus a second (%.2f s for a 1 s budget)", el);
+	ok(el >= 0.9, "but not before the budget was spent (%.2f s)", el);
+	is_int(mock_stat("discovery"), 1, "a timed-out GET is not retried");
+
+	/* The budget covers the retry too: 0.7 s for a 503 leaves too little for a second try. */
+	mock_reset();
+	ctl("latency", "{\"seconds\": 0.7, \"endpoints\": [\"discovery\"]}");
+	ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	t0 = now_s();
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 503,
+	   "a slow 503 is returned as such");
+	el = now_s() - t0;
+	et_http_resp_free(&resp);
+	is_int(mock_stat("discovery"), 1, "no retry when the budget would not allow it");
+	ok(el < 1.2, "within the budget (%.2f s)", el);
+	mock_reset();
+	et_config_free(&cfg);
+}
+
+static void test_retry(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char *token = url_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant);
+
+	cfg_load(&cfg);
+
+	mock_reset();
+	ctl("fail", "{\"status\": 503, \"count\": 1, \"endpoints\": [\"discovery\"]}");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	   "GET: one 503, then success on the retry");
+	is_int(mock_stat("discovery"), 2, "the mock saw two requests");
+	et_http_resp_free(&resp);
+
+	mock_reset();
+	ctl("fail", "{\"status\": 502, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 502,
+	   "GET: 502 twice returns the second 502");
+	is_int(mock_stat("discovery"), 2, "retried exactly once");
+	et_http_resp_free(&resp);
+
+	mock_reset();
+	ctl("fail", "{\"status\": 504, \"count\": 1, \"endpoints\": [\"discovery\"]}");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200, "GET: 504 is retried too");
+	et_http_resp_free(&resp);
+
+	mock_reset();
+	ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 500, "GET: 500 is returned");
+	is_int(mock_stat("discovery"), 1, "and not retried (not a gateway error)");
+	et_http_resp_free(&resp);
+
+	mock_reset();
+	ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"token\"]}");
+	ok(et_http_post_form(&cfg, token, "grant_type=password", &resp, &err) == 0 && resp.status == 503,
+	   "POST: 503 is returned");
+	is_int(mock_stat("token"), 1, "a POST is never retried");
+	et_http_resp_free(&resp);
+
+	/* An ordinary POST reaches the token endpoint and returns Entra's 400. */
+	mock_reset();
+	{
+		char *form = NULL;
+		if (asprintf(&form, "grant_type=password&client_id=%s&username=nobody%%40contoso.com&password=x",
+			     mock_client) < 0)
+			abort();
+		ok(et_http_post_form(&cfg, token, form, &resp, &err) == 0 && resp.status == 400,
+		   "POST a form to the token endpoint: HTTP 400 returned, not a failure");
+		ok(resp.body && strstr(resp.body, "\"error\""), "with Entra's error body");
+		is_int(mock_stat("token"), 1, "one request");
+		et_http_resp_free(&resp);
+		free(form);
+	}
+	mock_reset();
+	et_config_free(&cfg);
+}
+
+static void test_size(const char *fixdir, const struct fixture *good)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char ca[1024];
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
+	cfg_load(&cfg);
+	cfg_set(&cfg, "ca_file", ca);
+
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) == 0,
+	   "a body of exactly ET_HTTP_MAX_BODY with a length is accepted (%s)", err.message);
+	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
+	et_http_resp_free(&resp);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) ==
+		   0,
+	   "a body of exactly ET_HTTP_MAX_BODY without a length is accepted (%s)", err.message);
+	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
+	et_http_resp_free(&resp);
+
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
+		       &err) < 0 &&
+		   strcmp(err.reason, "http_too_large") == 0,
+	   "one byte over, announced by Content-Length: http_too_large (%s)", err.message);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
+		       &err) < 0 &&
+		   strcmp(err.reason, "http_too_large") == 0,
+	   "one byte over, streamed without a length: http_too_large (%s)", err.message);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp,
+		       &err) < 0 &&
+		   strcmp(err.reason, "http_too_large") == 0,
+	   "a body four times the cap: http_too_large");
+	ok(resp.body == NULL, "nothing returned");
+	et_config_free(&cfg);
+}
+
+static void test_proxy(void)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
+	int port = closed_port();
+	char *dead = strdup(url_of("http://127.0.0.1:%d", port));
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		setenv(vars[i], dead, 1);
+	cfg_load(&cfg);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	   "https_proxy, HTTPS_PROXY, ALL_PROXY pointing at a dead port are ignored (%s)", err.message);
+	et_http_resp_free(&resp);
+
+	/* The configured proxy is used: a dead one makes the call fail. */
+	cfg_set(&cfg, "proxy", dead);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_connect") == 0,
+	   "the configured proxy is used (a dead one: http_connect, %s)", err.message);
+
+	/* NO_PROXY from the environment cannot route around the configured proxy. */
+	setenv("no_proxy", "*", 1);
+	setenv("NO_PROXY", "*", 1);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_connect") == 0,
+	   "no_proxy=* in the environment does not bypass the configured proxy");
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	et_config_free(&cfg);
+	free(dead);
+}
+
+static void test_request_shape(const char *fixdir, const struct fixture *good)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char ca[1024];
+	static const char gz[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not-really-gzip";
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
+	cfg_load(&cfg);
+	cfg_set(&cfg, "ca_file", ca);
+	/* A ~/.netrc with credentials for the fixture: must not be read. */
+	free(tu_write_file(fixdir, ".netrc", "machine 127.0.0.1 login netrcuser password netrcpass\n", 0600));
+	setenv("HOME", fixdir, 1);
+	setenv("NETRC", url_of("%s/.netrc", fixdir), 1);
+
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.body,
+	   "GET /echo on the fixture");
+	ok(resp.body && strncmp(resp.body, "GET /echo HTTP/1.1\r\n", 20) == 0, "a plain HTTP/1.1 GET");
+	ok(resp.body && strstr(resp.body, "\r\nUser-Agent: pam_entra_tap/" PACKAGE_VERSION "\r\n"),
+	   "User-Agent is pam_entra_tap/%s", PACKAGE_VERSION);
+	ok(resp.body && !strcasestr(resp.body, "\r\nAccept-Encoding:"), "no Accept-Encoding is offered");
+	ok(resp.body && !strcasestr(resp.body, "\r\nAuthorization:"), "~/.netrc is not used: no credentials sent");
+	et_http_resp_free(&resp);
+
+	{
+		const char *form = "grant_type=password&password=p%26ss%20word";
+		ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), form, &resp, &err) == 0 &&
+			   resp.body,
+		   "POST /echo on the fixture");
+		ok(resp.body && strncmp(resp.body, "POST /echo HTTP/1.1\r\n", 21) == 0, "a POST");
+		ok(resp.body && strcasestr(resp.body, "\r\nContent-Type: application/x-www-form-urlencoded\r\n"),
+		   "form content type");
+		ok(resp.body && !strcasestr(resp.body, "\r\nExpect:"), "no Expect: 100-continue");
+		ok(resp.body && resp.len > strlen(form) && strcmp(resp.body + resp.len - strlen(form), form) == 0,
+		   "the form arrives byte for byte");
+		et_http_resp_free(&resp);
+	}
+
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/redirect", good->port), &resp, &err) == 0 &&
+		   resp.status == 302,
+	   "a redirect is returned, not followed");
+	ok(resp.body && strcmp(resp.body, "moved") == 0, "with the redirect's own body");
+	et_http_resp_free(&resp);
+
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/gzip", good->port), &resp, &err) == 0 &&
+		   resp.len == sizeof(gz) - 1 && memcmp(resp.body, gz, sizeof(gz) - 1) == 0,
+	   "a gzip-encoded answer arrives undecoded (no decompression bombs)");
+	et_http_resp_free(&resp);
+	et_config_free(&cfg);
+}
+
+static void test_form_escape(void)
+{
+	char *s;
+
+	s = et_http_form_escape("abcXYZ019-._~");
+	is_str(s, "abcXYZ019-._~", "unreserved characters stay");
+	free(s);
+	s = et_http_form_escape("a b&c=d+e/f?g%h#");
+	is_str(s, "a%20b%26c%3Dd%2Be%2Ff%3Fg%25h%23", "form delimiters and space are encoded");
+	free(s);
+	s = et_http_form_escape("\xc3\xa9\x01\x7f\xff");
+	is_str(s, "%C3%A9%01%7F%FF", "bytes >= 0x80 and control bytes are encoded");
+	free(s);
+	s = et_http_form_escape("");
+	is_str(s, "", "empty stays empty");
+	free(s);
+	ok(et_http_form_escape(NULL) == NULL, "NULL gives NULL");
+}
+
+int main(void)
+{
+	struct fixture good = { 0 }, wrong = { 0 };
+	char *fixdir;
+
+	mock_base = getenv("ET_MOCK_BASE");
+	mock_tenant = getenv("ET_MOCK_TENANT");
+	mock_client = getenv("ET_MOCK_CLIENT");
+	if (!mock_base || !mock_tenant || !mock_client || !getenv("ET_MOCKCTL") || !getenv("ET_MOCK_CONFIG"))
+		tap_skip_all("needs the mock Entra ID: run through test_http.sh");
+	tmp = tu_tmpdir();
+	fixdir = tmp;
+	make_certs(fixdir);
+	fixture_start(&good, fixdir, "good");
+	fixture_start(&wrong, fixdir, "wrong");
+
+	test_form_escape();
+	test_scheme();
+	test_get_ok();
+	test_tls(fixdir, &good, &wrong);
+	test_connect();
+	test_timeout();
+	test_retry();
+	test_size(fixdir, &good);
+	test_proxy();
+	test_request_shape(fixdir, &good);
+
+	fixture_stop(&good);
+	fixture_stop(&wrong);
+	return tap_done();
+}
