@@ -312,7 +312,7 @@ _sbx_write_boot() {
 		echo 'mount -o remount,bind,ro /sys'
 		echo 'cd /'
 		if [ "$1" = systemd ]; then
-			echo 'exec env -i container=entra-tap-sandbox PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=entra-tap-sandbox.target --log-target=console --log-level=notice --show-status=no'
+			echo 'exec env -i container=entra-tap-sandbox PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system --unit=entra-tap-sandbox.target --log-target=journal --log-level=info --show-status=no'
 		else
 			echo 'exec sleep infinity'
 		fi
@@ -347,13 +347,17 @@ sbx_start() {
 		kill -0 "$SBX_LAUNCH_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	if [ -z "$SBX_PID" ]; then
-		_sbx_log "boot failed; console:"
-		sed 's/^/#   /' "$SBX_DIR/console.log" >&2
-		SBX_LAUNCH_PID=
-		return 1
-	fi
-	return 0
+	# PID 1 is the boot script until its mounts are done and it execs the real init
+	for i in $(seq 1 200); do
+		[ -n "$SBX_PID" ] || break
+		case "$(cat "/proc/$SBX_PID/comm" 2>/dev/null)" in systemd | sleep) return 0 ;; esac
+		kill -0 "$SBX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	_sbx_log "boot failed; console:"
+	sed 's/^/#   /' "$SBX_DIR/console.log" >&2
+	sbx_crash
+	return 1
 }
 
 _sbx_find_pid1() {

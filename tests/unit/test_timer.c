@@ -329,6 +329,8 @@ static void test_fake_manager(void)
 		   count_of(rec, "STRING \"" ID "\";") == 1,
 	   "ExecStart runs '" HELPER " revoke <id>'");
 	ok(count_of(rec, "STRING \"CollectMode\";") == 2, "both units are collected even when they failed");
+	ok(strstr(rec, "STRING \"SuccessExitStatus\";") && strstr(rec, "INT32 4;"),
+	   "the helper's 'not found' (the grant already ended) is a success for the service");
 
 	unlink(RECORD);
 	memset(&err, 0, sizeof(err));
