@@ -88,9 +88,13 @@ check "status shows alice's grant" grep -q "grant $id" <<<"$out"
 setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" drop "$id" >/dev/null 2>&1
 is "$?" 0 "alice: drop in a hostile environment works"
 check "alice is no member after the drop" bash -c "! grep -q '^$G:.*alice' /etc/group"
-"${hostile[@]}" "$GSB_BIN" grant alice --duration 10m >/dev/null 2>&1
+# root is trusted and not in the loader's secure mode: leave the loader variables out (a
+# sanitizer build would refuse a preloaded library ahead of its runtime)
+hostile_root=()
+for v in "${hostile[@]}"; do case $v in LD_PRELOAD=* | LD_AUDIT=*) ;; *) hostile_root+=("$v") ;; esac; done
+"${hostile_root[@]}" "$GSB_BIN" grant alice --duration 10m >/dev/null 2>&1
 is "$?" 0 "root: grant in a hostile environment works"
-rm -f "$T/preload-loaded" # root is trusted: its LD_PRELOAD may well have been honoured
+check "root: the grant took effect" grep -q "^$G:.*alice" /etc/group
 setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" status >/dev/null 2>&1
 check "LD_PRELOAD is ignored for a non-root caller" test ! -f "$T/preload-loaded"
 check "no program was taken from the caller's PATH" bash -c "! ls $T/path-used-* >/dev/null 2>&1"

@@ -349,6 +349,7 @@ static void test_store(void)
 	   "prepare: a world-writable state dir is refused");
 	chmod(state, 0700);
 	et_config_free(&cfg);
+	free(state);
 }
 
 static void test_lock(void)
@@ -390,6 +391,7 @@ static void test_lock(void)
 	close(pipefd[0]);
 	close(pipefd[1]);
 	et_config_free(&cfg);
+	free(state);
 }
 
 int main(void)

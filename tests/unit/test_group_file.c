@@ -400,7 +400,7 @@ static void test_big_file(void)
 static void test_cache_flush(void)
 {
 	const char *dir = tu_tmpdir();
-	char sock[512], nscd[512], sss[512], pidfile[512], log[512], script[1024], *got;
+	char sock[512], nscd[512], sss[512], pidfile[512], log[512], script[1024], *got, *written;
 	struct et_cache_paths paths;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct et_err err;
@@ -411,9 +411,13 @@ static void test_cache_flush(void)
 	snprintf(log, sizeof(log), "%s/log", dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/sssd.pid", dir);
 	snprintf(script, sizeof(script), "#!/bin/sh\necho \"nscd $*\" >>%s\n", log);
-	snprintf(nscd, sizeof(nscd), "%s", tu_write_file(dir, "nscd", script, 0755));
+	written = tu_write_file(dir, "nscd", script, 0755);
+	snprintf(nscd, sizeof(nscd), "%s", written);
+	free(written);
 	snprintf(script, sizeof(script), "#!/bin/sh\necho \"sss_cache $*\" >>%s\n", log);
-	snprintf(sss, sizeof(sss), "%s", tu_write_file(dir, "sss_cache", script, 0755));
+	written = tu_write_file(dir, "sss_cache", script, 0755);
+	snprintf(sss, sizeof(sss), "%s", written);
+	free(written);
 	paths = (struct et_cache_paths){ .nscd_socket = sock, .nscd = nscd, .sssd_pidfile = pidfile, .sss_cache = sss };
 
 	ok(et_group_cache_flush(&paths, &flushed, &err) == 0 && flushed == 0, "flush: no daemon runs, nothing run");
@@ -424,7 +428,7 @@ static void test_cache_flush(void)
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 4) < 0)
 		abort();
 	snprintf(script, sizeof(script), "%ld\n", (long)getpid());
-	tu_write_file(dir, "sssd.pid", script, 0644);
+	free(tu_write_file(dir, "sssd.pid", script, 0644));
 	ok(et_group_cache_flush(&paths, &flushed, &err) == 0 && flushed == 3, "flush: both daemons run, both flushed");
 	got = gte_slurp(log);
 	is_str(got, "nscd -i group\nsss_cache -G\n", "flush: with the right arguments");
@@ -439,9 +443,11 @@ static void test_cache_flush(void)
 		abort();
 	ok(et_group_cache_flush(&paths, &flushed, &err) == 0 && flushed == 0,
 	   "flush: nscd running but not installed is success");
-	paths.nscd = tu_write_file(dir, "nscd-bad", "#!/bin/sh\nexit 3\n", 0755);
+	written = tu_write_file(dir, "nscd-bad", "#!/bin/sh\nexit 3\n", 0755);
+	paths.nscd = written;
 	ok(et_group_cache_flush(&paths, &flushed, &err) < 0 && strcmp(err.reason, "cache_flush_failed") == 0,
 	   "flush: a failing nscd -i is reported (cache_flush_failed)");
+	free(written);
 	close(s);
 }
 
