@@ -17,7 +17,7 @@ unit_gone() { sbx_wait_for 3 sh -c "[ \"\$(systemctl show '$1' -p LoadState --va
 
 require_root
 sbx_init || { ok 1 "sandbox set up"; done_testing; exit 1; }
-sbx_useradd alice bob
+sbx_useradd alice bob carol
 check "systemd boots as PID 1 of the sandbox" -- sbx_start
 check "the sandbox reaches running" -- sbx_wait_running 60 || { done_testing; exit 1; }
 
@@ -153,6 +153,19 @@ sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SBX_SBINDIR/entra-tap-
 ok $? "bob drops his own grant"
 unit_gone "entra-tap-revoke-$gid.timer"
 ok $? "a drop by the user cancels the grant's timer"
+
+# the static sweep service (as its timer would start it), hardening and all
+gid=$(sbx_helper grant carol --duration 1s)
+sbx_exec systemctl stop "entra-tap-revoke-$gid.timer"
+sleep 2
+member carol
+ok $? "carol's expired grant, its timer stopped, is still there"
+sbx_exec systemctl start entra-tap-sweep.service
+ok $? "systemctl start entra-tap-sweep.service succeeds"
+[ "$(sbx_exec systemctl show entra-tap-sweep.service -p Result --value)" = success ]
+ok $? "the sweep service's result is success"
+member carol
+ok $((!$?)) "the sweep service ended carol's expired grant"
 
 # a timer that fires for a grant that has already ended (the sweep was first) is no failure
 sbx_exec "$CTL" schedule "$gid" $(($(date +%s) + 2)) "$SBX_SBINDIR/entra-tap-helper" >/dev/null
