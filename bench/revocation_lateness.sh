@@ -24,7 +24,10 @@ users=""
 for i in $(seq 1 "$N"); do users="$users lat$i"; done
 # shellcheck disable=SC2086
 sbx_useradd $users
-sbx_start && sbx_wait_running 60 >/dev/null 2>&1 || { echo "the sandbox did not boot" >&2; exit 2; }
+if ! { sbx_start && sbx_wait_running 60 >/dev/null 2>&1; }; then
+	echo "the sandbox did not boot" >&2
+	exit 2
+fi
 
 # durations 3 s .. 3 + N/4 s, so that several timers elapse in the same second
 ids=""

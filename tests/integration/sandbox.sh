@@ -319,6 +319,7 @@ _sbx_write_boot() {
 	} >"$SBX_DIR/boot.sh"
 }
 
+# shellcheck disable=SC2120 # callers pass --no-systemd or nothing
 sbx_start() {
 	local base i init=systemd
 	[ "${1:-}" = --no-systemd ] && init=none
@@ -404,7 +405,7 @@ sbx_wait_running() {
 
 # Wait for the launch chain to end and the sub-cgroup to empty, then remove it.
 _sbx_reap() {
-	local i d
+	local i
 	if [ -n "$SBX_LAUNCH_PID" ]; then
 		for i in $(seq 1 100); do
 			kill -0 "$SBX_LAUNCH_PID" 2>/dev/null || break
@@ -414,13 +415,13 @@ _sbx_reap() {
 	fi
 	if [ -n "$SBX_CGROUP" ] && [ -d "$SBX_CGROUP" ]; then
 		for i in $(seq 1 100); do
-			for d in $(find "$SBX_CGROUP" -depth -type d 2>/dev/null); do rmdir "$d" 2>/dev/null; done
+			find "$SBX_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null
 			[ -d "$SBX_CGROUP" ] || break
 			sleep 0.05
 		done
 		[ -d "$SBX_CGROUP" ] && _sbx_log "could not remove $SBX_CGROUP"
 	fi
-	SBX_PID= SBX_LAUNCH_PID= SBX_CGROUP=
+	SBX_PID='' SBX_LAUNCH_PID='' SBX_CGROUP=
 }
 
 sbx_crash() {
