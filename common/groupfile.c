@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -292,10 +293,14 @@ done:
 
 /* ---- files ---- */
 
+#define SELINUX_XATTR "security.selinux"
+
 struct loaded {
 	char *buf;
 	size_t len;
 	struct stat st;
+	char label[256]; /* the SELinux context of the file, when it has one */
+	ssize_t label_len;
 	struct et_group_line line;
 	char *new_members; /* NULL: unchanged */
 };
@@ -324,6 +329,11 @@ static int load_file(int dfd, const char *name, struct loaded *f, struct et_err 
 	}
 	if (!S_ISREG(f->st.st_mode)) {
 		et_err_set(err, "read_failed", "/etc/%s is not a regular file", name);
+		goto fail;
+	}
+	f->label_len = fgetxattr(fd, SELINUX_XATTR, f->label, sizeof(f->label));
+	if (f->label_len < 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP) {
+		et_err_set(err, "read_failed", "cannot read the security label of /etc/%s: %s", name, strerror(errno));
 		goto fail;
 	}
 	if ((uintmax_t)f->st.st_size > ET_GROUP_FILE_MAX) {
@@ -561,6 +571,11 @@ static int write_plus(int dfd, const char *name, const struct loaded *f, int *re
 		return -1;
 	if (fchown(fd, f->st.st_uid, f->st.st_gid) < 0 || fchmod(fd, f->st.st_mode & 07777) < 0) {
 		et_err_set(err, "write_failed", "cannot set owner and mode of /etc/%s: %s", plus, strerror(errno));
+		goto fail;
+	}
+	/* keep the SELinux context, as shadow-utils does: a new file would get its directory's */
+	if (f->label_len > 0 && fsetxattr(fd, SELINUX_XATTR, f->label, (size_t)f->label_len, 0) < 0) {
+		et_err_set(err, "write_failed", "cannot set the security label of /etc/%s: %s", plus, strerror(errno));
 		goto fail;
 	}
 	iov[0].iov_base = f->buf;

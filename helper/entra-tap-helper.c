@@ -538,6 +538,8 @@ int main(int argc, char **argv)
 	cfg_ready = true;
 	cfg.log.fn = log_stderr;
 	if (et_config_load(&cfg, ET_DEFAULT_CONFIG, &err) < 0 || et_config_finish(&cfg, &err) < 0) {
+		struct et_audit a = { .user = who.have_name ? who.name : NULL, .reason = err.reason };
+		(void)et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s: the configuration cannot be used: %s", verb, err.message);
 		say("%s", err.message);
 		rc = ET_EXIT_CONFIG;
 		goto done;

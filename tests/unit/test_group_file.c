@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +245,20 @@ static void test_edit(gid_t gid)
 	ok(access("/etc/group.lock", F_OK) < 0 && access("/etc/gshadow.lock", F_OK) < 0 &&
 		   access("/etc/group+", F_OK) < 0 && access("/etc/gshadow+", F_OK) < 0 && access("/etc/group-+", F_OK) < 0,
 	   "edit: no lock, temp or backup-temp file is left");
+
+	/* a security label (SELinux context) is carried over to the new file */
+	{
+		static const char label[] = "system_u:object_r:passwd_file_t:s0";
+		char got[128] = "";
+		ssize_t n;
+		ok(setxattr("/etc/group", "security.selinux", label, sizeof(label), 0) == 0, "label /etc/group");
+		ok(edit_add(GTE_GROUP, "carl", &chg, &err) == 0 && chg.written, "edit: add carl to the labelled file");
+		et_member_change_free(&chg);
+		n = getxattr("/etc/group", "security.selinux", got, sizeof(got) - 1);
+		ok(n == (ssize_t)sizeof(label) && strcmp(got, label) == 0, "edit: the new /etc/group has the same label");
+		ok(edit_remove(GTE_GROUP, "carl", &chg, &err) == 0, "edit: remove carl");
+		et_member_change_free(&chg);
+	}
 
 	ino = inode_of("/etc/group");
 	ok(edit_add(GTE_GROUP, "alice", &chg, &err) == 0 && !chg.written && chg.added.n == 0,
