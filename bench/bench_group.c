@@ -7,7 +7,8 @@
  *   memory   locating the line and rewriting the member list in memory (the linear part)
  *
  * The two edit methods alternate within one run so that they see the same disk. Prints p50
- * and p99 per size and the gpasswd/own ratio. Needs root. Usage: bench_group [ITERATIONS]. */
+ * and p99 per size and the gpasswd/own ratio. Needs root. Usage: bench_group [ITERATIONS].
+ * The copy of /etc goes to $TMPDIR (default /tmp): TMPDIR=/dev/shm measures without the disk. */
 #include "grant.h"
 #include "groupfile.h"
 #include "spawn.h"
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,7 +198,20 @@ int main(int argc, char **argv)
 			return 77;
 		}
 	}
-	printf("group-edit latency, %d add+remove pairs per size (ms; /etc on the file system of /tmp)\n", iters);
+	{
+		struct statfs sf;
+		const char *fs = "unknown";
+		if (statfs("/etc", &sf) == 0)
+			fs = sf.f_type == TMPFS_MAGIC ? "tmpfs: no disk, CPU and page cache only"
+			     : sf.f_type == EXT4_SUPER_MAGIC ? "ext4" : sf.f_type == XFS_SUPER_MAGIC ? "xfs" : "other";
+		printf("group-edit latency, %d add+remove pairs per size (ms); the private /etc is on %s\n", iters, fs);
+		printf("(set TMPDIR to choose where the copy of /etc goes; load average now: ");
+		{
+			char *la = gte_slurp("/proc/loadavg");
+			printf("%.14s)\n", la ? la : "?");
+			free(la);
+		}
+	}
 	printf("%7s | %17s | %17s | %13s | %17s | %s\n", "lines", "own p50 / p99", "gpasswd p50 / p99",
 	       "gpasswd/own", "grant+revoke", "in-memory edit");
 	for (int s = 0; s < 3; s++) {
