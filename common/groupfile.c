@@ -528,9 +528,13 @@ static void lock_file_release(int dfd, const char *base)
 }
 
 /* Open name+ for writing. The inode of the previous backup (name-) is recycled when it is a
- * plain file with no other link: it is about to be replaced by the current file anyway, and
- * overwriting it in place spares freeing and reallocating its blocks, which (with online
- * discard) made up most of an edit's cost. Otherwise a new file is created. A kill in the
+ * plain file with no other link and nobody has it open: it is about to be replaced by the
+ * current file anyway, and overwriting it in place spares freeing and reallocating its
+ * blocks, which (with online discard) made up most of an edit's cost. "Nobody has it open"
+ * matters: a reader that opened /etc/group two versions ago (a slow getgrent() walk) must
+ * keep reading a consistent old file. A write lease is granted only when no other open file
+ * description exists, so taking one (and dropping it at once; the file's only name is now
+ * private to the lock holder) proves it. Otherwise a new file is created. A kill in the
  * middle leaves at worst no name- and a stale name+ (removed by the next edit). */
 static int open_plus(int dfd, const char *name, struct et_err *err)
 {
@@ -543,8 +547,10 @@ static int open_plus(int dfd, const char *name, struct et_err *err)
 	if (renameat(dfd, minus, dfd, plus) == 0) {
 		fd = openat(dfd, plus, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-		    fcntl(fd, F_SETFL, 0) == 0)
-			return fd;
+		    fcntl(fd, F_SETLEASE, F_WRLCK) == 0) {
+			if (fcntl(fd, F_SETLEASE, F_UNLCK) == 0 && fcntl(fd, F_SETFL, 0) == 0)
+				return fd;
+		}
 		if (fd >= 0)
 			close(fd);
 		(void)unlinkat(dfd, plus, 0);

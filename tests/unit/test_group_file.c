@@ -260,6 +260,42 @@ static void test_edit(gid_t gid)
 		et_member_change_free(&chg);
 	}
 
+	/* a reader that keeps an old /etc/group open sees a consistent file however many edits
+	 * follow (the old inode is not recycled under it) */
+	{
+		int rfd = open("/etc/group", O_RDONLY | O_CLOEXEC);
+		char *snapshot = gte_slurp("/etc/group"), *later;
+		struct stat st_r;
+		size_t n = 0;
+		ok(edit_add(GTE_GROUP, "reader1", &chg, &err) == 0, "reader: edit 1 while a reader holds the file");
+		et_member_change_free(&chg);
+		ok(edit_add(GTE_GROUP, "reader2", &chg, &err) == 0, "reader: edit 2");
+		et_member_change_free(&chg);
+		ok(edit_add(GTE_GROUP, "reader3", &chg, &err) == 0, "reader: edit 3");
+		et_member_change_free(&chg);
+		fstat(rfd, &st_r);
+		later = calloc(1, (size_t)st_r.st_size + 1);
+		while (n < (size_t)st_r.st_size) {
+			ssize_t r = pread(rfd, later + n, (size_t)st_r.st_size - n, (off_t)n);
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+		}
+		is_str(later, snapshot, "reader: its open file still holds the version it opened");
+		free(later);
+		free(snapshot);
+		close(rfd);
+		/* with no reader left, the old backup's inode is reused: no block is freed */
+		ino = inode_of("/etc/group-");
+		ok(edit_remove(GTE_GROUP, "reader1", &chg, &err) == 0, "recycle: edit 4");
+		et_member_change_free(&chg);
+		is_int(inode_of("/etc/group"), ino, "recycle: the old backup's inode is the live file now");
+		ok(edit_remove(GTE_GROUP, "reader2", &chg, &err) == 0, "recycle: edit 5");
+		et_member_change_free(&chg);
+		ok(edit_remove(GTE_GROUP, "reader3", &chg, &err) == 0, "recycle: edit 6");
+		et_member_change_free(&chg);
+	}
+
 	ino = inode_of("/etc/group");
 	ok(edit_add(GTE_GROUP, "alice", &chg, &err) == 0 && !chg.written && chg.added.n == 0,
 	   "edit: adding again changes nothing");
