@@ -494,6 +494,10 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 			break;
 		}
 		holder = lock_holder(dfd, lock, &mtime);
+		if (monotonic_ms() >= deadline) {
+			et_err_set(err, "group_locked", "/etc/%s is held by process %ld", lock, holder);
+			break;
+		}
 		if (holder == -2)
 			continue;
 		if ((holder > 0 && (holder == (long)getpid() || (kill((pid_t)holder, 0) < 0 && errno == ESRCH))) ||
@@ -506,10 +510,6 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 					(void)unlinkat(dfd, stale_tmp, 0);
 			}
 			continue;
-		}
-		if (monotonic_ms() >= deadline) {
-			et_err_set(err, "group_locked", "/etc/%s is held by process %ld", lock, holder);
-			break;
 		}
 		sleep_ms(wait);
 		if (wait < 50)
