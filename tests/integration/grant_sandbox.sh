@@ -9,8 +9,10 @@
 #                        group and gshadow and a test configuration
 #   /run, /var/lib       are empty tmpfs: no system bus, no nscd, no journal socket, and a
 #                        fresh /var/lib/entra-tap
-#   $GSB_SBINDIR         is a tmpfs copy of the host directory plus the built helper,
-#                        setuid root, so its compiled-in path is the real one inside
+#   $GSB_SBINDIR         is an overlay (the host directory below, a tmpfs on top) holding
+#                        the built helper setuid root, so its compiled-in path is the real
+#                        one inside; a missing directory (another prefix, distcheck) is made
+#                        inside the overlay of its deepest existing ancestor
 # Nothing outside $GSB_DIR is written; the namespace and its mounts vanish with the test.
 #
 # Then: gsb_config KEY VALUE, gsb_useradd NAME..., gsb_members [group|gshadow],
@@ -80,12 +82,11 @@ gsb_enter() {
 	set -u
 	GSB_SBINDIR=$(_gsb_sbindir)
 	case "$GSB_SBINDIR" in /?*) ;; *) _gsb_cannot "bad sbindir '$GSB_SBINDIR'" ;; esac
-	[ -d "$GSB_SBINDIR" ] || _gsb_cannot "$GSB_SBINDIR does not exist on this host"
 	GSB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/entra-tap-gsb.XXXXXX") || _gsb_cannot "mktemp failed"
 	chmod 0755 "$GSB_DIR"
 	trap '_gsb_cleanup' EXIT
 	cp -a /etc "$GSB_DIR/etc"
-	mkdir -p "$GSB_DIR/sbin"
+	mkdir -p "$GSB_DIR/ov"
 	# the elevated group, empty, in group and gshadow
 	local gid=4790
 	while cut -d: -f3 "$GSB_DIR/etc/group" | grep -qx "$gid"; do gid=$((gid + 1)); done
@@ -113,10 +114,17 @@ gsb_enter() {
 	mount --bind "$GSB_DIR/etc" /etc || _gsb_cannot "cannot bind a private /etc"
 	mount -t tmpfs -o mode=0755 tmpfs /run || _gsb_cannot "cannot mount /run"
 	mount -t tmpfs -o mode=0755 tmpfs /var/lib || _gsb_cannot "cannot mount /var/lib"
-	mount -t tmpfs -o mode=0755 tmpfs "$GSB_DIR/sbin" || _gsb_cannot "cannot mount a tmpfs for sbin"
-	cp -a "$GSB_SBINDIR/." "$GSB_DIR/sbin/" 2>/dev/null || true
-	install -o root -g root -m 4755 "$GSB_HELPER" "$GSB_DIR/sbin/entra-tap-helper"
-	mount --bind "$GSB_DIR/sbin" "$GSB_SBINDIR" || _gsb_cannot "cannot bind over $GSB_SBINDIR"
+	GSB_ANC=$GSB_SBINDIR
+	while [ ! -d "$GSB_ANC" ]; do GSB_ANC=$(dirname "$GSB_ANC"); done
+	case "$GSB_ANC" in / | /usr | /etc | /var | /proc | /sys | /dev | /run | /tmp)
+		_gsb_cannot "will not overlay $GSB_ANC to make $GSB_SBINDIR: configure another prefix" ;;
+	esac
+	mount -t tmpfs -o mode=0755 tmpfs "$GSB_DIR/ov" || _gsb_cannot "cannot mount a tmpfs for the overlay"
+	mkdir "$GSB_DIR/ov/upper" "$GSB_DIR/ov/work"
+	mount -t overlay overlay -o "lowerdir=$GSB_ANC,upperdir=$GSB_DIR/ov/upper,workdir=$GSB_DIR/ov/work" "$GSB_ANC" ||
+		_gsb_cannot "cannot overlay $GSB_ANC"
+	mkdir -p "$GSB_SBINDIR"
+	install -o root -g root -m 4755 "$GSB_HELPER" "$GSB_SBINDIR/entra-tap-helper"
 	GSB_BIN=$GSB_SBINDIR/entra-tap-helper
 	# a bad copy would make every later check meaningless
 	grep -q "^$GSB_GROUP:" /etc/group || _gsb_cannot "the private /etc is not in place"
@@ -124,11 +132,13 @@ gsb_enter() {
 }
 
 _gsb_cleanup() {
-	# unmount the sbin tmpfs before removing: never recurse into a bound host directory
-	umount "$GSB_SBINDIR" 2>/dev/null
-	umount "$GSB_DIR/sbin" 2>/dev/null
+	# unmount first: the removal below must never reach through a mount
+	[ -n "${GSB_ANC:-}" ] && umount "$GSB_ANC" 2>/dev/null
+	umount "$GSB_DIR/ov" 2>/dev/null
 	umount /etc 2>/dev/null
-	case "${GSB_DIR:-}" in /*/entra-tap-gsb.*) rm -rf "$GSB_DIR" ;; esac
+	case "${GSB_DIR:-}" in
+	/*/entra-tap-gsb.*) mountpoint -q "$GSB_DIR/ov" || rm -rf "$GSB_DIR" ;;
+	esac
 }
 
 # gsb_config KEY VALUE: set (replace) a key in the sandbox configuration

@@ -226,33 +226,49 @@ void gte_config(struct et_config *cfg, const char *group, const char *state_dir)
 }
 
 static char *helper_mount;
+static char overlay_on[1024];
 
 static void helper_unmount(void)
 {
-	umount(SBINDIR);
+	if (overlay_on[0])
+		umount(overlay_on);
 	if (helper_mount)
 		umount(helper_mount);
 }
 
 bool gte_install_helper(const char *group, const char *state_dir, const char *extra_config)
 {
+	static const char *const refused[] = { "/", "/usr", "/etc", "/var", "/proc", "/sys", "/dev", "/run", "/tmp" };
 	const char *top = getenv("top_builddir");
-	char helper[1024], *dir, cmd[4096], conf[2048];
+	char helper[1024], *dir, cmd[4096], conf[2048], anc[1024];
 	int fd;
 	snprintf(helper, sizeof(helper), "%s/entra-tap-helper", top && *top ? top : ".");
 	if (access(helper, X_OK) < 0)
 		return false;
+	/* an overlay on the install directory (or, when it does not exist, on its deepest
+	 * existing ancestor, and the rest made inside): host files below, a tmpfs on top */
+	snprintf(anc, sizeof(anc), "%s", SBINDIR);
+	while (access(anc, F_OK) < 0 && strrchr(anc, '/') && strrchr(anc, '/') != anc)
+		*strrchr(anc, '/') = '\0';
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (strcmp(anc, refused[i]) == 0 || access(anc, F_OK) < 0)
+			die("will not overlay %s to make %s: configure another prefix", anc, SBINDIR);
 	dir = tu_tmpdir();
 	if (mount("tmpfs", dir, "tmpfs", 0, "mode=0755") < 0)
 		die("cannot mount a tmpfs on %s: %s", dir, strerror(errno));
-	snprintf(cmd, sizeof(cmd),
-		 "cp -a '" SBINDIR "/.' '%s/' 2>/dev/null; install -o root -g root -m 4755 '%s' '%s/entra-tap-helper'",
-		 dir, helper, dir);
-	run(cmd);
-	if (mount(dir, SBINDIR, NULL, MS_BIND, NULL) < 0)
-		die("cannot bind over %s: %s", SBINDIR, strerror(errno));
 	helper_mount = dir;
 	atexit(helper_unmount); /* runs before the temp dirs are removed */
+	snprintf(cmd, sizeof(cmd), "%s/upper", dir);
+	mkdir(cmd, 0755);
+	snprintf(cmd, sizeof(cmd), "%s/work", dir);
+	mkdir(cmd, 0755);
+	snprintf(cmd, sizeof(cmd), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work", anc, dir, dir);
+	if (mount("overlay", anc, "overlay", 0, cmd) < 0)
+		die("cannot overlay %s: %s", anc, strerror(errno));
+	snprintf(overlay_on, sizeof(overlay_on), "%s", anc);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '" SBINDIR "' && install -o root -g root -m 4755 '%s' '" SBINDIR
+		 "/entra-tap-helper'", helper);
+	run(cmd);
 	mkdir("/etc/security", 0755);
 	snprintf(conf, sizeof(conf),
 		 "tenant_id = 11111111-2222-3333-4444-555555555555\n"
