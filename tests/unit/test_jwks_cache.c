@@ -742,6 +742,7 @@ static void test_pinned(void)
 	get_fails(&ks, "pinned-rsa", T0, "not_found", NULL, "a missing pinned file");
 	et_keystore_free(&ks);
 
+	EVP_PKEY_free(keys[1]); /* the EC key is ours; the RSA key is testutil's cached one */
 	free(jwks);
 	free(file);
 	free(authority);
