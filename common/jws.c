@@ -5,6 +5,7 @@
 #include "jws.h"
 #include "b64url.h"
 #include "json_strict.h"
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,13 @@ static bool has_member(json_object *obj, const char *name)
 	return json_object_object_get_ex(obj, name, NULL);
 }
 
+static int decode_failed(struct et_err *err, const char *what)
+{
+	if (errno == ENOMEM)
+		return et_err_set(err, "no_memory", "Out of memory decoding the token's %s.", what);
+	return et_err_set(err, "bad_base64", "The token's %s is not strict base64url.", what);
+}
+
 /* Decode one segment and parse it as JSON; what names the segment in messages. */
 static int segment_json(const char *seg, size_t len, const char *what, json_object **ret, struct et_err *err)
 {
@@ -39,7 +47,7 @@ static int segment_json(const char *seg, size_t len, const char *what, json_obje
 	int r;
 
 	if (et_b64url_decode(seg, len, &buf, &n) < 0)
-		return et_err_set(err, "bad_base64", "The token's %s is not strict base64url.", what);
+		return decode_failed(err, what);
 	r = et_json_parse((const char *)buf, n, ET_JSON_MAX_DEPTH, ret, &perr);
 	explicit_bzero(buf, n);
 	free(buf);
@@ -137,7 +145,7 @@ int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_er
 		goto fail;
 	}
 	if (et_b64url_decode(sig64, sig64_len, &j.sig, &j.sig_len) < 0) {
-		et_err_set(err, "bad_base64", "The token's signature is not strict base64url.");
+		decode_failed(err, "signature");
 		goto fail;
 	}
 	/* Refused here, before a key lookup could trigger a key set refresh. */
