@@ -86,7 +86,8 @@ static int check_header(json_object *h, enum et_alg *ret_alg, const char **ret_k
 	for (i = 0; i < sizeof(embedded) / sizeof(embedded[0]); i++)
 		if (has_member(h, embedded[i]))
 			return et_err_set(err, "embedded_key",
-					  "The token header names its own key (\"%s\"); keys come only from the key set.",
+					  "The token header names its own key (\"%s\"); keys come only from "
+					  "the key set.",
 					  embedded[i]);
 	if (has_member(h, "zip"))
 		return et_err_set(err, "zip", "The token header asks for compression (\"zip\"), which is refused.");
@@ -102,7 +103,8 @@ static int check_header(json_object *h, enum et_alg *ret_alg, const char **ret_k
 		if ((unsigned char)kid[i] < 0x20 || (unsigned char)kid[i] > 0x7E)
 			return et_err_set(err, "no_kid", "The token's \"kid\" is not printable ASCII.");
 	if (i == 0 || i > ET_KID_MAX)
-		return et_err_set(err, "no_kid", "The token's \"kid\" is empty or longer than %d characters.", ET_KID_MAX);
+		return et_err_set(err, "no_kid", "The token's \"kid\" is empty or longer than %d characters.",
+				  ET_KID_MAX);
 	*ret_alg = a;
 	*ret_kid = kid;
 	return 0;
@@ -236,10 +238,12 @@ int et_jws_verify(const struct et_jws *jws, const struct et_jwk *key, struct et_
 	if (!md)
 		md = et_jwk_verify_ctx_new(key->pkey, jws->alg);
 	if (!md) {
-		et_err_set(err, "bad_signature", "The signature check could not be set up for key \"%s\".", key->kid);
+		/* Only an allocation can fail here: the algorithms are built into OpenSSL. */
+		et_err_set(err, "no_memory", "Out of memory setting up the signature check for key \"%s\".", key->kid);
 		goto done;
 	}
-	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jws->signing_input, jws->signing_input_len) != 1) {
+	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jws->signing_input,
+			     jws->signing_input_len) != 1) {
 		et_err_set(err, "bad_signature", "The token's signature does not verify with key \"%s\".", key->kid);
 		goto done;
 	}
