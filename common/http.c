@@ -34,7 +34,26 @@ static CURLcode curl_init_result = CURLE_FAILED_INIT;
  * curl_global_cleanup is never called: the host process (sshd, sudo) may use libcurl too. */
 static void curl_init_once(void)
 {
+	/* libcurl opens the file named by SSLKEYLOGFILE (append, create) during global init with
+	 * plain getenv. Inside sudo that variable is the invoking user's: root would create a file
+	 * of the user's choosing and write the TLS secrets of our token exchange into it. Hide it
+	 * for the init, then put the host process's environment back as it was. (PAM hosts run
+	 * this single-threaded; the environment is not touched otherwise.) */
+	const char *keylog = getenv("SSLKEYLOGFILE");
+	char *saved = keylog ? strdup(keylog) : NULL;
+
+	if (keylog)
+		unsetenv("SSLKEYLOGFILE");
+	if (keylog && !saved) {
+		/* Out of memory: better a lost variable than a keylog file. */
+		curl_init_result = CURLE_OUT_OF_MEMORY;
+		return;
+	}
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (saved) {
+		setenv("SSLKEYLOGFILE", saved, 1);
+		free(saved);
+	}
 }
 
 struct body_buf {

@@ -630,6 +630,33 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 	et_config_free(&cfg);
 }
 
+/* Under sudo the environment is the user's: libcurl must not be let to write TLS secrets to a
+ * file the user names (it reads SSLKEYLOGFILE once, at global init). The variable is set only
+ * around this first request: Python's ssl (mockctl) honours it too. */
+static void test_keylog_env(const char *dir)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char *keylog;
+
+	if (asprintf(&keylog, "%s/keylog.txt", dir) < 0)
+		abort();
+	cfg_load(&cfg);
+	setenv("SSLKEYLOGFILE", keylog, 1);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	   "the first request, with SSLKEYLOGFILE set (%s)", err.message);
+	et_http_resp_free(&resp);
+	ok(access(keylog, F_OK) != 0, "SSLKEYLOGFILE from the environment was not used: no key log file");
+	is_str(getenv("SSLKEYLOGFILE"), keylog, "and the variable is back in the environment as it was");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && access(keylog, F_OK) != 0,
+	   "a second request writes no key log either");
+	et_http_resp_free(&resp);
+	unsetenv("SSLKEYLOGFILE");
+	free(keylog);
+	et_config_free(&cfg);
+}
+
 static void test_form_escape(void)
 {
 	char *s;
@@ -661,6 +688,7 @@ int main(void)
 		tap_skip_all("needs the mock Entra ID: run through test_http.sh");
 	tmp = tu_tmpdir();
 	fixdir = tmp;
+	test_keylog_env(tmp); /* first: it needs libcurl not yet initialised */
 	make_certs(fixdir);
 	fixture_start(&good, fixdir, "good");
 	fixture_start(&wrong, fixdir, "wrong");
