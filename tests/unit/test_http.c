@@ -369,6 +369,16 @@ static void test_tls(const char *fixdir, const struct fixture *good, const struc
 	ok(cfg.ca_file == NULL, "ca_file unset");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
 	   "without ca_file the mock's test CA is not trusted: http_tls");
+	/* Nor does the environment get to add a CA. */
+	setenv("SSL_CERT_FILE", getenv("ET_MOCK_CA"), 1);
+	setenv("SSL_CERT_DIR", getenv("ET_MOCK_DIR"), 1);
+	setenv("CURL_CA_BUNDLE", getenv("ET_MOCK_CA"), 1);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	   "SSL_CERT_FILE, SSL_CERT_DIR, CURL_CA_BUNDLE naming the mock's CA are ignored: http_tls");
+	unsetenv("SSL_CERT_FILE");
+	unsetenv("SSL_CERT_DIR");
+	unsetenv("CURL_CA_BUNDLE");
 	et_config_free(&cfg);
 }
 
