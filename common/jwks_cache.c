@@ -317,7 +317,13 @@ static const char *refresh_failure_phrase(const char *reason)
 		return "identity provider unreachable";
 	if (strcmp(reason, "cache_lock") == 0)
 		return "key cache busy";
-	return "identity provider answered unusably";
+	if (strcmp(reason, "refresh_backoff") == 0)
+		return "key refresh skipped";
+	if (strcmp(reason, "write_failed") == 0 || strcmp(reason, "path_too_long") == 0)
+		return "key cache not writable";
+	if (strncmp(reason, "bad_", 4) == 0)
+		return "identity provider answered unusably";
+	return "key refresh failed";
 }
 
 /* Discovery, GET jwks_uri, parse; on success write the cache (a write failure is logged, the
@@ -363,7 +369,7 @@ static int fetch_keys(struct et_keystore *ks, const struct cache_paths *p, time_
 	s.fetched_at = now;
 	if (cache_write(ks, p->cache, jwks, o.jwks_uri, now, &e) < 0)
 		et_log(&cfg->log, ET_LOG_WARNING, "cannot write the key cache: %s", e.message);
-	et_log(&cfg->log, ET_LOG_INFO, "fetched %zu signing keys from %s", s.jwks.n, o.jwks_uri);
+	et_log(&cfg->log, ET_LOG_INFO, "fetched %zu signing key(s) from %s", s.jwks.n, o.jwks_uri);
 	*ret = s;
 	memset(&s, 0, sizeof(s));
 	r = 0;
@@ -376,15 +382,18 @@ done:
 	return r;
 }
 
-/* Load the on-disk cache into ks when it holds a different set than ks has. */
-static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p)
+/* Load the on-disk cache into ks when it holds a different set than ks has. A bad cache is
+ * logged once per call of et_keystore_get (*warned). */
+static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p, bool *warned)
 {
 	struct key_set s = { 0 };
 	struct et_err e = { 0 };
 
 	if (cache_read(ks, p->cache, &s, &e) < 0) {
-		if (strcmp(e.reason, "not_found") != 0)
+		if (strcmp(e.reason, "not_found") != 0 && !*warned) {
 			et_log(&ks->cfg->log, ET_LOG_WARNING, "ignoring the key cache: %s", e.message);
+			*warned = true;
+		}
 		return;
 	}
 	if (ks->loaded && s.fetched_at == ks->fetched_at) {
@@ -432,7 +441,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	struct key_set s = { 0 };
 	struct et_err ferr = { 0 };
 	const struct et_jwk *k;
-	bool stale;
+	bool stale, warned = false;
 	time_t stamp;
 	int lock_fd = -1, r = -1;
 
@@ -453,7 +462,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	if (cache_paths_init(cfg, &p, err) < 0)
 		return -1;
 	if (!ks->loaded)
-		adopt_cache(ks, &p);
+		adopt_cache(ks, &p, &warned);
 	if (set_is_fresh(ks, now)) {
 		k = et_jwks_find(&ks->jwks, kid);
 		if (k) {
@@ -468,7 +477,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;
 	}
-	adopt_cache(ks, &p);
+	adopt_cache(ks, &p, &warned);
 	stale = !set_is_fresh(ks, now);
 	if (ks->loaded) {
 		k = et_jwks_find(&ks->jwks, kid);
@@ -487,7 +496,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	if (stale && ks->loaded && stamp > ks->fetched_at && within_rate_limit(stamp, now)) {
 		/* The last attempt came after this set was fetched, so it failed, and recently:
 		 * do not make every login wait for an unreachable provider. */
-		et_err_set(&ferr, "http_error", "the last refresh attempt, %lld s ago, failed",
+		et_err_set(&ferr, "refresh_backoff", "the last attempt, %lld s ago, failed",
 			   (long long)now - (long long)stamp);
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;
