@@ -180,11 +180,11 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
 	if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-		return et_err_set(err, "http_too_large", "%s %s: the response is larger than %d bytes", method,
-				  host, ET_HTTP_MAX_BODY);
+		return et_err_set(err, "http_too_large", "%s %s: the response is larger than %d bytes", method, host,
+				  ET_HTTP_MAX_BODY);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget (%s)", method,
-				  host, budget_ms, detail);
+		return et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget (%s)", method, host,
+				  budget_ms, detail);
 	if (is_tls_error(rc))
 		return et_err_set(err, "http_tls", "%s %s: TLS failed: %s", method, host, detail);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
@@ -195,10 +195,10 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	return et_err_set(err, "http_error", "%s %s: %s", method, host, detail);
 }
 
-#define SETOPT(h, opt, val)                                          \
-	do {                                                         \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
-			goto setopt_failed;                          \
+#define SETOPT(h, opt, val)                                                                                            \
+	do {                                                                                                           \
+		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK)                                                   \
+			goto setopt_failed;                                                                            \
 	} while (0)
 
 /* Configure a fresh handle with everything that does not depend on the attempt. */
@@ -275,8 +275,8 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		/* Only the scheme is named: the rest of a refused URL is none of the log's business. */
 		const char *colon = url ? strchr(url, ':') : NULL;
 		int slen = colon && colon - url < 16 ? (int)(colon - url) : 0;
-		return et_err_set(err, "http_scheme", "%s refused: only https:// URLs are allowed (got %s%.*s)",
-				  method, slen ? "scheme " : "no scheme", slen, slen ? url : "");
+		return et_err_set(err, "http_scheme", "%s refused: only https:// URLs are allowed (got %s%.*s)", method,
+				  slen ? "scheme " : "no scheme", slen, slen ? url : "");
 	}
 	url_host(url, host, sizeof(host));
 	pthread_once(&curl_once, curl_init_once);
@@ -403,8 +403,8 @@ void et_http_resp_free(struct et_http_resp *resp)
  * ctype: the result must not depend on the caller's locale. */
 static bool form_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_' || c == '~';
 }
 
 char *et_http_form_escape(const char *s)

@@ -171,8 +171,8 @@ static int cache_read(const struct et_keystore *ks, const char *path, struct key
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object) || et_json_get_int64(doc, "fetched_at", &fetched_at) < 0 ||
-	    fetched_at <= 0 || !et_json_get_string(doc, "jwks_uri") ||
-	    !json_object_object_get_ex(doc, "jwks", &jwks) || !json_object_is_type(jwks, json_type_object)) {
+	    fetched_at <= 0 || !et_json_get_string(doc, "jwks_uri") || !json_object_object_get_ex(doc, "jwks", &jwks) ||
+	    !json_object_is_type(jwks, json_type_object)) {
 		et_err_set(err, "corrupt", "%s lacks fetched_at, jwks_uri or jwks", path);
 		goto done;
 	}
@@ -215,7 +215,8 @@ static int cache_write(const struct et_keystore *ks, const char *path, json_obje
 		return et_err_set(err, "no_memory", "out of memory");
 	if (json_object_object_add(doc, "fetched_at", json_object_new_int64((int64_t)fetched_at)) < 0 ||
 	    json_object_object_add(doc, "jwks_uri", json_object_new_string(jwks_uri)) < 0 ||
-	    json_object_object_add(doc, "discovery_url", json_object_new_string(ks->cfg->discovery_url ? ks->cfg->discovery_url : "")) < 0 ||
+	    json_object_object_add(doc, "discovery_url",
+				   json_object_new_string(ks->cfg->discovery_url ? ks->cfg->discovery_url : "")) < 0 ||
 	    json_object_object_add(doc, "jwks", json_object_get(jwks)) < 0) {
 		et_err_set(err, "no_memory", "out of memory");
 		goto done;
@@ -413,8 +414,8 @@ static int unknown_kid(const struct et_keystore *ks, const char *kid, const char
 /* No new set could be had: fall back to what we have, if it holds the kid. Otherwise the
  * answer is "idp_unavailable" whatever the cause (network, a bad document, a busy lock): to
  * the caller it means the same, no key to verify with; the cause is in the sentence. */
-static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et_err *ferr,
-			const struct et_jwk **ret, struct et_err *err)
+static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et_err *ferr, const struct et_jwk **ret,
+			struct et_err *err)
 {
 	char when[32];
 	const struct et_jwk *k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
@@ -427,14 +428,14 @@ static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et
 		return 0;
 	}
 	if (ks->loaded)
-		return et_err_set(err, "idp_unavailable", "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s",
-				  kid, phrase, ferr->reason, ferr->message);
+		return et_err_set(err, "idp_unavailable",
+				  "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s", kid, phrase,
+				  ferr->reason, ferr->message);
 	return et_err_set(err, "idp_unavailable", "no cached signing keys, and %s (%s): %s", phrase, ferr->reason,
 			  ferr->message);
 }
 
-int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const struct et_jwk **ret,
-		    struct et_err *err)
+int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const struct et_jwk **ret, struct et_err *err)
 {
 	const struct et_config *cfg = ks->cfg;
 	struct cache_paths p;
@@ -453,8 +454,9 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 			return -1;
 		k = et_jwks_find(&ks->jwks, kid);
 		if (!k)
-			return et_err_set(err, "unknown_kid", "no signing key with kid \"%.64s\" in the pinned key file %s",
-					  kid, cfg->jwks_file);
+			return et_err_set(err, "unknown_kid",
+					  "no signing key with kid \"%.64s\" in the pinned key file %s", kid,
+					  cfg->jwks_file);
 		*ret = k;
 		return 0;
 	}

@@ -247,7 +247,8 @@ static int closed_port(void)
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 		exit(1);
 	close(fd);
 	return ntohs(sa.sin_port);
@@ -265,8 +266,8 @@ static void test_scheme(void)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	const char *bad[] = { "http://127.0.0.1/x", "ftp://127.0.0.1/x", "", "https://", "127.0.0.1:443/x",
-			      "file:///etc/passwd" };
+	const char *bad[] = { "http://127.0.0.1/x", "ftp://127.0.0.1/x", "",
+			      "https://",	    "127.0.0.1:443/x",	 "file:///etc/passwd" };
 
 	cfg_load(&cfg);
 	mock_reset();
@@ -292,8 +293,7 @@ static void test_scheme(void)
 	ok(et_http_post_form(&cfg, "http://127.0.0.1/token?code=SECRETQ", "password=SECRETF", &resp, &err) < 0 &&
 		   strcmp(err.reason, "http_scheme") == 0,
 	   "POST over http:// refused with http_scheme");
-	ok(!strstr(err.message, "SECRET"), "the refusal does not repeat the URL's query or the form (%s)",
-	   err.message);
+	ok(!strstr(err.message, "SECRET"), "the refusal does not repeat the URL's query or the form (%s)", err.message);
 	ok(resp.body == NULL, "nothing is returned on failure");
 	et_config_free(&cfg);
 }
@@ -316,8 +316,8 @@ static void test_get_ok(void)
 	et_http_resp_free(NULL);
 
 	/* A non-2xx answer is an answer, not a failure: Entra's errors live in 400 bodies. */
-	ok(et_http_get(&cfg, url_of("%s/not-a-tenant/v2.0/.well-known/openid-configuration", mock_base), &resp,
-		       &err) == 0,
+	ok(et_http_get(&cfg, url_of("%s/not-a-tenant/v2.0/.well-known/openid-configuration", mock_base), &resp, &err) ==
+		   0,
 	   "GET for an unknown tenant returns normally");
 	is_int(resp.status, 400, "with the mock's HTTP 400");
 	ok(resp.body && strstr(resp.body, "AADSTS90002"), "and Entra's error body");
@@ -352,8 +352,7 @@ static void test_tls(const char *fixdir, const struct fixture *good, const struc
 
 	/* Same CA, right name: works (so the next failure is about the name alone). */
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 &&
-		   resp.status == 200,
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.status == 200,
 	   "the fixture's certificate for 127.0.0.1 is accepted with its CA (%s)", err.message);
 	et_http_resp_free(&resp);
 	et_err_clear(&err);
@@ -400,8 +399,8 @@ static void test_connect(void)
 
 	et_err_clear(&err);
 	t0 = now_s();
-	ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/token?code=SECRETQ", port), "password=SECRETF",
-			     &resp, &err) < 0 &&
+	ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/token?code=SECRETQ", port), "password=SECRETF", &resp,
+			     &err) < 0 &&
 		   strcmp(err.reason, "http_connect") == 0,
 	   "POST, connection refused: http_connect");
 	post_s = now_s() - t0;
@@ -527,25 +526,24 @@ static void test_size(const char *fixdir, const struct fixture *good)
 	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
 	et_http_resp_free(&resp);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) ==
-		   0,
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) == 0,
 	   "a body of exactly ET_HTTP_MAX_BODY without a length is accepted (%s)", err.message);
 	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
 	et_http_resp_free(&resp);
 
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
-		       &err) < 0 &&
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp, &err) <
+			   0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "one byte over, announced by Content-Length: http_too_large (%s)", err.message);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
-		       &err) < 0 &&
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp, &err) <
+			   0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "one byte over, streamed without a length: http_too_large (%s)", err.message);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp,
-		       &err) < 0 &&
+	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp, &err) <
+			   0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "a body four times the cap: http_too_large");
 	ok(resp.body == NULL, "nothing returned");

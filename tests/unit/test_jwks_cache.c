@@ -437,8 +437,7 @@ static void test_unknown_kid(const char *kid)
 		write_text(stamp, buf, 0600);
 		mock_reset();
 		et_keystore_init(&ks3, &cfg);
-		get_fails(&ks3, "unknown-after-clock-step", T0 + 126, "unknown_kid", NULL,
-			  "a stamp in the future");
+		get_fails(&ks3, "unknown-after-clock-step", T0 + 126, "unknown_kid", NULL, "a stamp in the future");
 		is_int(ks3.refreshes, 1, "does not stop a refresh");
 		et_keystore_free(&ks3);
 		free(stamp);
@@ -585,7 +584,8 @@ static void test_corrupt_cache(const char *kid)
 		{ "no fetched_at", "{\"jwks_uri\": \"https://x/keys\", \"jwks\": {\"keys\": []}}" },
 		{ "a key set with no usable key",
 		  "{\"fetched_at\": 1, \"jwks_uri\": \"https://x/keys\", \"jwks\": {\"keys\": []}}" },
-		{ "duplicate members", "{\"fetched_at\": 1, \"fetched_at\": 2, \"jwks_uri\": \"https://x/keys\", \"jwks\": {}}" },
+		{ "duplicate members",
+		  "{\"fetched_at\": 1, \"fetched_at\": 2, \"jwks_uri\": \"https://x/keys\", \"jwks\": {}}" },
 		{ "an empty file", "" },
 	};
 
@@ -693,7 +693,8 @@ static int closed_port(void)
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 		exit(1);
 	close(fd);
 	return ntohs(sa.sin_port);
@@ -769,7 +770,8 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 	} sets[] = {
 		{ "empty.json", "{\"keys\": []}", "no usable" },
 		{ "small.json",
-		  "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"small\", \"use\": \"sig\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}",
+		  "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"small\", \"use\": \"sig\", \"n\": \"AQAB\", \"e\": "
+		  "\"AQAB\"}]}",
 		  "no usable" },
 		{ "notjson.json", "<html>", NULL },
 		{ "array.json", "[]", NULL },
@@ -788,8 +790,8 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 		cfg_set(&cfg, "discovery_url", disc);
 		et_keystore_init(&ks, &cfg);
 		snprintf(name, sizeof(name), "the provider's key set is %s", sets[i].name);
-		get_fails(&ks, "anything", T0 + (time_t)i * 1000, "idp_unavailable", sets[i].needle ? sets[i].needle : "bad_jwks",
-			  name);
+		get_fails(&ks, "anything", T0 + (time_t)i * 1000, "idp_unavailable",
+			  sets[i].needle ? sets[i].needle : "bad_jwks", name);
 		et_keystore_free(&ks);
 		free(body);
 		free(file);
