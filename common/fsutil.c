@@ -27,11 +27,20 @@ int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err)
 	return 0;
 }
 
+int et_dir_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
 static int fsync_parent(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	int fd, r;
 	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -40,24 +49,18 @@ static int fsync_parent(const char *path)
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	else
 		return -1;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
+	return et_dir_sync(dir);
 }
 
-int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
+/* Write data into a new temporary file named from `tmpl` (ending in XXXXXX, same directory
+ * as the final name), with mode, fsync'ed and closed. On success tmpl holds the name. */
+static int temp_write(char *tmpl, const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
 {
-	char tmp[PATH_MAX];
 	const char *p = data;
 	size_t left = len;
-	int fd;
+	int fd, saved;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return et_err_set(err, "path_too_long", "path too long: %s", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return et_err_set(err, "write_failed", "cannot create a temporary file for %s: %s", path, strerror(errno));
 	if (fchmod(fd, mode) < 0)
@@ -78,20 +81,58 @@ int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 		fd = -1;
 		goto fail;
 	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto fail;
-	if (fsync_parent(path) < 0)
-		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
 	return 0;
 fail:
-	{
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmpl);
+	return et_err_set(err, "write_failed", "cannot write %s: %s", path, strerror(saved));
+}
+
+int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
+		return et_err_set(err, "path_too_long", "path too long: %s", path);
+	if (temp_write(tmp, path, data, len, mode, err) < 0)
+		return -1;
+	if (rename(tmp, path) < 0) {
 		int saved = errno;
-		if (fd >= 0)
-			close(fd);
 		unlink(tmp);
 		return et_err_set(err, "write_failed", "cannot write %s: %s", path, strerror(saved));
 	}
+	if (fsync_parent(path) < 0)
+		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int et_file_create_exclusive(const char *path, const char *tmpl, const void *data, size_t len, mode_t mode,
+			     struct et_err *err)
+{
+	char tmp[PATH_MAX];
+	int created;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", tmpl) >= (int)sizeof(tmp))
+		return et_err_set(err, "path_too_long", "path too long: %s", tmpl);
+	if (temp_write(tmp, path, data, len, mode, err) < 0)
+		return -1;
+	/* link(2) fails with EEXIST instead of replacing: of racing creators exactly one wins,
+	 * and the name only ever shows a complete file. */
+	if (link(tmp, path) == 0) {
+		created = 1;
+	} else if (errno == EEXIST) {
+		created = 0;
+	} else {
+		int saved = errno;
+		unlink(tmp);
+		return et_err_set(err, "write_failed", "cannot create %s: %s", path, strerror(saved));
+	}
+	unlink(tmp);
+	if (created && fsync_parent(path) < 0)
+		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
+	return created;
 }
 
 int et_file_read(const char *path, size_t max, int require_root, char **ret_buf, size_t *ret_len,

@@ -10,10 +10,17 @@ int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err);
 /* Atomically and durably replace path with data: temp file in the same dir (mode), write,
  * fsync, rename, fsync the dir. */
 int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err);
+/* Create path with data only if it does not exist, atomically and durably: a complete
+ * temporary file (named from tmpl, which ends in XXXXXX and lies in path's directory) is
+ * linked into place. Returns 1 when created, 0 when path already existed, -1 on error. */
+int et_file_create_exclusive(const char *path, const char *tmpl, const void *data, size_t len, mode_t mode,
+			     struct et_err *err);
 /* Read a whole regular file (O_NOFOLLOW) of at most max bytes into a NUL-terminated buffer.
  * With require_root, the file must be root-owned and not group/world-writable.
  * Returns 0, or -1 with err ("not_found" reason when it does not exist). */
 int et_file_read(const char *path, size_t max, int require_root, char **ret_buf, size_t *ret_len,
 		 struct et_err *err);
+/* fsync a directory (after a rename, link or unlink in it); -1 with errno on failure. */
+int et_dir_sync(const char *dir);
 /* A name usable as one path component we create (no '/', not "." or "..", no control chars). */
 int et_path_component_ok(const char *name);

@@ -34,7 +34,26 @@ static CURLcode curl_init_result = CURLE_FAILED_INIT;
  * curl_global_cleanup is never called: the host process (sshd, sudo) may use libcurl too. */
 static void curl_init_once(void)
 {
+	/* libcurl opens the file named by SSLKEYLOGFILE (append, create) during global init with
+	 * plain getenv. Inside sudo that variable is the invoking user's: root would create a file
+	 * of the user's choosing and write the TLS secrets of our token exchange into it. Hide it
+	 * for the init, then put the host process's environment back as it was. (PAM hosts run
+	 * this single-threaded; the environment is not touched otherwise.) */
+	const char *keylog = getenv("SSLKEYLOGFILE");
+	char *saved = keylog ? strdup(keylog) : NULL;
+
+	if (keylog)
+		unsetenv("SSLKEYLOGFILE");
+	if (keylog && !saved) {
+		/* Out of memory: better a lost variable than a keylog file. */
+		curl_init_result = CURLE_OUT_OF_MEMORY;
+		return;
+	}
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (saved) {
+		setenv("SSLKEYLOGFILE", saved, 1);
+		free(saved);
+	}
 }
 
 struct body_buf {
@@ -161,11 +180,11 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
 	if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-		return et_err_set(err, "http_too_large", "%s %s: the response is larger than %d bytes", method,
-				  host, ET_HTTP_MAX_BODY);
+		return et_err_set(err, "http_too_large", "%s %s: the response is larger than %d bytes", method, host,
+				  ET_HTTP_MAX_BODY);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget (%s)", method,
-				  host, budget_ms, detail);
+		return et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget (%s)", method, host,
+				  budget_ms, detail);
 	if (is_tls_error(rc))
 		return et_err_set(err, "http_tls", "%s %s: TLS failed: %s", method, host, detail);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
@@ -176,10 +195,10 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	return et_err_set(err, "http_error", "%s %s: %s", method, host, detail);
 }
 
-#define SETOPT(h, opt, val)                                          \
-	do {                                                         \
-		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
-			goto setopt_failed;                          \
+#define SETOPT(h, opt, val)                                                                                            \
+	do {                                                                                                           \
+		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK)                                                   \
+			goto setopt_failed;                                                                            \
 	} while (0)
 
 /* Configure a fresh handle with everything that does not depend on the attempt. */
@@ -256,8 +275,8 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		/* Only the scheme is named: the rest of a refused URL is none of the log's business. */
 		const char *colon = url ? strchr(url, ':') : NULL;
 		int slen = colon && colon - url < 16 ? (int)(colon - url) : 0;
-		return et_err_set(err, "http_scheme", "%s refused: only https:// URLs are allowed (got %s%.*s)",
-				  method, slen ? "scheme " : "no scheme", slen, slen ? url : "");
+		return et_err_set(err, "http_scheme", "%s refused: only https:// URLs are allowed (got %s%.*s)", method,
+				  slen ? "scheme " : "no scheme", slen, slen ? url : "");
 	}
 	url_host(url, host, sizeof(host));
 	pthread_once(&curl_once, curl_init_once);
@@ -384,8 +403,8 @@ void et_http_resp_free(struct et_http_resp *resp)
  * ctype: the result must not depend on the caller's locale. */
 static bool form_unreserved(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       c == '.' || c == '_' || c == '~';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_' || c == '~';
 }
 
 char *et_http_form_escape(const char *s)

@@ -259,16 +259,6 @@ static int pin_dirs(const struct et_config *cfg, const char *dir, bool create, s
 	return 0;
 }
 
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	close(fd);
-	return r;
-}
-
 /* Read "tid oid\n". Anything else is corruption: reported, never silently replaced. */
 static int pin_read(const char *path, const char *user, char *tid, char *oid, struct et_err *err)
 {
@@ -305,51 +295,18 @@ done:
  * when created, 0 when one already existed, -1 on error. */
 static int pin_create(const char *dir, const char *path, const char *tid, const char *oid, struct et_err *err)
 {
-	char tmp[PATH_MAX], content[2 * OBJECT_ID_MAX + 3];
-	int fd, len, ret = -1, saved;
-	ssize_t w;
+	char tmpl[PATH_MAX], content[2 * OBJECT_ID_MAX + 3];
+	struct et_err werr;
+	int len, r;
 
 	len = snprintf(content, sizeof(content), "%s %s\n", tid, oid);
 	/* '~' never occurs in a user name, so a leftover temp file is never taken for a pin. */
-	if (snprintf(tmp, sizeof(tmp), "%s/.pin~XXXXXX", dir) >= (int)sizeof(tmp))
+	if (snprintf(tmpl, sizeof(tmpl), "%s/.pin~XXXXXX", dir) >= (int)sizeof(tmpl))
 		return et_err_set(err, "path_too_long", "state_dir is too long.");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return et_err_set(err, "state_write", "Cannot create a file in %s: %s.", dir, strerror(errno));
-	if (fchmod(fd, 0600) < 0)
-		goto fail;
-	do
-		w = write(fd, content, (size_t)len);
-	while (w < 0 && errno == EINTR);
-	if (w != len) {
-		if (w >= 0)
-			errno = EIO;
-		goto fail;
-	}
-	if (fsync(fd) < 0)
-		goto fail;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (link(tmp, path) < 0) {
-		if (errno != EEXIST)
-			goto fail;
-		ret = 0;
-	} else {
-		ret = 1;
-	}
-	unlink(tmp);
-	if (ret == 1 && sync_dir(dir) < 0)
-		return et_err_set(err, "state_write", "Cannot sync %s: %s.", dir, strerror(errno));
-	return ret;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return et_err_set(err, "state_write", "Cannot write the identity pin %s: %s.", path, strerror(saved));
+	r = et_file_create_exclusive(path, tmpl, content, (size_t)len, 0600, &werr);
+	if (r < 0)
+		return et_err_set(err, "state_write", "Cannot write the identity pin %s: %s.", path, werr.message);
+	return r;
 }
 
 int et_identity_pin_check(const struct et_config *cfg, const char *user, const char *tid, const char *oid,
@@ -419,7 +376,7 @@ int et_identity_pin_reset(const struct et_config *cfg, const char *user, struct 
 	}
 	if (unlink(path) < 0)
 		return et_err_set(err, "state_write", "Cannot remove %s: %s.", path, strerror(errno));
-	if (sync_dir(dir) < 0)
+	if (et_dir_sync(dir) < 0)
 		return et_err_set(err, "state_write", "Cannot sync %s: %s.", dir, strerror(errno));
 	return 0;
 }

@@ -281,8 +281,8 @@ static int parse_string_raw(struct parser *ps, const char **ret_s, size_t *ret_l
 			if (cp >= 0xDC00 && cp <= 0xDFFF)
 				return fail_at(ps, p, "unpaired low surrogate");
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) < 0 || lo < 0xDC00 ||
-				    lo > 0xDFFF)
+				if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, &lo) < 0 ||
+				    lo < 0xDC00 || lo > 0xDFFF)
 					return fail_at(ps, p, "unpaired high surrogate");
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				p += 6;
@@ -385,8 +385,9 @@ static int parse_object(struct parser *ps, int depth, json_object **ret)
 		if (json_object_object_get_ex(obj, key, NULL)) {
 			char shown[40];
 			name_for_message(shown, sizeof(shown), key);
-			et_err_set(ps->err, "duplicate_member", "Invalid JSON: duplicate member name \"%s\" at byte %zu.",
-				   shown, offset_of(ps, name_at));
+			et_err_set(ps->err, "duplicate_member",
+				   "Invalid JSON: duplicate member name \"%s\" at byte %zu.", shown,
+				   offset_of(ps, name_at));
 			goto fail;
 		}
 		skip_ws(ps);

@@ -171,8 +171,8 @@ static int cache_read(const struct et_keystore *ks, const char *path, struct key
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object) || et_json_get_int64(doc, "fetched_at", &fetched_at) < 0 ||
-	    fetched_at <= 0 || !et_json_get_string(doc, "jwks_uri") ||
-	    !json_object_object_get_ex(doc, "jwks", &jwks) || !json_object_is_type(jwks, json_type_object)) {
+	    fetched_at <= 0 || !et_json_get_string(doc, "jwks_uri") || !json_object_object_get_ex(doc, "jwks", &jwks) ||
+	    !json_object_is_type(jwks, json_type_object)) {
 		et_err_set(err, "corrupt", "%s lacks fetched_at, jwks_uri or jwks", path);
 		goto done;
 	}
@@ -215,7 +215,8 @@ static int cache_write(const struct et_keystore *ks, const char *path, json_obje
 		return et_err_set(err, "no_memory", "out of memory");
 	if (json_object_object_add(doc, "fetched_at", json_object_new_int64((int64_t)fetched_at)) < 0 ||
 	    json_object_object_add(doc, "jwks_uri", json_object_new_string(jwks_uri)) < 0 ||
-	    json_object_object_add(doc, "discovery_url", json_object_new_string(ks->cfg->discovery_url ? ks->cfg->discovery_url : "")) < 0 ||
+	    json_object_object_add(doc, "discovery_url",
+				   json_object_new_string(ks->cfg->discovery_url ? ks->cfg->discovery_url : "")) < 0 ||
 	    json_object_object_add(doc, "jwks", json_object_get(jwks)) < 0) {
 		et_err_set(err, "no_memory", "out of memory");
 		goto done;
@@ -317,7 +318,13 @@ static const char *refresh_failure_phrase(const char *reason)
 		return "identity provider unreachable";
 	if (strcmp(reason, "cache_lock") == 0)
 		return "key cache busy";
-	return "identity provider answered unusably";
+	if (strcmp(reason, "refresh_backoff") == 0)
+		return "key refresh skipped";
+	if (strcmp(reason, "write_failed") == 0 || strcmp(reason, "path_too_long") == 0)
+		return "key cache not writable";
+	if (strncmp(reason, "bad_", 4) == 0)
+		return "identity provider answered unusably";
+	return "key refresh failed";
 }
 
 /* Discovery, GET jwks_uri, parse; on success write the cache (a write failure is logged, the
@@ -363,7 +370,7 @@ static int fetch_keys(struct et_keystore *ks, const struct cache_paths *p, time_
 	s.fetched_at = now;
 	if (cache_write(ks, p->cache, jwks, o.jwks_uri, now, &e) < 0)
 		et_log(&cfg->log, ET_LOG_WARNING, "cannot write the key cache: %s", e.message);
-	et_log(&cfg->log, ET_LOG_INFO, "fetched %zu signing keys from %s", s.jwks.n, o.jwks_uri);
+	et_log(&cfg->log, ET_LOG_INFO, "fetched %zu signing key(s) from %s", s.jwks.n, o.jwks_uri);
 	*ret = s;
 	memset(&s, 0, sizeof(s));
 	r = 0;
@@ -376,15 +383,18 @@ done:
 	return r;
 }
 
-/* Load the on-disk cache into ks when it holds a different set than ks has. */
-static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p)
+/* Load the on-disk cache into ks when it holds a different set than ks has. A bad cache is
+ * logged once per call of et_keystore_get (*warned). */
+static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p, bool *warned)
 {
 	struct key_set s = { 0 };
 	struct et_err e = { 0 };
 
 	if (cache_read(ks, p->cache, &s, &e) < 0) {
-		if (strcmp(e.reason, "not_found") != 0)
+		if (strcmp(e.reason, "not_found") != 0 && !*warned) {
 			et_log(&ks->cfg->log, ET_LOG_WARNING, "ignoring the key cache: %s", e.message);
+			*warned = true;
+		}
 		return;
 	}
 	if (ks->loaded && s.fetched_at == ks->fetched_at) {
@@ -404,8 +414,8 @@ static int unknown_kid(const struct et_keystore *ks, const char *kid, const char
 /* No new set could be had: fall back to what we have, if it holds the kid. Otherwise the
  * answer is "idp_unavailable" whatever the cause (network, a bad document, a busy lock): to
  * the caller it means the same, no key to verify with; the cause is in the sentence. */
-static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et_err *ferr,
-			const struct et_jwk **ret, struct et_err *err)
+static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et_err *ferr, const struct et_jwk **ret,
+			struct et_err *err)
 {
 	char when[32];
 	const struct et_jwk *k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
@@ -418,21 +428,21 @@ static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et
 		return 0;
 	}
 	if (ks->loaded)
-		return et_err_set(err, "idp_unavailable", "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s",
-				  kid, phrase, ferr->reason, ferr->message);
+		return et_err_set(err, "idp_unavailable",
+				  "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s", kid, phrase,
+				  ferr->reason, ferr->message);
 	return et_err_set(err, "idp_unavailable", "no cached signing keys, and %s (%s): %s", phrase, ferr->reason,
 			  ferr->message);
 }
 
-int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const struct et_jwk **ret,
-		    struct et_err *err)
+int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const struct et_jwk **ret, struct et_err *err)
 {
 	const struct et_config *cfg = ks->cfg;
 	struct cache_paths p;
 	struct key_set s = { 0 };
 	struct et_err ferr = { 0 };
 	const struct et_jwk *k;
-	bool stale;
+	bool stale, warned = false;
 	time_t stamp;
 	int lock_fd = -1, r = -1;
 
@@ -444,8 +454,9 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 			return -1;
 		k = et_jwks_find(&ks->jwks, kid);
 		if (!k)
-			return et_err_set(err, "unknown_kid", "no signing key with kid \"%.64s\" in the pinned key file %s",
-					  kid, cfg->jwks_file);
+			return et_err_set(err, "unknown_kid",
+					  "no signing key with kid \"%.64s\" in the pinned key file %s", kid,
+					  cfg->jwks_file);
 		*ret = k;
 		return 0;
 	}
@@ -453,7 +464,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	if (cache_paths_init(cfg, &p, err) < 0)
 		return -1;
 	if (!ks->loaded)
-		adopt_cache(ks, &p);
+		adopt_cache(ks, &p, &warned);
 	if (set_is_fresh(ks, now)) {
 		k = et_jwks_find(&ks->jwks, kid);
 		if (k) {
@@ -468,7 +479,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;
 	}
-	adopt_cache(ks, &p);
+	adopt_cache(ks, &p, &warned);
 	stale = !set_is_fresh(ks, now);
 	if (ks->loaded) {
 		k = et_jwks_find(&ks->jwks, kid);
@@ -487,7 +498,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	if (stale && ks->loaded && stamp > ks->fetched_at && within_rate_limit(stamp, now)) {
 		/* The last attempt came after this set was fetched, so it failed, and recently:
 		 * do not make every login wait for an unreachable provider. */
-		et_err_set(&ferr, "http_error", "the last refresh attempt, %lld s ago, failed",
+		et_err_set(&ferr, "refresh_backoff", "the last attempt, %lld s ago, failed",
 			   (long long)now - (long long)stamp);
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;

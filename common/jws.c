@@ -5,6 +5,7 @@
 #include "jws.h"
 #include "b64url.h"
 #include "json_strict.h"
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,13 @@ static bool has_member(json_object *obj, const char *name)
 	return json_object_object_get_ex(obj, name, NULL);
 }
 
+static int decode_failed(struct et_err *err, const char *what)
+{
+	if (errno == ENOMEM)
+		return et_err_set(err, "no_memory", "Out of memory decoding the token's %s.", what);
+	return et_err_set(err, "bad_base64", "The token's %s is not strict base64url.", what);
+}
+
 /* Decode one segment and parse it as JSON; what names the segment in messages. */
 static int segment_json(const char *seg, size_t len, const char *what, json_object **ret, struct et_err *err)
 {
@@ -39,7 +47,7 @@ static int segment_json(const char *seg, size_t len, const char *what, json_obje
 	int r;
 
 	if (et_b64url_decode(seg, len, &buf, &n) < 0)
-		return et_err_set(err, "bad_base64", "The token's %s is not strict base64url.", what);
+		return decode_failed(err, what);
 	r = et_json_parse((const char *)buf, n, ET_JSON_MAX_DEPTH, ret, &perr);
 	explicit_bzero(buf, n);
 	free(buf);
@@ -78,7 +86,8 @@ static int check_header(json_object *h, enum et_alg *ret_alg, const char **ret_k
 	for (i = 0; i < sizeof(embedded) / sizeof(embedded[0]); i++)
 		if (has_member(h, embedded[i]))
 			return et_err_set(err, "embedded_key",
-					  "The token header names its own key (\"%s\"); keys come only from the key set.",
+					  "The token header names its own key (\"%s\"); keys come only from "
+					  "the key set.",
 					  embedded[i]);
 	if (has_member(h, "zip"))
 		return et_err_set(err, "zip", "The token header asks for compression (\"zip\"), which is refused.");
@@ -94,7 +103,8 @@ static int check_header(json_object *h, enum et_alg *ret_alg, const char **ret_k
 		if ((unsigned char)kid[i] < 0x20 || (unsigned char)kid[i] > 0x7E)
 			return et_err_set(err, "no_kid", "The token's \"kid\" is not printable ASCII.");
 	if (i == 0 || i > ET_KID_MAX)
-		return et_err_set(err, "no_kid", "The token's \"kid\" is empty or longer than %d characters.", ET_KID_MAX);
+		return et_err_set(err, "no_kid", "The token's \"kid\" is empty or longer than %d characters.",
+				  ET_KID_MAX);
 	*ret_alg = a;
 	*ret_kid = kid;
 	return 0;
@@ -137,7 +147,7 @@ int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_er
 		goto fail;
 	}
 	if (et_b64url_decode(sig64, sig64_len, &j.sig, &j.sig_len) < 0) {
-		et_err_set(err, "bad_base64", "The token's signature is not strict base64url.");
+		decode_failed(err, "signature");
 		goto fail;
 	}
 	/* Refused here, before a key lookup could trigger a key set refresh. */
@@ -228,10 +238,12 @@ int et_jws_verify(const struct et_jws *jws, const struct et_jwk *key, struct et_
 	if (!md)
 		md = et_jwk_verify_ctx_new(key->pkey, jws->alg);
 	if (!md) {
-		et_err_set(err, "bad_signature", "The signature check could not be set up for key \"%s\".", key->kid);
+		/* Only an allocation can fail here: the algorithms are built into OpenSSL. */
+		et_err_set(err, "no_memory", "Out of memory setting up the signature check for key \"%s\".", key->kid);
 		goto done;
 	}
-	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jws->signing_input, jws->signing_input_len) != 1) {
+	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jws->signing_input,
+			     jws->signing_input_len) != 1) {
 		et_err_set(err, "bad_signature", "The token's signature does not verify with key \"%s\".", key->kid);
 		goto done;
 	}

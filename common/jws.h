@@ -20,8 +20,10 @@ struct et_jws {
 
 /* Reasons: "too_large", "malformed", "bad_base64", "bad_json", "alg_none", "alg_hmac",
  * "alg_unsupported", "crit", "embedded_key" (jwk/jku/x5u/x5c present), "no_kid",
- * "payload_not_object". The token buffer must outlive jws. */
+ * "payload_not_object"; also "zip", "bad_typ", "bad_signature" (an ES256 signature that is
+ * not 64 bytes), the JSON parser's "duplicate_member" and "too_deep", and "no_memory".
+ * The token buffer must outlive jws. */
 int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_err *err);
-/* "bad_signature" or "key_alg_mismatch" on failure. */
+/* "bad_signature" or "key_alg_mismatch" on failure ("no_memory" if OpenSSL cannot set up). */
 int et_jws_verify(const struct et_jws *jws, const struct et_jwk *key, struct et_err *err);
 void et_jws_free(struct et_jws *jws);

@@ -15,6 +15,7 @@
 #include "jws.h"
 #include "json_strict.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -844,7 +845,7 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	rec.interval_after = dev->interval;
 	if (dev->polls < ET_DEVICE_POLL_RECORDS)
 		dev->poll_log[dev->polls] = rec;
-	if (dev->polls < UINT32_MAX)
+	if (dev->polls < UINT_MAX)
 		dev->polls++;
 	dev->last_answered = rec.answered;
 

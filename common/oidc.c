@@ -49,8 +49,8 @@ static int take_endpoint(json_object *doc, const char *key, bool optional, const
 	}
 	v = et_json_get_string(doc, key);
 	if (!v)
-		return et_err_set(err, "bad_discovery", "the discovery document at %s: \"%s\" is not a string",
-				  where, key);
+		return et_err_set(err, "bad_discovery", "the discovery document at %s: \"%s\" is not a string", where,
+				  key);
 	if (!https_url_ok(v))
 		return et_err_set(err, "bad_discovery", "the discovery document at %s: \"%s\" is not an https URL",
 				  where, key);
@@ -103,8 +103,9 @@ int et_oidc_discover(const struct et_config *cfg, struct et_oidc *ret, struct et
 		goto done;
 	}
 	if (strcmp(issuer, expected) != 0) {
-		et_err_set(err, "bad_issuer", "the discovery document at %s names issuer \"%.100s\", expected \"%.100s\"",
-			   url, issuer, expected);
+		et_err_set(err, "bad_issuer",
+			   "the discovery document at %s names issuer \"%.100s\", expected \"%.100s\"", url, issuer,
+			   expected);
 		goto done;
 	}
 	o.issuer = strdup(issuer);
@@ -114,8 +115,7 @@ int et_oidc_discover(const struct et_config *cfg, struct et_oidc *ret, struct et
 	}
 	if (take_endpoint(doc, "jwks_uri", false, url, &o.jwks_uri, err) < 0 ||
 	    take_endpoint(doc, "token_endpoint", false, url, &o.token_endpoint, err) < 0 ||
-	    take_endpoint(doc, "device_authorization_endpoint", true, url, &o.device_authorization_endpoint, err) <
-		    0)
+	    take_endpoint(doc, "device_authorization_endpoint", true, url, &o.device_authorization_endpoint, err) < 0)
 		goto done;
 	if (!o.device_authorization_endpoint) {
 		/* Entra's v2 documents omit it in some clouds; the endpoint has a fixed shape. */

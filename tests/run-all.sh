@@ -14,7 +14,7 @@ DEPS=(
 	build-essential autoconf automake libtool pkg-config
 	libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev
 	python3 python3-cryptography python3-jwt openssl ca-certificates
-	util-linux passwd procps curl
+	util-linux passwd procps curl systemd dbus
 )
 
 log() { printf '==> %s\n' "$*"; }

@@ -56,7 +56,9 @@ static json_object *claims_with(const char *key, const char *value_json)
 		exit(1);
 	if (key) {
 		json_object_object_del(c, key);
-		if (value_json) {
+		if (value_json && strcmp(value_json, "null") == 0) {
+			json_object_object_add(c, key, NULL); /* a JSON null member */
+		} else if (value_json) {
 			v = json_tokener_parse(value_json);
 			if (!v)
 				exit(1);

@@ -321,6 +321,30 @@ static void test_strlist(void)
 	et_strlist_free(&l);
 }
 
+static void test_create_exclusive(void)
+{
+	const char *dir = tu_tmpdir();
+	char *path = path_in(dir, "pin"), *tmpl = path_in(dir, ".pin~XXXXXX"), *buf = NULL, *missing;
+	struct et_err err;
+	struct stat st;
+	size_t len = 0;
+
+	is_int(et_file_create_exclusive(path, tmpl, "first\n", 6, 0600, &err), 1, "create_exclusive: creates a missing file");
+	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600, "create_exclusive: mode 0600");
+	is_int(et_file_create_exclusive(path, tmpl, "second\n", 7, 0600, &err), 0, "create_exclusive: existing file is kept");
+	ok(et_file_read(path, 64, 1, &buf, &len, &err) == 0 && strcmp(buf, "first\n") == 0,
+	   "create_exclusive: the first content stays");
+	is_int(count_entries(dir), 1, "create_exclusive: no temporary file left behind");
+	missing = path_in(dir, "nodir/pin");
+	ok(et_file_create_exclusive(missing, "/nonexistent-dir/x~XXXXXX", "x", 1, 0600, &err) < 0 &&
+		   strcmp(err.reason, "write_failed") == 0,
+	   "create_exclusive: unwritable directory is an error");
+	free(buf);
+	free(path);
+	free(tmpl);
+	free(missing);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -329,5 +353,6 @@ int main(void)
 	test_dir_private();
 	test_path_component();
 	test_strlist();
+	test_create_exclusive();
 	return tap_done();
 }

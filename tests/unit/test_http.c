@@ -3,117 +3,20 @@
  * echoing the request, redirects). Run through test_http.sh (with-mock.sh). */
 #include "config.h"
 #include "http.h"
+#include "mockutil.h"
 #include "tap.h"
 #include "testutil.h"
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <json-c/json.h>
 
 static const char *mock_base, *mock_tenant, *mock_client;
 static char *tmp;
-
-/* ---- the mock's control API (through mockctl) ---- */
-
-static char *mockctl(const char *action, const char *json)
-{
-	char cmd[8192], *out = NULL;
-	size_t len = 0, cap = 0;
-	FILE *p;
-	int c;
-
-	snprintf(cmd, sizeof(cmd), "%s %s%s%s%s", getenv("ET_MOCKCTL"), action, json ? " '" : "", json ? json : "",
-		 json ? "'" : "");
-	p = popen(cmd, "r");
-	if (!p)
-		return NULL;
-	while ((c = fgetc(p)) != EOF) {
-		if (len + 2 > cap) {
-			cap = cap ? cap * 2 : 1024;
-			out = realloc(out, cap);
-			if (!out)
-				abort();
-		}
-		out[len++] = (char)c;
-	}
-	if (out)
-		out[len] = '\0';
-	if (pclose(p) != 0) {
-		tap_diag("mockctl %s failed", action);
-		free(out);
-		return NULL;
-	}
-	return out ? out : strdup("");
-}
-
-static void ctl(const char *action, const char *json)
-{
-	char *r = mockctl(action, json);
-	if (!r) {
-		printf("Bail out! mock control %s failed\n", action);
-		exit(1);
-	}
-	free(r);
-}
-
-static int mock_stat(const char *endpoint)
-{
-	char *r = mockctl("stats", NULL);
-	json_object *o = r ? json_tokener_parse(r) : NULL, *req = NULL, *n = NULL;
-	int v = -1;
-	if (o && json_object_object_get_ex(o, "requests", &req) && json_object_object_get_ex(req, endpoint, &n))
-		v = json_object_get_int(n);
-	json_object_put(o);
-	free(r);
-	return v;
-}
-
-static void mock_reset(void)
-{
-	ctl("up", NULL);
-	ctl("stats/reset", NULL);
-}
-
-/* ---- configuration ---- */
-
-static void cfg_load(struct et_config *cfg)
-{
-	struct et_err err = { 0 };
-	if (et_config_init(cfg) < 0 || et_config_load(cfg, getenv("ET_MOCK_CONFIG"), &err) < 0) {
-		printf("Bail out! cannot load %s: %s\n", getenv("ET_MOCK_CONFIG"), err.message);
-		exit(1);
-	}
-}
-
-static void cfg_set(struct et_config *cfg, const char *key, const char *value)
-{
-	struct et_err err = { 0 };
-	if (et_config_set(cfg, key, value, "test", &err) < 0 || et_config_finish(cfg, &err) < 0) {
-		printf("Bail out! cannot set %s = %s: %s\n", key, value, err.message);
-		exit(1);
-	}
-}
-
-static char *url_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *url_of(const char *fmt, ...)
-{
-	static char buf[8][1024];
-	static int next;
-	char *b = buf[next++ % 8];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(buf[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
 
 static double now_s(void)
 {
@@ -240,24 +143,11 @@ static void fixture_stop(struct fixture *f)
 	f->pid = 0;
 }
 
-/* A port nothing listens on: bind, note, close. */
-static int closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		exit(1);
-	close(fd);
-	return ntohs(sa.sin_port);
-}
-
 /* ---- the tests ---- */
 
 static char *discovery_url(void)
 {
-	return url_of("%s/%s/v2.0/.well-known/openid-configuration", mock_base, mock_tenant);
+	return mu_str_of("%s/%s/v2.0/.well-known/openid-configuration", mock_base, mock_tenant);
 }
 
 static void test_scheme(void)
@@ -265,11 +155,11 @@ static void test_scheme(void)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	const char *bad[] = { "http://127.0.0.1/x", "ftp://127.0.0.1/x", "", "https://", "127.0.0.1:443/x",
-			      "file:///etc/passwd" };
+	const char *bad[] = { "http://127.0.0.1/x", "ftp://127.0.0.1/x", "",
+			      "https://",	    "127.0.0.1:443/x",	 "file:///etc/passwd" };
 
-	cfg_load(&cfg);
-	mock_reset();
+	mu_cfg_load(&cfg);
+	mu_mock_reset();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		et_err_clear(&err);
 		ok(et_http_get(&cfg, bad[i], &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
@@ -287,13 +177,12 @@ static void test_scheme(void)
 		   "the mock's discovery URL over http:// is refused");
 		free(plain);
 	}
-	is_int(mock_stat("discovery"), 0, "no request reached the mock for a refused scheme");
+	is_int(mu_mock_stat("discovery"), 0, "no request reached the mock for a refused scheme");
 	et_err_clear(&err);
 	ok(et_http_post_form(&cfg, "http://127.0.0.1/token?code=SECRETQ", "password=SECRETF", &resp, &err) < 0 &&
 		   strcmp(err.reason, "http_scheme") == 0,
 	   "POST over http:// refused with http_scheme");
-	ok(!strstr(err.message, "SECRET"), "the refusal does not repeat the URL's query or the form (%s)",
-	   err.message);
+	ok(!strstr(err.message, "SECRET"), "the refusal does not repeat the URL's query or the form (%s)", err.message);
 	ok(resp.body == NULL, "nothing is returned on failure");
 	et_config_free(&cfg);
 }
@@ -304,8 +193,8 @@ static void test_get_ok(void)
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
 
-	cfg_load(&cfg);
-	mock_reset();
+	mu_cfg_load(&cfg);
+	mu_mock_reset();
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0, "GET discovery from the mock (%s)", err.message);
 	is_int(resp.status, 200, "status 200");
 	ok(resp.body && strstr(resp.body, "\"issuer\"") != NULL, "the body is the discovery document");
@@ -316,7 +205,7 @@ static void test_get_ok(void)
 	et_http_resp_free(NULL);
 
 	/* A non-2xx answer is an answer, not a failure: Entra's errors live in 400 bodies. */
-	ok(et_http_get(&cfg, url_of("%s/not-a-tenant/v2.0/.well-known/openid-configuration", mock_base), &resp,
+	ok(et_http_get(&cfg, mu_str_of("%s/not-a-tenant/v2.0/.well-known/openid-configuration", mock_base), &resp,
 		       &err) == 0,
 	   "GET for an unknown tenant returns normally");
 	is_int(resp.status, 400, "with the mock's HTTP 400");
@@ -344,31 +233,40 @@ static void test_tls(const char *fixdir, const struct fixture *good, const struc
 	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
 
 	/* The mock's certificate is not from this CA. */
-	cfg_load(&cfg);
-	cfg_set(&cfg, "ca_file", ca);
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "ca_file", ca);
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
 	   "a server certificate from another CA: http_tls (%s)", err.message);
 	ok(strstr(err.message, "127.0.0.1") != NULL, "the sentence names the host");
 
 	/* Same CA, right name: works (so the next failure is about the name alone). */
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 &&
-		   resp.status == 200,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.status == 200,
 	   "the fixture's certificate for 127.0.0.1 is accepted with its CA (%s)", err.message);
 	et_http_resp_free(&resp);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", wrong->port), &resp, &err) < 0 &&
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/echo", wrong->port), &resp, &err) < 0 &&
 		   strcmp(err.reason, "http_tls") == 0,
 	   "a certificate for wrong.example served at 127.0.0.1: http_tls (%s)", err.message);
 	et_config_free(&cfg);
 
 	/* Without ca_file the system store is used, and it does not know the test CA. */
-	cfg_load(&cfg);
-	cfg_set(&cfg, "ca_file", "");
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "ca_file", "");
 	et_err_clear(&err);
 	ok(cfg.ca_file == NULL, "ca_file unset");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
 	   "without ca_file the mock's test CA is not trusted: http_tls");
+	/* Nor does the environment get to add a CA. */
+	setenv("SSL_CERT_FILE", getenv("ET_MOCK_CA"), 1);
+	setenv("SSL_CERT_DIR", getenv("ET_MOCK_DIR"), 1);
+	setenv("CURL_CA_BUNDLE", getenv("ET_MOCK_CA"), 1);
+	et_err_clear(&err);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	   "SSL_CERT_FILE, SSL_CERT_DIR, CURL_CA_BUNDLE naming the mock's CA are ignored: http_tls");
+	unsetenv("SSL_CERT_FILE");
+	unsetenv("SSL_CERT_DIR");
+	unsetenv("CURL_CA_BUNDLE");
 	et_config_free(&cfg);
 }
 
@@ -377,21 +275,21 @@ static void test_connect(void)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	int port = closed_port();
+	int port = mu_closed_port();
 	double t0, get_s, post_s;
 
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 	t0 = now_s();
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/x", port), &resp, &err) < 0 &&
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/x", port), &resp, &err) < 0 &&
 		   strcmp(err.reason, "http_connect") == 0,
 	   "connection refused: http_connect (%s)", err.message);
 	get_s = now_s() - t0;
-	ok(strstr(err.message, url_of("127.0.0.1:%d", port)) != NULL, "the sentence names host and port");
+	ok(strstr(err.message, mu_str_of("127.0.0.1:%d", port)) != NULL, "the sentence names host and port");
 
 	et_err_clear(&err);
 	t0 = now_s();
-	ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/token?code=SECRETQ", port), "password=SECRETF",
-			     &resp, &err) < 0 &&
+	ok(et_http_post_form(&cfg, mu_str_of("https://127.0.0.1:%d/token?code=SECRETQ", port), "password=SECRETF", &resp,
+			     &err) < 0 &&
 		   strcmp(err.reason, "http_connect") == 0,
 	   "POST, connection refused: http_connect");
 	post_s = now_s() - t0;
@@ -415,30 +313,30 @@ static void test_timeout(void)
 	struct et_err err = { 0 };
 	double t0, el;
 
-	cfg_load(&cfg);
-	cfg_set(&cfg, "http_timeout", "1s");
-	mock_reset();
-	ctl("latency", "{\"seconds\": 3, \"endpoints\": [\"discovery\"]}");
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "http_timeout", "1s");
+	mu_mock_reset();
+	mu_ctl("latency", "{\"seconds\": 3, \"endpoints\": [\"discovery\"]}");
 	t0 = now_s();
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_timeout") == 0,
 	   "a server slower than http_timeout: http_timeout (%s)", err.message);
 	el = now_s() - t0;
 	ok(el < 2.0, "gave up within the budget plus a second (%.2f s for a 1 s budget)", el);
 	ok(el >= 0.9, "but not before the budget was spent (%.2f s)", el);
-	is_int(mock_stat("discovery"), 1, "a timed-out GET is not retried");
+	is_int(mu_mock_stat("discovery"), 1, "a timed-out GET is not retried");
 
 	/* The budget covers the retry too: 0.7 s for a 503 leaves too little for a second try. */
-	mock_reset();
-	ctl("latency", "{\"seconds\": 0.7, \"endpoints\": [\"discovery\"]}");
-	ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	mu_mock_reset();
+	mu_ctl("latency", "{\"seconds\": 0.7, \"endpoints\": [\"discovery\"]}");
+	mu_ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
 	t0 = now_s();
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 503,
 	   "a slow 503 is returned as such");
 	el = now_s() - t0;
 	et_http_resp_free(&resp);
-	is_int(mock_stat("discovery"), 1, "no retry when the budget would not allow it");
+	is_int(mu_mock_stat("discovery"), 1, "no retry when the budget would not allow it");
 	ok(el < 1.2, "within the budget (%.2f s)", el);
-	mock_reset();
+	mu_mock_reset();
 	et_config_free(&cfg);
 }
 
@@ -447,44 +345,44 @@ static void test_retry(void)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	char *token = url_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant);
+	char *token = mu_str_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant);
 
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 503, \"count\": 1, \"endpoints\": [\"discovery\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 503, \"count\": 1, \"endpoints\": [\"discovery\"]}");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
 	   "GET: one 503, then success on the retry");
-	is_int(mock_stat("discovery"), 2, "the mock saw two requests");
+	is_int(mu_mock_stat("discovery"), 2, "the mock saw two requests");
 	et_http_resp_free(&resp);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 502, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 502, \"count\": -1, \"endpoints\": [\"discovery\"]}");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 502,
 	   "GET: 502 twice returns the second 502");
-	is_int(mock_stat("discovery"), 2, "retried exactly once");
+	is_int(mu_mock_stat("discovery"), 2, "retried exactly once");
 	et_http_resp_free(&resp);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 504, \"count\": 1, \"endpoints\": [\"discovery\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 504, \"count\": 1, \"endpoints\": [\"discovery\"]}");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200, "GET: 504 is retried too");
 	et_http_resp_free(&resp);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"]}");
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 500, "GET: 500 is returned");
-	is_int(mock_stat("discovery"), 1, "and not retried (not a gateway error)");
+	is_int(mu_mock_stat("discovery"), 1, "and not retried (not a gateway error)");
 	et_http_resp_free(&resp);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"token\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"token\"]}");
 	ok(et_http_post_form(&cfg, token, "grant_type=password", &resp, &err) == 0 && resp.status == 503,
 	   "POST: 503 is returned");
-	is_int(mock_stat("token"), 1, "a POST is never retried");
+	is_int(mu_mock_stat("token"), 1, "a POST is never retried");
 	et_http_resp_free(&resp);
 
 	/* An ordinary POST reaches the token endpoint and returns Entra's 400. */
-	mock_reset();
+	mu_mock_reset();
 	{
 		char *form = NULL;
 		if (asprintf(&form, "grant_type=password&client_id=%s&username=nobody%%40contoso.com&password=x",
@@ -493,11 +391,11 @@ static void test_retry(void)
 		ok(et_http_post_form(&cfg, token, form, &resp, &err) == 0 && resp.status == 400,
 		   "POST a form to the token endpoint: HTTP 400 returned, not a failure");
 		ok(resp.body && strstr(resp.body, "\"error\""), "with Entra's error body");
-		is_int(mock_stat("token"), 1, "one request");
+		is_int(mu_mock_stat("token"), 1, "one request");
 		et_http_resp_free(&resp);
 		free(form);
 	}
-	mock_reset();
+	mu_mock_reset();
 	et_config_free(&cfg);
 }
 
@@ -509,32 +407,32 @@ static void test_size(const char *fixdir, const struct fixture *good)
 	char ca[1024];
 
 	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
-	cfg_load(&cfg);
-	cfg_set(&cfg, "ca_file", ca);
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "ca_file", ca);
 
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) == 0,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) == 0,
 	   "a body of exactly ET_HTTP_MAX_BODY with a length is accepted (%s)", err.message);
 	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
 	et_http_resp_free(&resp);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) ==
-		   0,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp,
+		       &err) == 0,
 	   "a body of exactly ET_HTTP_MAX_BODY without a length is accepted (%s)", err.message);
 	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
 	et_http_resp_free(&resp);
 
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
-		       &err) < 0 &&
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp, &err) <
+			   0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "one byte over, announced by Content-Length: http_too_large (%s)", err.message);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
 		       &err) < 0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "one byte over, streamed without a length: http_too_large (%s)", err.message);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp,
 		       &err) < 0 &&
 		   strcmp(err.reason, "http_too_large") == 0,
 	   "a body four times the cap: http_too_large");
@@ -548,18 +446,18 @@ static void test_proxy(void)
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
 	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
-	int port = closed_port();
-	char *dead = strdup(url_of("http://127.0.0.1:%d", port));
+	int port = mu_closed_port();
+	char *dead = strdup(mu_str_of("http://127.0.0.1:%d", port));
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		setenv(vars[i], dead, 1);
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
 	   "https_proxy, HTTPS_PROXY, ALL_PROXY pointing at a dead port are ignored (%s)", err.message);
 	et_http_resp_free(&resp);
 
 	/* The configured proxy is used: a dead one makes the call fail. */
-	cfg_set(&cfg, "proxy", dead);
+	mu_cfg_set(&cfg, "proxy", dead);
 	et_err_clear(&err);
 	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_connect") == 0,
 	   "the configured proxy is used (a dead one: http_connect, %s)", err.message);
@@ -587,14 +485,14 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 	static const char gz[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not-really-gzip";
 
 	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
-	cfg_load(&cfg);
-	cfg_set(&cfg, "ca_file", ca);
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "ca_file", ca);
 	/* A ~/.netrc with credentials for the fixture: must not be read. */
 	free(tu_write_file(fixdir, ".netrc", "machine 127.0.0.1 login netrcuser password netrcpass\n", 0600));
 	setenv("HOME", fixdir, 1);
-	setenv("NETRC", url_of("%s/.netrc", fixdir), 1);
+	setenv("NETRC", mu_str_of("%s/.netrc", fixdir), 1);
 
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.body,
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.body,
 	   "GET /echo on the fixture");
 	ok(resp.body && strncmp(resp.body, "GET /echo HTTP/1.1\r\n", 20) == 0, "a plain HTTP/1.1 GET");
 	ok(resp.body && strstr(resp.body, "\r\nUser-Agent: pam_entra_tap/" PACKAGE_VERSION "\r\n"),
@@ -605,7 +503,7 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 
 	{
 		const char *form = "grant_type=password&password=p%26ss%20word";
-		ok(et_http_post_form(&cfg, url_of("https://127.0.0.1:%d/echo", good->port), form, &resp, &err) == 0 &&
+		ok(et_http_post_form(&cfg, mu_str_of("https://127.0.0.1:%d/echo", good->port), form, &resp, &err) == 0 &&
 			   resp.body,
 		   "POST /echo on the fixture");
 		ok(resp.body && strncmp(resp.body, "POST /echo HTTP/1.1\r\n", 21) == 0, "a POST");
@@ -617,16 +515,43 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 		et_http_resp_free(&resp);
 	}
 
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/redirect", good->port), &resp, &err) == 0 &&
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/redirect", good->port), &resp, &err) == 0 &&
 		   resp.status == 302,
 	   "a redirect is returned, not followed");
 	ok(resp.body && strcmp(resp.body, "moved") == 0, "with the redirect's own body");
 	et_http_resp_free(&resp);
 
-	ok(et_http_get(&cfg, url_of("https://127.0.0.1:%d/gzip", good->port), &resp, &err) == 0 &&
+	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/gzip", good->port), &resp, &err) == 0 &&
 		   resp.len == sizeof(gz) - 1 && memcmp(resp.body, gz, sizeof(gz) - 1) == 0,
 	   "a gzip-encoded answer arrives undecoded (no decompression bombs)");
 	et_http_resp_free(&resp);
+	et_config_free(&cfg);
+}
+
+/* Under sudo the environment is the user's: libcurl must not be let to write TLS secrets to a
+ * file the user names (it reads SSLKEYLOGFILE once, at global init). The variable is set only
+ * around this first request: Python's ssl (mockctl) honours it too. */
+static void test_keylog_env(const char *dir)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char *keylog;
+
+	if (asprintf(&keylog, "%s/keylog.txt", dir) < 0)
+		abort();
+	mu_cfg_load(&cfg);
+	setenv("SSLKEYLOGFILE", keylog, 1);
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	   "the first request, with SSLKEYLOGFILE set (%s)", err.message);
+	et_http_resp_free(&resp);
+	ok(access(keylog, F_OK) != 0, "SSLKEYLOGFILE from the environment was not used: no key log file");
+	is_str(getenv("SSLKEYLOGFILE"), keylog, "and the variable is back in the environment as it was");
+	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && access(keylog, F_OK) != 0,
+	   "a second request writes no key log either");
+	et_http_resp_free(&resp);
+	unsetenv("SSLKEYLOGFILE");
+	free(keylog);
 	et_config_free(&cfg);
 }
 
@@ -661,6 +586,7 @@ int main(void)
 		tap_skip_all("needs the mock Entra ID: run through test_http.sh");
 	tmp = tu_tmpdir();
 	fixdir = tmp;
+	test_keylog_env(tmp); /* first: it needs libcurl not yet initialised */
 	make_certs(fixdir);
 	fixture_start(&good, fixdir, "good");
 	fixture_start(&wrong, fixdir, "wrong");

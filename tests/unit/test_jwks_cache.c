@@ -4,6 +4,7 @@
  * Run through test_jwks_cache.sh (with-mock.sh). */
 #include "config.h"
 #include "jwks_cache.h"
+#include "mockutil.h"
 #include "tap.h"
 #include "testutil.h"
 #include <errno.h>
@@ -13,11 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
@@ -25,65 +23,12 @@
 static const char *mock_base, *mock_tenant;
 static time_t T0;
 
-/* ---- the mock's control API (through mockctl) ---- */
-
-static char *mockctl(const char *action, const char *json)
-{
-	char cmd[4096], *out = NULL;
-	size_t len = 0, cap = 0;
-	FILE *p;
-	int c;
-
-	snprintf(cmd, sizeof(cmd), "%s %s%s%s%s", getenv("ET_MOCKCTL"), action, json ? " '" : "", json ? json : "",
-		 json ? "'" : "");
-	fflush(stdout);
-	p = popen(cmd, "r");
-	if (!p)
-		return NULL;
-	while ((c = fgetc(p)) != EOF) {
-		if (len + 2 > cap) {
-			cap = cap ? cap * 2 : 1024;
-			out = realloc(out, cap);
-			if (!out)
-				abort();
-		}
-		out[len++] = (char)c;
-	}
-	if (out)
-		out[len] = '\0';
-	if (pclose(p) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out ? out : strdup("");
-}
-
-static void ctl(const char *action, const char *json)
-{
-	char *r = mockctl(action, json);
-	if (!r) {
-		printf("Bail out! mock control %s failed\n", action);
-		exit(1);
-	}
-	free(r);
-}
-
-static int mock_stat(const char *endpoint)
-{
-	char *r = mockctl("stats", NULL);
-	json_object *o = r ? json_tokener_parse(r) : NULL, *req = NULL, *n = NULL;
-	int v = -1;
-	if (o && json_object_object_get_ex(o, "requests", &req) && json_object_object_get_ex(req, endpoint, &n))
-		v = json_object_get_int(n);
-	json_object_put(o);
-	free(r);
-	return v;
-}
+/* ---- the mock ---- */
 
 /* The kid the mock signs with now (malloc'd). */
 static char *mock_current_kid(void)
 {
-	char *r = mockctl("state/dump", NULL), *kid = NULL;
+	char *r = mu_mockctl("state/dump", NULL), *kid = NULL;
 	json_object *o = r ? json_tokener_parse(r) : NULL, *keys = NULL;
 	if (o && json_object_object_get_ex(o, "keys", &keys) && json_object_is_type(keys, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(keys); i++) {
@@ -102,12 +47,6 @@ static char *mock_current_kid(void)
 	return kid;
 }
 
-static void mock_reset(void)
-{
-	ctl("up", NULL);
-	ctl("stats/reset", NULL);
-}
-
 /* ---- configuration and log capture ---- */
 
 static char logbuf[16384];
@@ -119,27 +58,14 @@ static void log_capture(void *data, int level, const char *msg)
 	snprintf(logbuf + len, sizeof(logbuf) - len, "<%d>%s\n", level, msg);
 }
 
-static void cfg_set(struct et_config *cfg, const char *key, const char *value)
-{
-	struct et_err err = { 0 };
-	if (et_config_set(cfg, key, value, "test", &err) < 0 || et_config_finish(cfg, &err) < 0) {
-		printf("Bail out! cannot set %s = %s: %s\n", key, value, err.message);
-		exit(1);
-	}
-}
-
 /* The mock's configuration with a fresh, not yet existing cache directory. Returns the dir. */
 static char *cfg_fresh(struct et_config *cfg)
 {
-	struct et_err err = { 0 };
 	char *dir;
-	if (et_config_init(cfg) < 0 || et_config_load(cfg, getenv("ET_MOCK_CONFIG"), &err) < 0) {
-		printf("Bail out! cannot load %s: %s\n", getenv("ET_MOCK_CONFIG"), err.message);
-		exit(1);
-	}
+	mu_cfg_load(cfg);
 	if (asprintf(&dir, "%s/cache", tu_tmpdir()) < 0)
 		abort();
-	cfg_set(cfg, "jwks_cache_dir", dir);
+	mu_cfg_set(cfg, "jwks_cache_dir", dir);
 	cfg->log.fn = log_capture;
 	cfg->log.data = NULL;
 	logbuf[0] = '\0';
@@ -210,68 +136,6 @@ static void get_fails(struct et_keystore *ks, const char *kid, time_t now, const
 		tap_diag("message: %s", err.message);
 }
 
-/* ---- static documents over TLS (openssl s_server -WWW, the mock's server certificate) ---- */
-
-struct docserver {
-	pid_t pid;
-	int port;
-	char *dir;
-};
-
-static void docserver_start(struct docserver *d)
-{
-	const char *mdir = getenv("ET_MOCK_DIR");
-	char cert[1024], key[1024], out[1024], line[256];
-	FILE *f = NULL;
-
-	d->dir = tu_tmpdir();
-	snprintf(cert, sizeof(cert), "%s/server.pem", mdir);
-	snprintf(key, sizeof(key), "%s/server-key.pem", mdir);
-	snprintf(out, sizeof(out), "%s/s_server.out", d->dir);
-	if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
-		printf("Bail out! the mock's server certificate is not in %s\n", mdir);
-		exit(1);
-	}
-	fflush(stdout);
-	d->pid = fork();
-	if (d->pid < 0)
-		exit(1);
-	if (d->pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || chdir(d->dir) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(126);
-		execlp("openssl", "openssl", "s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key,
-		       (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 400 && d->port == 0; i++) {
-		usleep(25000);
-		if (!f)
-			f = fopen(out, "r");
-		if (!f)
-			continue;
-		clearerr(f);
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "ACCEPT 127.0.0.1:%d", &d->port) == 1)
-				break;
-	}
-	if (f)
-		fclose(f);
-	if (d->port == 0) {
-		printf("Bail out! openssl s_server did not start\n");
-		exit(1);
-	}
-}
-
-static void docserver_stop(struct docserver *d)
-{
-	if (d->pid > 0) {
-		kill(d->pid, SIGTERM);
-		waitpid(d->pid, NULL, 0);
-	}
-	d->pid = 0;
-}
-
 /* ---- tests ---- */
 
 static void test_first_fetch_and_cache(const char *kid)
@@ -284,11 +148,11 @@ static void test_first_fetch_and_cache(const char *kid)
 	json_object *doc, *v;
 	long long ttl = cfg.jwks_cache_ttl;
 
-	mock_reset();
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	is_int(get_ok(&ks, kid, T0, "first use: the mock's current key is found"), 1, "one network fetch");
-	is_int(mock_stat("discovery"), 1, "the mock saw one discovery request");
-	is_int(mock_stat("keys"), 1, "and one key set request");
+	is_int(mu_mock_stat("discovery"), 1, "the mock saw one discovery request");
+	is_int(mu_mock_stat("keys"), 1, "and one key set request");
 	is_int(ks.fetched_at, T0, "fetched_at is now");
 	is_int(mode_of(dir), 0700, "the cache directory was created 0700");
 	is_int(mode_of(cache), 0600, "jwks.json is 0600");
@@ -317,27 +181,27 @@ static void test_first_fetch_and_cache(const char *kid)
 	/* Another keystore (another process, in real life) uses the cache: no network. */
 	et_keystore_init(&ks2, &cfg);
 	is_int(get_ok(&ks2, kid, T0 + 10, "a second keystore finds the key"), 0, "from the cache, without fetching");
-	is_int(mock_stat("keys"), 1, "the mock saw no new request");
+	is_int(mu_mock_stat("keys"), 1, "the mock saw no new request");
 	is_int(ks2.fetched_at, T0, "the cached set keeps its fetch time");
 
 	/* Past the TTL: fetched again. */
 	et_keystore_init(&ks3, &cfg);
 	is_int(get_ok(&ks3, kid, T0 + ttl + 1, "after the TTL the key is still found"), 1, "after a refetch");
-	is_int(mock_stat("keys"), 2, "the mock saw the second key set request");
+	is_int(mu_mock_stat("keys"), 2, "the mock saw the second key set request");
 	is_int(ks3.fetched_at, T0 + ttl + 1, "the new set's fetch time");
 
 	/* ks2's set in memory is stale now, but the one on disk is fresh: it is adopted. */
 	is_int(get_ok(&ks2, kid, T0 + ttl + 2, "a keystore with a stale set in memory"), 0,
 	       "adopts the fresh cache another keystore wrote, without fetching");
 	is_int(ks2.fetched_at, T0 + ttl + 1, "the adopted set's fetch time");
-	is_int(mock_stat("keys"), 2, "no request");
+	is_int(mu_mock_stat("keys"), 2, "no request");
 
 	/* et_keystore_refresh fetches even when fresh. */
 	{
 		struct et_err err = { 0 };
 		ok(et_keystore_refresh(&ks2, T0 + ttl + 3, &err) == 0, "et_keystore_refresh works (%s)", err.message);
 		is_int(ks2.refreshes, 1, "and counts a fetch");
-		is_int(mock_stat("keys"), 3, "the mock saw it");
+		is_int(mu_mock_stat("keys"), 3, "the mock saw it");
 	}
 
 	et_keystore_free(&ks);
@@ -359,7 +223,7 @@ static void test_unknown_kid(const char *kid)
 	int flood_refreshes = 0;
 	char name[64];
 
-	mock_reset();
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	get_fails(&ks, "no-such-kid", T0, "unknown_kid", "no-such-kid", "an unknown kid with no cache");
 	is_int(ks.refreshes, 1, "caused one fetch");
@@ -372,7 +236,7 @@ static void test_unknown_kid(const char *kid)
 	}
 	is_int(flood_refreshes, 0, "30 more unknown kids within the minute: each refused with unknown_kid");
 	is_int(ks.refreshes, 1, "and none of them fetched");
-	is_int(mock_stat("keys"), 1, "the mock saw one key set request in all");
+	is_int(mu_mock_stat("keys"), 1, "the mock saw one key set request in all");
 	get_fails(&ks, "still-unknown", T0 + 59, "unknown_kid", "one a minute", "59 s later");
 	get_ok(&ks, kid, T0 + 59, "a known kid is still served meanwhile");
 
@@ -388,10 +252,10 @@ static void test_unknown_kid(const char *kid)
 	/* A minute later one more refresh is allowed. */
 	get_fails(&ks, "unknown-after-a-minute", T0 + 60, "unknown_kid", "just refreshed", "60 s later");
 	is_int(ks.refreshes, 2, "one more fetch");
-	is_int(mock_stat("keys"), 2, "the mock saw it");
+	is_int(mu_mock_stat("keys"), 2, "the mock saw it");
 
 	/* The same limit across processes, and only one of several racing processes fetches. */
-	mock_reset();
+	mu_mock_reset();
 	fflush(stdout);
 	{
 		enum { N = 6 };
@@ -426,7 +290,7 @@ static void test_unknown_kid(const char *kid)
 		}
 		is_int(bad, 0, "6 processes x 5 unknown kids: every answer is unknown_kid");
 		is_int(total, 1, "exactly one process fetched");
-		is_int(mock_stat("keys"), 1, "the mock saw one key set request");
+		is_int(mu_mock_stat("keys"), 1, "the mock saw one key set request");
 	}
 
 	/* A refresh stamp from the future (the clock was stepped back) does not block refreshes. */
@@ -435,17 +299,16 @@ static void test_unknown_kid(const char *kid)
 		struct et_keystore ks3;
 		snprintf(buf, sizeof(buf), "%lld\n", (long long)(T0 + 100000));
 		write_text(stamp, buf, 0600);
-		mock_reset();
+		mu_mock_reset();
 		et_keystore_init(&ks3, &cfg);
-		get_fails(&ks3, "unknown-after-clock-step", T0 + 126, "unknown_kid", NULL,
-			  "a stamp in the future");
+		get_fails(&ks3, "unknown-after-clock-step", T0 + 126, "unknown_kid", NULL, "a stamp in the future");
 		is_int(ks3.refreshes, 1, "does not stop a refresh");
 		et_keystore_free(&ks3);
 		free(stamp);
 	}
 
 	/* Kids that cannot be a kid: refused without any look. */
-	mock_reset();
+	mu_mock_reset();
 	{
 		char longkid[ET_KID_MAX + 2];
 		memset(longkid, 'k', sizeof(longkid) - 1);
@@ -453,7 +316,7 @@ static void test_unknown_kid(const char *kid)
 		get_fails(&ks, "", T0 + 500, "unknown_kid", NULL, "an empty kid");
 		get_fails(&ks, NULL, T0 + 500, "unknown_kid", NULL, "a NULL kid");
 		get_fails(&ks, longkid, T0 + 500, "unknown_kid", NULL, "a kid longer than ET_KID_MAX");
-		is_int(mock_stat("discovery"), 0, "none of them reached the network");
+		is_int(mu_mock_stat("discovery"), 0, "none of them reached the network");
 	}
 	et_keystore_free(&ks);
 	free(dir);
@@ -467,11 +330,11 @@ static void test_rotation(void)
 	char *dir = cfg_fresh(&cfg);
 	char *kid1, *kid2, *kid3;
 
-	mock_reset();
+	mu_mock_reset();
 	kid1 = mock_current_kid();
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid1, T0, "before rotation: the current key");
-	ctl("rotate", NULL);
+	mu_ctl("rotate", NULL);
 	kid2 = mock_current_kid();
 	ok(strcmp(kid1, kid2) != 0, "the mock rotated to a new kid");
 	is_int(get_ok(&ks, kid2, T0 + 61, "a token signed with the new key: its key is found"), 1,
@@ -479,14 +342,14 @@ static void test_rotation(void)
 	is_int(get_ok(&ks, kid1, T0 + 62, "the old key (still published) is found too"), 0, "without a refresh");
 
 	/* Rotating again within the minute: the new key is not found until the limit allows. */
-	ctl("rotate", NULL);
+	mu_ctl("rotate", NULL);
 	kid3 = mock_current_kid();
 	get_fails(&ks, kid3, T0 + 62, "unknown_kid", NULL, "a second rotation within the minute");
 	is_int(get_ok(&ks, kid3, T0 + 121, "a minute after the last refresh"), 1, "the newest key after one refresh");
-	is_int(mock_stat("keys"), 3, "three key set requests in all");
+	is_int(mu_mock_stat("keys"), 3, "three key set requests in all");
 
 	/* Retired keys disappear on the next refresh. */
-	ctl("rotate", "{\"retire_old\": true}");
+	mu_ctl("rotate", "{\"retire_old\": true}");
 	{
 		struct et_err err = { 0 };
 		ok(et_keystore_refresh(&ks, T0 + 200, &err) == 0, "refresh after the old keys were retired");
@@ -509,25 +372,25 @@ static void test_idp_down(const char *kid)
 	int before;
 
 	/* No cache and the provider down: nothing to verify with. */
-	mock_reset();
-	ctl("down", "{\"mode\": \"reset\"}");
+	mu_mock_reset();
+	mu_ctl("down", "{\"mode\": \"reset\"}");
 	et_keystore_init(&ks, &cfg);
 	get_fails(&ks, kid, T0, "idp_unavailable", "http_", "no cache, the mock dropping connections");
 	ok(strstr(logbuf, "using cached keys") == NULL, "no claim of cached keys in the log");
 	et_keystore_free(&ks);
 
-	mock_reset();
-	ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
+	mu_mock_reset();
+	mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
 	et_keystore_init(&ks, &cfg);
 	get_fails(&ks, kid, T0 + 1, "idp_unavailable", "HTTP 500", "no cache, the key set answering 500");
 	et_keystore_free(&ks);
 
 	/* Fill the cache, then let the provider go down and the cache go stale. */
-	mock_reset();
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid, T0 + 2, "the provider is up: keys fetched");
 	et_keystore_free(&ks);
-	ctl("down", "{\"mode\": \"reset\"}");
+	mu_ctl("down", "{\"mode\": \"reset\"}");
 	logbuf[0] = '\0';
 	et_keystore_init(&ks2, &cfg);
 	is_int(get_ok(&ks2, kid, T0 + 2 + ttl + 1, "stale cache, provider down: the cached key is used"), 1,
@@ -544,13 +407,14 @@ static void test_idp_down(const char *kid)
 	}
 
 	/* Right after a failed attempt, other processes do not wait on the provider again. */
-	before = mock_stat("discovery");
+	before = mu_mock_stat("discovery");
 	logbuf[0] = '\0';
 	et_keystore_init(&ks3, &cfg);
 	is_int(get_ok(&ks3, kid, T0 + 2 + ttl + 5, "a second process, seconds later"), 0,
 	       "uses the stale cache without trying the network");
-	is_int(mock_stat("discovery"), before, "the mock saw nothing");
-	ok(strstr(logbuf, "using cached keys") != NULL, "and says so in the log");
+	is_int(mu_mock_stat("discovery"), before, "the mock saw nothing");
+	ok(strstr(logbuf, "<4>key refresh skipped (the last attempt, 4 s ago, failed); using cached keys"),
+	   "and says so in the log");
 	/* An unknown kid while down, with keys in hand: the provider is what is missing. */
 	get_fails(&ks3, "rotated-while-down", T0 + 2 + ttl + 70, "idp_unavailable", "cached set",
 		  "an unknown kid while the provider is down");
@@ -558,7 +422,7 @@ static void test_idp_down(const char *kid)
 	et_keystore_free(&ks3);
 
 	/* Back up: a later attempt refreshes. */
-	mock_reset();
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	is_int(get_ok(&ks, kid, T0 + 2 + ttl + 200, "the provider is back"), 1, "and the stale cache is refreshed");
 	is_int(ks.fetched_at, T0 + 2 + ttl + 200, "with a new fetch time");
@@ -584,12 +448,13 @@ static void test_corrupt_cache(const char *kid)
 		{ "no fetched_at", "{\"jwks_uri\": \"https://x/keys\", \"jwks\": {\"keys\": []}}" },
 		{ "a key set with no usable key",
 		  "{\"fetched_at\": 1, \"jwks_uri\": \"https://x/keys\", \"jwks\": {\"keys\": []}}" },
-		{ "duplicate members", "{\"fetched_at\": 1, \"fetched_at\": 2, \"jwks_uri\": \"https://x/keys\", \"jwks\": {}}" },
+		{ "duplicate members",
+		  "{\"fetched_at\": 1, \"fetched_at\": 2, \"jwks_uri\": \"https://x/keys\", \"jwks\": {}}" },
 		{ "an empty file", "" },
 	};
 
 	/* A good cache to start from. */
-	mock_reset();
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid, T0, "a good cache is written");
 	et_keystore_free(&ks);
@@ -602,7 +467,12 @@ static void test_corrupt_cache(const char *kid)
 		et_keystore_init(&ks, &cfg);
 		snprintf(name, sizeof(name), "a cache of %s: the key is found", bad[i].what);
 		is_int(get_ok(&ks, kid, T0 + 10, name), 1, "by fetching again");
-		ok(strstr(logbuf, "<4>ignoring the key cache") != NULL, "and the bad cache is logged");
+		{
+			const char *first = strstr(logbuf, "<4>ignoring the key cache");
+			ok(first != NULL, "and the bad cache is logged");
+			if (!ok(first && !strstr(first + 4, "ignoring the key cache"), "once"))
+				tap_diag("log: %s", logbuf);
+		}
 		et_keystore_free(&ks);
 	}
 	{
@@ -661,13 +531,13 @@ static void test_corrupt_cache(const char *kid)
 		if (mkdir(d2, 0777) < 0 || chmod(d2, 0777) < 0)
 			abort();
 		et_keystore_init(&ks, &cfg2);
-		mock_reset();
+		mu_mock_reset();
 		{
 			const struct et_jwk *k = NULL;
 			ok(et_keystore_get(&ks, kid, T0, &k, &err) < 0 && strstr(err.message, "writable"),
 			   "a world-writable cache directory is refused (%s)", err.message);
 		}
-		is_int(mock_stat("discovery"), 0, "before any network use");
+		is_int(mu_mock_stat("discovery"), 0, "before any network use");
 		et_keystore_free(&ks);
 		free(d2);
 		et_config_free(&cfg2);
@@ -678,19 +548,6 @@ static void test_corrupt_cache(const char *kid)
 	free(cache);
 	free(dir);
 	et_config_free(&cfg);
-}
-
-/* A port nothing listens on. */
-static int closed_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0 };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		exit(1);
-	close(fd);
-	return ntohs(sa.sin_port);
 }
 
 static void test_pinned(void)
@@ -704,12 +561,12 @@ static void test_pinned(void)
 	char *jwks = tu_jwks_json(keys, kids, 2);
 
 	/* The authority is a dead port: any network use would fail. */
-	if (asprintf(&authority, "https://127.0.0.1:%d", closed_port()) < 0)
+	if (asprintf(&authority, "https://127.0.0.1:%d", mu_closed_port()) < 0)
 		abort();
-	cfg_set(&cfg, "authority", authority);
+	mu_cfg_set(&cfg, "authority", authority);
 	file = tu_write_file(kdir, "keys.json", jwks, 0600);
-	cfg_set(&cfg, "jwks_file", file);
-	mock_reset();
+	mu_cfg_set(&cfg, "jwks_file", file);
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	is_int(get_ok(&ks, "pinned-rsa", T0, "pinned keys: the RSA key is found"), 0, "without a fetch");
 	get_ok(&ks, "pinned-ec", T0 + 1000000, "the EC key too, at any time (no TTL)");
@@ -718,7 +575,7 @@ static void test_pinned(void)
 	get_fails(&ks, "not-pinned-2", T0 + 3600, "unknown_kid", NULL, "and again an hour later");
 	ok(et_keystore_refresh(&ks, T0, &err) == 0, "et_keystore_refresh re-reads the file (%s)", err.message);
 	is_int(ks.refreshes, 0, "no network fetch was ever made");
-	is_int(mock_stat("discovery") + mock_stat("keys"), 0, "the mock saw nothing");
+	is_int(mu_mock_stat("discovery") + mu_mock_stat("keys"), 0, "the mock saw nothing");
 	ok(access(dir, F_OK) != 0, "no cache directory was created");
 	et_keystore_free(&ks);
 
@@ -742,6 +599,7 @@ static void test_pinned(void)
 	get_fails(&ks, "pinned-rsa", T0, "not_found", NULL, "a missing pinned file");
 	et_keystore_free(&ks);
 
+	EVP_PKEY_free(keys[1]); /* the EC key is ours; the RSA key is testutil's cached one */
 	free(jwks);
 	free(file);
 	free(authority);
@@ -749,7 +607,7 @@ static void test_pinned(void)
 	et_config_free(&cfg);
 }
 
-static void test_bad_key_sets(const char *kid, struct docserver *d)
+static void test_bad_key_sets(const char *kid, struct mu_docserver *d)
 {
 	struct et_config cfg;
 	struct et_keystore ks;
@@ -762,7 +620,8 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 	} sets[] = {
 		{ "empty.json", "{\"keys\": []}", "no usable" },
 		{ "small.json",
-		  "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"small\", \"use\": \"sig\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}",
+		  "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"small\", \"use\": \"sig\", \"n\": \"AQAB\", \"e\": "
+		  "\"AQAB\"}]}",
 		  "no usable" },
 		{ "notjson.json", "<html>", NULL },
 		{ "array.json", "[]", NULL },
@@ -778,11 +637,11 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 		file = tu_write_file(d->dir, "disc.json", body, 0644);
 		if (asprintf(&disc, "https://127.0.0.1:%d/disc.json", d->port) < 0)
 			abort();
-		cfg_set(&cfg, "discovery_url", disc);
+		mu_cfg_set(&cfg, "discovery_url", disc);
 		et_keystore_init(&ks, &cfg);
 		snprintf(name, sizeof(name), "the provider's key set is %s", sets[i].name);
-		get_fails(&ks, "anything", T0 + (time_t)i * 1000, "idp_unavailable", sets[i].needle ? sets[i].needle : "bad_jwks",
-			  name);
+		get_fails(&ks, "anything", T0 + (time_t)i * 1000, "idp_unavailable",
+			  sets[i].needle ? sets[i].needle : "bad_jwks", name);
 		et_keystore_free(&ks);
 		free(body);
 		free(file);
@@ -790,14 +649,14 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 	}
 
 	/* With a stale cache that has the key, a bad answer does not lock anyone out. */
-	cfg_set(&cfg, "discovery_url", "");
-	mock_reset();
+	mu_cfg_set(&cfg, "discovery_url", "");
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid, T0 + 10000, "the mock's keys are cached");
 	et_keystore_free(&ks);
 	{
 		/* The cache records the discovery URL; keep it so the cache stays ours. */
-		ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
+		mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
 		logbuf[0] = '\0';
 		et_keystore_init(&ks, &cfg);
 		get_ok(&ks, kid, T0 + 10000 + ttl + 1, "stale cache, key set answering 500: cached key used");
@@ -805,8 +664,8 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 		et_keystore_free(&ks);
 	}
 	/* The provider answers, but with a document for another issuer. */
-	mock_reset();
-	ctl("config", "{\"issuer_override\": \"https://login.example.com/evil/v2.0\"}");
+	mu_mock_reset();
+	mu_ctl("config", "{\"issuer_override\": \"https://login.example.com/evil/v2.0\"}");
 	logbuf[0] = '\0';
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid, T0 + 20000 + 2 * ttl, "stale cache, discovery naming another issuer: cached key used");
@@ -815,8 +674,8 @@ static void test_bad_key_sets(const char *kid, struct docserver *d)
 	get_fails(&ks, "new-kid", T0 + 20100 + 2 * ttl, "idp_unavailable", "bad_issuer",
 		  "an unknown kid while discovery names another issuer");
 	et_keystore_free(&ks);
-	ctl("config", "{\"issuer_override\": null}");
-	mock_reset();
+	mu_ctl("config", "{\"issuer_override\": null}");
+	mu_mock_reset();
 	free(iss);
 	free(dir);
 	et_config_free(&cfg);
@@ -832,8 +691,8 @@ static void test_lock_held(const char *kid)
 	struct timespec a, b;
 	double el;
 
-	cfg_set(&cfg, "http_timeout", "1s");
-	mock_reset();
+	mu_cfg_set(&cfg, "http_timeout", "1s");
+	mu_mock_reset();
 	et_keystore_init(&ks, &cfg);
 	get_ok(&ks, kid, T0, "cache filled");
 	et_keystore_free(&ks);
@@ -869,7 +728,7 @@ static void test_lock_held(const char *kid)
 
 int main(void)
 {
-	struct docserver d = { 0 };
+	struct mu_docserver d = { 0 };
 	char *kid;
 
 	mock_base = getenv("ET_MOCK_BASE");
@@ -885,9 +744,9 @@ int main(void)
 	test_idp_down(kid);
 	test_corrupt_cache(kid);
 	test_pinned();
-	docserver_start(&d);
+	mu_docserver_start(&d);
 	test_bad_key_sets(kid, &d);
-	docserver_stop(&d);
+	mu_docserver_stop(&d);
 	test_lock_held(kid);
 	free(kid);
 	kid = NULL;

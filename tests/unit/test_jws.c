@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
@@ -13,6 +14,61 @@
 #include "jwks.h"
 #include "../testutil.h"
 #include "../tap.h"
+
+/* Fault injection: this program replaces malloc & co. (glibc supports that), so the Nth
+ * allocation anywhere (ours, json-c's, OpenSSL's) can be made to fail, and live allocations
+ * are counted to find leaks on error paths. Sanitizer builds bring their own allocator. */
+#if !defined(__SANITIZE_ADDRESS__)
+#define FAULT_INJECTION 1
+#include <errno.h>
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+static long fi_countdown = -1; /* allocations left before one fails; -1: none fails */
+static long fi_live, fi_failed;
+
+static int fi_fail_now(void)
+{
+	if (fi_countdown < 0 || fi_countdown-- > 0)
+		return 0;
+	fi_failed++;
+	errno = ENOMEM;
+	return 1;
+}
+
+void *malloc(size_t n)
+{
+	void *p = fi_fail_now() ? NULL : __libc_malloc(n);
+	fi_live += p != NULL;
+	return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+	void *p = fi_fail_now() ? NULL : __libc_calloc(n, size);
+	fi_live += p != NULL;
+	return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+	void *p;
+	if (old && n == 0) {
+		fi_live--;
+		return __libc_realloc(old, 0);
+	}
+	p = fi_fail_now() ? NULL : __libc_realloc(old, n);
+	fi_live += p != NULL && old == NULL;
+	return p;
+}
+
+void free(void *p)
+{
+	fi_live -= p != NULL;
+	__libc_free(p);
+}
+#endif
 
 #define H_RS "{\"alg\":\"RS256\",\"kid\":\"r1\",\"typ\":\"JWT\"}"
 #define H_ES "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"JWT\"}"
@@ -636,6 +692,114 @@ static void test_bad_signatures(void)
 	free(t);
 }
 
+#ifdef FAULT_INJECTION
+/* Run op with the 1st, 2nd, ... allocation failing until it gets through untouched. Each
+ * run must succeed or fail with an allowed reason, and leave no allocation behind. */
+static void fault_sweep(int (*op)(struct et_err *err), const char *allowed1, const char *allowed2, const char *name)
+{
+	int bad_reason = 0, leaks = 0, runs = 0, first_bad = -1;
+	struct et_err err;
+	op(&err); /* warm-up: one-time library initialisation is not a leak */
+	for (long n = 0; n < 100000; n++, runs++) {
+		long live, failed = fi_failed;
+		int r;
+		/* OpenSSL keeps a per-thread error buffer that grows with the errors it records;
+		 * release it around each run so it is not mistaken for a leak. */
+		OPENSSL_thread_stop();
+		live = fi_live;
+		memset(&err, 0, sizeof(err));
+		fi_countdown = n;
+		r = op(&err);
+		fi_countdown = -1;
+		ERR_clear_error();
+		OPENSSL_thread_stop();
+		if (r < 0 && strcmp(err.reason, allowed1) != 0 && (!allowed2 || strcmp(err.reason, allowed2) != 0)) {
+			if (first_bad < 0)
+				first_bad = (int)n;
+			bad_reason++;
+			tap_diag("allocation %ld failing gave reason '%s': %s", n, err.reason, err.message);
+		}
+		if (fi_live != live) {
+			leaks++;
+			tap_diag("allocation %ld failing leaked %ld allocation(s)", n, fi_live - live);
+		}
+		if (fi_failed == failed)
+			break; /* nothing failed: every allocation of op has been tried */
+	}
+	ok(bad_reason == 0, "%s: each of %d failing allocations gives %s%s%s", name, runs, allowed1,
+	   allowed2 ? " or " : "", allowed2 ? allowed2 : "");
+	ok(leaks == 0, "%s: no leak after any failing allocation", name);
+}
+
+static const char *fi_token;
+
+static int op_parse_verify(struct et_err *err)
+{
+	struct et_jws j;
+	int r = et_jws_parse(fi_token, strlen(fi_token), &j, err);
+	if (r < 0)
+		return r;
+	r = et_jws_verify(&j, et_jwks_find(&jwks, j.kid), err);
+	et_jws_free(&j);
+	/* the parse half must only ever fail for memory: tested separately below */
+	return r;
+}
+
+static int op_parse(struct et_err *err)
+{
+	struct et_jws j;
+	int r = et_jws_parse(fi_token, strlen(fi_token), &j, err);
+	if (r == 0)
+		et_jws_free(&j);
+	return r;
+}
+
+static char *fi_jwks_doc;
+
+static int op_jwks(struct et_err *err)
+{
+	struct et_jwks set;
+	int r = et_jwks_parse(fi_jwks_doc, strlen(fi_jwks_doc), &set, err);
+	if (r == 0)
+		et_jwks_free(&set);
+	return r;
+}
+
+static void test_out_of_memory(void)
+{
+	char *t = tu_sign_jws(rsa, H_RS, PAYLOAD), *big;
+	EVP_PKEY *keys[2] = { rsa, ec };
+	const char *kids[2] = { "r1", "e1" };
+
+	fi_token = t;
+	fault_sweep(op_parse, "no_memory", NULL, "RS256 parse");
+	/* OpenSSL does not tell a failed allocation from a bad signature */
+	fault_sweep(op_parse_verify, "no_memory", "bad_signature", "RS256 parse and verify");
+	free(t);
+	t = tu_sign_jws(ec, H_ES, PAYLOAD);
+	fi_token = t;
+	fault_sweep(op_parse_verify, "no_memory", "bad_signature", "ES256 parse and verify");
+	free(t);
+	/* a payload past the on-stack scratch, with escapes, arrays and numbers */
+	big = malloc(8192);
+	strcpy(big, "{\"sub\":\"s\\u00e9\",\"n\":[1,2.5,-3e2,true,null,{}],\"pad\":\"");
+	{
+		size_t off = strlen(big);
+		memset(big + off, 'x', 5000);
+		strcpy(big + off + 5000, "\"}");
+	}
+	t = tu_sign_jws(rsa, H_RS, big);
+	fi_token = t;
+	fault_sweep(op_parse, "no_memory", NULL, "parse of a 5 KB payload");
+	free(t);
+	free(big);
+	/* a key set: a failed key import only skips that key */
+	fi_jwks_doc = tu_jwks_json(keys, kids, 2);
+	fault_sweep(op_jwks, "no_memory", NULL, "key set parse");
+	free(fi_jwks_doc);
+}
+#endif
+
 int main(void)
 {
 	rsa = tu_rsa_key(2048);
@@ -650,6 +814,11 @@ int main(void)
 	test_header();
 	test_good();
 	test_bad_signatures();
+#ifdef FAULT_INJECTION
+	test_out_of_memory();
+#else
+	ok(1, "allocation failures # SKIP the sanitizer's allocator is in charge");
+#endif
 
 	et_jwks_free(&jwks);
 	EVP_PKEY_free(rsa_other);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "json_strict.h"
 #include "jws.h"
+#include "mockutil.h"
 #include "oauth.h"
 #include "oidc.h"
 #include "tap.h"
@@ -388,43 +389,6 @@ static void test_token_parse(void)
 
 /* ---- the mock ---- */
 
-static const char *mockctl_cmd;
-
-/* Run `$ET_MOCKCTL action 'json'`; the answer (stdout) goes to out. Returns the exit status. */
-__attribute__((format(printf, 4, 5))) static int mockctl(char *out, size_t outsz, const char *action, const char *fmt,
-							 ...)
-{
-	char json[2048], cmd[4096], scratch[4096];
-	va_list ap;
-	FILE *p;
-	size_t n = 0;
-	int st;
-
-	if (!out) {
-		out = scratch;
-		outsz = sizeof(scratch);
-	}
-	va_start(ap, fmt);
-	vsnprintf(json, sizeof(json), fmt, ap);
-	va_end(ap);
-	if (json[0])
-		snprintf(cmd, sizeof(cmd), "%s %s '%s'", mockctl_cmd, action, json);
-	else
-		snprintf(cmd, sizeof(cmd), "%s %s", mockctl_cmd, action);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	while (n + 1 < outsz) {
-		size_t got = fread(out + n, 1, outsz - 1 - n, p);
-		if (got == 0)
-			break;
-		n += got;
-	}
-	out[n] = '\0';
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* A string member of a JSON answer (copied into a static buffer). */
 static const char *json_str(const char *text, const char *key)
 {
@@ -443,23 +407,9 @@ static const char *json_str(const char *text, const char *key)
 	return v ? val : NULL;
 }
 
-static long long token_requests(void)
-{
-	char out[1024];
-	json_object *doc = NULL, *req = NULL;
-	struct et_err err = {0};
-	long long n = -1;
-	if (mockctl(out, sizeof(out), "stats", "%s", "") != 0 || et_json_parse(out, strlen(out), 8, &doc, &err) < 0)
-		return -1;
-	if (json_object_object_get_ex(doc, "requests", &req))
-		et_json_get_int64(req, "token", &n);
-	json_object_put(doc);
-	return n;
-}
-
 static void mock_up(void)
 {
-	mockctl(NULL, 0, "up", "{}");
+	mu_ctl("up", "{}");
 }
 
 /* Verify an ID token with the core verifier, for the configured test user. */
@@ -550,9 +500,9 @@ static void *approve_later(void *arg)
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 	if (strcmp(a->action, "device/approve") == 0)
-		mockctl(NULL, 0, a->action, "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", a->user_code);
+		mu_ctlf(a->action, "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", a->user_code);
 	else
-		mockctl(NULL, 0, a->action, "{\"user_code\":\"%s\"}", a->user_code);
+		mu_ctlf(a->action, "{\"user_code\":\"%s\"}", a->user_code);
 	return NULL;
 }
 
@@ -568,7 +518,7 @@ static void test_device_flow(void)
 	long long slack = 0, before;
 	int r;
 
-	ok(mockctl(NULL, 0, "config", "{\"interval\":1}") == 0, "mock: poll interval 1 s");
+	ok(mu_try_ctl("config", "{\"interval\":1}") == 0, "mock: poll interval 1 s");
 
 	/* approve while the loop polls */
 	if (start_device(&d, "approve")) {
@@ -579,7 +529,7 @@ static void test_device_flow(void)
 		ok(d.message && strstr(d.message, d.user_code), "approve: message names the user code");
 		is_int(d.interval, 1, "approve: interval from the answer");
 		is_int(d.expires_in, 900, "approve: expires_in from the answer");
-		mockctl(NULL, 0, "stats/reset", "{}");
+		mu_ctl("stats/reset", "{}");
 		snprintf(ap.user_code, sizeof(ap.user_code), "%s", d.user_code);
 		ap.action = "device/approve";
 		ap.delay_ms = 1500;
@@ -598,7 +548,7 @@ static void test_device_flow(void)
 		ok(spacing_ok(&d, 0, &slack), "approve: no poll earlier than the interval allows (min slack %lld ms)",
 		   slack);
 		ok(slack < 200, "approve: and no later than needed (min slack %lld ms)", slack);
-		is_int(token_requests(), d.polls, "approve: the mock saw exactly the polls counted");
+		is_int(mu_mock_stat("token"), d.polls, "approve: the mock saw exactly the polls counted");
 		et_oauth_secret_free(tok);
 		tok = NULL;
 
@@ -627,7 +577,7 @@ static void test_device_flow(void)
 
 	/* expired at the IdP */
 	if (start_device(&d, "expire")) {
-		mockctl(NULL, 0, "device/expire", "{\"user_code\":\"%s\"}", d.user_code);
+		mu_ctlf("device/expire", "{\"user_code\":\"%s\"}", d.user_code);
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		is_reason(r, &err, "code_expired", "expired code");
@@ -668,7 +618,7 @@ static void test_device_flow(void)
 		et_device_poll(&cfg, &oidc, &d, &tok, &err);
 		ok(et_device_poll(&cfg, &oidc, &d, &tok, &err) == ET_POLL_SLOW_DOWN && d.interval == 6,
 		   "slow_down honoured: provoked, interval now 6 s");
-		mockctl(NULL, 0, "device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
+		mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		if (!ok(r == 0 && tok, "slow_down honoured: signed in"))
@@ -703,7 +653,7 @@ static void test_device_flow(void)
 
 	/* the deadline holds when the IdP hangs mid-request */
 	if (start_device(&d, "deadline, slow IdP")) {
-		mockctl(NULL, 0, "latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
+		mu_ctl("latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(2)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
@@ -744,7 +694,7 @@ static void test_device_flow(void)
 
 	/* 5xx three times in a row */
 	if (start_device(&d, "5xx")) {
-		mockctl(NULL, 0, "fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
+		mu_ctl("fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
@@ -759,8 +709,8 @@ static void test_device_flow(void)
 
 	/* two 5xx, then the IdP is back: only consecutive failures count */
 	if (start_device(&d, "5xx twice")) {
-		mockctl(NULL, 0, "device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
-		mockctl(NULL, 0, "fail", "{\"status\":502,\"count\":2,\"endpoints\":[\"token\"]}");
+		mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
+		mu_ctl("fail", "{\"status\":502,\"count\":2,\"endpoints\":[\"token\"]}");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
 		mock_up();
@@ -774,7 +724,7 @@ static void test_device_flow(void)
 
 	/* non-JSON */
 	if (start_device(&d, "non-JSON")) {
-		mockctl(NULL, 0, "fail",
+		mu_ctl("fail",
 			"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<html>proxy says no</html>\","
 			"\"content_type\":\"text/html\"}");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
@@ -787,7 +737,7 @@ static void test_device_flow(void)
 
 	/* connections reset */
 	if (start_device(&d, "down")) {
-		mockctl(NULL, 0, "down", "{\"mode\":\"reset\"}");
+		mu_ctl("down", "{\"mode\":\"reset\"}");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
 		t0 = mono();
 		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
@@ -808,11 +758,11 @@ static void test_device_flow(void)
 	}
 
 	/* the device authorization endpoint fails */
-	mockctl(NULL, 0, "fail", "{\"status\":503,\"count\":1,\"endpoints\":[\"devicecode\"]}");
+	mu_ctl("fail", "{\"status\":503,\"count\":1,\"endpoints\":[\"devicecode\"]}");
 	memset(&d, 0, sizeof(d));
 	r = et_device_start(&cfg, &oidc, NULL, &d, &err);
 	is_reason(r, &err, "idp_unavailable", "devicecode answers 503");
-	mockctl(NULL, 0, "fail",
+	mu_ctl("fail",
 		"{\"status\":400,\"count\":1,\"endpoints\":[\"devicecode\"],\"body\":\"oops\",\"content_type\":\"text/"
 		"plain\"}");
 	r = et_device_start(&cfg, &oidc, NULL, &d, &err);
@@ -830,7 +780,7 @@ static void test_device_flow(void)
 	is_reason(r, &err, "bad_argument", "devicecode with a bad scope");
 
 	/* a code that expires locally before the deadline */
-	ok(mockctl(NULL, 0, "config", "{\"device_code_lifetime\":2}") == 0, "mock: device codes live 2 s");
+	ok(mu_try_ctl("config", "{\"device_code_lifetime\":2}") == 0, "mock: device codes live 2 s");
 	if (start_device(&d, "short-lived code")) {
 		is_int(d.expires_in, 2, "short-lived code: expires_in 2");
 		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
@@ -841,7 +791,7 @@ static void test_device_flow(void)
 		ok(ms_between(&t1, &t0) < 2600, "short-lived code: ended in %lld ms", ms_between(&t1, &t0));
 		et_device_free(&d);
 	}
-	mockctl(NULL, 0, "config", "{\"device_code_lifetime\":900}");
+	mu_ctl("config", "{\"device_code_lifetime\":900}");
 
 	/* nothing listening at all */
 	if (start_device(&d, "refused")) {
@@ -853,19 +803,21 @@ static void test_device_flow(void)
 		is_reason(r, &err, "idp_unavailable", "connection refused");
 		et_device_free(&d);
 	}
-	before = token_requests();
+	before = mu_mock_stat("token");
 	ok(before >= 0, "mock stats readable");
 }
 
 static const char *new_tap(const char *upn, const char *extra)
 {
 	static char tap[4096];
-	char out[2048];
+	char *out;
 	const char *t;
 	tap[0] = '\0';
-	if (mockctl(out, sizeof(out), "tap", "{\"upn\":\"%s\"%s}", upn, extra) != 0)
+	out = mu_mockctl("tap", mu_str_of("{\"upn\":\"%s\"%s}", upn, extra));
+	if (!out)
 		return NULL;
 	t = json_str(out, "tap");
+	free(out);
 	if (!t)
 		return NULL;
 	snprintf(tap, sizeof(tap), "%s", t);
@@ -918,13 +870,13 @@ static void test_password_grant(void)
 	password_case("alice@contoso.com", tap, "auth_failed", "used", "one-time TAP reused");
 
 	tap = new_tap("alice@contoso.com", ",\"one_time\":false");
-	ok(mockctl(NULL, 0, "tap/expire", "{\"upn\":\"alice@contoso.com\"}") == 0, "mock: alice's passes expired");
+	ok(mu_try_ctl("tap/expire", "{\"upn\":\"alice@contoso.com\"}") == 0, "mock: alice's passes expired");
 	password_case("alice@contoso.com", tap, "auth_failed", "expired", "expired TAP");
 
 	tap = new_tap("alice@contoso.com", ",\"start_in_seconds\":600");
 	password_case("alice@contoso.com", tap, "auth_failed", "not yet valid", "TAP not yet valid");
 
-	ok(mockctl(NULL, 0, "users", "{\"upn\":\"carol@contoso.com\",\"mfa_required\":true}") == 0,
+	ok(mu_try_ctl("users", "{\"upn\":\"carol@contoso.com\",\"mfa_required\":true}") == 0,
 	   "mock: carol needs MFA");
 	tap = new_tap("carol@contoso.com", "");
 	password_case("carol@contoso.com", tap, "mfa_required", "AADSTS50076", "MFA required");
@@ -937,22 +889,22 @@ static void test_password_grant(void)
 	secret_in_username[nsecrets - 1] = true;
 
 	tap = new_tap("alice@contoso.com", ",\"one_time\":false");
-	ok(mockctl(NULL, 0, "config", "{\"password_grant\":false}") == 0, "mock: password grant disabled");
+	ok(mu_try_ctl("config", "{\"password_grant\":false}") == 0, "mock: password grant disabled");
 	password_case("alice@contoso.com", tap, "client_not_allowed", "AADSTS7000218", "password grant disabled");
-	mockctl(NULL, 0, "config", "{\"password_grant\":true}");
+	mu_ctl("config", "{\"password_grant\":true}");
 
-	mockctl(NULL, 0, "fail", "{\"status\":500,\"count\":1,\"endpoints\":[\"token\"]}");
+	mu_ctl("fail", "{\"status\":500,\"count\":1,\"endpoints\":[\"token\"]}");
 	password_case("alice@contoso.com", tap, "idp_unavailable", "500", "token endpoint 500");
-	mockctl(NULL, 0, "fail",
+	mu_ctl("fail",
 		"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<h1>no</"
 		"h1>\",\"content_type\":\"text/html\"}");
 	password_case("alice@contoso.com", tap, "idp_error", "not JSON", "token endpoint non-JSON");
-	mockctl(NULL, 0, "down", "{\"mode\":\"close\"}");
+	mu_ctl("down", "{\"mode\":\"close\"}");
 	password_case("alice@contoso.com", tap, "idp_unavailable", NULL, "IdP closes the connection");
 	mock_up();
 
 	/* a timeout: the IdP answers after http_timeout */
-	mockctl(NULL, 0, "latency", "{\"seconds\":4,\"endpoints\":[\"token\"]}");
+	mu_ctl("latency", "{\"seconds\":4,\"endpoints\":[\"token\"]}");
 	{
 		long saved = cfg.http_timeout;
 		cfg.http_timeout = 1;
@@ -1016,8 +968,7 @@ int main(void)
 	test_device_parse();
 	test_token_parse();
 
-	mockctl_cmd = getenv("ET_MOCKCTL");
-	if (!ok(conf && mockctl_cmd, "the mock Entra ID is running (ET_MOCK_CONFIG, ET_MOCKCTL)"))
+	if (!ok(conf && getenv("ET_MOCKCTL"), "the mock Entra ID is running (ET_MOCK_CONFIG, ET_MOCKCTL)"))
 		return tap_done();
 	if (!ok(et_config_init(&cfg) == 0 && et_config_load(&cfg, conf, &err) == 0, "mock config loads"))
 		printf("#   %s\n", err.message);

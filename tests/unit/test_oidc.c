@@ -3,73 +3,29 @@
  * configured ca_file, trusts it). Run through test_oidc.sh (with-mock.sh). */
 #include "config.h"
 #include "http.h"
+#include "mockutil.h"
 #include "oidc.h"
 #include "tap.h"
 #include "testutil.h"
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 static const char *mock_base, *mock_tenant;
 
 /* ---- the mock's control API (through mockctl) ---- */
 
-static void ctl(const char *action, const char *json)
-{
-	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "%s %s%s%s%s >/dev/null", getenv("ET_MOCKCTL"), action, json ? " '" : "",
-		 json ? json : "", json ? "'" : "");
-	if (system(cmd) != 0) {
-		printf("Bail out! mock control %s failed\n", action);
-		exit(1);
-	}
-}
-
 static void mock_reset(void)
 {
-	ctl("up", NULL);
-	ctl("config", "{\"issuer_override\": null, \"omit_device_endpoint\": false}");
+	mu_ctl("up", NULL);
+	mu_ctl("config", "{\"issuer_override\": null, \"omit_device_endpoint\": false}");
 }
 
-/* ---- configuration ---- */
+/* ---- strings ---- */
 
-static void cfg_load(struct et_config *cfg)
-{
-	struct et_err err = { 0 };
-	if (et_config_init(cfg) < 0 || et_config_load(cfg, getenv("ET_MOCK_CONFIG"), &err) < 0) {
-		printf("Bail out! cannot load %s: %s\n", getenv("ET_MOCK_CONFIG"), err.message);
-		exit(1);
-	}
-}
-
-static void cfg_set(struct et_config *cfg, const char *key, const char *value)
-{
-	struct et_err err = { 0 };
-	if (et_config_set(cfg, key, value, "test", &err) < 0 || et_config_finish(cfg, &err) < 0) {
-		printf("Bail out! cannot set %s = %s: %s\n", key, value, err.message);
-		exit(1);
-	}
-}
-
-static char *str_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_of(const char *fmt, ...)
-{
-	static char buf[8][2048];
-	static int next;
-	char *b = buf[next++ % 8];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(b, sizeof(buf[0]), fmt, ap);
-	va_end(ap);
-	return b;
-}
-
-/* Like str_of, but each result lives until pool_free(). */
+/* Like mu_str_of, but each result lives until pool_free(). */
 static char *pool[64];
 static size_t n_pool;
 static char *dup_of(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -92,72 +48,11 @@ static void pool_free(void)
 
 /* ---- static documents over TLS ---- */
 
-struct docserver {
-	pid_t pid;
-	int port;
-	char *dir;
-};
-
-static void docserver_start(struct docserver *d)
-{
-	const char *mdir = getenv("ET_MOCK_DIR");
-	char cert[1024], key[1024], out[1024], line[256];
-	FILE *f = NULL;
-
-	d->dir = tu_tmpdir();
-	snprintf(cert, sizeof(cert), "%s/server.pem", mdir);
-	snprintf(key, sizeof(key), "%s/server-key.pem", mdir);
-	snprintf(out, sizeof(out), "%s/s_server.out", d->dir);
-	if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
-		printf("Bail out! the mock's server certificate is not in %s\n", mdir);
-		exit(1);
-	}
-	fflush(stdout);
-	d->pid = fork();
-	if (d->pid < 0)
-		exit(1);
-	if (d->pid == 0) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || chdir(d->dir) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(126);
-		execlp("openssl", "openssl", "s_server", "-WWW", "-accept", "127.0.0.1:0", "-cert", cert, "-key", key,
-		       (char *)NULL);
-		_exit(127);
-	}
-	d->port = 0;
-	for (int i = 0; i < 400 && d->port == 0; i++) {
-		usleep(25000);
-		if (!f)
-			f = fopen(out, "r");
-		if (!f)
-			continue;
-		clearerr(f);
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "ACCEPT 127.0.0.1:%d", &d->port) == 1)
-				break;
-	}
-	if (f)
-		fclose(f);
-	if (d->port == 0) {
-		printf("Bail out! openssl s_server did not start\n");
-		exit(1);
-	}
-}
-
-static void docserver_stop(struct docserver *d)
-{
-	if (d->pid > 0) {
-		kill(d->pid, SIGTERM);
-		waitpid(d->pid, NULL, 0);
-	}
-	d->pid = 0;
-}
-
 /* Write a document and return its URL. */
-static char *doc(struct docserver *d, const char *name, const char *content)
+static char *doc(struct mu_docserver *d, const char *name, const char *content)
 {
 	free(tu_write_file(d->dir, name, content, 0644));
-	return str_of("https://127.0.0.1:%d/%s", d->port, name);
+	return mu_str_of("https://127.0.0.1:%d/%s", d->port, name);
 }
 
 /* ---- tests ---- */
@@ -185,14 +80,14 @@ static void test_mock_discovery(void)
 	struct et_err err = { 0 };
 	char *iss;
 
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 	mock_reset();
 	ok(et_oidc_discover(&cfg, &o, &err) == 0, "discovery against the mock (%s)", err.message);
 	iss = et_config_issuer_v2(&cfg);
 	is_str(o.issuer, iss, "issuer is {authority}/{tenant}/v2.0");
-	is_str(o.jwks_uri, str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant), "jwks_uri");
-	is_str(o.token_endpoint, str_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant), "token_endpoint");
-	is_str(o.device_authorization_endpoint, str_of("%s/%s/oauth2/v2.0/devicecode", mock_base, mock_tenant),
+	is_str(o.jwks_uri, mu_str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant), "jwks_uri");
+	is_str(o.token_endpoint, mu_str_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant), "token_endpoint");
+	is_str(o.device_authorization_endpoint, mu_str_of("%s/%s/oauth2/v2.0/devicecode", mock_base, mock_tenant),
 	       "device_authorization_endpoint");
 	et_oidc_free(&o);
 	ok(o.issuer == NULL && o.jwks_uri == NULL, "et_oidc_free clears");
@@ -200,49 +95,50 @@ static void test_mock_discovery(void)
 	et_oidc_free(NULL);
 
 	/* The mock leaves the device endpoint out: the fixed Entra shape is used. */
-	ctl("config", "{\"omit_device_endpoint\": true}");
+	mu_ctl("config", "{\"omit_device_endpoint\": true}");
 	ok(et_oidc_discover(&cfg, &o, &err) == 0, "discovery without device_authorization_endpoint");
-	is_str(o.device_authorization_endpoint, str_of("%s/%s/oauth2/v2.0/devicecode", cfg.authority, cfg.tenant_id),
+	is_str(o.device_authorization_endpoint, mu_str_of("%s/%s/oauth2/v2.0/devicecode", cfg.authority, cfg.tenant_id),
 	       "falls back to {authority}/{tenant}/oauth2/v2.0/devicecode");
 	et_oidc_free(&o);
 
 	/* Another issuer in the document. */
 	mock_reset();
-	ctl("config", "{\"issuer_override\": \"https://login.example.com/other-tenant/v2.0\"}");
+	mu_ctl("config", "{\"issuer_override\": \"https://login.example.com/other-tenant/v2.0\"}");
 	expect_fail(&cfg, "bad_issuer", "https://login.example.com/other-tenant/v2.0", "a foreign issuer");
 	expect_fail(&cfg, "bad_issuer", iss, "a foreign issuer (expected named)");
-	ctl("config", str_of("{\"issuer_override\": \"%s/\"}", iss));
+	mu_ctl("config", mu_str_of("{\"issuer_override\": \"%s/\"}", iss));
 	expect_fail(&cfg, "bad_issuer", NULL, "the right issuer with a trailing slash");
 	free(iss);
 
 	/* HTTP-level failures. */
 	mock_reset();
-	ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"], \"body\": \"<html>oops\"}");
+	mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"], \"body\": \"<html>oops\"}");
 	expect_fail(&cfg, "discovery_failed", "HTTP 500", "discovery answering 500 with HTML");
 	mock_reset();
-	ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
+	mu_ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
 	expect_fail(&cfg, "discovery_failed", "HTTP 503", "discovery answering 503");
 	mock_reset();
-	ctl("down", "{\"mode\": \"reset\", \"endpoints\": [\"discovery\"]}");
+	mu_ctl("down", "{\"mode\": \"reset\", \"endpoints\": [\"discovery\"]}");
 	expect_fail(&cfg, "discovery_failed", "(http_", "the mock dropping connections");
 	mock_reset();
 	et_config_free(&cfg);
 
 	/* Documents that are not discovery documents. */
-	cfg_load(&cfg);
-	cfg_set(&cfg, "discovery_url", str_of("%s/devicelogin", mock_base));
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "discovery_url", mu_str_of("%s/devicelogin", mock_base));
 	expect_fail(&cfg, "bad_discovery", "not valid JSON", "an HTML page");
-	cfg_set(&cfg, "discovery_url", str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant));
+	mu_cfg_set(&cfg, "discovery_url", mu_str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant));
 	expect_fail(&cfg, "bad_discovery", "issuer", "a JSON object without issuer (the key set)");
-	cfg_set(&cfg, "discovery_url",
-		str_of("%s/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration", mock_base));
+	mu_cfg_set(&cfg, "discovery_url",
+		mu_str_of("%s/00000000-0000-0000-0000-000000000000/v2.0/.well-known/openid-configuration", mock_base));
 	expect_fail(&cfg, "discovery_failed", "HTTP 400", "another tenant's discovery URL (AADSTS90002)");
 	et_config_free(&cfg);
 
 	/* A discovery URL that is not https (the configuration refuses one; the code does too). */
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 	free(cfg.discovery_url);
-	cfg.discovery_url = strdup(str_of("http://127.0.0.1:1/%s/v2.0/.well-known/openid-configuration", mock_tenant));
+	cfg.discovery_url =
+		strdup(mu_str_of("http://127.0.0.1:1/%s/v2.0/.well-known/openid-configuration", mock_tenant));
 	expect_fail(&cfg, "discovery_failed", "http_scheme", "an http:// discovery URL");
 	free(cfg.discovery_url);
 	cfg.discovery_url = NULL;
@@ -250,34 +146,34 @@ static void test_mock_discovery(void)
 	et_config_free(&cfg);
 }
 
-static void test_documents(struct docserver *d)
+static void test_documents(struct mu_docserver *d)
 {
 	struct et_config cfg;
 	struct et_oidc o = { 0 };
 	struct et_err err = { 0 };
 	char *iss, *good_jwks, *good_token;
 
-	cfg_load(&cfg);
+	mu_cfg_load(&cfg);
 	iss = et_config_issuer_v2(&cfg);
-	good_jwks = strdup(str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant));
-	good_token = strdup(str_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant));
+	good_jwks = strdup(mu_str_of("%s/%s/discovery/v2.0/keys", mock_base, mock_tenant));
+	good_token = strdup(mu_str_of("%s/%s/oauth2/v2.0/token", mock_base, mock_tenant));
 
 	/* A minimal valid document, no device endpoint. */
-	cfg_set(&cfg, "discovery_url",
+	mu_cfg_set(&cfg, "discovery_url",
 		doc(d, "minimal.json",
-		    str_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"}", iss, good_jwks,
-			   good_token)));
+		    mu_str_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"}", iss, good_jwks,
+			      good_token)));
 	ok(et_oidc_discover(&cfg, &o, &err) == 0, "a minimal document from another server (%s)", err.message);
 	is_str(o.jwks_uri, good_jwks, "its jwks_uri");
-	is_str(o.device_authorization_endpoint, str_of("%s/%s/oauth2/v2.0/devicecode", cfg.authority, cfg.tenant_id),
+	is_str(o.device_authorization_endpoint, mu_str_of("%s/%s/oauth2/v2.0/devicecode", cfg.authority, cfg.tenant_id),
 	       "device endpoint derived from the configured authority, not the document's server");
 	et_oidc_free(&o);
 
-	cfg_set(&cfg, "discovery_url",
+	mu_cfg_set(&cfg, "discovery_url",
 		doc(d, "dev-null.json",
-		    str_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\","
-			   "\"device_authorization_endpoint\":null}",
-			   iss, good_jwks, good_token)));
+		    mu_str_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\","
+			      "\"device_authorization_endpoint\":null}",
+			      iss, good_jwks, good_token)));
 	ok(et_oidc_discover(&cfg, &o, &err) == 0 && o.device_authorization_endpoint &&
 		   strstr(o.device_authorization_endpoint, "/oauth2/v2.0/devicecode"),
 	   "a null device endpoint counts as absent");
@@ -286,8 +182,8 @@ static void test_documents(struct docserver *d)
 	struct {
 		const char *name, *content, *reason, *needle;
 	} bad[] = {
-		{ "no-jwks.json", dup_of("{\"issuer\":\"%s\",\"token_endpoint\":\"%s\"}", iss, good_token), "bad_discovery",
-		  "jwks_uri" },
+		{ "no-jwks.json", dup_of("{\"issuer\":\"%s\",\"token_endpoint\":\"%s\"}", iss, good_token),
+		  "bad_discovery", "jwks_uri" },
 		{ "no-token.json", dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\"}", iss, good_jwks), "bad_discovery",
 		  "token_endpoint" },
 		{ "http-jwks.json",
@@ -304,12 +200,15 @@ static void test_documents(struct docserver *d)
 			 iss, good_jwks, good_token),
 		  "bad_discovery", "device_authorization_endpoint" },
 		{ "hostless-jwks.json",
-		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"https:///keys\",\"token_endpoint\":\"%s\"}", iss, good_token),
+		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"https:///keys\",\"token_endpoint\":\"%s\"}", iss,
+			 good_token),
 		  "bad_discovery", "jwks_uri" },
 		{ "space-jwks.json",
-		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"https://a b/keys\",\"token_endpoint\":\"%s\"}", iss, good_token),
+		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"https://a b/keys\",\"token_endpoint\":\"%s\"}", iss,
+			 good_token),
 		  "bad_discovery", "jwks_uri" },
-		{ "number-jwks.json", dup_of("{\"issuer\":\"%s\",\"jwks_uri\":7,\"token_endpoint\":\"%s\"}", iss, good_token),
+		{ "number-jwks.json",
+		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":7,\"token_endpoint\":\"%s\"}", iss, good_token),
 		  "bad_discovery", "jwks_uri" },
 		{ "number-issuer.json",
 		  dup_of("{\"issuer\":1,\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"}", good_jwks, good_token),
@@ -323,13 +222,15 @@ static void test_documents(struct docserver *d)
 			 iss, good_jwks, good_token),
 		  "bad_discovery", "not valid JSON" },
 		{ "trailing.json",
-		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"} {}", iss, good_jwks, good_token),
+		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"} {}", iss, good_jwks,
+			 good_token),
 		  "bad_discovery", "not valid JSON" },
 		{ "array.json", "[1,2,3]", "bad_discovery", "not a JSON object" },
 		{ "empty.json", "", "bad_discovery", "not valid JSON" },
 		{ "upper-issuer.json",
 		  dup_of("{\"issuer\":\"%s\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"}",
-			 dup_of("%s/%s/v2.0", mock_base, "8EAEF023-2B34-4DA1-9BAA-8BC8C9D6A490"), good_jwks, good_token),
+			 dup_of("%s/%s/v2.0", mock_base, "8EAEF023-2B34-4DA1-9BAA-8BC8C9D6A490"), good_jwks,
+			 good_token),
 		  "bad_issuer", "expected" },
 		{ "v1-issuer.json",
 		  dup_of("{\"issuer\":\"https://sts.windows.net/%s/\",\"jwks_uri\":\"%s\",\"token_endpoint\":\"%s\"}",
@@ -339,7 +240,7 @@ static void test_documents(struct docserver *d)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char name[128];
 		snprintf(name, sizeof(name), "document %s", bad[i].name);
-		cfg_set(&cfg, "discovery_url", doc(d, bad[i].name, bad[i].content));
+		mu_cfg_set(&cfg, "discovery_url", doc(d, bad[i].name, bad[i].content));
 		expect_fail(&cfg, bad[i].reason, bad[i].needle, name);
 	}
 	pool_free();
@@ -351,7 +252,7 @@ static void test_documents(struct docserver *d)
 
 int main(void)
 {
-	struct docserver d = { 0 };
+	struct mu_docserver d = { 0 };
 
 	mock_base = getenv("ET_MOCK_BASE");
 	mock_tenant = getenv("ET_MOCK_TENANT");
@@ -359,8 +260,8 @@ int main(void)
 		tap_skip_all("needs the mock Entra ID: run through test_oidc.sh");
 
 	test_mock_discovery();
-	docserver_start(&d);
+	mu_docserver_start(&d);
 	test_documents(&d);
-	docserver_stop(&d);
+	mu_docserver_stop(&d);
 	return tap_done();
 }
