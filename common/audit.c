@@ -1,0 +1,200 @@
+/* Audit trail in the journal. One entry per event:
+ *   MESSAGE_ID        fixed per event type (explained in data/entra-tap.catalog)
+ *   PRIORITY          syslog level given by the caller
+ *   MESSAGE           one human line
+ *   SYSLOG_IDENTIFIER entra-tap
+ *   ENTRA_TAP_EVENT   auth_ok, auth_denied, grant, revoke, refused, member_removed, error,
+ *                     breakglass (stable names for filters that do not know the ids)
+ *   ENTRA_TAP_GRANT_ID, _USER, _GROUP, _METHOD, _UPN, _OID, _REASON, _SERVICE, _RHOST
+ *   ENTRA_TAP_EXPIRES       the expiry as ISO 8601 UTC, "2025-01-31T12:00:00Z"
+ *   ENTRA_TAP_EXPIRES_UNIX  the same instant in seconds since the epoch
+ * Only the fields a caller sets are sent. Values come partly from outside (a reason typed by
+ * a person, a name from a token), so each is made one printable line: control characters
+ * become '?', invalid UTF-8 bytes become '?', and the length is capped without splitting a
+ * character. The journal is the only sink here; no secret is ever passed in. */
+#include "audit.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#define ET_AUDIT_VALUE_MAX 256
+#define ET_AUDIT_REASON_MAX 512
+#define ET_AUDIT_MESSAGE_MAX 1024
+#define ET_AUDIT_MAX_FIELDS 20
+#define ET_AUDIT_JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+struct event_info {
+	const char *id; /* MESSAGE_ID, generated once with systemd-id128 new */
+	const char *name;
+};
+
+static const struct event_info events[] = {
+	[ET_AUDIT_AUTH_OK] = { "2bc686d1058c42c2b4fbfb9283d7ecba", "auth_ok" },
+	[ET_AUDIT_AUTH_DENIED] = { "0b3117621553489ea57fef62799b7a94", "auth_denied" },
+	[ET_AUDIT_GRANT] = { "e910360f93c94595b7fdc1ce4b5e4c5d", "grant" },
+	[ET_AUDIT_REVOKE] = { "5d1e80ce70b0461ab71bc60bf222f794", "revoke" },
+	[ET_AUDIT_REFUSED] = { "1c01c3b03dae44749d33674aa24a55e9", "refused" },
+	[ET_AUDIT_MEMBER_REMOVED] = { "184d09751b3d488fb8c63dde01589231", "member_removed" },
+	[ET_AUDIT_ERROR] = { "07e08807229d4d98a9b07a48b10aa05c", "error" },
+	[ET_AUDIT_BREAKGLASS] = { "cb49758aceb949eda10e9bcf91885058", "breakglass" },
+};
+
+#define N_EVENTS (sizeof(events) / sizeof(events[0]))
+
+const char *et_audit_message_id(enum et_audit_event ev)
+{
+	if ((unsigned)ev >= N_EVENTS)
+		return NULL;
+	return events[ev].id;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes available), 0 when invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len, i;
+	unsigned cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Copy src into dst (capacity cap including the NUL) as one printable line of at most max
+ * bytes. Returns the bytes written (without NUL). */
+static size_t sanitize(char *dst, size_t cap, const char *src, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t n = strlen(src), i = 0, o = 0;
+
+	if (max > cap - 1)
+		max = cap - 1;
+	while (i < n) {
+		size_t l = utf8_seq_len(s + i, n - i);
+		if (l == 0 || (l == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
+			if (o + 1 > max)
+				break;
+			dst[o++] = '?';
+			i += l ? l : 1;
+			continue;
+		}
+		if (o + l > max)
+			break;
+		memcpy(dst + o, s + i, l);
+		o += l;
+		i += l;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+struct fields {
+	struct iovec iov[ET_AUDIT_MAX_FIELDS];
+	size_t n;
+	char arena[ET_AUDIT_MESSAGE_MAX + ET_AUDIT_REASON_MAX + 16 * (ET_AUDIT_VALUE_MAX + 32)];
+	size_t used;
+};
+
+/* Append NAME=value (value sanitised, capped at max bytes). Silently drops a field only
+ * when the fixed arena would overflow, which the sizes above rule out. */
+static void field_add(struct fields *f, const char *name, const char *value, size_t max)
+{
+	size_t room = sizeof(f->arena) - f->used, nl = strlen(name), vl;
+	char *p = f->arena + f->used;
+
+	if (!value || f->n >= ET_AUDIT_MAX_FIELDS || room < nl + 2 + 1)
+		return;
+	memcpy(p, name, nl);
+	p[nl] = '=';
+	vl = sanitize(p + nl + 1, room - nl - 1, value, max);
+	f->iov[f->n].iov_base = p;
+	f->iov[f->n].iov_len = nl + 1 + vl;
+	f->n++;
+	f->used += nl + 1 + vl + 1;
+}
+
+int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, const char *fmt, ...)
+{
+	struct fields f;
+	char msg[ET_AUDIT_MESSAGE_MAX + 1], num[32], iso[32];
+	struct stat st;
+	va_list ap;
+	int r;
+
+	if ((unsigned)ev >= N_EVENTS || priority < LOG_EMERG || priority > LOG_DEBUG)
+		return -EINVAL;
+	/* sd_journal_sendv() silently succeeds when journald is absent; callers want to know. */
+	if (stat(ET_AUDIT_JOURNAL_SOCKET, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+
+	f.n = 0;
+	f.used = 0;
+	field_add(&f, "MESSAGE_ID", events[ev].id, ET_AUDIT_VALUE_MAX);
+	snprintf(num, sizeof(num), "%d", priority);
+	field_add(&f, "PRIORITY", num, ET_AUDIT_VALUE_MAX);
+	field_add(&f, "SYSLOG_IDENTIFIER", "entra-tap", ET_AUDIT_VALUE_MAX);
+	field_add(&f, "ENTRA_TAP_EVENT", events[ev].name, ET_AUDIT_VALUE_MAX);
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	} else {
+		snprintf(msg, sizeof(msg), "entra-tap %s", events[ev].name);
+	}
+	field_add(&f, "MESSAGE", msg, ET_AUDIT_MESSAGE_MAX);
+
+	if (a) {
+		field_add(&f, "ENTRA_TAP_GRANT_ID", a->grant_id, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_USER", a->user, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_GROUP", a->group, ET_AUDIT_VALUE_MAX);
+		if (a->expires > 0) {
+			struct tm tm;
+			if (gmtime_r(&a->expires, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+				field_add(&f, "ENTRA_TAP_EXPIRES", iso, ET_AUDIT_VALUE_MAX);
+			snprintf(num, sizeof(num), "%lld", (long long)a->expires);
+			field_add(&f, "ENTRA_TAP_EXPIRES_UNIX", num, ET_AUDIT_VALUE_MAX);
+		}
+		field_add(&f, "ENTRA_TAP_METHOD", a->method, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_UPN", a->upn, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_OID", a->oid, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_REASON", a->reason, ET_AUDIT_REASON_MAX);
+		field_add(&f, "ENTRA_TAP_SERVICE", a->service, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_RHOST", a->rhost, ET_AUDIT_VALUE_MAX);
+	}
+
+	r = sd_journal_sendv(f.iov, (int)f.n);
+	return r < 0 ? r : 0;
+}

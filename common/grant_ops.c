@@ -1,0 +1,639 @@
+/* Grant, revoke, sweep, the account check and setcred: the store, the group files, the
+ * revocation timers and the audit trail put together. See grant.h for the ordering rules. */
+#include "grant.h"
+#include "audit.h"
+#include "groupfile.h"
+#include "identity.h"
+#include "spawn.h"
+#include "strlist.h"
+#include "timer.h"
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static const char *const state_names[] = {
+	[ET_GRANT_STATE_LIVE] = "live",
+	[ET_GRANT_STATE_NONE] = "none",
+	[ET_GRANT_STATE_PERMANENT] = "permanent",
+	[ET_GRANT_STATE_STALE_MEMBER] = "stale_member",
+	[ET_GRANT_STATE_EXPIRED] = "expired",
+};
+
+const char *et_grant_state_name(enum et_grant_state s)
+{
+	if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0]))
+		return "unknown";
+	return state_names[s];
+}
+
+long et_grant_clamp_duration(const struct et_config *cfg, long requested)
+{
+	long d = requested > 0 ? requested : cfg->duration_default;
+	if (d < cfg->duration_min)
+		d = cfg->duration_min;
+	if (d > cfg->duration_max)
+		d = cfg->duration_max;
+	return d;
+}
+
+static void audit_fill(struct et_audit *a, const struct et_grant *g, const char *reason)
+{
+	memset(a, 0, sizeof(*a));
+	a->grant_id = g->id;
+	a->user = g->user;
+	a->group = g->group;
+	a->expires = g->expires;
+	a->method = et_grant_method_name(g->method);
+	a->upn = g->upn[0] ? g->upn : NULL;
+	a->oid = g->oid[0] ? g->oid : NULL;
+	a->reason = reason;
+	a->service = g->service[0] ? g->service : NULL;
+	a->rhost = g->rhost[0] ? g->rhost : NULL;
+}
+
+/* An unreachable journal (a container without journald) is said once per process, not once
+ * per entry; the operation itself goes on. */
+static void audit_unreachable(const struct et_config *cfg, int r)
+{
+	static bool said;
+	if (r >= 0 || said)
+		return;
+	said = true;
+	et_log(&cfg->log, ET_LOG_WARNING, "the journal is unreachable (%s): audit entries are not being recorded",
+	       strerror(-r));
+}
+
+static void audit_revoke(const struct et_config *cfg, const struct et_grant *g, enum et_revoke_cause cause)
+{
+	struct et_audit a;
+	const char *c = et_revoke_cause_name(cause);
+	audit_fill(&a, g, c);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_REVOKE, LOG_NOTICE, &a, "grant %s of %s to group %s ended (%s)", g->id,
+					g->user, g->group, c));
+}
+
+static void audit_error(const struct et_config *cfg, const char *user, const char *grant_id, const struct et_err *e)
+{
+	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
+	et_log(&cfg->log, ET_LOG_ERR, "%s", e->message);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
+}
+
+static int lookup_user(const char *user, uid_t *ret_uid, struct et_err *err)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	int r;
+	if (!et_local_name_ok(user))
+		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+	r = getpwnam_r(user, &pw, buf, sizeof(buf), &found);
+	if (r != 0)
+		return et_err_set(err, "no_user", "cannot look up user %s: %s", user, strerror(r));
+	if (!found)
+		return et_err_set(err, "no_user", "there is no local user %s", user);
+	*ret_uid = pw.pw_uid;
+	return 0;
+}
+
+static bool is_live(const struct et_grant *g, time_t now)
+{
+	return g->expires > now;
+}
+
+static bool is_permanent(const struct et_config *cfg, const char *user)
+{
+	return et_strlist_contains(&cfg->permanent_members, user);
+}
+
+/* Does `user` keep membership of `group` once the grants in `skip` are gone? */
+static bool keeps_membership(const struct et_config *cfg, const struct et_grant_list *l, const char *user,
+			     const char *group, time_t now, const char *skip_id)
+{
+	if (strcmp(group, cfg->elevated_group) == 0 && is_permanent(cfg, user))
+		return true;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct et_grant *g = &l->items[i];
+		if (skip_id && strcmp(g->id, skip_id) == 0)
+			continue;
+		if (strcmp(g->user, user) == 0 && strcmp(g->group, group) == 0 && is_live(g, now))
+			return true;
+	}
+	return false;
+}
+
+static int member_remove(const char *group, const char *user, struct et_err *err)
+{
+	struct et_strlist rm = { 0 };
+	struct et_member_edit e = { .remove = &rm };
+	int r;
+	if (et_strlist_add(&rm, user) < 0)
+		return et_err_set(err, "no_memory", "out of memory");
+	r = et_group_edit(group, &e, NULL, err);
+	et_strlist_free(&rm);
+	return r;
+}
+
+static void group_error_reason(struct et_err *err, const char *group)
+{
+	if (err && strcmp(err->reason, "no_group") == 0)
+		et_err_set(err, "no_group",
+			   "the elevated group '%s' does not exist in /etc/group: create it (groupadd %s) or fix "
+			   "elevated_group in the configuration",
+			   group, group);
+}
+
+int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
+		    struct et_grant *ret, struct et_err *err)
+{
+	struct et_member_change chg = { 0 };
+	struct et_strlist add = { 0 };
+	struct et_member_edit edit = { .add = &add };
+	struct et_grant g;
+	struct et_audit a;
+	struct et_err terr;
+	size_t count = 0;
+	int lock = -1, r = -1, tr;
+
+	memset(&g, 0, sizeof(g));
+	if (lookup_user(req->user, &g.uid, err) < 0)
+		return -1;
+	if (req->duration < 0)
+		return et_err_set(err, "bad_duration", "a grant's duration cannot be negative");
+	if (!et_grant_method_name(req->method))
+		return et_err_set(err, "bad_method", "unknown grant method");
+	if (!cfg->elevated_group || !et_local_name_ok(cfg->elevated_group) || strlen(cfg->elevated_group) > ET_GRANT_NAME_MAX)
+		return et_err_set(err, "config", "elevated_group is not set to a valid group name");
+	if (et_grant_id_new(g.id, err) < 0)
+		return -1;
+	snprintf(g.user, sizeof(g.user), "%s", req->user);
+	snprintf(g.group, sizeof(g.group), "%s", cfg->elevated_group);
+	g.created = now;
+	g.expires = now + et_grant_clamp_duration(cfg, req->duration);
+	g.method = req->method;
+	et_text_sanitize(req->oid, g.oid, sizeof(g.oid));
+	et_text_sanitize(req->upn, g.upn, sizeof(g.upn));
+	et_text_sanitize(req->tid, g.tid, sizeof(g.tid));
+	et_text_sanitize(req->reason, g.reason, sizeof(g.reason));
+	et_text_sanitize(req->service, g.service, sizeof(g.service));
+	et_text_sanitize(req->rhost, g.rhost, sizeof(g.rhost));
+
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		goto fail;
+	if (et_grant_store_count(cfg, &count, err) < 0)
+		goto fail;
+	if (count >= ET_GRANTS_MAX) {
+		et_err_set(err, "too_many_grants", "the store already holds %zu grants", count);
+		goto fail;
+	}
+	if (et_strlist_add(&add, g.user) < 0) {
+		et_err_set(err, "no_memory", "out of memory");
+		goto fail;
+	}
+	/* Membership first: a kill after this leaves a member without a grant, which the sweep
+	 * removes. The other order could leave a grant the caller never saw succeed. */
+	if (et_group_edit(g.group, &edit, &chg, err) < 0) {
+		group_error_reason(err, g.group);
+		goto fail;
+	}
+	g.added_membership = et_strlist_contains(&chg.added, g.user);
+	if (et_grant_store_write(cfg, &g, err) < 0) {
+		struct et_err rerr;
+		if (g.added_membership && !is_permanent(cfg, g.user) && member_remove(g.group, g.user, &rerr) < 0)
+			et_log(&cfg->log, ET_LOG_ERR, "%s (the sweep will remove %s)", rerr.message, g.user);
+		goto fail;
+	}
+	et_grant_store_unlock(lock);
+	lock = -1;
+
+	tr = et_timer_schedule(g.id, g.expires, ET_HELPER_PATH, &terr);
+	if (tr == 1)
+		et_log(&cfg->log, ET_LOG_NOTICE,
+		       "no systemd on the system bus: no timer set for grant %s; the sweep and the account check will "
+		       "end it",
+		       g.id);
+	else if (tr < 0)
+		audit_error(cfg, g.user, g.id, &terr);
+
+	audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %lld (grant %s, %s)",
+					g.user, g.group, (long long)g.expires, g.id, et_grant_method_name(g.method)));
+	*ret = g;
+	r = 0;
+	goto done;
+fail:
+	if (err)
+		audit_error(cfg, req->user, g.id[0] ? g.id : NULL, err);
+done:
+	et_grant_store_unlock(lock);
+	et_strlist_free(&add);
+	et_member_change_free(&chg);
+	return r;
+}
+
+int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_cause cause, uid_t owner,
+		    time_t now, struct et_grant *ret, struct et_err *err)
+{
+	struct et_grant_list others = { 0 };
+	struct et_grant g;
+	struct et_err gerr = { { 0 }, { 0 } };
+	bool member_failed = false;
+	int lock = -1, r = -1;
+
+	if (!et_grant_id_ok(id))
+		return et_err_set(err, "bad_id", "'%.64s' is not a grant id (32 hexadecimal digits)", id ? id : "");
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		goto done;
+	if (et_grant_store_read(cfg, id, &g, err) < 0)
+		goto done;
+	if (owner != (uid_t)-1 && g.uid != owner) {
+		et_err_set(err, "not_owner", "grant %s is not yours", id);
+		goto done;
+	}
+	if (cause == ET_REVOKE_EXPIRY && is_live(&g, now))
+		cause = ET_REVOKE_ADMIN;
+	/* The grant goes first: a kill after this leaves a member without a grant (swept). */
+	if (et_grant_store_remove(cfg, id, err) < 0)
+		goto done;
+	if (et_grant_store_list(cfg, g.user, &others, &gerr) < 0 ||
+	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0))
+		member_failed = true;
+	et_grant_store_unlock(lock);
+	lock = -1;
+
+	audit_revoke(cfg, &g, cause);
+	if (member_failed) {
+		et_err_set(err, "group_edit_failed", "grant %s ended, but %s is still in group %s: %s", id, g.user,
+			   g.group, gerr.message);
+		audit_error(cfg, g.user, g.id, err ? err : &gerr);
+		goto done;
+	}
+	/* A grant ended early still has a timer; an expired one has fired or is firing (and stopping
+	 * its service from inside it would kill this very process). */
+	if (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN) {
+		struct et_err terr;
+		if (et_timer_cancel(g.id, &terr) < 0)
+			et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", g.id, terr.message);
+	}
+	if (ret)
+		*ret = g;
+	r = 0;
+done:
+	et_grant_store_unlock(lock);
+	et_grant_list_free(&others);
+	return r;
+}
+
+int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
+			 unsigned *ret_count, struct et_err *err)
+{
+	struct et_grant_list l = { 0 };
+	struct et_grant *ended = NULL;
+	struct et_err gerr = { { 0 }, { 0 } };
+	size_t n_ended = 0;
+	bool member_failed = false;
+	int lock = -1, r = -1;
+
+	if (!et_local_name_ok(user))
+		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		goto done;
+	if (et_grant_store_list(cfg, user, &l, err) < 0)
+		goto done;
+	ended = calloc(l.n ? l.n : 1, sizeof(*ended));
+	if (!ended) {
+		et_err_set(err, "no_memory", "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		if (et_grant_store_remove(cfg, l.items[i].id, err) < 0)
+			goto done;
+		ended[n_ended++] = l.items[i];
+	}
+	if (!is_permanent(cfg, user) && member_remove(cfg->elevated_group, user, &gerr) < 0)
+		member_failed = true;
+	/* grants recorded for another group (elevated_group was changed since) */
+	for (size_t i = 0; i < n_ended; i++) {
+		const char *grp = ended[i].group;
+		bool seen = strcmp(grp, cfg->elevated_group) == 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = strcmp(ended[j].group, grp) == 0;
+		if (!seen && member_remove(grp, user, &gerr) < 0)
+			member_failed = true;
+	}
+	et_grant_store_unlock(lock);
+	lock = -1;
+	for (size_t i = 0; i < n_ended; i++) {
+		enum et_revoke_cause c = cause;
+		if (c == ET_REVOKE_EXPIRY && is_live(&ended[i], now))
+			c = ET_REVOKE_ADMIN;
+		audit_revoke(cfg, &ended[i], c);
+		if (is_live(&ended[i], now)) {
+			struct et_err terr;
+			if (et_timer_cancel(ended[i].id, &terr) < 0)
+				et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", ended[i].id,
+				       terr.message);
+		}
+	}
+	if (member_failed) {
+		group_error_reason(&gerr, cfg->elevated_group);
+		et_err_set(err, "group_edit_failed", "%zu grant(s) of %s ended, but the membership could not be removed: %s",
+			   n_ended, user, gerr.message);
+		audit_error(cfg, user, NULL, err ? err : &gerr);
+		goto done;
+	}
+	if (ret_count)
+		*ret_count = (unsigned)n_ended;
+	r = 0;
+done:
+	et_grant_store_unlock(lock);
+	et_grant_list_free(&l);
+	free(ended);
+	return r;
+}
+
+static int add_unique(struct et_strlist *l, const char *s)
+{
+	if (et_strlist_contains(l, s))
+		return 0;
+	return et_strlist_add(l, s);
+}
+
+int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
+		   struct et_sweep_result *ret, struct et_err *err)
+{
+	struct et_sweep_result res = { 0 };
+	struct et_grant_list l = { 0 };
+	struct et_grant *ended = NULL;
+	struct et_strlist live = { 0 }, keep = { 0 }, add = { 0 }, rm = { 0 }, ended_users = { 0 };
+	struct et_member_edit edit = { 0 };
+	struct et_member_change chg = { 0 };
+	size_t n_ended = 0;
+	int lock = -1, r = -1;
+
+	if (user && !et_local_name_ok(user))
+		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user);
+	if (!cfg->elevated_group)
+		return et_err_set(err, "config", "elevated_group is not set");
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		goto done;
+	if (et_grant_store_tidy(cfg, &res.quarantined, err) < 0 || et_grant_store_list(cfg, user, &l, err) < 0)
+		goto done;
+	ended = calloc(l.n ? l.n : 1, sizeof(*ended));
+	if (!ended)
+		goto nomem;
+	for (size_t i = 0; i < l.n; i++) {
+		const struct et_grant *g = &l.items[i];
+		if (is_live(g, now)) {
+			if (strcmp(g->group, cfg->elevated_group) == 0 && add_unique(&live, g->user) < 0)
+				goto nomem;
+			continue;
+		}
+		if (et_grant_store_remove(cfg, g->id, err) < 0)
+			goto done;
+		ended[n_ended++] = *g;
+		if (add_unique(&ended_users, g->user) < 0)
+			goto nomem;
+	}
+
+	if (!user) {
+		/* Exclusive management: the group is exactly the live grants plus permanent_members. */
+		for (size_t i = 0; i < live.n; i++)
+			if (add_unique(&keep, live.items[i]) < 0 || add_unique(&add, live.items[i]) < 0)
+				goto nomem;
+		for (size_t i = 0; i < cfg->permanent_members.n; i++)
+			if (add_unique(&keep, cfg->permanent_members.items[i]) < 0)
+				goto nomem;
+		edit.keep = &keep;
+		edit.add = &add;
+	} else if (et_strlist_contains(&live, user)) {
+		if (et_strlist_add(&add, user) < 0)
+			goto nomem;
+		edit.add = &add;
+	} else if (!is_permanent(cfg, user)) {
+		if (et_strlist_add(&rm, user) < 0)
+			goto nomem;
+		edit.remove = &rm;
+	}
+	if (et_group_edit(cfg->elevated_group, &edit, &chg, err) < 0) {
+		group_error_reason(err, cfg->elevated_group);
+		goto done;
+	}
+	/* Expired grants recorded for another group (elevated_group changed since they were made). */
+	for (size_t i = 0; i < n_ended; i++) {
+		const struct et_grant *g = &ended[i];
+		struct et_err gerr;
+		if (strcmp(g->group, cfg->elevated_group) == 0 ||
+		    keeps_membership(cfg, &l, g->user, g->group, now, NULL))
+			continue;
+		if (member_remove(g->group, g->user, &gerr) < 0)
+			et_log(&cfg->log, ET_LOG_ERR, "%s", gerr.message);
+	}
+	et_grant_store_unlock(lock);
+	lock = -1;
+
+	res.expired = (unsigned)n_ended;
+	res.members_added = (unsigned)chg.added.n;
+	res.members_removed = (unsigned)chg.removed.n;
+	for (size_t i = 0; i < n_ended; i++)
+		audit_revoke(cfg, &ended[i], cause);
+	for (size_t i = 0; i < chg.removed.n; i++) {
+		const char *name = chg.removed.items[i];
+		struct et_audit a = { .user = name, .group = cfg->elevated_group, .reason = et_revoke_cause_name(cause) };
+		if (et_strlist_contains(&ended_users, name))
+			continue; /* its grant's own entry says why */
+		et_log(&cfg->log, ET_LOG_NOTICE, "%s was in group %s without a live grant: removed", name,
+		       cfg->elevated_group);
+		audit_unreachable(cfg, et_audit(ET_AUDIT_MEMBER_REMOVED, LOG_WARNING, &a,
+						"%s was in group %s without a live grant and was removed", name,
+						cfg->elevated_group));
+	}
+	for (size_t i = 0; i < chg.added.n; i++)
+		et_log(&cfg->log, ET_LOG_NOTICE, "%s has a live grant but was missing from group %s: added back",
+		       chg.added.items[i], cfg->elevated_group);
+	if (ret)
+		*ret = res;
+	r = 0;
+	goto done;
+nomem:
+	et_err_set(err, "no_memory", "out of memory");
+done:
+	if (r < 0 && err)
+		audit_error(cfg, user, NULL, err);
+	et_grant_store_unlock(lock);
+	et_grant_list_free(&l);
+	free(ended);
+	et_strlist_free(&live);
+	et_strlist_free(&keep);
+	et_strlist_free(&add);
+	et_strlist_free(&rm);
+	et_strlist_free(&ended_users);
+	et_member_change_free(&chg);
+	return r;
+}
+
+int et_helper_run_path(const char *path, const char *const argv[], int timeout_ms, int *ret_exit,
+		       struct et_err *err)
+{
+	return et_spawn_wait(path, argv, timeout_ms, ret_exit, err);
+}
+
+int et_helper_run(const char *const argv[], int *ret_exit, struct et_err *err)
+{
+	return et_spawn_wait(ET_HELPER_PATH, argv, ET_HELPER_TIMEOUT_MS, ret_exit, err);
+}
+
+int et_grant_check(const struct et_config *cfg, const char *user, time_t now, enum et_check_revoke how,
+		   struct et_check_result *ret, struct et_err *err)
+{
+	struct et_check_result res;
+	struct et_grant_list l = { 0 };
+	struct et_strlist members = { 0 };
+	bool member, have_expired = false;
+	const char *expired_id = NULL;
+	int r = -1;
+
+	memset(&res, 0, sizeof(res));
+	if (!et_local_name_ok(user))
+		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+	if (!cfg->elevated_group)
+		return et_err_set(err, "config", "elevated_group is not set");
+	if (et_grant_store_list(cfg, user, &l, err) < 0)
+		goto done;
+	if (et_group_read(cfg->elevated_group, &members, NULL, err) < 0) {
+		group_error_reason(err, cfg->elevated_group);
+		goto done;
+	}
+	member = et_strlist_contains(&members, user);
+	for (size_t i = 0; i < l.n; i++) {
+		const struct et_grant *g = &l.items[i];
+		if (is_live(g, now)) {
+			if (strcmp(g->group, cfg->elevated_group) == 0 && g->expires >= res.expires) {
+				res.expires = g->expires;
+				snprintf(res.grant_id, sizeof(res.grant_id), "%s", g->id);
+			}
+		} else if (!have_expired) {
+			have_expired = true;
+			expired_id = g->id;
+		}
+	}
+	if (res.expires)
+		res.state = ET_GRANT_STATE_LIVE;
+	else if (have_expired)
+		res.state = ET_GRANT_STATE_EXPIRED;
+	else if (member && !is_permanent(cfg, user))
+		res.state = ET_GRANT_STATE_STALE_MEMBER;
+	else if (member)
+		res.state = ET_GRANT_STATE_PERMANENT;
+	else
+		res.state = ET_GRANT_STATE_NONE;
+	if (res.state == ET_GRANT_STATE_EXPIRED)
+		snprintf(res.grant_id, sizeof(res.grant_id), "%s", expired_id);
+
+	if ((res.state == ET_GRANT_STATE_EXPIRED || res.state == ET_GRANT_STATE_STALE_MEMBER) &&
+	    how != ET_CHECK_REPORT_ONLY) {
+		struct et_audit a = { .grant_id = res.grant_id[0] ? res.grant_id : NULL,
+				      .user = user,
+				      .group = cfg->elevated_group,
+				      .reason = res.state == ET_GRANT_STATE_EXPIRED ? "expired grant at the account check"
+										  : "member without a live grant at the account check" };
+		struct et_err rerr;
+		audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason));
+		if (how == ET_CHECK_REVOKE_HERE) {
+			if (et_grant_sweep(cfg, user, ET_REVOKE_ACCOUNT, now, NULL, &rerr) < 0) {
+				et_err_set(err, "revoke_failed", "cannot revoke the %s of %s: %s",
+					   res.state == ET_GRANT_STATE_EXPIRED ? "expired grant" : "stale membership", user,
+					   rerr.message);
+				goto done;
+			}
+		} else {
+			const char *const argv[] = { "entra-tap-helper", "sweep", "--user", user, "--cause", "account", NULL };
+			int status = -1;
+			if (et_helper_run(argv, &status, &rerr) < 0) {
+				et_err_set(err, "revoke_failed", "cannot revoke for %s: %s", user, rerr.message);
+				goto done;
+			}
+			if (status != ET_EXIT_OK) {
+				et_err_set(err, "revoke_failed", "cannot revoke for %s: %s exited with status %d", user,
+					   ET_HELPER_PATH, status);
+				goto done;
+			}
+		}
+		res.revoked = true;
+	}
+	*ret = res;
+	r = 0;
+done:
+	et_grant_list_free(&l);
+	et_strlist_free(&members);
+	return r;
+}
+
+int et_grant_setcred(const struct et_config *cfg, const char *user, time_t now, bool *ret_dropped,
+		     struct et_err *err)
+{
+	struct et_grant_list l = { 0 };
+	gid_t gid, *groups = NULL;
+	bool keep, present = false;
+	int n, m = 0, r = -1;
+
+	if (!et_local_name_ok(user))
+		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+	if (!cfg->elevated_group)
+		return et_err_set(err, "config", "elevated_group is not set");
+	if (et_group_read(cfg->elevated_group, NULL, &gid, err) < 0) {
+		group_error_reason(err, cfg->elevated_group);
+		return -1;
+	}
+	n = getgroups(0, NULL);
+	if (n < 0)
+		return et_err_set(err, "setcred_failed", "cannot read the supplementary groups: %s", strerror(errno));
+	groups = calloc((size_t)n + 1, sizeof(*groups));
+	if (!groups)
+		return et_err_set(err, "no_memory", "out of memory");
+	n = getgroups(n, groups);
+	if (n < 0) {
+		et_err_set(err, "setcred_failed", "cannot read the supplementary groups: %s", strerror(errno));
+		goto done;
+	}
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			present = true;
+	if (!present) {
+		if (ret_dropped)
+			*ret_dropped = false;
+		r = 0;
+		goto done;
+	}
+	keep = is_permanent(cfg, user);
+	if (!keep) {
+		if (et_grant_store_list(cfg, user, &l, err) < 0)
+			goto done;
+		keep = keeps_membership(cfg, &l, user, cfg->elevated_group, now, NULL);
+	}
+	if (keep) {
+		if (ret_dropped)
+			*ret_dropped = false;
+		r = 0;
+		goto done;
+	}
+	for (int i = 0; i < n; i++)
+		if (groups[i] != gid)
+			groups[m++] = groups[i];
+	if (setgroups((size_t)m, groups) < 0) {
+		et_err_set(err, "setcred_failed", "cannot drop group %s from the process: %s", cfg->elevated_group,
+			   strerror(errno));
+		goto done;
+	}
+	if (ret_dropped)
+		*ret_dropped = true;
+	r = 0;
+done:
+	free(groups);
+	et_grant_list_free(&l);
+	return r;
+}

@@ -1,0 +1,16 @@
+/* Running a fixed program from inside a host process (sshd, sudo) or from the helper, the way
+ * pam_unix runs unix_chkpwd: fork, fixed path, fixed argv, empty environment, fds 0-2 on
+ * /dev/null, no other fd inherited, and reaping only our own child. */
+#pragma once
+#include "err.h"
+
+/* Run path with argv (argv[0] included, NULL-terminated) and an empty environment; wait at
+ * most timeout_ms (<= 0: no limit), then SIGKILL it. When the caller's effective uid is 0 the
+ * child becomes root in full (real, effective and saved ids, no supplementary groups) before
+ * exec, so that a setuid-root caller (sudo) hands the program a real uid of 0. SIGCHLD is set
+ * to its default while waiting and restored afterwards, so a host handler cannot reap the
+ * child first. ret_status gets the exit status (0-255).
+ * Reasons: "spawn_failed" (fork, pipe), "exec_failed" (the program could not be started),
+ * "timeout" (killed after timeout_ms), "killed" (ended by a signal). */
+int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, int *ret_status,
+		  struct et_err *err);

@@ -1,0 +1,566 @@
+/* entra-tap-helper: the setuid-root front end of grants. A thin layer over the core (grant.h):
+ * it hardens its own process, works out who called it, and runs one verb.
+ *
+ *   user verbs (for the real uid):  status | drop [ID] | elevate (reserved)
+ *   root verbs (real uid 0):        grant USER [options] | revoke ID | revoke --user USER |
+ *                                   list [--json] | sweep [--user USER] [--cause sweep|account]
+ *
+ * It takes no path, no configuration and no environment from its caller: the configuration
+ * is ET_DEFAULT_CONFIG, the state directory comes from it, the environment is replaced. */
+#include "audit.h"
+#include "config.h"
+#include "grant.h"
+#include "groupfile.h"
+#include "identity.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "entra-tap-helper"
+#define ARGC_MAX 24
+#define ARG_MAX_BYTES 1024
+#define SAFE_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct caller {
+	uid_t uid;
+	char name[ET_GRANT_NAME_MAX + 1];
+	bool have_name;
+};
+
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
+{
+	va_list ap;
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void log_stderr(void *data, int level, const char *msg)
+{
+	(void)data;
+	(void)level;
+	say("%s", msg);
+}
+
+static void usage(FILE *out)
+{
+	fputs("usage: " PROG " VERB [ARGS]\n"
+	      "  status                      your grants and the time left\n"
+	      "  drop [ID]                   end your grant ID now, or all of your grants\n"
+	      "  elevate                     (reserved: sign in for a grant)\n"
+	      "root only:\n"
+	      "  grant USER [--duration D] [--reason TEXT] [--method M]\n"
+	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
+	      "  revoke ID | revoke --user USER\n"
+	      "  list [--json]\n"
+	      "  sweep [--user USER] [--cause sweep|account]\n",
+	      out);
+}
+
+/* fds 0-2 closed by the caller would otherwise be reused by our own opens, and a message
+ * meant for stderr could end up in /etc/group. For a setuid start glibc has already put
+ * placeholders there, opened so that writing fails (stdout and stderr read-only): those are
+ * replaced by /dev/null as well, so that a finished operation is not reported as failed just
+ * because its output had nowhere to go. */
+static int fix_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int flags = fcntl(fd, F_GETFL), n;
+		if (flags < 0 && errno != EBADF)
+			return -1;
+		if (flags >= 0 && (fd == 0 || (flags & O_ACCMODE) != O_RDONLY))
+			continue;
+		n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n < 0)
+			return -1;
+		if (n != fd) {
+			if (dup2(n, fd) < 0) {
+				close(n);
+				return -1;
+			}
+			close(n);
+		}
+	}
+	return 0;
+}
+
+static int harden(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -1;
+	umask(077);
+	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
+		return -1;
+	/* The caller's terminal must not interrupt or stop an edit half way: a kill is survivable
+	 * (see groupfile.c), but a stopped process holding the locks would block everyone. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* After the caller is known: root in full, so that the caller can no longer signal or trace
+ * this process. */
+static int become_root(void)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return -1;
+	return 0;
+}
+
+static int exit_for(const struct et_err *e)
+{
+	static const struct {
+		const char *reason;
+		int code;
+	} map[] = {
+		{ "store_locked", ET_EXIT_BUSY },   { "group_locked", ET_EXIT_BUSY },  { "no_group", ET_EXIT_NO_GROUP },
+		{ "not_found", ET_EXIT_NOT_FOUND }, { "no_user", ET_EXIT_NOT_FOUND },  { "not_owner", ET_EXIT_DENIED },
+		{ "bad_id", ET_EXIT_USAGE },        { "bad_user", ET_EXIT_USAGE },     { "bad_duration", ET_EXIT_USAGE },
+		{ "bad_method", ET_EXIT_USAGE },    { "config", ET_EXIT_CONFIG },      { "state_dir", ET_EXIT_CONFIG },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(e->reason, map[i].reason) == 0)
+			return map[i].code;
+	return ET_EXIT_FAILED;
+}
+
+static int fail(const struct et_err *e)
+{
+	say("%s", e->message);
+	return exit_for(e);
+}
+
+static void format_utc(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
+static void format_left(time_t expires, time_t now, char *buf, size_t size)
+{
+	long long left = (long long)expires - (long long)now;
+	if (left <= 0)
+		snprintf(buf, size, "expired");
+	else if (left >= 3600)
+		snprintf(buf, size, "%lldh %02lldm left", left / 3600, (left % 3600) / 60);
+	else if (left >= 60)
+		snprintf(buf, size, "%lldm %02llds left", left / 60, left % 60);
+	else
+		snprintf(buf, size, "%llds left", left);
+}
+
+static void refuse(const struct caller *who, const char *verb, const char *why)
+{
+	struct et_audit a = { .user = who->have_name ? who->name : NULL, .reason = why };
+	(void)et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s refused for uid %lu: %s", verb, (unsigned long)who->uid,
+		       why);
+}
+
+/* ---- user verbs ---- */
+
+static int verb_status(const struct et_config *cfg, const struct caller *who, int argc, char **argv)
+{
+	struct et_grant_list l = { 0 };
+	struct et_strlist members = { 0 };
+	struct et_err err;
+	time_t now = time(NULL);
+	size_t shown = 0;
+
+	if (argc != 0) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (!who->have_name) {
+		say("your uid %lu has no user name", (unsigned long)who->uid);
+		return ET_EXIT_NOT_FOUND;
+	}
+	if (et_grant_store_list(cfg, who->name, &l, &err) < 0)
+		return fail(&err);
+	for (size_t i = 0; i < l.n; i++) {
+		char until[64], left[64];
+		if (l.items[i].uid != who->uid)
+			continue;
+		format_utc(l.items[i].expires, until, sizeof(until));
+		format_left(l.items[i].expires, now, left, sizeof(left));
+		printf("grant %s: group %s until %s (%s)\n", l.items[i].id, l.items[i].group, until, left);
+		shown++;
+	}
+	if (!shown)
+		printf("no grants for %s\n", who->name);
+	if (et_group_read(cfg->elevated_group, &members, NULL, &err) == 0)
+		printf("%s %s a member of %s\n", who->name, et_strlist_contains(&members, who->name) ? "is" : "is not",
+		       cfg->elevated_group);
+	et_strlist_free(&members);
+	et_grant_list_free(&l);
+	return ET_EXIT_OK;
+}
+
+static int verb_drop(const struct et_config *cfg, const struct caller *who, int argc, char **argv)
+{
+	struct et_grant_list l = { 0 };
+	struct et_grant g;
+	struct et_err err;
+	time_t now = time(NULL);
+	unsigned n = 0;
+
+	if (argc > 1) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (argc == 1) {
+		if (et_grant_revoke(cfg, argv[0], ET_REVOKE_DROP, who->uid, now, &g, &err) < 0) {
+			if (strcmp(err.reason, "not_owner") == 0)
+				refuse(who, "drop", "not the owner of the grant");
+			return fail(&err);
+		}
+		printf("grant %s ended\n", g.id);
+		return ET_EXIT_OK;
+	}
+	if (!who->have_name) {
+		say("your uid %lu has no user name", (unsigned long)who->uid);
+		return ET_EXIT_NOT_FOUND;
+	}
+	/* every grant recorded for this uid; the name alone could be shared */
+	if (et_grant_store_list(cfg, who->name, &l, &err) < 0)
+		return fail(&err);
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.items[i].uid != who->uid)
+			continue;
+		if (et_grant_revoke(cfg, l.items[i].id, ET_REVOKE_DROP, who->uid, now, &g, &err) < 0 &&
+		    strcmp(err.reason, "not_found") != 0) {
+			et_grant_list_free(&l);
+			return fail(&err);
+		}
+		printf("grant %s ended\n", l.items[i].id);
+		n++;
+	}
+	et_grant_list_free(&l);
+	if (!n) {
+		say("%s has no grant to drop", who->name);
+		return ET_EXIT_NOT_FOUND;
+	}
+	return ET_EXIT_OK;
+}
+
+/* ---- root verbs ---- */
+
+struct opt {
+	const char *name;
+	const char **value;
+};
+
+/* --name VALUE pairs, each at most once. */
+static int parse_opts(int argc, char **argv, struct opt *opts, size_t n_opts)
+{
+	for (int i = 0; i < argc; i++) {
+		size_t k;
+		for (k = 0; k < n_opts; k++)
+			if (strcmp(argv[i], opts[k].name) == 0)
+				break;
+		if (k == n_opts) {
+			say("unknown argument '%.64s'", argv[i]);
+			return -1;
+		}
+		if (i + 1 >= argc) {
+			say("%s needs a value", opts[k].name);
+			return -1;
+		}
+		if (*opts[k].value) {
+			say("%s is given twice", opts[k].name);
+			return -1;
+		}
+		*opts[k].value = argv[++i];
+	}
+	return 0;
+}
+
+static int verb_grant(const struct et_config *cfg, int argc, char **argv)
+{
+	const char *duration = NULL, *method = NULL;
+	struct et_grant_request req = { .method = ET_GRANT_METHOD_ADMIN };
+	struct opt opts[] = {
+		{ "--duration", &duration }, { "--reason", &req.reason },   { "--method", &method },
+		{ "--oid", &req.oid },       { "--upn", &req.upn },         { "--tid", &req.tid },
+		{ "--service", &req.service }, { "--rhost", &req.rhost },
+	};
+	struct et_grant g;
+	struct et_err err;
+	char until[64];
+	long clamped;
+
+	if (argc < 1 || argv[0][0] == '-') {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	req.user = argv[0];
+	if (parse_opts(argc - 1, argv + 1, opts, sizeof(opts) / sizeof(opts[0])) < 0)
+		return ET_EXIT_USAGE;
+	if (duration && et_duration_parse(duration, &req.duration) < 0) {
+		say("'%.64s' is not a duration (like 90s, 10m, 8h or 1d)", duration);
+		return ET_EXIT_USAGE;
+	}
+	if (method && et_grant_method_parse(method, &req.method) < 0) {
+		say("'%.64s' is not a method (tap, device_code, token, breakglass, admin)", method);
+		return ET_EXIT_USAGE;
+	}
+	if (req.reason && strlen(req.reason) > ET_GRANT_TEXT_MAX) {
+		say("the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
+		return ET_EXIT_USAGE;
+	}
+	clamped = et_grant_clamp_duration(cfg, req.duration);
+	if (req.duration && clamped != req.duration)
+		say("duration %lds is outside %lds..%lds: using %lds", req.duration, cfg->duration_min,
+		    cfg->duration_max, clamped);
+	if (et_grant_create(cfg, &req, time(NULL), &g, &err) < 0)
+		return fail(&err);
+	format_utc(g.expires, until, sizeof(until));
+	printf("%s\n", g.id);
+	say("%s is in group %s until %s (grant %s)", g.user, g.group, until, g.id);
+	return ET_EXIT_OK;
+}
+
+static int verb_revoke(const struct et_config *cfg, int argc, char **argv)
+{
+	struct et_grant g;
+	struct et_err err;
+	unsigned n = 0;
+	if (argc == 2 && strcmp(argv[0], "--user") == 0) {
+		if (et_grant_revoke_user(cfg, argv[1], ET_REVOKE_ADMIN, time(NULL), &n, &err) < 0)
+			return fail(&err);
+		printf("%u grant(s) of %s ended\n", n, argv[1]);
+		return ET_EXIT_OK;
+	}
+	if (argc != 1 || argv[0][0] == '-') {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	/* The per-grant timer runs this at expiry; before expiry it is an administrator's revoke. */
+	if (et_grant_revoke(cfg, argv[0], ET_REVOKE_EXPIRY, (uid_t)-1, time(NULL), &g, &err) < 0)
+		return fail(&err);
+	printf("grant %s ended\n", g.id);
+	return ET_EXIT_OK;
+}
+
+static json_object *grant_json(const struct et_grant *g, time_t now)
+{
+	json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(g->id));
+	json_object_object_add(o, "user", json_object_new_string(g->user));
+	json_object_object_add(o, "uid", json_object_new_int64((int64_t)g->uid));
+	json_object_object_add(o, "group", json_object_new_string(g->group));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)g->created));
+	json_object_object_add(o, "expires", json_object_new_int64((int64_t)g->expires));
+	json_object_object_add(o, "live", json_object_new_boolean(g->expires > now));
+	json_object_object_add(o, "method", json_object_new_string(et_grant_method_name(g->method)));
+	json_object_object_add(o, "oid", json_object_new_string(g->oid));
+	json_object_object_add(o, "upn", json_object_new_string(g->upn));
+	json_object_object_add(o, "tid", json_object_new_string(g->tid));
+	json_object_object_add(o, "reason", json_object_new_string(g->reason));
+	json_object_object_add(o, "service", json_object_new_string(g->service));
+	json_object_object_add(o, "rhost", json_object_new_string(g->rhost));
+	json_object_object_add(o, "added_membership", json_object_new_boolean(g->added_membership));
+	return o;
+}
+
+static int verb_list(const struct et_config *cfg, int argc, char **argv)
+{
+	struct et_grant_list l = { 0 };
+	struct et_err err;
+	time_t now = time(NULL);
+	bool json = argc == 1 && strcmp(argv[0], "--json") == 0;
+
+	if (argc > 1 || (argc == 1 && !json)) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (et_grant_store_list(cfg, NULL, &l, &err) < 0)
+		return fail(&err);
+	if (json) {
+		json_object *arr = json_object_new_array();
+		for (size_t i = 0; arr && i < l.n; i++)
+			json_object_array_add(arr, grant_json(&l.items[i], now));
+		if (!arr) {
+			et_grant_list_free(&l);
+			say("out of memory");
+			return ET_EXIT_FAILED;
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	} else {
+		if (l.n)
+			printf("%-32s  %-16s  %-16s  %-23s  %-14s  %s\n", "ID", "USER", "GROUP", "EXPIRES", "LEFT", "METHOD");
+		for (size_t i = 0; i < l.n; i++) {
+			char until[64], left[64];
+			format_utc(l.items[i].expires, until, sizeof(until));
+			format_left(l.items[i].expires, now, left, sizeof(left));
+			printf("%-32s  %-16s  %-16s  %-23s  %-14s  %s\n", l.items[i].id, l.items[i].user, l.items[i].group,
+			       until, left, et_grant_method_name(l.items[i].method));
+		}
+		if (!l.n)
+			printf("no grants\n");
+	}
+	if (l.n_corrupt)
+		say("%zu grant file(s) could not be read (see above); `" PROG " sweep` moves them aside", l.n_corrupt);
+	et_grant_list_free(&l);
+	return ET_EXIT_OK;
+}
+
+static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
+{
+	const char *user = NULL, *cause_name = NULL;
+	struct opt opts[] = { { "--user", &user }, { "--cause", &cause_name } };
+	enum et_revoke_cause cause = ET_REVOKE_SWEEP;
+	struct et_sweep_result res;
+	struct et_err err;
+
+	if (parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
+		return ET_EXIT_USAGE;
+	if (cause_name) {
+		if (strcmp(cause_name, "account") == 0)
+			cause = ET_REVOKE_ACCOUNT;
+		else if (strcmp(cause_name, "sweep") != 0) {
+			say("--cause is 'sweep' or 'account'");
+			return ET_EXIT_USAGE;
+		}
+	}
+	if (et_grant_sweep(cfg, user, cause, time(NULL), &res, &err) < 0)
+		return fail(&err);
+	printf("sweep: %u expired grant(s) ended, %u member(s) removed, %u member(s) restored, %u corrupt file(s) "
+	       "moved aside\n",
+	       res.expired, res.members_removed, res.members_added, res.quarantined);
+	return ET_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const root_verbs[] = { "grant", "revoke", "list", "sweep" };
+	struct et_config cfg;
+	struct caller who = { 0 };
+	struct et_err err;
+	const char *verb;
+	bool root_verb = false, cfg_ready = false;
+	int rc = ET_EXIT_FAILED;
+
+	if (fix_std_fds() < 0)
+		return ET_EXIT_UNSAFE;
+	/* Linux 5.18 and later replace an empty argv by { "" }: refuse that as well. */
+	if (argc < 1 || !argv || !argv[0] || !argv[0][0]) {
+		say("refusing to run without argv[0]");
+		return ET_EXIT_UNSAFE;
+	}
+	if (harden() < 0) {
+		say("cannot sanitise the process: %s", strerror(errno));
+		return ET_EXIT_UNSAFE;
+	}
+	if (geteuid() != 0) {
+		say("must be installed setuid root");
+		return ET_EXIT_UNSAFE;
+	}
+	if (argc > ARGC_MAX) {
+		say("too many arguments (at most %d)", ARGC_MAX - 1);
+		return ET_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strnlen(argv[i], ARG_MAX_BYTES + 1) > ARG_MAX_BYTES) {
+			say("argument %d is longer than %d bytes", i, ARG_MAX_BYTES);
+			return ET_EXIT_USAGE;
+		}
+	}
+
+	who.uid = getuid();
+	{
+		struct passwd pw, *found = NULL;
+		char buf[4096];
+		if (getpwuid_r(who.uid, &pw, buf, sizeof(buf), &found) == 0 && found && et_local_name_ok(pw.pw_name) &&
+		    strlen(pw.pw_name) <= ET_GRANT_NAME_MAX) {
+			snprintf(who.name, sizeof(who.name), "%s", pw.pw_name);
+			who.have_name = true;
+		}
+	}
+	if (become_root() < 0) {
+		say("cannot switch to root: %s", strerror(errno));
+		return ET_EXIT_UNSAFE;
+	}
+
+	if (argc < 2) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	verb = argv[1];
+	if (strcmp(verb, "help") == 0 || strcmp(verb, "--help") == 0) {
+		usage(stdout);
+		return ET_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(root_verbs) / sizeof(root_verbs[0]); i++)
+		if (strcmp(verb, root_verbs[i]) == 0)
+			root_verb = true;
+	if (!root_verb && strcmp(verb, "status") != 0 && strcmp(verb, "drop") != 0 && strcmp(verb, "elevate") != 0) {
+		say("unknown verb '%.64s'", verb);
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (root_verb && who.uid != 0) {
+		refuse(&who, verb, "a root-only verb from a non-root caller");
+		say("%s is for root only", verb);
+		return ET_EXIT_DENIED;
+	}
+	if (strcmp(verb, "elevate") == 0) {
+		say("elevate is not available in this version");
+		return ET_EXIT_UNAVAILABLE;
+	}
+
+	if (et_config_init(&cfg) < 0) {
+		say("out of memory");
+		return ET_EXIT_FAILED;
+	}
+	cfg_ready = true;
+	cfg.log.fn = log_stderr;
+	if (et_config_load(&cfg, ET_DEFAULT_CONFIG, &err) < 0 || et_config_finish(&cfg, &err) < 0) {
+		struct et_audit a = { .user = who.have_name ? who.name : NULL, .reason = err.reason };
+		(void)et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s: the configuration cannot be used: %s", verb, err.message);
+		say("%s", err.message);
+		rc = ET_EXIT_CONFIG;
+		goto done;
+	}
+
+	if (strcmp(verb, "status") == 0)
+		rc = verb_status(&cfg, &who, argc - 2, argv + 2);
+	else if (strcmp(verb, "drop") == 0)
+		rc = verb_drop(&cfg, &who, argc - 2, argv + 2);
+	else if (strcmp(verb, "grant") == 0)
+		rc = verb_grant(&cfg, argc - 2, argv + 2);
+	else if (strcmp(verb, "revoke") == 0)
+		rc = verb_revoke(&cfg, argc - 2, argv + 2);
+	else if (strcmp(verb, "list") == 0)
+		rc = verb_list(&cfg, argc - 2, argv + 2);
+	else
+		rc = verb_sweep(&cfg, argc - 2, argv + 2);
+done:
+	if (cfg_ready)
+		et_config_free(&cfg);
+	if (fflush(stdout) != 0 && rc == ET_EXIT_OK)
+		rc = ET_EXIT_FAILED;
+	return rc;
+}

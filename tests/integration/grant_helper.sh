@@ -1,0 +1,155 @@
+#!/bin/bash
+# The helper end to end, in a private /etc: grant shows as membership at once (getent) and in
+# `status`; drop ends it; overlapping grants; revoke by id and by user; the sweep removes
+# hand-added members but keeps permanent_members, and ends expired grants; durations are
+# clamped; a corrupt grant file is reported and blocks nothing; a missing elevated group is
+# a clear error; exit codes per outcome.
+. "$(dirname "$0")/grant_sandbox.sh"
+gsb_enter "$@"
+PY=${PYTHON3:-/usr/bin/python3}
+CHECK="$top_srcdir/tests/integration/grant_files_check.py"
+G=$GSB_GROUP
+T=$(mktemp -d "$GSB_DIR/t.XXXXXX")
+
+gsb_useradd alice bob carol mallory bg
+gsb_config permanent_members bg
+
+files_agree() {
+	gsb_helper list --json >"$T/grants.json" &&
+		"$PY" "$CHECK" --group "$G" --permanent bg --grants "$T/grants.json" >/dev/null
+}
+in_group() { getent group "$G" | cut -d: -f4 | tr ',' '\n' | grep -qx "$1"; }
+
+# grep -c on grpck's findings before we touch anything: later runs must not add any
+grpck -r >/dev/null 2>&1
+grpck_before=$?
+
+# ---- grant, status, drop ----
+id=$(gsb_helper grant alice --duration 10m --reason "deploy #7" 2>"$T/err")
+rc=$?
+is "$rc" 0 "grant alice exits 0"
+check "grant prints the grant id (32 hex digits)" grep -qxE '[0-9a-f]{32}' <<<"$id"
+check "getent group shows alice at once" in_group alice
+check "gshadow lists alice too" grep -q "^$G:.*:.*alice" /etc/gshadow
+out=$(gsb_as alice status)
+is "$?" 0 "status as alice exits 0"
+check "status shows alice's grant and the time left" grep -qE "grant $id: group $G until .* UTC \((9|10)m [0-9]+s left\)" <<<"$out"
+check "status says alice is a member" grep -q "alice is a member of $G" <<<"$out"
+out=$(gsb_as bob status)
+check "status as bob: no grants" grep -q "no grants for bob" <<<"$out"
+gsb_as bob drop "$id" 2>"$T/err"
+is "$?" 3 "bob cannot drop alice's grant (exit 3)"
+check "the refusal says why" grep -q "is not yours" "$T/err"
+check "alice is still a member" in_group alice
+gsb_as alice drop "$id" >/dev/null
+is "$?" 0 "alice drops her grant"
+if in_group alice; then not_ok "after drop, alice is no member"; else ok "after drop, alice is no member"; fi
+check "after drop, status shows no grant" grep -q "no grants for alice" <<<"$(gsb_as alice status)"
+gsb_as alice drop 2>"$T/err"
+is "$?" 4 "drop with nothing to drop exits 4"
+check "files and store agree" files_agree
+
+# ---- overlapping grants; revoke by id and by user ----
+c1=$(gsb_helper grant carol --duration 10m 2>/dev/null)
+c2=$(gsb_helper grant carol --duration 20m 2>/dev/null)
+gsb_helper revoke "$c1" >/dev/null
+is "$?" 0 "revoke the first of carol's two grants"
+check "overlap: carol stays a member while the second lasts" in_group carol
+gsb_helper revoke "$c2" >/dev/null
+if in_group carol; then not_ok "overlap: the last grant's end removes carol"; else ok "overlap: the last grant's end removes carol"; fi
+gsb_helper grant bob >/dev/null 2>&1
+gsb_helper grant bob --duration 2h >/dev/null 2>&1
+out=$(gsb_helper revoke --user bob)
+check "revoke --user ends both of bob's grants" grep -q "2 grant(s) of bob ended" <<<"$out"
+if in_group bob; then not_ok "revoke --user: bob is no member"; else ok "revoke --user: bob is no member"; fi
+check "files and store agree" files_agree
+
+# ---- the sweep: hand-added members, permanent members, expiry ----
+gpasswd -a mallory "$G" >/dev/null
+gpasswd -a bg "$G" >/dev/null
+check "mallory and bg were added by hand (gpasswd)" in_group mallory
+a=$(gsb_helper grant alice --duration 1h 2>/dev/null)
+out=$(gsb_helper sweep)
+is "$?" 0 "sweep exits 0"
+check "sweep reports one member removed" grep -q "1 member(s) removed" <<<"$out"
+if in_group mallory; then not_ok "sweep removed mallory (no grant)"; else ok "sweep removed mallory (no grant)"; fi
+check "sweep kept bg (permanent_members)" in_group bg
+check "sweep kept alice (live grant)" in_group alice
+s=$(gsb_helper grant carol --duration 2s 2>&1 >/dev/null)
+check "a 2 s grant is allowed with duration_min = 1s" in_group carol
+sleep 3
+out=$(gsb_helper sweep)
+check "sweep ends the expired grant" grep -q "1 expired grant(s) ended" <<<"$out"
+if in_group carol; then not_ok "sweep: carol is gone after expiry"; else ok "sweep: carol is gone after expiry"; fi
+check "files and store agree after the sweep" files_agree
+
+# ---- durations are clamped ----
+gsb_config duration_min 1m
+b=$(gsb_helper grant bob --duration 5s 2>"$T/err")
+check "a 5 s request says it is raised" grep -q "using 60s" "$T/err"
+b2=$(gsb_helper grant bob --duration 30d 2>"$T/err")
+check "a 30 d request says it is cut" grep -q "using 28800s" "$T/err"
+gsb_helper list --json >"$T/l.json"
+d=$("$PY" -c 'import json,sys; g={x["id"]:x for x in json.load(open(sys.argv[1]))}; print(g[sys.argv[2]]["expires"]-g[sys.argv[2]]["created"], g[sys.argv[3]]["expires"]-g[sys.argv[3]]["created"])' "$T/l.json" "$b" "$b2")
+is "$d" "60 28800" "stored durations are clamped to duration_min and duration_max"
+gsb_helper grant bob --duration 0s 2>"$T/err"
+is "$?" 2 "a zero duration is a usage error (exit 2)"
+gsb_helper grant bob --duration 10 --duration 20 2>"$T/err"
+is "$?" 2 "a repeated option is a usage error (exit 2)"
+gsb_helper revoke --user bob >/dev/null
+
+# ---- a corrupt grant file is reported and blocks nothing ----
+printf 'entra-tap-grant 1\nid=00\nuser=alice\n' >"$GSB_STATE/grants/0123456789abcdef0123456789abcdef.grant"
+gsb_helper list >"$T/out" 2>"$T/err"
+is "$?" 0 "list still works next to a corrupt file"
+check "list names the corrupt grant" grep -q "0123456789abcdef0123456789abcdef" "$T/err"
+check "list still shows alice's grant" grep -q "$a" "$T/out"
+gsb_helper grant bob --duration 10m >/dev/null 2>&1
+is "$?" 0 "a new grant is not blocked by the corrupt file"
+gsb_as alice status >/dev/null 2>&1
+is "$?" 0 "status is not blocked by the corrupt file"
+out=$(gsb_helper sweep 2>"$T/err")
+check "sweep moves the corrupt file aside" grep -q "1 corrupt file(s) moved aside" <<<"$out"
+check "it is kept as .corrupt for inspection" test -f "$GSB_STATE/grants/0123456789abcdef0123456789abcdef.grant.corrupt"
+check "alice and bob are still members" bash -c "getent group $G | grep -q alice && getent group $G | grep -q bob"
+
+# ---- a missing elevated group ----
+gsb_config elevated_group no-such-group
+gsb_helper grant alice 2>"$T/err"
+is "$?" 7 "grant with a missing elevated group exits 7"
+check "and says the group does not exist" grep -q "elevated group 'no-such-group' does not exist" "$T/err"
+gsb_helper sweep 2>"$T/err"
+is "$?" 7 "sweep with a missing elevated group exits 7"
+gsb_config elevated_group "$G"
+
+# ---- exit codes ----
+gsb_helper revoke 00000000000000000000000000000000 2>/dev/null
+is "$?" 4 "revoke of an unknown grant exits 4"
+gsb_helper revoke ../../etc/passwd 2>"$T/err"
+is "$?" 2 "revoke of a path exits 2"
+gsb_helper grant nosuchuser 2>/dev/null
+is "$?" 4 "grant to an unknown user exits 4"
+gsb_helper grant 'bad:name' 2>/dev/null
+is "$?" 2 "grant to a bad user name exits 2"
+gsb_helper frobnicate 2>/dev/null
+is "$?" 2 "an unknown verb exits 2"
+gsb_helper 2>/dev/null
+is "$?" 2 "no verb exits 2"
+gsb_as alice elevate 2>"$T/err"
+is "$?" 9 "elevate is reserved (exit 9)"
+gsb_helper list --json >"$T/l.json"
+check "list --json is a JSON array of grants with every field" "$PY" -c '
+import json,sys
+d=json.load(open(sys.argv[1]))
+keys={"id","user","uid","group","created","expires","live","method","oid","upn","tid","reason","service","rhost","added_membership"}
+sys.exit(0 if isinstance(d,list) and d and all(set(x)==keys for x in d) else 1)' "$T/l.json"
+chmod 0666 "$GSB_CONF"
+gsb_helper list 2>"$T/err" >/dev/null
+is "$?" 5 "a world-writable configuration is refused (exit 5)"
+chmod 0600 "$GSB_CONF"
+
+# ---- shadow-utils still likes the files ----
+grpck -r >/dev/null 2>&1
+is "$?" "$grpck_before" "grpck -r finds nothing new after our edits"
+check "files and store agree at the end" files_agree
+tap_done

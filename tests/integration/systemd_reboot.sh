@@ -1,0 +1,89 @@
+#!/bin/bash
+# A "reboot" with grants outstanding: systemd (PID 1 of a sandbox) is killed with SIGKILL, as
+# in a power cut, so the grants' transient timers die with it; the expiry passes while the
+# machine is down; at the next boot entra-tap-boot-reconcile.service ends the expired grants
+# before systemd-user-sessions.service lets anyone log in, and keeps the live one. A clean
+# shutdown is tested the same way.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+here=$(cd "$(dirname "$0")" && pwd)
+. "${top_srcdir:-$here/../..}/tests/integration/sandbox.sh"
+: "${PYTHON3:=/usr/bin/python3}"
+
+require_root
+sbx_init || { ok 1 "sandbox set up"; done_testing; exit 1; }
+sbx_useradd alice bob carol dave
+member() { grep -q "^$SBX_GROUP:[^:]*:[^:]*:\(.*,\)\?$1\(,.*\)\?\$" "$SBX_DIR/etc/group"; }
+# usec monotonic timestamps of this boot, from systemctl show
+mono() { sbx_exec systemctl show "$1" -p "$2" --value; }
+grant_ids() { sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print(" ".join(g["id"] for g in json.load(sys.stdin)))'; }
+
+if ! ok "$([ -x "$SBX_HELPER" ]; echo $?)" "entra-tap-helper is built"; then
+	done_testing
+	exit 1
+fi
+check "the sandbox boots" -- sbx_start
+check "and reaches running" -- sbx_wait_running 60 || { done_testing; exit 1; }
+
+a=$(sbx_helper grant alice --duration 3s --reason "reboot test") &&
+	b=$(sbx_helper grant bob --duration 4s) &&
+	c=$(sbx_helper grant carol --duration 1h)
+ok $? "three grants: alice 3 s, bob 4 s, carol 1 h"
+member alice && member bob && member carol
+ok $? "all three are members"
+sbx_exec systemctl -q is-active "entra-tap-revoke-$a.timer" "entra-tap-revoke-$b.timer" "entra-tap-revoke-$c.timer"
+ok $? "each grant has its timer"
+
+sbx_crash
+ok $? "power cut: PID 1 killed with SIGKILL"
+sleep 5
+member alice && member bob
+ok $? "the expired grants are still in /etc/group while the machine is down"
+
+check "the sandbox boots again on the same disk" -- sbx_start
+check "and reaches running" -- sbx_wait_running 60
+member alice
+ok $((!$?)) "alice's expired grant was revoked at boot"
+member bob
+ok $((!$?)) "bob's expired grant was revoked at boot"
+member carol
+ok $? "carol's live grant survived the reboot"
+ids=$(grant_ids)
+[ "$ids" = "$c" ]
+ok $? "the store holds only carol's grant ($ids)"
+state="$(sbx_exec systemctl show entra-tap-boot-reconcile.service -p Result --value)"
+state="$state $(sbx_exec systemctl show entra-tap-boot-reconcile.service -p ExecMainStatus --value)"
+[ "$state" = "success 0" ]
+ok $? "entra-tap-boot-reconcile.service succeeded ($state)"
+rec=$(mono entra-tap-boot-reconcile.service ExecMainExitTimestampMonotonic)
+us=$(mono systemd-user-sessions.service ExecMainStartTimestampMonotonic)
+diag "reconcile finished at ${rec} us, user sessions started at ${us} us (monotonic)"
+[ -n "$rec" ] && [ -n "$us" ] && [ "$rec" -gt 0 ] && [ "$us" -gt 0 ] && [ "$rec" -le "$us" ]
+ok $? "the reconcile finished before systemd-user-sessions.service started"
+out=$(sbx_exec systemctl show -p Before --value entra-tap-boot-reconcile.service)
+case " $out " in *" ssh.service "*) r=0 ;; *) r=1 ;; esac
+[ $r = 0 ] && case " $out " in *" systemd-user-sessions.service "*) true ;; *) false ;; esac
+ok $? "it is ordered before ssh.service and systemd-user-sessions.service"
+for g in "$a" "$b"; do
+	sbx_exec journalctl -b 0 -o json ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g" |
+		grep -q '"ENTRA_TAP_REASON":"sweep"'
+	ok $? "the journal of the new boot records grant $g revoked by the sweep"
+done
+
+# a clean shutdown: the same, through systemd's own halt
+d=$(sbx_helper grant dave --duration 2s)
+ok $? "dave gets 2 s"
+sbx_halt 30
+ok $? "clean shutdown"
+sleep 3
+member dave
+ok $? "dave is still a member while the machine is down"
+check "boot again" -- sbx_start
+check "running" -- sbx_wait_running 60
+member dave
+ok $((!$?)) "dave's grant, expired during the shutdown, was revoked at boot"
+sbx_exec journalctl -b 0 -o json ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$d" | grep -q '"ENTRA_TAP_REASON":"sweep"'
+ok $? "and the journal says so"
+member carol
+ok $? "carol's grant is still live"
+
+done_testing

@@ -1,0 +1,121 @@
+/* Test driver for the timer and audit parts of the core, run inside the systemd sandbox:
+ *   timer_audit_ctl schedule ID EXPIRES_UNIX HELPER_PATH   exit 0 scheduled, 3 no systemd
+ *   timer_audit_ctl cancel ID                               exit 0 cancelled (or nothing to do)
+ *   timer_audit_ctl audit EVENT PRIORITY MESSAGE [FIELD=VALUE...]
+ *       EVENT is grant, revoke, ...; FIELD is grant_id, user, group, expires (unix seconds),
+ *       method, upn, oid, reason, service, rhost.
+ *   timer_audit_ctl message-id EVENT
+ * Failures print "error: <reason>: <message>" and exit 1; usage errors exit 2. */
+#include "audit.h"
+#include "timer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+static const char *const event_names[] = {
+	[ET_AUDIT_AUTH_OK] = "auth_ok",	  [ET_AUDIT_AUTH_DENIED] = "auth_denied",
+	[ET_AUDIT_GRANT] = "grant",	  [ET_AUDIT_REVOKE] = "revoke",
+	[ET_AUDIT_REFUSED] = "refused",	  [ET_AUDIT_MEMBER_REMOVED] = "member_removed",
+	[ET_AUDIT_ERROR] = "error",	  [ET_AUDIT_BREAKGLASS] = "breakglass",
+};
+
+static int event_parse(const char *s)
+{
+	size_t i;
+	for (i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+		if (strcmp(s, event_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: timer_audit_ctl schedule ID EXPIRES HELPER | cancel ID | "
+			"audit EVENT PRIO MESSAGE [FIELD=VALUE...] | message-id EVENT\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct et_err err = { { 0 }, { 0 } };
+	int r;
+
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "schedule") == 0 && argc == 5) {
+		char *end;
+		long long exp = strtoll(argv[3], &end, 10);
+		if (*end || end == argv[3])
+			return usage();
+		r = et_timer_schedule(argv[2], (time_t)exp, argv[4], &err);
+		if (r < 0) {
+			printf("error: %s: %s\n", err.reason, err.message);
+			return 1;
+		}
+		printf("%s\n", r == 0 ? "scheduled" : "no-systemd");
+		return r == 0 ? 0 : 3;
+	}
+	if (strcmp(argv[1], "cancel") == 0 && argc == 3) {
+		if (et_timer_cancel(argv[2], &err) < 0) {
+			printf("error: %s: %s\n", err.reason, err.message);
+			return 1;
+		}
+		printf("cancelled\n");
+		return 0;
+	}
+	if (strcmp(argv[1], "message-id") == 0 && argc == 3) {
+		int ev = event_parse(argv[2]);
+		if (ev < 0)
+			return usage();
+		printf("%s\n", et_audit_message_id((enum et_audit_event)ev));
+		return 0;
+	}
+	if (strcmp(argv[1], "audit") == 0 && argc >= 5) {
+		struct et_audit a;
+		int ev = event_parse(argv[2]), i;
+		memset(&a, 0, sizeof(a));
+		if (ev < 0)
+			return usage();
+		for (i = 5; i < argc; i++) {
+			char *eq = strchr(argv[i], '=');
+			const char *v;
+			if (!eq)
+				return usage();
+			*eq = '\0';
+			v = eq + 1;
+			if (strcmp(argv[i], "grant_id") == 0)
+				a.grant_id = v;
+			else if (strcmp(argv[i], "user") == 0)
+				a.user = v;
+			else if (strcmp(argv[i], "group") == 0)
+				a.group = v;
+			else if (strcmp(argv[i], "expires") == 0)
+				a.expires = (time_t)strtoll(v, NULL, 10);
+			else if (strcmp(argv[i], "method") == 0)
+				a.method = v;
+			else if (strcmp(argv[i], "upn") == 0)
+				a.upn = v;
+			else if (strcmp(argv[i], "oid") == 0)
+				a.oid = v;
+			else if (strcmp(argv[i], "reason") == 0)
+				a.reason = v;
+			else if (strcmp(argv[i], "service") == 0)
+				a.service = v;
+			else if (strcmp(argv[i], "rhost") == 0)
+				a.rhost = v;
+			else
+				return usage();
+		}
+		r = et_audit((enum et_audit_event)ev, atoi(argv[3]), &a, "%s", argv[4]);
+		if (r < 0) {
+			printf("error: journal: %s\n", strerror(-r));
+			return 1;
+		}
+		printf("sent\n");
+		return 0;
+	}
+	return usage();
+}

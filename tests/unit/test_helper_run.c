@@ -1,0 +1,185 @@
+/* et_spawn_wait / et_helper_run_path: how the PAM module runs the helper from inside sshd or
+ * sudo. Fixed path, fixed argv, empty environment, fds 0-2 on /dev/null and nothing else,
+ * a real uid of 0 when the caller is setuid root, bounded wait, own child only, the host's
+ * SIGCHLD disposition untouched. */
+#include "grant.h"
+#include "spawn.h"
+#include "grant_testenv.h"
+#include "tap.h"
+#include "testutil.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *dir;
+
+static char *out_path(const char *name)
+{
+	static char buf[4][512];
+	static int i;
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+/* Run `sh -c script` (script may use $OUT), return its exit status or -1 with err. */
+static int sh(const char *script, const char *out, int timeout_ms, struct et_err *err)
+{
+	char cmd[2048];
+	int status = -1;
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	snprintf(cmd, sizeof(cmd), "OUT='%s'; %s", out ? out : "/dev/null", script);
+	if (et_helper_run_path("/bin/sh", argv, timeout_ms, &status, err) < 0)
+		return -1;
+	return status;
+}
+
+static char *slurp_trim(const char *path)
+{
+	char *s = gte_slurp(path);
+	size_t n;
+	if (!s)
+		return strdup("(missing)");
+	n = strlen(s);
+	while (n && s[n - 1] == '\n')
+		s[--n] = '\0';
+	return s;
+}
+
+static volatile sig_atomic_t chld_calls;
+static void on_chld(int sig)
+{
+	(void)sig;
+	chld_calls++;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+int main(void)
+{
+	struct et_err err;
+	struct timespec t0;
+	struct sigaction sa, cur;
+	char *s;
+	int fd, status;
+	long ms;
+	pid_t other, pid;
+
+	dir = tu_tmpdir();
+
+	is_int(sh("exit 7", NULL, 5000, &err), 7, "the exit status comes back");
+
+	setenv("LD_PRELOAD", "/nonexistent/evil.so", 1);
+	setenv("ET_TEST_MARKER", "leak", 1);
+	setenv("IFS", "x", 1);
+	is_int(sh("/usr/bin/env > \"$OUT\"", out_path("env"), 5000, &err), 0, "env runs");
+	s = gte_slurp(out_path("env"));
+	ok(s && !strstr(s, "ET_TEST_MARKER") && !strstr(s, "LD_PRELOAD") && !strstr(s, "IFS=") && !strstr(s, "PATH="),
+	   "the environment is empty (no marker, LD_PRELOAD, IFS or PATH; sh adds only its own PWD)");
+	free(s);
+	unsetenv("LD_PRELOAD");
+
+	fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: a careless host fd */
+	{
+		char script[256];
+		snprintf(script, sizeof(script),
+			 "if [ -e /proc/$$/fd/%d ]; then echo leaked; else echo clean; fi > \"$OUT\"", fd);
+		sh(script, out_path("fd"), 5000, &err);
+	}
+	s = slurp_trim(out_path("fd"));
+	is_str(s, "clean", "no other descriptor of the host reaches the program");
+	free(s);
+	close(fd);
+	sh("a=$(readlink /proc/$$/fd/0); b=$(readlink /proc/$$/fd/1); c=$(readlink /proc/$$/fd/2); "
+	   "echo \"$a $b $c\" > \"$OUT\"",
+	   out_path("std"), 5000, &err);
+	s = slurp_trim(out_path("std"));
+	is_str(s, "/dev/null /dev/null /dev/null", "fds 0-2 are /dev/null");
+	free(s);
+
+	{
+		sigset_t block, old;
+		sigemptyset(&block);
+		sigaddset(&block, SIGTERM);
+		sigprocmask(SIG_BLOCK, &block, &old);
+		sh("grep SigBlk /proc/$$/status | tr -d ' \\t' > \"$OUT\"", out_path("mask"), 5000, &err);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		s = slurp_trim(out_path("mask"));
+		is_str(s, "SigBlk:0000000000000000", "the host's signal mask is not inherited");
+		free(s);
+	}
+
+	/* bad input and failures, each with its reason */
+	{
+		const char *argv[] = { "x", NULL };
+		ok(et_helper_run_path("/nonexistent/helper", argv, 1000, &status, &err) < 0 &&
+			   strcmp(err.reason, "exec_failed") == 0,
+		   "a missing program is exec_failed");
+		ok(et_helper_run_path("relative/helper", argv, 1000, &status, &err) < 0 &&
+			   strcmp(err.reason, "spawn_failed") == 0,
+		   "a relative path is refused (spawn_failed)");
+		ok(et_helper_run_path("/bin/sh", NULL, 1000, &status, &err) < 0 && strcmp(err.reason, "spawn_failed") == 0,
+		   "no argv is refused (spawn_failed)");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(sh("exec sleep 20", NULL, 200, &err) < 0 && strcmp(err.reason, "timeout") == 0,
+	   "a program that hangs is killed after the timeout (timeout)");
+	ms = elapsed_ms(&t0);
+	ok(ms >= 150 && ms < 3000, "and the wait was bounded (%ld ms)", ms);
+	ok(sh("kill -9 $$", NULL, 5000, &err) < 0 && strcmp(err.reason, "killed") == 0,
+	   "a program ended by a signal is reported (killed)");
+
+	/* SIGCHLD: ignored by the host */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGCHLD, &sa, NULL);
+	is_int(sh("exit 3", NULL, 5000, &err), 3, "with SIGCHLD ignored by the host, the status still comes back");
+	sigaction(SIGCHLD, NULL, &cur);
+	ok(cur.sa_handler == SIG_IGN, "and SIGCHLD is ignored again afterwards");
+	/* SIGCHLD: a host handler that would reap */
+	sa.sa_handler = on_chld;
+	sigaction(SIGCHLD, &sa, NULL);
+	other = fork();
+	if (other == 0)
+		_exit(42);
+	usleep(100 * 1000); /* the other child is a zombie now */
+	chld_calls = 0;
+	is_int(sh("exit 4", NULL, 5000, &err), 4, "with a SIGCHLD handler installed, the status comes back");
+	is_int(chld_calls, 0, "the host's handler did not run for our child");
+	sigaction(SIGCHLD, NULL, &cur);
+	ok(cur.sa_handler == on_chld, "the host's handler is back");
+	ok(waitpid(other, &status, WNOHANG) == other && WEXITSTATUS(status) == 42,
+	   "the host's other child was not reaped by us");
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	/* a setuid-root caller (sudo: real uid of the user, effective 0) hands over real uid 0 */
+	if (geteuid() == 0) {
+		pid = fork();
+		if (pid == 0) {
+			gid_t extra = 4321;
+			if (setgroups(1, &extra) < 0 || setresgid(65534, 0, 0) < 0 || setresuid(65534, 0, 0) < 0)
+				_exit(20);
+			if (sh("echo $(id -ru) $(id -u) $(id -rg) $(id -G) > \"$OUT\"", out_path("ids"), 5000, &err) != 0)
+				_exit(21);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0, "a setuid-root caller runs the program");
+		s = slurp_trim(out_path("ids"));
+		is_str(s, "0 0 0 0", "the program runs with real and effective uid 0 and no extra groups");
+		free(s);
+	} else {
+		ok(!(getenv("CI") && strcmp(getenv("CI"), "true") == 0), "the setuid-caller test needs root");
+	}
+	return tap_done();
+}
