@@ -570,6 +570,45 @@ static void print_bool(const struct et_key *k, const struct et_config *cfg, FILE
 	fprintf(out, "%s = %s\n", k->name, *CFIELD(cfg, k, bool) ? "yes" : "no");
 }
 
+/* A whole number between k->min and k->max, strictly parsed. */
+static int parse_count(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	long n = 0;
+	const char *p = value;
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	for (; isdigit((unsigned char)*p); p++) {
+		n = n * 10 + (*p - '0');
+		if (n > k->max)
+			goto bad;
+	}
+	if (*p != '\0' || n < k->min)
+		goto bad;
+	*FIELD(cfg, k, long) = n;
+	return PARSE_OK;
+bad:
+	return why_set(why, "'%.32s' is not a whole number between %ld and %ld", value, k->min, k->max);
+}
+
+static void print_count(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %ld\n", k->name, *CFIELD(cfg, k, long));
+}
+
+/* "%u@contoso.com": exactly one %u (the local user name), no other '%', no '/' or space. */
+static int check_upn_format(const char *v, char *why)
+{
+	const char *u = strstr(v, "%u");
+	if (strlen(v) > 200)
+		return why_set(why, "is longer than 200 bytes");
+	if (!u || strstr(u + 2, "%u") || strchr(u + 2, '%') || memchr(v, '%', (size_t)(u - v)))
+		return why_set(why, "must contain %%u exactly once and no other '%%'");
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '/' || *p == '\\')
+			return why_set(why, "must be printable ASCII without spaces, '/' or '\\'");
+	return 0;
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -578,6 +617,9 @@ static void print_bool(const struct et_key *k, const struct et_config *cfg, FILE
 	  .default_value = def, .check = chk, __VA_ARGS__ }
 #define DUR(key, def, lo, hi) \
 	{ .name = #key, .parse = parse_duration, .print = print_duration, .offset = OFF(key), \
+	  .default_value = def, .min = lo, .max = hi }
+#define COUNT(key, def, lo, hi) \
+	{ .name = #key, .parse = parse_count, .print = print_count, .offset = OFF(key), \
 	  .default_value = def, .min = lo, .max = hi }
 #define LIST(key, chk, desc, ...) \
 	{ .name = #key, .kind = FIELD_LIST, .parse = parse_list, .print = print_list, .offset = OFF(key), \
@@ -613,6 +655,16 @@ static const struct et_key keys[] = {
 	{ .name = "accept_v1_issuer", .parse = parse_bool, .print = print_bool, .offset = OFF(accept_v1_issuer),
 	  .default_value = "no" },
 	STR(state_dir, check_abs_path, ET_DEFAULT_STATE_DIR),
+	/* below sshd's LoginGraceTime (120 s by default); Entra's codes live 900 s */
+	DUR(device_code_timeout, "90s", 10, 900),
+	{ .name = "tap_password_grant", .parse = parse_bool, .print = print_bool, .offset = OFF(tap_password_grant),
+	  .default_value = "no" },
+	COUNT(tap_max_failures, "5", 1, 100),
+	DUR(tap_lockout, "15m", 1, 86400),
+	COUNT(device_code_max_per_user, "5", 1, 1000),
+	COUNT(device_code_max_per_rhost, "20", 1, 10000),
+	DUR(device_code_rate_window, "10m", 10, 86400),
+	STR(upn_format, check_upn_format, NULL, .empty_unsets = true),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

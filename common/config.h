@@ -45,6 +45,16 @@ struct et_config {
 	bool accept_v1_issuer;
 	char *state_dir; /* root-only state: identity pins, grants */
 
+	/* The PAM module's sign-in policy. */
+	long device_code_timeout;       /* seconds: local deadline of a device sign-in */
+	bool tap_password_grant;        /* redeem a pass typed at the prompt (password grant) */
+	long tap_max_failures;          /* consecutive wrong passes before the lockout */
+	long tap_lockout;               /* seconds a user stays locked out */
+	long device_code_max_per_user;  /* device sign-ins started per window, per user */
+	long device_code_max_per_rhost; /* ... and per remote address */
+	long device_code_rate_window;   /* seconds */
+	char *upn_format;               /* "%u@contoso.com": the Entra name shown for a local user */
+
 	/* Runtime, not parsed. */
 	struct et_logger log;
 	bool discovery_url_derived; /* set by et_config_finish; re-derived when finish runs again */

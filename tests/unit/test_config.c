@@ -134,7 +134,15 @@ static void test_good_file(void)
 		"duration_max = 8h\n"
 		"permanent_members =\n"
 		"accept_v1_issuer = no\n"
-		"state_dir = /var/lib/entra-tap\n";
+		"state_dir = /var/lib/entra-tap\n"
+		"device_code_timeout = 90s\n"
+		"tap_password_grant = no\n"
+		"tap_max_failures = 5\n"
+		"tap_lockout = 15m\n"
+		"device_code_max_per_user = 5\n"
+		"device_code_max_per_rhost = 20\n"
+		"device_code_rate_window = 10m\n"
+		"upn_format =\n";
 
 	ok(load_text(good_text, &cfg, &err, &path) == 0, "good file loads");
 	is_str(cfg.path, path, "path recorded");
@@ -219,7 +227,15 @@ static void test_every_key_set(void)
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
 		"accept_v1_issuer = true\n"
-		"state_dir = /srv/entra state\n";
+		"state_dir = /srv/entra state\n"
+		"device_code_timeout = 120\n"
+		"tap_password_grant = true\n"
+		"tap_max_failures = 3\n"
+		"tap_lockout = 3600\n"
+		"device_code_max_per_user = 2\n"
+		"device_code_max_per_rhost = 40\n"
+		"device_code_rate_window = 30m\n"
+		"upn_format = %u@corp.contoso.com\n";
 	static const char expect[] =
 		"tenant_id = contoso.onmicrosoft.com\n"
 		"client_id = app.client_1\n"
@@ -244,7 +260,15 @@ static void test_every_key_set(void)
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
 		"accept_v1_issuer = yes\n"
-		"state_dir = /srv/entra state\n";
+		"state_dir = /srv/entra state\n"
+		"device_code_timeout = 2m\n"
+		"tap_password_grant = yes\n"
+		"tap_max_failures = 3\n"
+		"tap_lockout = 1h\n"
+		"device_code_max_per_user = 2\n"
+		"device_code_max_per_rhost = 40\n"
+		"device_code_rate_window = 30m\n"
+		"upn_format = %u@corp.contoso.com\n";
 	struct et_err err;
 	ok(load_text(text, &cfg, &err, NULL) == 0, "every key set: loads");
 	if (cfg.tenant_id == NULL)
@@ -717,6 +741,48 @@ static void test_values(void)
 	bad("accept_v1_issuer", "", "must be yes or no");
 	good("accept_v1_issuer", "1");
 	good("accept_v1_issuer", "false");
+
+	/* The PAM module's sign-in policy */
+	bad("device_code_timeout", "5s", "'5s' is not a duration between 10s and 15m (like 90s, 10m, 8h or 1d)");
+	bad("device_code_timeout", "16m", "'16m' is not a duration between 10s and 15m (like 90s, 10m, 8h or 1d)");
+	good("device_code_timeout", "10m");
+	bad("tap_password_grant", "on", "must be yes or no");
+	good("tap_password_grant", "yes");
+	bad("tap_max_failures", "0", "'0' is not a whole number between 1 and 100");
+	bad("tap_max_failures", "101", "'101' is not a whole number between 1 and 100");
+	bad("tap_max_failures", "5x", "'5x' is not a whole number between 1 and 100");
+	bad("tap_max_failures", "-1", "'-1' is not a whole number between 1 and 100");
+	bad("tap_max_failures", "", "'' is not a whole number between 1 and 100");
+	bad("tap_max_failures", "99999999999999999999", "'99999999999999999999' is not a whole number between 1 and 100");
+	good("tap_max_failures", "1");
+	good("tap_max_failures", "100");
+	bad("tap_lockout", "2d", "'2d' is not a duration between 1s and 1d (like 90s, 10m, 8h or 1d)");
+	good("tap_lockout", "30s");
+	bad("device_code_max_per_user", "1001", "'1001' is not a whole number between 1 and 1000");
+	bad("device_code_max_per_rhost", "0", "'0' is not a whole number between 1 and 10000");
+	bad("device_code_rate_window", "5s", "'5s' is not a duration between 10s and 1d (like 90s, 10m, 8h or 1d)");
+	bad("upn_format", "contoso.com", "must contain %u exactly once and no other '%'");
+	bad("upn_format", "%u@%u.com", "must contain %u exactly once and no other '%'");
+	bad("upn_format", "%u@100%.com", "must contain %u exactly once and no other '%'");
+	bad("upn_format", "%s%u@x.com", "must contain %u exactly once and no other '%'");
+	bad("upn_format", "%u @x.com", "must be printable ASCII without spaces, '/' or '\\'");
+	bad("upn_format", "%u@x.com/y", "must be printable ASCII without spaces, '/' or '\\'");
+	good("upn_format", "%u@contoso.com");
+	good("upn_format", "");
+	{
+		struct et_config cfg;
+		if (et_config_init(&cfg) < 0)
+			abort();
+		is_int(cfg.device_code_timeout, 90, "device_code_timeout defaults to 90s (below sshd's LoginGraceTime)");
+		ok(!cfg.tap_password_grant, "tap_password_grant defaults to no");
+		is_int(cfg.tap_max_failures, 5, "tap_max_failures defaults to 5");
+		is_int(cfg.tap_lockout, 900, "tap_lockout defaults to 15m");
+		is_int(cfg.device_code_max_per_user, 5, "device_code_max_per_user defaults to 5");
+		is_int(cfg.device_code_max_per_rhost, 20, "device_code_max_per_rhost defaults to 20");
+		is_int(cfg.device_code_rate_window, 600, "device_code_rate_window defaults to 10m");
+		ok(cfg.upn_format == NULL, "upn_format is unset by default");
+		et_config_free(&cfg);
+	}
 
 	/* A module argument longer than a file line could be. */
 	{
