@@ -212,4 +212,5 @@ enum et_helper_exit {
 	ET_EXIT_NO_GROUP = 7,  /* the elevated group does not exist */
 	ET_EXIT_UNSAFE = 8,    /* refused to run: argc 0, not setuid root, bad environment */
 	ET_EXIT_UNAVAILABLE = 9, /* a reserved verb that is not available yet */
+	ET_EXIT_IDP_UNAVAILABLE = 10, /* elevate: the identity provider could not be reached */
 };

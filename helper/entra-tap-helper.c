@@ -1,7 +1,7 @@
 /* entra-tap-helper: the setuid-root front end of grants. A thin layer over the core (grant.h):
  * it hardens its own process, works out who called it, and runs one verb.
  *
- *   user verbs (for the real uid):  status | drop [ID] | elevate (reserved)
+ *   user verbs (for the real uid):  status | drop [ID] | elevate [--duration D] [--reason TEXT]
  *   root verbs (real uid 0):        grant USER [options] | revoke ID | revoke --user USER |
  *                                   list [--json] | sweep [--user USER] [--cause sweep|account]
  *
@@ -17,6 +17,8 @@
 #include <grp.h>
 #include <json-c/json.h>
 #include <pwd.h>
+#include <security/pam_appl.h>
+#include <security/pam_misc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,7 +63,9 @@ static void usage(FILE *out)
 	fputs("usage: " PROG " VERB [ARGS]\n"
 	      "  status                      your grants and the time left\n"
 	      "  drop [ID]                   end your grant ID now, or all of your grants\n"
-	      "  elevate                     (reserved: sign in for a grant)\n"
+	      "  elevate [--duration D] [--reason TEXT]\n"
+	      "                              sign in with Entra ID (PAM service entra-tap) for a\n"
+	      "                              grant of the elevated group\n"
 	      "root only:\n"
 	      "  grant USER [--duration D] [--reason TEXT] [--method M]\n"
 	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
@@ -453,6 +457,180 @@ static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
 	return ET_EXIT_OK;
 }
 
+/* ---- elevate: a sign-in through PAM, for the real uid, like su ---- */
+
+/* The PAM service, and the PAM environment through which the module learns what was asked. */
+#define ELEVATE_SERVICE "entra-tap"
+#define ELEVATE_ENV_DURATION "ENTRA_TAP_DURATION"
+#define ELEVATE_ENV_REASON "ENTRA_TAP_REASON"
+#define ELEVATE_ENV_GRANT_ID "ENTRA_TAP_GRANT_ID"
+
+/* One sentence and one exit status per class of PAM failure. */
+static int elevate_failed(int pam_rc, const char *user)
+{
+	switch (pam_rc) {
+	case PAM_AUTH_ERR:
+	case PAM_CRED_INSUFFICIENT:
+		say("elevate: the sign-in failed: no grant was made");
+		return ET_EXIT_DENIED;
+	case PAM_PERM_DENIED:
+	case PAM_ACCT_EXPIRED:
+	case PAM_NEW_AUTHTOK_REQD:
+		say("elevate: %s is not allowed an elevation: no grant was made", user);
+		return ET_EXIT_DENIED;
+	case PAM_MAXTRIES:
+		say("elevate: too many failed sign-ins for %s; try again later: no grant was made", user);
+		return ET_EXIT_DENIED;
+	case PAM_USER_UNKNOWN:
+		say("elevate: no Entra ID account is known for %s: no grant was made", user);
+		return ET_EXIT_NOT_FOUND;
+	case PAM_AUTHINFO_UNAVAIL:
+		say("elevate: the identity provider could not be reached: no grant was made");
+		return ET_EXIT_IDP_UNAVAILABLE;
+	case PAM_CONV_ERR:
+	case PAM_ABORT:
+		say("elevate: the sign-in was cancelled: no grant was made");
+		return ET_EXIT_FAILED;
+	default:
+		say("elevate: the sign-in did not complete (%s): no grant was made", pam_strerror(NULL, pam_rc));
+		return ET_EXIT_FAILED;
+	}
+}
+
+static bool text_printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* The caller's grant made by this sign-in: the one the module named in the PAM environment,
+ * or else the caller's newest live grant created since `since`. */
+static int elevate_find_grant(const struct et_config *cfg, const struct caller *who, const char *named,
+			      time_t since, time_t now, struct et_grant *ret)
+{
+	struct et_grant_list l = { 0 };
+	struct et_grant g;
+	struct et_err err;
+	const struct et_grant *best = NULL;
+
+	if (named[0] && et_grant_store_read(cfg, named, &g, &err) == 0 && g.uid == who->uid && g.expires > now) {
+		*ret = g;
+		return 0;
+	}
+	if (et_grant_store_list(cfg, who->name, &l, &err) < 0) {
+		say("%s", err.message);
+		return -1;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct et_grant *c = &l.items[i];
+		if (c->uid != who->uid || c->expires <= now || c->created < since)
+			continue;
+		if (!best || c->created > best->created || (c->created == best->created && c->expires > best->expires))
+			best = c;
+	}
+	if (best)
+		*ret = *best;
+	et_grant_list_free(&l);
+	return best ? 0 : -1;
+}
+
+static int verb_elevate(const struct et_config *cfg, const struct caller *who, int argc, char **argv)
+{
+	const char *duration = NULL, *reason = NULL, *item = NULL;
+	struct opt opts[] = { { "--duration", &duration }, { "--reason", &reason } };
+	struct pam_conv conv = { misc_conv, NULL };
+	pam_handle_t *pamh = NULL;
+	char env[sizeof(ELEVATE_ENV_REASON "=") + ET_GRANT_TEXT_MAX], named[ET_GRANT_ID_HEX + 1] = "";
+	char tty[256], until[64], left[64];
+	struct et_grant g;
+	long asked = 0, clamped;
+	time_t since = time(NULL), now;
+	int rc;
+
+	if (parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
+		return ET_EXIT_USAGE;
+	if (duration && et_duration_parse(duration, &asked) < 0) {
+		say("'%.64s' is not a duration (like 90s, 10m, 8h or 1d)", duration);
+		return ET_EXIT_USAGE;
+	}
+	if (reason && strlen(reason) > ET_GRANT_TEXT_MAX) {
+		say("the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
+		return ET_EXIT_USAGE;
+	}
+	if (reason && !text_printable(reason)) {
+		say("the reason must be one line of printable text");
+		return ET_EXIT_USAGE;
+	}
+	if (!who->have_name) {
+		say("your uid %lu has no user name", (unsigned long)who->uid);
+		return ET_EXIT_NOT_FOUND;
+	}
+	clamped = et_grant_clamp_duration(cfg, asked);
+	if (asked && clamped != asked)
+		say("duration %lds is outside the allowed %lds..%lds: asking for %lds", asked, cfg->duration_min,
+		    cfg->duration_max, clamped);
+
+	/* This process edits nothing itself (the module runs the root verb in a process of its
+	 * own), so the person at the terminal may interrupt a sign-in, as with su. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+
+	rc = pam_start(ELEVATE_SERVICE, who->name, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		say("cannot start the PAM service " ELEVATE_SERVICE ": %s", pam_strerror(pamh, rc));
+		return ET_EXIT_FAILED;
+	}
+	rc = pam_set_item(pamh, PAM_RUSER, who->name);
+	if (rc == PAM_SUCCESS && isatty(STDIN_FILENO) && ttyname_r(STDIN_FILENO, tty, sizeof(tty)) == 0)
+		rc = pam_set_item(pamh, PAM_TTY, tty);
+	if (rc == PAM_SUCCESS) {
+		snprintf(env, sizeof(env), ELEVATE_ENV_DURATION "=%ld", clamped);
+		rc = pam_putenv(pamh, env);
+	}
+	if (rc == PAM_SUCCESS && reason) {
+		snprintf(env, sizeof(env), ELEVATE_ENV_REASON "=%s", reason);
+		rc = pam_putenv(pamh, env);
+	}
+	if (rc == PAM_SUCCESS)
+		rc = pam_authenticate(pamh, 0);
+	if (rc == PAM_SUCCESS)
+		rc = pam_acct_mgmt(pamh, 0);
+	/* a module must not turn this into somebody else's sign-in */
+	if (rc == PAM_SUCCESS &&
+	    (pam_get_item(pamh, PAM_USER, (const void **)&item) != PAM_SUCCESS || !item || strcmp(item, who->name) != 0)) {
+		say("elevate: the PAM stack changed the user name: refused");
+		rc = PAM_PERM_DENIED;
+	}
+	if (rc == PAM_SUCCESS) {
+		const char *id = pam_getenv(pamh, ELEVATE_ENV_GRANT_ID);
+		if (id && et_grant_id_ok(id))
+			snprintf(named, sizeof(named), "%s", id);
+	}
+	/* the status tells the module whether the transaction succeeded: a grant made during a
+	 * failed one is ended by the module's cleanup */
+	pam_end(pamh, rc);
+	if (rc != PAM_SUCCESS)
+		return elevate_failed(rc, who->name);
+
+	now = time(NULL);
+	if (elevate_find_grant(cfg, who, named, since, now, &g) < 0) {
+		say("elevate: you signed in, but no grant was made: the PAM service " ELEVATE_SERVICE
+		    " must use pam_entra_tap.so with the grant option");
+		return ET_EXIT_FAILED;
+	}
+	{
+		struct tm tm;
+		if (!localtime_r(&g.expires, &tm) || !strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S %Z", &tm))
+			snprintf(until, sizeof(until), "%lld", (long long)g.expires);
+	}
+	format_left(g.expires, now, left, sizeof(left));
+	printf("group %s until %s (%s), grant %s\n", g.group, until, left, g.id);
+	return ET_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const root_verbs[] = { "grant", "revoke", "list", "sweep" };
@@ -526,11 +704,6 @@ int main(int argc, char **argv)
 		say("%s is for root only", verb);
 		return ET_EXIT_DENIED;
 	}
-	if (strcmp(verb, "elevate") == 0) {
-		say("elevate is not available in this version");
-		return ET_EXIT_UNAVAILABLE;
-	}
-
 	if (et_config_init(&cfg) < 0) {
 		say("out of memory");
 		return ET_EXIT_FAILED;
@@ -549,6 +722,8 @@ int main(int argc, char **argv)
 		rc = verb_status(&cfg, &who, argc - 2, argv + 2);
 	else if (strcmp(verb, "drop") == 0)
 		rc = verb_drop(&cfg, &who, argc - 2, argv + 2);
+	else if (strcmp(verb, "elevate") == 0)
+		rc = verb_elevate(&cfg, &who, argc - 2, argv + 2);
 	else if (strcmp(verb, "grant") == 0)
 		rc = verb_grant(&cfg, argc - 2, argv + 2);
 	else if (strcmp(verb, "revoke") == 0)
