@@ -1,0 +1,279 @@
+/* Per-user state that outlives one PAM call (every sshd login is a new process): the TAP
+ * lockout, the one-outstanding-device-flow marker and the device sign-in rate limits.
+ *
+ *   {state_dir}/faillock/USER          "failures N\nuntil T\n"
+ *   {state_dir}/device-flow/USER       "pid P\nexpires T\n"
+ *   {state_dir}/ratelimit/user-USER    one start time per line (sliding window)
+ *   {state_dir}/ratelimit/host-HEX     the same per remote address (hex of the text)
+ *
+ * Every file is root-only (0600 in 0700 directories), opened with O_NOFOLLOW, read and
+ * rewritten under flock, and bounded in size: a corrupt file is treated as empty. */
+#include "module.h"
+#include "fsutil.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STATE_FILE_MAX 8192
+#define RATE_MAX_ENTRIES 1024
+
+/* Open (creating) {state_dir}/sub/name locked exclusively. */
+static int state_open(const struct et_config *cfg, const char *sub, const char *name, int *ret_fd,
+		      struct et_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (!et_path_component_ok(name))
+		return et_err_set(err, "bad_user", "'%.64s' cannot name a state file", name);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", cfg->state_dir, sub) >= sizeof(dir) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
+		return et_err_set(err, "path_too_long", "the state path for %.64s is too long", name);
+	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0)
+		return et_err_set(err, "state_write", "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(fd);
+		return et_err_set(err, "state_dir", "%s is not a private regular file", path);
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return et_err_set(err, "state_write", "cannot lock %s: %s", path, strerror(errno));
+		}
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static ssize_t state_read(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -1;
+	while (got + 1 < size) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+static int state_rewrite(int fd, const char *text, struct et_err *err)
+{
+	size_t len = strlen(text), done = 0;
+	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		return et_err_set(err, "state_write", "cannot rewrite a state file: %s", strerror(errno));
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return et_err_set(err, "state_write", "cannot write a state file: %s", strerror(errno));
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static long long field(const char *text, const char *name)
+{
+	const char *p = text;
+	size_t n = strlen(name);
+	while (p && *p) {
+		if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+			char *end;
+			long long v;
+			errno = 0;
+			v = strtoll(p + n + 1, &end, 10);
+			if (errno == 0 && (*end == '\n' || *end == '\0') && v >= 0)
+				return v;
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return 0;
+}
+
+/* ---- TAP lockout ---- */
+
+int et_lock_check(const struct et_config *cfg, const char *user, time_t now, time_t *ret_until, struct et_err *err)
+{
+	char buf[STATE_FILE_MAX];
+	long long until;
+	int fd;
+	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+		return -1;
+	if (state_read(fd, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	close(fd);
+	until = field(buf, "until");
+	*ret_until = until > (long long)now ? (time_t)until : 0;
+	return 0;
+}
+
+int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsigned *ret_failures,
+		 time_t *ret_until, struct et_err *err)
+{
+	char buf[STATE_FILE_MAX];
+	long long failures, until;
+	int fd, r;
+	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+		return -1;
+	if (state_read(fd, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	failures = field(buf, "failures");
+	until = field(buf, "until");
+	if (until && until <= (long long)now) /* a lockout that ended starts a new count */
+		failures = 0;
+	until = 0;
+	if (failures < LONG_MAX)
+		failures++;
+	if (failures >= cfg->tap_max_failures) {
+		until = (long long)now + cfg->tap_lockout;
+		failures = 0;
+	}
+	snprintf(buf, sizeof(buf), "failures %lld\nuntil %lld\n", failures, until);
+	r = state_rewrite(fd, buf, err);
+	close(fd);
+	if (r < 0)
+		return -1;
+	*ret_failures = (unsigned)failures;
+	*ret_until = (time_t)until;
+	return 0;
+}
+
+int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *err)
+{
+	int fd, r;
+	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+		return -1;
+	r = state_rewrite(fd, "failures 0\nuntil 0\n", err);
+	close(fd);
+	return r;
+}
+
+/* ---- one outstanding device flow per user ---- */
+
+static bool pid_alive(long long pid)
+{
+	if (pid <= 0 || pid > INT_MAX)
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires, struct et_err *err)
+{
+	char buf[STATE_FILE_MAX];
+	long long pid, until;
+	int fd, r;
+	if (state_open(cfg, "device-flow", user, &fd, err) < 0)
+		return -1;
+	if (state_read(fd, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	pid = field(buf, "pid");
+	until = field(buf, "expires");
+	if (pid && pid != getpid() && pid_alive(pid) && until > (long long)time(NULL)) {
+		close(fd);
+		return et_err_set(err, "flow_busy", "Another sign-in with a code for %s is in progress; finish or cancel it first.",
+				  user);
+	}
+	snprintf(buf, sizeof(buf), "pid %lld\nexpires %lld\n", (long long)getpid(), (long long)expires);
+	r = state_rewrite(fd, buf, err);
+	close(fd);
+	return r;
+}
+
+void et_flow_end(const struct et_config *cfg, const char *user)
+{
+	char buf[STATE_FILE_MAX];
+	struct et_err err;
+	int fd;
+	if (state_open(cfg, "device-flow", user, &fd, &err) < 0)
+		return;
+	if (state_read(fd, buf, sizeof(buf)) >= 0 && field(buf, "pid") == (long long)getpid())
+		(void)state_rewrite(fd, "", &err);
+	close(fd);
+}
+
+/* ---- rate limits ---- */
+
+/* Keep the entries of the window, refuse when max are left, else add now. */
+static int rate_window(const struct et_config *cfg, const char *name, long max, time_t now, bool *ret_ok,
+		       struct et_err *err)
+{
+	char buf[STATE_FILE_MAX], out[STATE_FILE_MAX];
+	size_t used = 0;
+	long kept = 0;
+	int fd, r;
+	char *save = NULL;
+
+	if (state_open(cfg, "ratelimit", name, &fd, err) < 0)
+		return -1;
+	if (state_read(fd, buf, sizeof(buf)) < 0)
+		buf[0] = '\0';
+	out[0] = '\0';
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *end;
+		long long t;
+		errno = 0;
+		t = strtoll(line, &end, 10);
+		if (errno || *end || t <= (long long)now - cfg->device_code_rate_window || t > (long long)now + 60)
+			continue;
+		if (kept >= RATE_MAX_ENTRIES || used + 24 >= sizeof(out))
+			break;
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%lld\n", t);
+		kept++;
+	}
+	*ret_ok = kept < max;
+	if (*ret_ok && used + 24 < sizeof(out))
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%lld\n", (long long)now);
+	r = state_rewrite(fd, out, err);
+	close(fd);
+	return r;
+}
+
+int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err)
+{
+	char name[8 + 2 * 64 + 1];
+	bool ok;
+
+	snprintf(name, sizeof(name), "user-%s", user);
+	if (rate_window(cfg, name, cfg->device_code_max_per_user, now, &ok, err) < 0)
+		return -1;
+	if (!ok)
+		return et_err_set(err, "rate_limited",
+				  "Too many sign-ins with a code for %s recently (at most %ld in %ld minutes); try again later.",
+				  user, cfg->device_code_max_per_user, cfg->device_code_rate_window / 60);
+	if (rhost && *rhost) {
+		size_t n = 0;
+		n += (size_t)snprintf(name, sizeof(name), "host-");
+		/* hex of the address text: any rhost becomes a safe file name; long ones are cut */
+		for (const unsigned char *p = (const unsigned char *)rhost; *p && n + 3 < sizeof(name); p++)
+			n += (size_t)snprintf(name + n, sizeof(name) - n, "%02x", *p);
+		if (rate_window(cfg, name, cfg->device_code_max_per_rhost, now, &ok, err) < 0)
+			return -1;
+		if (!ok)
+			return et_err_set(err, "rate_limited",
+					  "Too many sign-ins with a code from %.64s recently (at most %ld in %ld minutes); try again later.",
+					  rhost, cfg->device_code_max_per_rhost, cfg->device_code_rate_window / 60);
+	}
+	return 0;
+}

@@ -1,0 +1,94 @@
+/* pam_entra_tap.so, inside: one `struct et_pam` per call of an entry point, built from the
+ * PAM handle, the configuration file and the module arguments. Nothing here is global. */
+#pragma once
+#include <stdbool.h>
+#include <time.h>
+#include <security/pam_modules.h>
+#include "config.h"
+#include "err.h"
+
+#define ET_PAM_DATA_GRANT "pam_entra_tap:grant"
+#define ET_PAM_ENV_GRANT "ENTRA_TAP_GRANT_ID"
+/* Set by `entra-tap-helper elevate` for the entra-tap service only. */
+#define ET_PAM_ENV_DURATION "ENTRA_TAP_DURATION"
+#define ET_PAM_ENV_REASON "ENTRA_TAP_REASON"
+#define ET_PAM_ELEVATE_SERVICE "entra-tap"
+/* sudo cuts a reply at this many characters. */
+#define ET_PAM_SUDO_REPLY_MAX 1023
+#define ET_PAM_UPN_MAX 256
+
+enum et_no_grant { ET_NO_GRANT_IGNORE = 0, ET_NO_GRANT_SUCCESS = 1 };
+
+struct et_pam {
+	pam_handle_t *pamh;
+	int flags;
+	struct et_config cfg;
+	bool cfg_ready;
+
+	/* module options that are not configuration keys */
+	bool debug;
+	bool grant;
+	bool use_first_pass, try_first_pass;
+	bool require_prior_publickey;
+	bool revoke_on_close;
+	enum et_no_grant no_grant;
+
+	/* PAM items (owned by libpam; "" when unset) */
+	const char *user;
+	const char *service;
+	const char *tty;
+	const char *rhost;
+	bool user_known;       /* a valid local name that exists in the passwd database */
+	char upn[ET_PAM_UPN_MAX + 1]; /* the Entra name for user, "" when none can be derived */
+	char host[256];
+};
+
+/* ---- options.c ---- */
+/* Fill m from pamh, the configuration and argv. Returns PAM_SUCCESS, or a PAM code after
+ * logging why (PAM_SERVICE_ERR for a configuration that cannot be used, PAM_BUF_ERR). */
+int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv, bool need_user);
+void et_pam_teardown(struct et_pam *m);
+/* The Entra name for a local user: upn_format, the user map file read backwards, or
+ * user@first allowed domain. Returns 0 or -1 (none can be derived). */
+int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size);
+
+/* ---- conv.c ---- */
+/* A prompt; *ret_reply is malloc'd (wipe it). PAM_SUCCESS or PAM_CONV_ERR / PAM_BUF_ERR. */
+int et_pam_ask(struct et_pam *m, int style, char **ret_reply, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Information, dropped under PAM_SILENT. */
+void et_pam_info(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error sentence for the person: always shown. */
+void et_pam_error(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Wipe and free a reply. */
+void et_pam_reply_free(char *reply);
+
+/* ---- limits.c: root-only per-user state under {state_dir} ---- */
+/* TAP lockout. ret_until: when the current lockout ends (0 when not locked). */
+int et_lock_check(const struct et_config *cfg, const char *user, time_t now, time_t *ret_until, struct et_err *err);
+/* Count a wrong pass; ret_until != 0 when this failure started a lockout. */
+int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsigned *ret_failures,
+		 time_t *ret_until, struct et_err *err);
+int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *err);
+/* One outstanding device sign-in per user: take the marker (pid + expiry) or learn that a
+ * live one exists (reason "flow_busy"). */
+int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires, struct et_err *err);
+void et_flow_end(const struct et_config *cfg, const char *user);
+/* Sliding-window rate limit on device sign-ins, per user and per remote address (rhost may
+ * be empty: not counted). Reason "rate_limited" names which limit. */
+int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err);
+
+/* ---- signin.c ---- */
+/* The authentication: prompts, the chosen method, verification. Returns a PAM code. On
+ * PAM_SUCCESS, *ret_claims holds the verified token's claims (json_object, owned). */
+struct json_object;
+int et_pam_signin(struct et_pam *m, struct json_object **ret_claims, const char **ret_method);
+
+/* ---- grantstep.c ---- */
+/* Create the grant through the helper, tell the person, remember it for revocation if the
+ * transaction fails later. Returns a PAM code. */
+int et_pam_grant(struct et_pam *m, struct json_object *claims, const char *method);
+/* The account phase and setcred/session parts that concern this transaction's grant. */
+void et_pam_grant_confirm(struct et_pam *m);
+int et_pam_grant_revoke_pending(struct et_pam *m, const char *why);
+int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why);

@@ -1,0 +1,217 @@
+/* Module arguments, the configuration file and the PAM items: one place that builds the
+ * per-call state. Unknown arguments are errors: a typo must not weaken a stack silently. */
+#include "module.h"
+#include "identity.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <security/pam_ext.h>
+
+#define MAP_FILE_MAX (1024 * 1024)
+
+static void log_to_syslog(void *data, int level, const char *msg)
+{
+	pam_syslog((pam_handle_t *)data, level, "%s", msg);
+}
+
+static const char *item_or_empty(pam_handle_t *pamh, int item)
+{
+	const void *v = NULL;
+	if (pam_get_item(pamh, item, &v) != PAM_SUCCESS || !v)
+		return "";
+	return v;
+}
+
+/* Printable text for messages: a remote address or tty we did not choose. */
+static bool printable(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return strlen(s) < 256;
+}
+
+static int upn_from_map_file(const struct et_config *cfg, const char *user, char *out, size_t size)
+{
+	FILE *f;
+	char line[1024];
+	int fd, r = -1;
+
+	fd = open(cfg->user_map_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0)
+		return -1;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -1;
+	}
+	for (unsigned n = 0; r < 0 && n < MAP_FILE_MAX / 16 && fgets(line, sizeof(line), f); n++) {
+		char *save = NULL, *key, *name;
+		if (line[0] == '#')
+			continue;
+		key = strtok_r(line, " \t\r\n", &save);
+		name = key ? strtok_r(NULL, " \t\r\n", &save) : NULL;
+		if (!key || !name || strcmp(name, user) != 0 || !strchr(key, '@'))
+			continue;
+		if (strlen(key) < size) {
+			snprintf(out, size, "%s", key);
+			r = 0;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size)
+{
+	if (!user || !*user || size == 0)
+		return -1;
+	if (cfg->upn_format) {
+		const char *u = strstr(cfg->upn_format, "%u");
+		int n;
+		if (!u)
+			return -1;
+		n = snprintf(out, size, "%.*s%s%s", (int)(u - cfg->upn_format), cfg->upn_format, user, u + 2);
+		return n < 0 || (size_t)n >= size ? -1 : 0;
+	}
+	if (cfg->user_map == ET_MAP_FILE)
+		return cfg->user_map_file ? upn_from_map_file(cfg, user, out, size) : -1;
+	if (cfg->allowed_domains.n == 0)
+		return -1;
+	{
+		int n = snprintf(out, size, "%s@%s", user, cfg->allowed_domains.items[0]);
+		return n < 0 || (size_t)n >= size ? -1 : 0;
+	}
+}
+
+static int parse_no_grant(const char *v, enum et_no_grant *ret)
+{
+	if (strcmp(v, "ignore") == 0)
+		*ret = ET_NO_GRANT_IGNORE;
+	else if (strcmp(v, "success") == 0)
+		*ret = ET_NO_GRANT_SUCCESS;
+	else
+		return -1;
+	return 0;
+}
+
+int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv, bool need_user)
+{
+	const char *config_path = ET_DEFAULT_CONFIG;
+	struct et_err err;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	m->pamh = pamh;
+	m->flags = flags;
+	m->user = m->service = m->tty = m->rhost = "";
+
+	/* flags first: debug must be known before anything is logged */
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "debug") == 0)
+			m->debug = true;
+		else if (strncmp(argv[i], "config=", 7) == 0)
+			config_path = argv[i] + 7;
+	}
+	if (config_path[0] != '/') {
+		pam_syslog(pamh, LOG_ERR, "config= needs an absolute path");
+		return PAM_SERVICE_ERR;
+	}
+	if (et_config_init(&m->cfg) < 0) {
+		pam_syslog(pamh, LOG_CRIT, "out of memory");
+		return PAM_BUF_ERR;
+	}
+	m->cfg_ready = true;
+	m->cfg.log.fn = log_to_syslog;
+	m->cfg.log.data = pamh;
+	m->cfg.log.debug = m->debug;
+	if (et_config_load(&m->cfg, config_path, &err) < 0) {
+		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
+		return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		if (strcmp(a, "debug") == 0 || strncmp(a, "config=", 7) == 0)
+			continue;
+		if (strcmp(a, "grant") == 0)
+			m->grant = true;
+		else if (strcmp(a, "use_first_pass") == 0)
+			m->use_first_pass = true;
+		else if (strcmp(a, "try_first_pass") == 0)
+			m->try_first_pass = true;
+		else if (strcmp(a, "require_prior_publickey") == 0)
+			m->require_prior_publickey = true;
+		else if (strcmp(a, "revoke_on_close") == 0)
+			m->revoke_on_close = true;
+		else if (strncmp(a, "no_grant=", 9) == 0) {
+			if (parse_no_grant(a + 9, &m->no_grant) < 0) {
+				pam_syslog(pamh, LOG_ERR, "module argument no_grant: must be ignore or success");
+				return PAM_SERVICE_ERR;
+			}
+		} else if ((eq = strchr(a, '=')) != NULL && eq != a && (size_t)(eq - a) < 64) {
+			/* any configuration key, e.g. methods=tap,device_code */
+			char key[64];
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - a), a);
+			if (et_config_set(&m->cfg, key, eq + 1, "module argument", &err) < 0) {
+				pam_syslog(pamh, LOG_ERR, "%s", err.message);
+				return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+			}
+		} else {
+			pam_syslog(pamh, LOG_ERR, "unknown module argument '%.64s'", a);
+			return PAM_SERVICE_ERR;
+		}
+	}
+	if (m->use_first_pass && m->try_first_pass) {
+		pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass exclude each other");
+		return PAM_SERVICE_ERR;
+	}
+	if (et_config_finish(&m->cfg, &err) < 0) {
+		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
+		return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+	}
+
+	m->service = item_or_empty(pamh, PAM_SERVICE);
+	m->tty = item_or_empty(pamh, PAM_TTY);
+	m->rhost = item_or_empty(pamh, PAM_RHOST);
+	if (!printable(m->service))
+		m->service = "?";
+	if (!printable(m->tty))
+		m->tty = "?";
+	if (!printable(m->rhost))
+		m->rhost = "?";
+	if (gethostname(m->host, sizeof(m->host) - 1) < 0 || !printable(m->host))
+		snprintf(m->host, sizeof(m->host), "this host");
+
+	if (need_user) {
+		const char *user = NULL;
+		r = pam_get_user(pamh, &user, NULL);
+		if (r != PAM_SUCCESS || !user || !*user) {
+			pam_syslog(pamh, LOG_NOTICE, "cannot determine the user name");
+			return r == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN;
+		}
+		m->user = user;
+		if (et_local_name_ok(user) && strlen(user) <= ET_USER_NAME_MAX) {
+			struct passwd pw, *found = NULL;
+			char buf[4096];
+			m->user_known = getpwnam_r(user, &pw, buf, sizeof(buf), &found) == 0 && found;
+			/* derived for unknown users as well, so that their prompt looks the same */
+			if (et_pam_upn_for(&m->cfg, user, m->upn, sizeof(m->upn)) < 0)
+				m->upn[0] = '\0';
+		}
+	}
+	return PAM_SUCCESS;
+}
+
+void et_pam_teardown(struct et_pam *m)
+{
+	if (m->cfg_ready)
+		et_config_free(&m->cfg);
+	m->cfg_ready = false;
+}

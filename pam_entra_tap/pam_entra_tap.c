@@ -1,0 +1,172 @@
+/* pam_entra_tap.so: the PAM entry points. Each builds its own state (options.c), does one
+ * thing and maps the outcome to one PAM code; the work lives in the other files.
+ *
+ *   auth      sign in (signin.c), then with `grant` make the grant (grantstep.c)
+ *   account   the grant check: a member without a live grant, or an expired grant, is
+ *             denied and revoked on the spot; no grant at all → no_grant=ignore|success
+ *   setcred   drop the elevated gid from the process when no live grant exists
+ *   session   log; with revoke_on_close, end this login's grant when the session closes */
+#include "module.h"
+#include "audit.h"
+#include "grant.h"
+#include "json_strict.h"
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct et_pam m;
+	json_object *claims = NULL;
+	const char *method = "-";
+	int retval;
+
+	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	retval = et_pam_signin(&m, &claims, &method);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	{
+		struct et_audit a = { .user = m.user,
+				      .method = method,
+				      .upn = et_json_get_string(claims, "preferred_username"),
+				      .oid = et_json_get_string(claims, "oid"),
+				      .service = m.service,
+				      .rhost = m.rhost[0] ? m.rhost : NULL };
+		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in with Entra ID (%s)", m.user, method);
+		pam_syslog(pamh, LOG_INFO, "%s: signed in (%s, oid %s)", m.user, method, a.oid ? a.oid : "-");
+	}
+	if (m.grant)
+		retval = et_pam_grant(&m, claims, method);
+done:
+	json_object_put(claims);
+	et_pam_teardown(&m);
+	return retval;
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct et_pam m;
+	struct et_err err;
+	bool dropped = false;
+	int retval;
+
+	if (!(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED)))
+		return PAM_SUCCESS;
+	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	if (!m.user_known) {
+		retval = PAM_USER_UNKNOWN;
+		goto done;
+	}
+	if (et_grant_setcred(&m.cfg, m.user, time(NULL), &dropped, &err) < 0) {
+		pam_syslog(pamh, LOG_ERR, "%s: setcred: %s", m.user, err.message);
+		retval = strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_CRED_ERR;
+		goto done;
+	}
+	if (dropped)
+		pam_syslog(pamh, LOG_NOTICE, "%s: no live grant: group %s dropped from the process", m.user,
+			   m.cfg.elevated_group);
+	retval = PAM_SUCCESS;
+done:
+	et_pam_teardown(&m);
+	return retval;
+}
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct et_pam m;
+	struct et_check_result res;
+	struct et_err err;
+	int retval;
+
+	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	if (!m.user_known) {
+		retval = PAM_USER_UNKNOWN;
+		goto done;
+	}
+	if (et_grant_check(&m.cfg, m.user, time(NULL), ET_CHECK_REVOKE_HELPER, &res, &err) < 0) {
+		/* fail closed: without an answer the elevated group must not be used */
+		pam_syslog(pamh, LOG_ERR, "%s: account: the grant check failed: %s", m.user, err.message);
+		et_pam_error(&m, "Access denied: the elevation state of %s cannot be checked.", m.user);
+		(void)et_pam_grant_revoke_pending(&m, "the account check failed");
+		retval = strcmp(err.reason, "revoke_failed") == 0 ? PAM_PERM_DENIED
+			 : strcmp(err.reason, "no_memory") == 0   ? PAM_BUF_ERR
+								  : PAM_SYSTEM_ERR;
+		goto done;
+	}
+	switch (res.state) {
+	case ET_GRANT_STATE_LIVE:
+	case ET_GRANT_STATE_PERMANENT:
+		retval = PAM_SUCCESS;
+		break;
+	case ET_GRANT_STATE_NONE:
+		retval = m.no_grant == ET_NO_GRANT_SUCCESS ? PAM_SUCCESS : PAM_IGNORE;
+		break;
+	case ET_GRANT_STATE_EXPIRED:
+	case ET_GRANT_STATE_STALE_MEMBER:
+	default:
+		pam_syslog(pamh, LOG_NOTICE, "%s: account: %s (grant %s): denied and revoked", m.user,
+			   et_grant_state_name(res.state), res.grant_id[0] ? res.grant_id : "-");
+		et_pam_error(&m, "Access denied: the elevation of %s has %s and was revoked; sign in again to renew it.",
+			     m.user, res.state == ET_GRANT_STATE_EXPIRED ? "expired" : "no live grant");
+		(void)et_pam_grant_revoke_pending(&m, "the account check denied");
+		retval = PAM_PERM_DENIED;
+		break;
+	}
+done:
+	et_pam_teardown(&m);
+	return retval;
+}
+
+PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct et_pam m;
+	const char *id;
+	int retval;
+
+	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	et_pam_grant_confirm(&m);
+	id = pam_getenv(pamh, ET_PAM_ENV_GRANT);
+	pam_syslog(pamh, LOG_INFO, "%s: session opened (service %s, grant %s)", m.user, m.service,
+		   id && et_grant_id_ok(id) ? id : "-");
+	retval = PAM_SUCCESS;
+done:
+	et_pam_teardown(&m);
+	return retval;
+}
+
+PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct et_pam m;
+	const char *id;
+	int retval;
+
+	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	if (retval != PAM_SUCCESS)
+		goto done;
+	id = pam_getenv(pamh, ET_PAM_ENV_GRANT);
+	pam_syslog(pamh, LOG_INFO, "%s: session closed (service %s, grant %s)", m.user, m.service,
+		   id && et_grant_id_ok(id) ? id : "-");
+	if (m.revoke_on_close && id && et_grant_id_ok(id) && et_pam_revoke_id(&m, id, "session closed") < 0)
+		pam_syslog(pamh, LOG_NOTICE, "%s: revoke_on_close: grant %s was not ended here (gone already?)", m.user,
+			   id);
+	retval = PAM_SUCCESS;
+done:
+	et_pam_teardown(&m);
+	return retval;
+}
+
+PAM_EXTERN int pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_SERVICE_ERR;
+}

@@ -1,0 +1,407 @@
+/* The sign-in: the first prompt, the three methods and the verdict on the ID token.
+ *
+ *   first prompt (echo off)  "Temporary Access Pass for alice@contoso.com (Enter to sign in
+ *                            with a code): " — an empty answer starts a device sign-in, a
+ *                            reply that looks like a JWT is a pasted token, anything else a
+ *                            pass (redeemed with the password grant, only where
+ *                            tap_password_grant = yes says the identity provider takes it).
+ *   device code              URL, code, host, service, tty, remote address and a request id
+ *                            go *inside* an echo-on prompt ("... then press Enter"): sshd
+ *                            before 10.3 holds info messages back until the next prompt and
+ *                            sudo passes PAM_SILENT. Polling starts when Enter is pressed.
+ *
+ * Every ID token, however it came, goes through et_token_verify with the PAM user expected
+ * and the identity pin recorded. Secrets (pass, token) are wiped as soon as they are used. */
+#include "module.h"
+#include "audit.h"
+#include "grant.h"
+#include "identity.h"
+#include "json_strict.h"
+#include "jwks_cache.h"
+#include "oauth.h"
+#include "oidc.h"
+#include "verify.h"
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <syslog.h>
+#include <security/pam_ext.h>
+
+enum reply_kind { REPLY_EMPTY, REPLY_TOKEN, REPLY_TRUNCATED, REPLY_PASS };
+
+static bool is_b64url(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Three non-empty base64url segments: a compact JWS. A reply that starts like one ("eyJ" is
+ * base64url of '{"') but is not complete, or that is exactly as long as sudo lets a reply
+ * be, was cut by the conversation. */
+static enum reply_kind classify(const char *reply)
+{
+	size_t len = strlen(reply), dots = 0, seg = 0;
+	bool shape = true;
+	if (len == 0)
+		return REPLY_EMPTY;
+	for (const char *p = reply; *p; p++) {
+		if (*p == '.') {
+			if (seg == 0)
+				shape = false;
+			dots++;
+			seg = 0;
+		} else if (is_b64url(*p)) {
+			seg++;
+		} else {
+			shape = false;
+		}
+	}
+	if (seg == 0)
+		shape = false;
+	if (strncmp(reply, "eyJ", 3) == 0 && len >= 16) {
+		if (len == ET_PAM_SUDO_REPLY_MAX || !shape || dots != 2)
+			return REPLY_TRUNCATED;
+		return REPLY_TOKEN;
+	}
+	if (shape && dots == 2 && len > 64)
+		return len == ET_PAM_SUDO_REPLY_MAX ? REPLY_TRUNCATED : REPLY_TOKEN;
+	if (len == ET_PAM_SUDO_REPLY_MAX)
+		return REPLY_TRUNCATED;
+	return REPLY_PASS;
+}
+
+/* A failure class from the core's reasons. */
+static int pam_code_for(const char *reason)
+{
+	static const char *const unavailable[] = { "idp_unavailable", "idp_error", "client_not_allowed",
+						   "discovery_failed", "bad_discovery", "jwks_fetch_failed",
+						   "bad_jwks" };
+	static const char *const system[] = { "state_dir", "state_write", "pin_corrupt", "path_too_long",
+					      "cache_lock", "config", "bad_map_file", "corrupt", "bad_argument" };
+	if (strcmp(reason, "no_memory") == 0)
+		return PAM_BUF_ERR;
+	for (size_t i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
+		if (strcmp(reason, unavailable[i]) == 0)
+			return PAM_AUTHINFO_UNAVAIL;
+	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
+		if (strcmp(reason, system[i]) == 0)
+			return PAM_SYSTEM_ERR;
+	return PAM_AUTH_ERR;
+}
+
+static void audit_denied(struct et_pam *m, const char *method, const char *reason, const char *message)
+{
+	struct et_audit a = { .user = m->user,
+			      .method = method,
+			      .upn = m->upn[0] ? m->upn : NULL,
+			      .reason = reason,
+			      .service = m->service,
+			      .rhost = m->rhost[0] ? m->rhost : NULL };
+	(void)et_audit(ET_AUDIT_AUTH_DENIED, LOG_NOTICE, &a, "sign-in for %s refused (%s): %s", m->user, method,
+		       message);
+}
+
+/* A failure of the core: log, tell the person, audit; returns the PAM code. */
+static int fail_with(struct et_pam *m, const char *method, const struct et_err *err, const char *lead)
+{
+	int code = pam_code_for(err->reason);
+	pam_syslog(m->pamh, code == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", m->user, method,
+		   err->message, err->reason);
+	if (code == PAM_AUTHINFO_UNAVAIL)
+		et_pam_error(m, "%s: Microsoft Entra ID cannot be reached or answered something unusable; try again later.",
+			     lead);
+	else if (code == PAM_AUTH_ERR)
+		et_pam_error(m, "%s: %s", lead, err->message);
+	else
+		et_pam_error(m, "%s: an internal error occurred; the administrator can find it in the system log.",
+			     lead);
+	audit_denied(m, method, err->reason, err->message);
+	return code;
+}
+
+/* Verify an ID token; wipes nothing (the caller owns it). */
+static int verify_token(struct et_pam *m, const char *token, const char *method, json_object **ret_claims)
+{
+	struct et_keystore ks;
+	struct et_verdict v;
+	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = true };
+	int code;
+
+	et_keystore_init(&ks, &m->cfg);
+	et_token_verify(&ks, token, strlen(token), &o, &v);
+	et_keystore_free(&ks);
+	if (!v.accept) {
+		code = fail_with(m, method, &v.why, "Sign-in refused");
+		et_verdict_free(&v);
+		return code;
+	}
+	*ret_claims = json_object_get(v.claims);
+	et_verdict_free(&v);
+	return PAM_SUCCESS;
+}
+
+static void request_id(char out[9])
+{
+	unsigned char b[4] = { 0 };
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		memcpy(b, &ts.tv_nsec, sizeof(b));
+	}
+	snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
+/* ---- the methods ---- */
+
+static int method_device_code(struct et_pam *m, json_object **ret_claims)
+{
+	struct et_oidc oidc = { 0 };
+	struct et_device dev = { 0 };
+	struct et_device_wait_opts w;
+	struct et_err err;
+	char *reply = NULL, *id_token = NULL, rid[9];
+	const char *who = m->upn[0] ? m->upn : m->user;
+	bool flow_taken = false;
+	time_t now = time(NULL);
+	int retval;
+
+	if (et_rate_take(&m->cfg, m->user, m->rhost, now, &err) < 0 ||
+	    et_flow_begin(&m->cfg, m->user, now + m->cfg.device_code_timeout + 5, &err) < 0) {
+		if (strcmp(err.reason, "rate_limited") == 0 || strcmp(err.reason, "flow_busy") == 0) {
+			pam_syslog(m->pamh, LOG_NOTICE, "%s: device code: %s", m->user, err.message);
+			et_pam_error(m, "%s", err.message);
+			audit_denied(m, "device_code", err.reason, err.message);
+			retval = strcmp(err.reason, "rate_limited") == 0 ? PAM_MAXTRIES : PAM_AUTH_ERR;
+		} else {
+			retval = fail_with(m, "device_code", &err, "Sign-in with a code is unavailable");
+		}
+		goto done;
+	}
+	flow_taken = true;
+	/* the deadline counts from the start: the whole sign-in stays below LoginGraceTime */
+	w = (struct et_device_wait_opts){ .deadline = et_deadline_in(m->cfg.device_code_timeout) };
+	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0 || et_device_start(&m->cfg, &oidc, NULL, &dev, &err) < 0) {
+		retval = fail_with(m, "device_code", &err, "Sign-in with a code is unavailable");
+		goto done;
+	}
+	request_id(rid);
+	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in started (request %s, service %s, rhost %s)", m->user, rid,
+		   m->service, m->rhost[0] ? m->rhost : "-");
+	retval = et_pam_ask(m, PAM_PROMPT_ECHO_ON, &reply,
+			    "Sign in to %s as %s (service %s, tty %s, from %s; request %s):\n"
+			    "open %s and enter the code %s\n"
+			    "You can sign in there with your Temporary Access Pass.\n"
+			    "Only continue if you started this on %s just now.\n"
+			    "Press Enter when you have signed in (or type n to cancel): ",
+			    m->host, who, m->service, m->tty[0] ? m->tty : "-", m->rhost[0] ? m->rhost : "this host", rid,
+			    dev.verification_uri, dev.user_code, m->host);
+	if (retval != PAM_SUCCESS) {
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s: the conversation failed", m->user, rid);
+		audit_denied(m, "device_code", "conversation", "the conversation failed");
+		goto done;
+	}
+	if (reply[0] == 'n' || reply[0] == 'N') {
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s cancelled at the prompt", m->user, rid);
+		audit_denied(m, "device_code", "cancelled", "cancelled at the prompt");
+		retval = PAM_AUTH_ERR;
+		goto done;
+	}
+	if (et_device_wait(&m->cfg, &oidc, &dev, &w, &id_token, &err) < 0) {
+		if (strcmp(err.reason, "deadline") == 0)
+			et_err_set(&err, "deadline", "The sign-in with a code was not finished within %ld seconds.",
+				   m->cfg.device_code_timeout);
+		retval = fail_with(m, "device_code", &err, "Sign-in with a code failed");
+		goto done;
+	}
+	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in %s answered after %u poll(s)", m->user, rid, dev.polls);
+	retval = verify_token(m, id_token, "device_code", ret_claims);
+done:
+	et_pam_reply_free(reply);
+	et_oauth_secret_free(id_token);
+	et_device_free(&dev);
+	et_oidc_free(&oidc);
+	if (flow_taken)
+		et_flow_end(&m->cfg, m->user);
+	return retval;
+}
+
+static int method_tap(struct et_pam *m, const char *pass, json_object **ret_claims)
+{
+	struct et_oidc oidc = { 0 };
+	struct et_err err;
+	char *id_token = NULL;
+	time_t until = 0, now = time(NULL);
+	unsigned failures = 0;
+	int retval;
+
+	if (!m->upn[0]) {
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: no Entra user name can be derived for a pass", m->user);
+		audit_denied(m, "tap", "unmapped", "no Entra user name for this local user");
+		return PAM_USER_UNKNOWN;
+	}
+	if (et_lock_check(&m->cfg, m->user, now, &until, &err) < 0)
+		return fail_with(m, "tap", &err, "Sign-in refused");
+	if (until) {
+		char when[64];
+		struct tm tm;
+		strftime(when, sizeof(when), "%H:%M:%S", localtime_r(&until, &tm));
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: locked out after too many wrong passes, until %s", m->user, when);
+		et_pam_error(m, "Too many wrong passes for %s: locked until %s. You can still sign in with a code.",
+			     m->user, when);
+		audit_denied(m, "tap", "locked_out", "too many wrong passes");
+		return PAM_MAXTRIES;
+	}
+	if (strlen(pass) > ET_OAUTH_PASSWORD_MAX) {
+		et_err_set(&err, "auth_failed", "That is not a Temporary Access Pass (too long).");
+		retval = fail_with(m, "tap", &err, "Sign-in refused");
+		goto count;
+	}
+	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
+		return fail_with(m, "tap", &err, "Sign-in refused");
+	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+		if (strcmp(err.reason, "mfa_required") == 0)
+			et_err_set(&err, "mfa_required",
+				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
+				   "at the prompt to sign in with a code instead.");
+		retval = fail_with(m, "tap", &err, "Sign-in refused");
+		et_oidc_free(&oidc);
+		if (strcmp(err.reason, "auth_failed") != 0)
+			return retval;
+		goto count;
+	}
+	et_oidc_free(&oidc);
+	retval = verify_token(m, id_token, "tap", ret_claims);
+	et_oauth_secret_free(id_token);
+	if (retval == PAM_SUCCESS && et_lock_reset(&m->cfg, m->user, &err) < 0)
+		pam_syslog(m->pamh, LOG_ERR, "%s: cannot reset the failure count: %s", m->user, err.message);
+	return retval;
+count:
+	if (et_lock_fail(&m->cfg, m->user, now, &failures, &until, &err) < 0) {
+		pam_syslog(m->pamh, LOG_ERR, "%s: cannot count a wrong pass: %s", m->user, err.message);
+		return PAM_SYSTEM_ERR;
+	}
+	if (until) {
+		struct et_audit a = { .user = m->user, .method = "tap", .reason = "tap lockout", .service = m->service,
+				      .rhost = m->rhost[0] ? m->rhost : NULL };
+		(void)et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s locked out for %ld s after %ld wrong passes",
+			       m->user, m->cfg.tap_lockout, m->cfg.tap_max_failures);
+		pam_syslog(m->pamh, LOG_WARNING, "%s: locked out for %ld s after %ld wrong passes", m->user,
+			   m->cfg.tap_lockout, m->cfg.tap_max_failures);
+	}
+	return retval;
+}
+
+static bool prior_publickey(struct et_pam *m)
+{
+	const char *info = pam_getenv(m->pamh, "SSH_AUTH_INFO_0");
+	const char *p = info;
+	while (p && *p) {
+		if (strncmp(p, "publickey ", 10) == 0)
+			return true;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_method)
+{
+	unsigned methods = m->cfg.methods;
+	bool offer_tap = (methods & ET_METHOD_TAP) && m->cfg.tap_password_grant;
+	bool offer_code = methods & ET_METHOD_DEVICE_CODE;
+	bool offer_token = methods & ET_METHOD_TOKEN;
+	const char *who = m->upn[0] ? m->upn : m->user;
+	char *reply = NULL;
+	const void *item = NULL;
+	int retval;
+
+	if ((methods & ET_METHOD_TAP) && !m->cfg.tap_password_grant && !offer_code && !offer_token) {
+		pam_syslog(m->pamh, LOG_ERR, "methods = tap needs tap_password_grant = yes (or add device_code)");
+		return PAM_SERVICE_ERR;
+	}
+	if (m->require_prior_publickey && !prior_publickey(m)) {
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: refused: no prior publickey authentication (SSH_AUTH_INFO_0)",
+			   m->user);
+		et_pam_error(m, "Sign in with your SSH key first.");
+		audit_denied(m, "-", "no_prior_publickey", "no prior publickey authentication");
+		return PAM_AUTH_ERR;
+	}
+
+	/* the reply: the first pass handed down the stack, or our own prompt */
+	if ((m->use_first_pass || m->try_first_pass) && offer_tap &&
+	    pam_get_item(m->pamh, PAM_AUTHTOK, &item) == PAM_SUCCESS && item) {
+		reply = strdup(item);
+		if (!reply)
+			return PAM_BUF_ERR;
+	} else if (m->use_first_pass) {
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: use_first_pass without a pass from an earlier module", m->user);
+		return PAM_AUTH_ERR;
+	} else if (offer_tap) {
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Temporary Access Pass for %s%s: ", who,
+				    offer_code ? " (Enter to sign in with a code)" : "");
+		if (retval != PAM_SUCCESS)
+			return retval;
+	} else if (offer_token) {
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Entra ID token for %s%s: ", who,
+				    offer_code ? " (Enter to sign in with a code)" : "");
+		if (retval != PAM_SUCCESS)
+			return retval;
+	} else {
+		reply = strdup("");
+		if (!reply)
+			return PAM_BUF_ERR;
+	}
+
+	switch (classify(reply)) {
+	case REPLY_EMPTY:
+		*ret_method = "device_code";
+		if (!offer_code) {
+			et_pam_error(m, "Sign-in refused: nothing was entered.");
+			retval = PAM_AUTH_ERR;
+		} else if (!m->user_known) {
+			retval = PAM_USER_UNKNOWN;
+		} else {
+			retval = method_device_code(m, ret_claims);
+		}
+		break;
+	case REPLY_TRUNCATED:
+		*ret_method = "token";
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: a pasted token was cut short by the conversation (%zu characters)",
+			   m->user, strlen(reply));
+		et_pam_error(m, "The token did not fit through this prompt (it was cut at %zu characters); "
+				"press Enter to sign in with a code instead.",
+			     strlen(reply));
+		audit_denied(m, "token", "truncated", "a pasted token was cut short");
+		retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
+		break;
+	case REPLY_TOKEN:
+		*ret_method = "token";
+		if (!offer_token) {
+			et_pam_error(m, "Sign-in refused: signing in with a pasted token is not enabled here.");
+			audit_denied(m, "token", "method_disabled", "token sign-in is not enabled");
+			retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
+		} else if (!m->user_known) {
+			retval = PAM_USER_UNKNOWN;
+		} else {
+			retval = verify_token(m, reply, "token", ret_claims);
+		}
+		break;
+	default:
+		*ret_method = "tap";
+		if (!offer_tap) {
+			et_pam_error(m, "Sign-in refused: a pass cannot be typed here; press Enter to sign in with a code.");
+			retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
+		} else if (!m->user_known) {
+			retval = PAM_USER_UNKNOWN;
+		} else {
+			retval = method_tap(m, reply, ret_claims);
+		}
+		break;
+	}
+	if (retval == PAM_USER_UNKNOWN && !m->user_known)
+		pam_syslog(m->pamh, LOG_NOTICE, "unknown user '%.64s'", et_local_name_ok(m->user) ? m->user : "?");
+	et_pam_reply_free(reply);
+	return retval;
+}
