@@ -15,6 +15,7 @@ DEPS=(
 	libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev
 	python3 python3-cryptography python3-jwt openssl ca-certificates
 	util-linux passwd procps curl systemd dbus
+	debhelper dpkg-dev devscripts lintian
 )
 
 log() { printf '==> %s\n' "$*"; }
