@@ -1,0 +1,1235 @@
+/* pam_entra_tap.so through real libpam: every method and every return code against the mock
+ * Entra ID, asserting the code, the prompts shown (count and text) and that no secret
+ * reaches a message. Run by tests/pam/test_pam.sh (a private /etc, the real setuid helper,
+ * a fresh mock). Service files live in a private directory (pam_start_confdir). */
+#include "grant.h"
+#include "mockutil.h"
+#include "tap.h"
+#include "testutil.h"
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <security/pam_appl.h>
+
+#define ELIGIBLE "5f2b1c1e-4f41-4a84-9d6a-1f0c2b7d3e90"
+#define MAX_MSGS 16
+#define MAX_REPLIES 4
+
+static const char *module, *group, *confdir, *state_dir;
+
+/* ---- a scripted conversation that records what was shown ---- */
+
+struct msg {
+	int style;
+	char *text;
+};
+
+struct script {
+	const char *replies[MAX_REPLIES]; /* answers to prompts, in order; NULL: conversation error */
+	size_t n_replies;
+	/* device code: approve / decline / expire the code shown, before answering */
+	const char *device_action; /* "approve", "decline", "expire", "thread", NULL */
+	const char *approve_upn;
+	int thread_delay_ms;
+	void (*before_enter)(void); /* runs before the device prompt is answered */
+	/* recorded */
+	struct msg msgs[MAX_MSGS];
+	size_t n_msgs, n_prompts, next_reply;
+	char user_code[32];
+	pthread_t thread;
+	bool thread_started;
+};
+
+static void script_reset(struct script *s)
+{
+	for (size_t i = 0; i < s->n_msgs; i++)
+		free(s->msgs[i].text);
+	memset(s, 0, sizeof(*s));
+}
+
+struct approve_job {
+	char code[32];
+	char upn[64];
+	int delay_ms;
+};
+
+static void *approve_later(void *arg)
+{
+	struct approve_job *j = arg;
+	struct timespec ts = { j->delay_ms / 1000, (long)(j->delay_ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+	mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"%s\"}", j->code, j->upn);
+	free(j);
+	return NULL;
+}
+
+static void take_code(struct script *s, const char *text)
+{
+	const char *p = strstr(text, "enter the code ");
+	size_t n = 0;
+	if (!p)
+		return;
+	p += strlen("enter the code ");
+	while (p[n] && p[n] != '\n' && n + 1 < sizeof(s->user_code))
+		n++;
+	memcpy(s->user_code, p, n);
+	s->user_code[n] = '\0';
+}
+
+static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+{
+	struct script *s = data;
+	struct pam_response *resp = calloc((size_t)n, sizeof(*resp));
+	if (!resp)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		const struct pam_message *m = msgs[i];
+		if (s->n_msgs < MAX_MSGS) {
+			s->msgs[s->n_msgs].style = m->msg_style;
+			s->msgs[s->n_msgs].text = strdup(m->msg ? m->msg : "");
+			s->n_msgs++;
+		}
+		if (m->msg_style != PAM_PROMPT_ECHO_OFF && m->msg_style != PAM_PROMPT_ECHO_ON)
+			continue;
+		s->n_prompts++;
+		if (m->msg_style == PAM_PROMPT_ECHO_ON && strstr(m->msg, "enter the code ")) {
+			take_code(s, m->msg);
+			if (s->device_action && strcmp(s->device_action, "thread") == 0) {
+				struct approve_job *j = calloc(1, sizeof(*j));
+				snprintf(j->code, sizeof(j->code), "%s", s->user_code);
+				snprintf(j->upn, sizeof(j->upn), "%s", s->approve_upn ? s->approve_upn : "alice@contoso.com");
+				j->delay_ms = s->thread_delay_ms;
+				if (pthread_create(&s->thread, NULL, approve_later, j) == 0)
+					s->thread_started = true;
+			} else if (s->device_action && strcmp(s->device_action, "approve") == 0) {
+				mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"%s\"}", s->user_code,
+					s->approve_upn ? s->approve_upn : "alice@contoso.com");
+			} else if (s->device_action) {
+				mu_ctlf(s->device_action[0] == 'd' ? "device/decline" : "device/expire",
+					"{\"user_code\":\"%s\"}", s->user_code);
+			}
+			if (s->before_enter)
+				s->before_enter();
+		}
+		if (s->next_reply >= s->n_replies || !s->replies[s->next_reply]) {
+			free(resp);
+			return PAM_CONV_ERR;
+		}
+		resp[i].resp = strdup(s->replies[s->next_reply++]);
+	}
+	*ret = resp;
+	return PAM_SUCCESS;
+}
+
+static void script_join(struct script *s)
+{
+	if (s->thread_started)
+		pthread_join(s->thread, NULL);
+	s->thread_started = false;
+}
+
+static const char *prompt_text(const struct script *s, size_t k)
+{
+	size_t seen = 0;
+	for (size_t i = 0; i < s->n_msgs; i++)
+		if (s->msgs[i].style == PAM_PROMPT_ECHO_OFF || s->msgs[i].style == PAM_PROMPT_ECHO_ON)
+			if (seen++ == k)
+				return s->msgs[i].text;
+	return "";
+}
+
+static int prompt_style(const struct script *s, size_t k)
+{
+	size_t seen = 0;
+	for (size_t i = 0; i < s->n_msgs; i++)
+		if (s->msgs[i].style == PAM_PROMPT_ECHO_OFF || s->msgs[i].style == PAM_PROMPT_ECHO_ON)
+			if (seen++ == k)
+				return s->msgs[i].style;
+	return -1;
+}
+
+/* All messages of one style, joined. */
+static const char *shown(const struct script *s, int style)
+{
+	static char buf[8192];
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_msgs; i++)
+		if (s->msgs[i].style == style)
+			n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, "%s|", s->msgs[i].text);
+	return buf;
+}
+
+static bool any_message_contains(const struct script *s, const char *needle)
+{
+	for (size_t i = 0; i < s->n_msgs; i++)
+		if (strstr(s->msgs[i].text, needle))
+			return true;
+	return false;
+}
+
+/* ---- service files and runs ---- */
+
+static void service(const char *name, const char *auth_args, const char *acct_args)
+{
+	char path[512], text[2048];
+	snprintf(path, sizeof(path), "%s/%s", confdir, name);
+	snprintf(text, sizeof(text),
+		 "auth required %s %s\n"
+		 "account required %s %s\n"
+		 "session required %s %s\n"
+		 "password required pam_deny.so\n",
+		 module, auth_args, module, acct_args ? acct_args : "", module, acct_args ? acct_args : "");
+	free(tu_write_file(confdir, name, text, 0644));
+}
+
+struct run {
+	int auth, acct, setcred, open, close;
+	double seconds;
+};
+
+enum { DO_ACCT = 1, DO_SETCRED = 2, DO_SESSION = 4, END_FAIL = 8 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct run run_pam(const char *svc, const char *user, struct script *s, int what, const char *env)
+{
+	struct pam_conv c = { conv, s };
+	pam_handle_t *pamh = NULL;
+	struct run r = { -1, -1, -1, -1, -1, 0 };
+	double t0;
+	int last;
+	if (pam_start_confdir(svc, user, &c, confdir, &pamh) != PAM_SUCCESS) {
+		printf("Bail out! pam_start_confdir failed\n");
+		exit(1);
+	}
+	pam_set_item(pamh, PAM_TTY, "pts/7");
+	pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
+	if (env)
+		pam_putenv(pamh, env);
+	t0 = now_s();
+	last = r.auth = pam_authenticate(pamh, 0);
+	r.seconds = now_s() - t0;
+	script_join(s);
+	if ((what & DO_ACCT) && last == PAM_SUCCESS)
+		last = r.acct = pam_acct_mgmt(pamh, 0);
+	if ((what & DO_SETCRED) && last == PAM_SUCCESS)
+		last = r.setcred = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+	if ((what & DO_SESSION) && last == PAM_SUCCESS) {
+		last = r.open = pam_open_session(pamh, 0);
+		if (last == PAM_SUCCESS)
+			last = r.close = pam_close_session(pamh, 0);
+	}
+	pam_end(pamh, (what & END_FAIL) ? PAM_AUTH_ERR : last);
+	return r;
+}
+
+/* The module's own account code: libpam turns a stack whose only module says PAM_IGNORE
+ * into PAM_PERM_DENIED, so the entry point is called directly on a real handle, with the
+ * arguments of the service's account line. */
+static int run_acct(const char *svc, const char *user, struct script *s)
+{
+	typedef int (*acct_fn)(pam_handle_t *, int, int, const char **);
+	struct pam_conv c = { conv, s };
+	pam_handle_t *pamh = NULL;
+	static void *so;
+	acct_fn fn;
+	char line[2048], *save = NULL;
+	const char *argv[16];
+	int argc = 0, r;
+	FILE *f;
+	if (!so)
+		so = dlopen(module, RTLD_NOW);
+	fn = so ? (acct_fn)(uintptr_t)dlsym(so, "pam_sm_acct_mgmt") : NULL;
+	f = fopen(mu_str_of("%s/%s", confdir, svc), "re");
+	if (!fn || !f) {
+		printf("Bail out! cannot load the module or read service %s\n", svc);
+		exit(1);
+	}
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "account ", 8) == 0)
+			break;
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	strtok_r(line, " ", &save); /* account */
+	strtok_r(NULL, " ", &save); /* required */
+	strtok_r(NULL, " ", &save); /* module path */
+	for (char *a = strtok_r(NULL, " ", &save); a && argc < 16; a = strtok_r(NULL, " ", &save))
+		argv[argc++] = a;
+	if (pam_start_confdir(svc, user, &c, confdir, &pamh) != PAM_SUCCESS)
+		exit(1);
+	r = fn(pamh, 0, argc, argv);
+	pam_end(pamh, r);
+	return r;
+}
+
+static int run_setcred(const char *svc, const char *user)
+{
+	struct script s = { 0 };
+	struct pam_conv c = { conv, &s };
+	pam_handle_t *pamh = NULL;
+	int r;
+	if (pam_start_confdir(svc, user, &c, confdir, &pamh) != PAM_SUCCESS)
+		exit(1);
+	r = pam_setcred(pamh, PAM_ESTABLISH_CRED);
+	pam_end(pamh, r);
+	script_reset(&s);
+	return r;
+}
+
+/* ---- fixtures ---- */
+
+static char *new_tap(const char *upn, const char *extra)
+{
+	char *out = mu_mockctl("tap", mu_str_of("{\"upn\":\"%s\"%s%s}", upn, extra ? "," : "", extra ? extra : ""));
+	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
+	char *tap = NULL;
+	if (o && json_object_object_get_ex(o, "tap", &v))
+		tap = strdup(json_object_get_string(v));
+	json_object_put(o);
+	free(out);
+	if (!tap) {
+		printf("Bail out! cannot make a pass for %s\n", upn);
+		exit(1);
+	}
+	return tap;
+}
+
+static char *mint(const char *json)
+{
+	char *out = mu_mockctl("mint", json);
+	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
+	char *tok = NULL;
+	if (o && json_object_object_get_ex(o, "id_token", &v))
+		tok = strdup(json_object_get_string(v));
+	json_object_put(o);
+	free(out);
+	if (!tok) {
+		printf("Bail out! cannot mint a token\n");
+		exit(1);
+	}
+	return tok;
+}
+
+static bool in_group(const char *user)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/etc/group", "re");
+	size_t glen = strlen(group);
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *members, *save = NULL;
+		if (strncmp(line, group, glen) != 0 || line[glen] != ':')
+			continue;
+		members = strrchr(line, ':') + 1;
+		members[strcspn(members, "\n")] = '\0';
+		for (char *m = strtok_r(members, ",", &save); m; m = strtok_r(NULL, ",", &save))
+			if (strcmp(m, user) == 0)
+				found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static size_t grants_of(const char *user, struct et_grant *ret_last)
+{
+	struct et_config cfg;
+	struct et_grant_list l = { 0 };
+	struct et_err err;
+	size_t n = 0;
+	mu_cfg_load(&cfg);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup(state_dir);
+	if (et_grant_store_list(&cfg, user, &l, &err) == 0) {
+		n = l.n;
+		if (n && ret_last)
+			*ret_last = l.items[n - 1];
+	}
+	et_grant_list_free(&l);
+	et_config_free(&cfg);
+	return n;
+}
+
+static void helper(const char *args)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", ET_HELPER_PATH, args);
+	if (system(cmd) != 0)
+		tap_diag("helper %s failed", args);
+}
+
+static bool file_contains(const char *path, const char *needle)
+{
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	FILE *f = fopen(path, "re");
+	bool found;
+	if (!f)
+		return false;
+	for (;;) {
+		size_t got;
+		if (len + 4097 > cap) {
+			cap = cap * 2 + 8192;
+			buf = realloc(buf, cap);
+		}
+		got = fread(buf + len, 1, 4096, f);
+		if (got == 0)
+			break;
+		len += got;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return found;
+}
+
+/* ---- the tests ---- */
+
+#define TAP_ARGS "methods=tap,device_code tap_password_grant=yes"
+#define TAP_PROMPT "Temporary Access Pass for alice@contoso.com (Enter to sign in with a code): "
+
+static void test_tap(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+	char *mock_log = NULL;
+
+	service("tap", TAP_ARGS, NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, DO_ACCT, NULL);
+	is_int(r.auth, PAM_SUCCESS, "tap: a valid pass signs in");
+	is_int(s.n_prompts, 1, "tap: exactly one prompt");
+	is_str(prompt_text(&s, 0), TAP_PROMPT, "tap: the prompt names the Entra account and offers the code");
+	is_int(prompt_style(&s, 0), PAM_PROMPT_ECHO_OFF, "tap: the pass is asked with echo off");
+	is_int(r.acct, PAM_PERM_DENIED, "account: libpam denies a stack whose only module ignores the user");
+	ok(!any_message_contains(&s, tap), "tap: the pass appears in no message");
+	if (asprintf(&mock_log, "%s/mock.log", getenv("ET_MOCK_DIR")) > 0)
+		ok(!file_contains(mock_log, tap), "tap: the pass is not in the identity provider's log");
+	free(mock_log);
+	script_reset(&s);
+
+	/* wrong pass */
+	s.replies[0] = "WrongPass99";
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: a wrong pass -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "Sign-in refused") != NULL, "tap: wrong pass: the person is told");
+	ok(!any_message_contains(&s, "WrongPass99"), "tap: the wrong pass appears in no message");
+	script_reset(&s);
+
+	/* expired pass */
+	mu_ctl("tap/expire", "{\"upn\":\"alice@contoso.com\"}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: an expired pass -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "expired") != NULL, "tap: expired: the sentence says so");
+	free(tap);
+	script_reset(&s);
+
+	/* one-time pass used twice */
+	tap = new_tap("alice@contoso.com", "\"one_time\":true");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "tap: a one-time pass works once");
+	script_reset(&s);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: ... and a second time -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "used") != NULL, "tap: used up: the sentence says so");
+	free(tap);
+	script_reset(&s);
+
+	/* not yet valid */
+	tap = new_tap("alice@contoso.com", "\"start_in_seconds\":3600");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: a pass that is not valid yet -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "not yet valid") != NULL, "tap: not yet valid: the sentence says so");
+	free(tap);
+	script_reset(&s);
+
+	/* MFA required */
+	mu_ctl("users", "{\"upn\":\"dave@contoso.com\",\"groups\":[\"" ELIGIBLE "\"],\"mfa_required\":true}");
+	tap = new_tap("dave@contoso.com", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "dave", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: MFA required -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "sign in with a code") != NULL,
+	   "tap: MFA required: the person is pointed at the code sign-in");
+	free(tap);
+	script_reset(&s);
+
+	/* not eligible */
+	tap = new_tap("bob@contoso.com", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "bob", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap: a valid pass of a user outside the eligible groups -> PAM_AUTH_ERR");
+	free(tap);
+	script_reset(&s);
+
+	/* a pass too long to be one */
+	{
+		char longpass[400];
+		memset(longpass, 'x', sizeof(longpass) - 1);
+		longpass[sizeof(longpass) - 1] = '\0';
+		s.replies[0] = longpass;
+		s.n_replies = 1;
+		r = run_pam("tap", "bob", &s, 0, NULL);
+		is_int(r.auth, PAM_AUTH_ERR, "tap: a 399-character reply -> PAM_AUTH_ERR without a request");
+		script_reset(&s);
+	}
+
+	/* tap_password_grant = no: the pass cannot be typed here */
+	service("tapoff", "methods=tap,device_code", NULL);
+	s.replies[0] = "n";
+	s.n_replies = 1;
+	r = run_pam("tapoff", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap without tap_password_grant: cancelled device sign-in -> PAM_AUTH_ERR");
+	is_int(s.n_prompts, 1, "tap without tap_password_grant: no pass prompt");
+	ok(strstr(prompt_text(&s, 0), "enter the code") != NULL,
+	   "tap without tap_password_grant: the first prompt is the device sign-in");
+	script_reset(&s);
+}
+
+static void test_lockout(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *tap;
+	mu_ctl("users", "{\"upn\":\"carol@contoso.com\",\"groups\":[\"" ELIGIBLE "\"]}");
+	tap = new_tap("carol@contoso.com", "\"one_time\":false");
+	service("lock", TAP_ARGS " tap_max_failures=3 tap_lockout=1h", NULL);
+	for (int i = 1; i <= 3; i++) {
+		s.replies[0] = "NotThePass1";
+		s.n_replies = 1;
+		r = run_pam("lock", "carol", &s, 0, NULL);
+		is_int(r.auth, PAM_AUTH_ERR, mu_str_of("lockout: wrong pass %d -> PAM_AUTH_ERR", i));
+		script_reset(&s);
+	}
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("lock", "carol", &s, 0, NULL);
+	is_int(r.auth, PAM_MAXTRIES, "lockout: after 3 wrong passes even the right one -> PAM_MAXTRIES");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "Too many wrong passes") != NULL, "lockout: the person is told");
+	{
+		struct stat st;
+		char *path = mu_str_of("%s/faillock/carol", state_dir);
+		ok(stat(path, &st) == 0 && st.st_uid == 0 && (st.st_mode & 0777) == 0600,
+		   "lockout: the state is a root-only file");
+		ok(file_contains(path, "until "), "lockout: the state records the end of the lockout");
+	}
+	script_reset(&s);
+	/* a success resets the count: two wrong, one right, two wrong: not locked */
+	free(tap);
+	mu_ctl("users", "{\"upn\":\"erin@contoso.com\",\"groups\":[\"" ELIGIBLE "\"]}");
+	tap = new_tap("erin@contoso.com", "\"one_time\":false");
+	{
+		const char *seq[] = { "Wrong0001", "Wrong0002", tap, "Wrong0003", "Wrong0004", tap };
+		int want[] = { PAM_AUTH_ERR, PAM_AUTH_ERR, PAM_SUCCESS, PAM_AUTH_ERR, PAM_AUTH_ERR, PAM_SUCCESS };
+		bool all = true;
+		for (size_t i = 0; i < 6; i++) {
+			s.replies[0] = seq[i];
+			s.n_replies = 1;
+			r = run_pam("lock", "erin", &s, 0, NULL);
+			if (r.auth != want[i])
+				all = false;
+			script_reset(&s);
+		}
+		ok(all, "lockout: a success resets the count of wrong passes");
+	}
+	free(tap);
+}
+
+#define DEVICE_ARGS "methods=tap,device_code tap_password_grant=yes"
+
+static void test_device_code(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char host[256] = "";
+	const char *p0;
+	gethostname(host, sizeof(host) - 1);
+
+	service("dev", DEVICE_ARGS, NULL);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "approve";
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "device code: approved -> PAM_SUCCESS");
+	is_int(s.n_prompts, 2, "device code: two prompts (Enter, then the code)");
+	p0 = prompt_text(&s, 1);
+	is_int(prompt_style(&s, 1), PAM_PROMPT_ECHO_ON, "device code: the code is shown in an echo-on prompt");
+	ok(strstr(p0, mu_str_of("%s/devicelogin", getenv("ET_MOCK_BASE"))) != NULL, "device code: prompt has the URL");
+	ok(s.user_code[0] && strstr(p0, s.user_code), "device code: prompt has the user code");
+	ok(strstr(p0, mu_str_of("Sign in to %s as alice@contoso.com", host)) != NULL,
+	   "device code: prompt names the host and the account");
+	ok(strstr(p0, "service dev") && strstr(p0, "tty pts/7") && strstr(p0, "from 192.0.2.10"),
+	   "device code: prompt names service, tty and remote address");
+	ok(strstr(p0, "request ") != NULL, "device code: prompt carries a request id");
+	ok(strstr(p0, mu_str_of("Only continue if you started this on %s just now.", host)) != NULL,
+	   "device code: the phishing warning names the host");
+	ok(strstr(p0, "Temporary Access Pass") != NULL, "device code: the hint about the Temporary Access Pass");
+	ok(strstr(p0, "Press Enter") != NULL, "device code: ... then press Enter");
+	script_reset(&s);
+
+	/* approved from another thread while polling; interval 1 s */
+	mu_ctl("config", "{\"interval\":1}");
+	mu_ctl("stats/reset", NULL);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "thread";
+	s.thread_delay_ms = 2500;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "device code: approved during polling -> PAM_SUCCESS");
+	ok(r.seconds >= 2.0 && r.seconds < 8.0, "device code: it waited for the approval (%.1f s)", r.seconds);
+	{
+		int polls = mu_mock_stat("token");
+		ok(polls >= 2 && polls <= 5, "device code: polled at the 1 s interval, not faster (%d polls in %.1f s)", polls,
+		   r.seconds);
+	}
+	script_reset(&s);
+
+	/* declined */
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "decline";
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "device code: declined -> PAM_AUTH_ERR");
+	ok(r.seconds < 5.0, "device code: declined ends at once (%.1f s)", r.seconds);
+	script_reset(&s);
+
+	/* expired */
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "expire";
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "device code: expired -> PAM_AUTH_ERR");
+	script_reset(&s);
+
+	/* cancelled at the prompt */
+	s.replies[0] = "";
+	s.replies[1] = "n";
+	s.n_replies = 2;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "device code: 'n' at the prompt cancels -> PAM_AUTH_ERR");
+	script_reset(&s);
+
+	/* conversation failure at the device prompt */
+	s.replies[0] = "";
+	s.replies[1] = NULL;
+	s.n_replies = 2;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_CONV_ERR, "device code: the conversation fails -> PAM_CONV_ERR");
+	script_reset(&s);
+
+	/* approved for another user: the token is for bob, the PAM user is alice */
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "approve";
+	s.approve_upn = "bob@contoso.com";
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "device code: approved by another user -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "not \"alice\"") != NULL, "device code: another user: the sentence says so");
+	script_reset(&s);
+
+	/* the local deadline */
+	service("devshort", DEVICE_ARGS " device_code_timeout=10s", NULL);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	r = run_pam("devshort", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "device code: nobody approves -> PAM_AUTH_ERR at device_code_timeout");
+	ok(r.seconds >= 9.0 && r.seconds < 13.0, "device code: ended at the 10 s deadline (%.1f s)", r.seconds);
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "within 10 seconds") != NULL, "device code: deadline: the sentence says so");
+	script_reset(&s);
+	mu_ctl("config", "{\"interval\":5}");
+}
+
+static void rotate_before_enter(void)
+{
+	mu_ctl("rotate", "{\"retire_old\":true}");
+}
+
+/* The key cache's refresh stamp, as if the last fetch was long ago. */
+static void age_refresh_stamp(void)
+{
+	char *path = mu_str_of("%s/cache/refresh.stamp", getenv("ET_MOCK_DIR"));
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%lld\n", (long long)time(NULL) - 600);
+		fclose(f);
+	}
+}
+
+static void rotate_and_age_before_enter(void)
+{
+	rotate_before_enter();
+	age_refresh_stamp();
+}
+
+static void test_faults(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+
+	/* 5xx on the token endpoint */
+	mu_ctl("fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: token endpoint 503 -> PAM_AUTHINFO_UNAVAIL");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "cannot be reached") != NULL, "faults: 503: the person is told");
+	script_reset(&s);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	mu_ctl("config", "{\"interval\":1}");
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: device code polls answered 503 again and again -> PAM_AUTHINFO_UNAVAIL");
+	mu_ctl("config", "{\"interval\":5}");
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* not JSON with a 200-type body on the token endpoint */
+	mu_ctl("fail", "{\"status\":400,\"count\":-1,\"endpoints\":[\"token\"],\"body\":\"<html>oops</html>\","
+		       "\"content_type\":\"text/html\"}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: a non-JSON answer -> PAM_AUTHINFO_UNAVAIL");
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* down: connections reset */
+	mu_ctl("down", "{\"mode\":\"reset\"}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: the IdP is down -> PAM_AUTHINFO_UNAVAIL");
+	ok(r.seconds < 6.0, "faults: down: answered within http_timeout (%.1f s)", r.seconds);
+	script_reset(&s);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: down: a device sign-in -> PAM_AUTHINFO_UNAVAIL");
+	is_int(s.n_prompts, 1, "faults: down: no device prompt is shown");
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* latency beyond http_timeout */
+	service("slow", TAP_ARGS " http_timeout=2s", NULL);
+	mu_ctl("latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("slow", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: the IdP answers after 8 s -> PAM_AUTHINFO_UNAVAIL");
+	ok(r.seconds >= 1.5 && r.seconds < 4.0, "faults: latency: cut at http_timeout = 2 s (%.1f s)", r.seconds);
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* latency below http_timeout: still fine */
+	mu_ctl("latency", "{\"seconds\":1,\"endpoints\":[\"token\"]}");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("slow", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "faults: 1 s of latency below http_timeout -> PAM_SUCCESS");
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* key rotation in the middle of a device sign-in (old key retired) */
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "approve";
+	s.before_enter = rotate_and_age_before_enter;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "faults: keys rotated mid-flow -> the new key is fetched, PAM_SUCCESS");
+	script_reset(&s);
+	/* rotated again within the key cache's refresh rate limit: refused, not hung */
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "approve";
+	s.before_enter = rotate_before_enter;
+	r = run_pam("dev", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "faults: a second rotation within a minute -> unknown key, PAM_AUTH_ERR");
+	ok(r.seconds < 5.0, "faults: ... at once (%.1f s)", r.seconds);
+	script_reset(&s);
+	age_refresh_stamp();
+
+	/* the configuration names an unusable state directory */
+	service("badstate", TAP_ARGS " state_dir=/proc/entra-tap-nowhere", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("badstate", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SYSTEM_ERR, "faults: an unusable state directory -> PAM_SYSTEM_ERR");
+	ok(!any_message_contains(&s, tap), "faults: state: the pass appears in no message");
+	script_reset(&s);
+	free(tap);
+}
+
+static void test_tokens(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *tok;
+	char trunc[1024];
+
+	service("tok", "methods=token,device_code", NULL);
+	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
+	s.replies[0] = tok;
+	s.n_replies = 1;
+	r = run_pam("tok", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "token: a valid pasted token -> PAM_SUCCESS");
+	is_str(prompt_text(&s, 0), "Entra ID token for alice@contoso.com (Enter to sign in with a code): ",
+	       "token: the prompt");
+	ok(!any_message_contains(&s, tok), "token: the token appears in no message");
+	free(tok);
+	script_reset(&s);
+
+	struct {
+		const char *json, *name;
+	} bad[] = {
+		{ "{\"upn\":\"alice@contoso.com\",\"claims\":{\"tid\":\"00000000-0000-0000-0000-000000000001\","
+		  "\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: another tenant -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"client\":\"00000000-0000-0000-0000-000000000002\","
+		  "\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: another app -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"bob@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: another user -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"lifetime\":-600,\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: expired -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"signature\":\"corrupt\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: bad signature -> PAM_AUTH_ERR" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *out = mu_mockctl("mint", bad[i].json);
+		json_object *o = out ? json_tokener_parse(out) : NULL, *v;
+		if (o && json_object_object_get_ex(o, "id_token", &v)) {
+			s.replies[0] = json_object_get_string(v);
+			s.n_replies = 1;
+			r = run_pam("tok", "alice", &s, 0, NULL);
+			is_int(r.auth, PAM_AUTH_ERR, bad[i].name);
+		} else {
+			ok(0, "%s (the mock could not mint it)", bad[i].name);
+		}
+		json_object_put(o);
+		free(out);
+		script_reset(&s);
+	}
+
+	/* cut at 1023 characters, as sudo does */
+	memcpy(trunc, "eyJ", 3);
+	memset(trunc + 3, 'A', sizeof(trunc) - 4);
+	trunc[100] = '.';
+	trunc[1023] = '\0';
+	s.replies[0] = trunc;
+	s.n_replies = 1;
+	r = run_pam("tok", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "token: a reply cut at 1023 characters -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "did not fit through this prompt") != NULL,
+	   "token: truncated: the sentence says why");
+	script_reset(&s);
+	/* a token with its last segment cut off */
+	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
+	*strrchr(tok, '.') = '\0';
+	s.replies[0] = tok;
+	s.n_replies = 1;
+	r = run_pam("tok", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "token: a token missing its signature segment -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "did not fit") != NULL, "token: incomplete: the sentence says why");
+	free(tok);
+	script_reset(&s);
+
+	/* a token where tokens are not enabled */
+	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
+	s.replies[0] = tok;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "token: pasted where tokens are not enabled -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "not enabled") != NULL, "token: not enabled: the sentence says so");
+	free(tok);
+	script_reset(&s);
+}
+
+static void test_users_and_options(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+
+	/* unknown user: same prompt shape, PAM_USER_UNKNOWN, no request to the IdP */
+	mu_ctl("stats/reset", NULL);
+	s.replies[0] = "SomePass1";
+	s.n_replies = 1;
+	r = run_pam("tap", "nosuchuser", &s, 0, NULL);
+	is_int(r.auth, PAM_USER_UNKNOWN, "users: an unknown local user -> PAM_USER_UNKNOWN");
+	is_str(prompt_text(&s, 0), "Temporary Access Pass for nosuchuser@contoso.com (Enter to sign in with a code): ",
+	       "users: an unknown user sees the same prompt as a known one");
+	is_int(mu_mock_stat("token"), 0, "users: unknown user: no token request");
+	script_reset(&s);
+
+	/* unmappable: a user map file without the user */
+	{
+		char *dir = tu_tmpdir();
+		char *map = tu_write_file(dir, "map", "frank@contoso.com frank\n", 0644);
+		service("mapped", mu_str_of(TAP_ARGS " user_map=file:%s", map), NULL);
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		r = run_pam("mapped", "alice", &s, 0, NULL);
+		is_int(r.auth, PAM_USER_UNKNOWN, "users: no Entra name for the local user -> PAM_USER_UNKNOWN");
+		is_str(prompt_text(&s, 0), "Temporary Access Pass for alice (Enter to sign in with a code): ",
+		       "users: unmappable: the prompt names the local user");
+		free(map);
+		script_reset(&s);
+	}
+
+	/* upn_format */
+	service("fmt", TAP_ARGS " upn_format=%u@contoso.com", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("fmt", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "options: upn_format names the Entra account");
+	script_reset(&s);
+
+	/* a bad module argument */
+	service("badarg", TAP_ARGS " frobnicate", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("badarg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SERVICE_ERR, "options: an unknown module argument -> PAM_SERVICE_ERR");
+	is_int(s.n_prompts, 0, "options: unknown argument: no prompt");
+	script_reset(&s);
+	service("badkey", TAP_ARGS " tap_max_failures=0", NULL);
+	r = run_pam("badkey", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SERVICE_ERR, "options: a bad configuration value -> PAM_SERVICE_ERR");
+	script_reset(&s);
+	service("badcfg", TAP_ARGS " config=/nonexistent/pam_entra_tap.conf", NULL);
+	r = run_pam("badcfg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SERVICE_ERR, "options: a missing config= file -> PAM_SERVICE_ERR");
+	script_reset(&s);
+	/* config= with a good file */
+	service("cfgarg", TAP_ARGS " config=/etc/security/pam_entra_tap.conf", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("cfgarg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "options: config= names the file");
+	script_reset(&s);
+
+	/* conversation failure at the first prompt */
+	s.replies[0] = NULL;
+	s.n_replies = 1;
+	r = run_pam("tap", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_CONV_ERR, "options: the conversation fails -> PAM_CONV_ERR");
+	script_reset(&s);
+
+	/* require_prior_publickey */
+	service("pk", TAP_ARGS " require_prior_publickey", NULL);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("pk", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "options: require_prior_publickey without SSH_AUTH_INFO_0 -> PAM_AUTH_ERR");
+	is_int(s.n_prompts, 0, "options: require_prior_publickey: no prompt before the key");
+	script_reset(&s);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("pk", "alice", &s, 0, "SSH_AUTH_INFO_0=password\n");
+	is_int(r.auth, PAM_AUTH_ERR, "options: require_prior_publickey with only a password before -> PAM_AUTH_ERR");
+	script_reset(&s);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("pk", "alice", &s, 0, "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n");
+	is_int(r.auth, PAM_SUCCESS, "options: require_prior_publickey after a publickey -> PAM_SUCCESS");
+	script_reset(&s);
+
+	/* use_first_pass / try_first_pass: the pass from an earlier module */
+	{
+		service("usefirst", TAP_ARGS " use_first_pass", NULL);
+		r = run_pam("usefirst", "alice", &s, 0, NULL);
+		is_int(r.auth, PAM_AUTH_ERR, "options: use_first_pass without an earlier pass -> PAM_AUTH_ERR");
+		is_int(s.n_prompts, 0, "options: use_first_pass: no prompt of its own");
+		script_reset(&s);
+		service("tryfirst", TAP_ARGS " try_first_pass", NULL);
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		r = run_pam("tryfirst", "alice", &s, 0, NULL);
+		is_int(r.auth, PAM_SUCCESS, "options: try_first_pass without an earlier pass prompts and signs in");
+		is_int(s.n_prompts, 1, "options: try_first_pass: one prompt");
+		script_reset(&s);
+	}
+	free(tap);
+}
+
+static void test_device_limits(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	char *path;
+
+	/* one outstanding flow per user: a live marker of another process */
+	path = mu_str_of("%s/device-flow", state_dir);
+	mkdir(path, 0700);
+	path = mu_str_of("%s/device-flow/erin", state_dir);
+	{
+		FILE *f = fopen(path, "we");
+		fprintf(f, "pid %ld\nexpires %lld\n", (long)getppid(), (long long)time(NULL) + 60);
+		fclose(f);
+		chmod(path, 0600);
+	}
+	service("dev", DEVICE_ARGS, NULL);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	r = run_pam("dev", "erin", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "limits: another device sign-in in progress -> PAM_AUTH_ERR");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "in progress") != NULL, "limits: in progress: the sentence says so");
+	is_int(s.n_prompts, 1, "limits: in progress: no code is shown");
+	script_reset(&s);
+	/* a stale marker (dead pid) is ignored */
+	{
+		FILE *f = fopen(path, "we");
+		fprintf(f, "pid %d\nexpires %lld\n", 999999, (long long)time(NULL) + 60);
+		fclose(f);
+	}
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	s.device_action = "approve";
+	s.approve_upn = "erin@contoso.com";
+	r = run_pam("dev", "erin", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "limits: a stale marker of a dead process is ignored");
+	script_reset(&s);
+
+	/* rate limit per user */
+	service("rate", DEVICE_ARGS " device_code_max_per_user=2", NULL);
+	for (int i = 0; i < 3; i++) {
+		s.replies[0] = "";
+		s.replies[1] = "n";
+		s.n_replies = 2;
+		r = run_pam("rate", "carol", &s, 0, NULL);
+		if (i < 2)
+			is_int(r.auth, PAM_AUTH_ERR, mu_str_of("limits: device sign-in %d of 2 for carol is started", i + 1));
+		script_reset(&s);
+	}
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	r = run_pam("rate", "carol", &s, 0, NULL);
+	is_int(r.auth, PAM_MAXTRIES, "limits: beyond device_code_max_per_user -> PAM_MAXTRIES");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "Too many sign-ins with a code for carol") != NULL,
+	   "limits: per user: the sentence says so");
+	script_reset(&s);
+
+	/* rate limit per remote address, across users */
+	service("ratehost", DEVICE_ARGS " device_code_max_per_rhost=1 device_code_max_per_user=100", NULL);
+	s.replies[0] = "";
+	s.replies[1] = "n";
+	s.n_replies = 2;
+	(void)run_pam("ratehost", "bob", &s, 0, NULL);
+	script_reset(&s);
+	s.replies[0] = "";
+	s.replies[1] = "";
+	s.n_replies = 2;
+	r = run_pam("ratehost", "dave", &s, 0, NULL);
+	is_int(r.auth, PAM_MAXTRIES, "limits: beyond device_code_max_per_rhost -> PAM_MAXTRIES");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "from 192.0.2.10") != NULL, "limits: per address: the sentence names it");
+	script_reset(&s);
+}
+
+static void test_grants(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	struct et_grant g;
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+	time_t t0 = time(NULL);
+
+	helper("revoke --user alice");
+	service("grant", TAP_ARGS " grant", "no_grant=success");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("grant", "alice", &s, DO_ACCT | DO_SESSION, NULL);
+	is_int(r.auth, PAM_SUCCESS, "grant: sign-in with the grant option -> PAM_SUCCESS");
+	is_int(r.acct, PAM_SUCCESS, "grant: the account phase sees the live grant");
+	is_int(grants_of("alice", &g), 1, "grant: one grant in the store");
+	ok(in_group("alice"), "grant: alice is in the elevated group");
+	is_str(g.service, "grant", "grant: the grant records the service");
+	is_str(g.rhost, "192.0.2.10", "grant: ... and the remote address");
+	is_str(g.upn, "alice@contoso.com", "grant: ... and the Entra name");
+	ok(g.oid[0] != '\0' && g.tid[0] != '\0', "grant: ... and oid and tid");
+	is_str(et_grant_method_name(g.method), "tap", "grant: ... and the method");
+	ok(g.expires >= t0 + 3600 - 5 && g.expires <= t0 + 3600 + 30, "grant: the default duration (1h)");
+	ok(strstr(shown(&s, PAM_TEXT_INFO), mu_str_of("alice is now in group %s until ", group)) &&
+		   strstr(shown(&s, PAM_TEXT_INFO), g.id),
+	   "grant: the person is told group, expiry and grant id");
+	script_reset(&s);
+
+	/* a login that fails after the sign-in leaves no grant */
+	helper("revoke --user alice");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("grant", "alice", &s, END_FAIL, NULL);
+	is_int(r.auth, PAM_SUCCESS, "grant: signed in, then the transaction fails");
+	is_int(grants_of("alice", NULL), 0, "grant: ... and the grant is gone");
+	ok(!in_group("alice"), "grant: ... and so is the membership");
+	script_reset(&s);
+
+	/* duration from entra-tap-helper elevate, only for the entra-tap service */
+	service("entra-tap", TAP_ARGS " grant", "no_grant=success");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	t0 = time(NULL);
+	r = run_pam("entra-tap", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=2h");
+	is_int(r.auth, PAM_SUCCESS, "grant: entra-tap service with a duration");
+	ok(grants_of("alice", &g) == 1 && g.expires >= t0 + 7200 - 5 && g.expires <= t0 + 7200 + 30,
+	   "grant: the asked duration (2h) is used");
+	helper("revoke --user alice");
+	script_reset(&s);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	t0 = time(NULL);
+	r = run_pam("entra-tap", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=30d");
+	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 8 * 3600 + 30,
+	   "grant: a duration beyond duration_max is clamped (8h)");
+	helper("revoke --user alice");
+	script_reset(&s);
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	t0 = time(NULL);
+	r = run_pam("grant", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=2h");
+	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 3600 + 30,
+	   "grant: another service cannot choose the duration");
+	helper("revoke --user alice");
+	script_reset(&s);
+
+	/* revoke_on_close */
+	service("roc", TAP_ARGS " grant revoke_on_close", "no_grant=success revoke_on_close");
+	s.replies[0] = tap;
+	s.n_replies = 1;
+	r = run_pam("roc", "alice", &s, DO_ACCT | DO_SESSION, NULL);
+	ok(r.auth == PAM_SUCCESS && r.open == PAM_SUCCESS && r.close == PAM_SUCCESS,
+	   "grant: revoke_on_close: sign-in and session");
+	is_int(grants_of("alice", NULL), 0, "grant: revoke_on_close: the grant ended with the session");
+	script_reset(&s);
+
+	/* the account phase */
+	service("acct", TAP_ARGS, NULL);
+	service("acctok", TAP_ARGS, "no_grant=success");
+	is_int(run_acct("acct", "alice", &s), PAM_IGNORE, "account: no grant -> PAM_IGNORE (no_grant=ignore default)");
+	is_int(run_acct("acctok", "alice", &s), PAM_SUCCESS, "account: no grant with no_grant=success -> PAM_SUCCESS");
+	helper("grant alice --duration 1s");
+	sleep(2);
+	ok(in_group("alice"), "account: an expired grant whose membership is still there");
+	script_reset(&s);
+	is_int(run_acct("acct", "alice", &s), PAM_PERM_DENIED, "account: an expired grant -> PAM_PERM_DENIED");
+	ok(strstr(shown(&s, PAM_ERROR_MSG), "expired") != NULL, "account: expired: the person is told");
+	ok(!in_group("alice") && grants_of("alice", NULL) == 0, "account: expired: revoked on the spot");
+	script_reset(&s);
+	/* a member without a grant */
+	helper("grant alice --duration 1h");
+	{
+		struct et_grant_list l = { 0 };
+		struct et_config cfg;
+		struct et_err err;
+		/* remove the grant file behind the group's back: a stale member */
+		mu_cfg_load(&cfg);
+		free(cfg.state_dir);
+		cfg.state_dir = strdup(state_dir);
+		if (et_grant_store_list(&cfg, "alice", &l, &err) == 0 && l.n == 1)
+			et_grant_store_remove(&cfg, l.items[0].id, &err);
+		et_grant_list_free(&l);
+		et_config_free(&cfg);
+	}
+	ok(in_group("alice") && grants_of("alice", NULL) == 0, "account: a member without a grant (set up)");
+	is_int(run_acct("acct", "alice", &s), PAM_PERM_DENIED, "account: a member without a grant -> PAM_PERM_DENIED");
+	ok(!in_group("alice"), "account: stale member: removed on the spot");
+	script_reset(&s);
+	is_int(run_acct("acct", "nosuchuser", &s), PAM_USER_UNKNOWN, "account: an unknown user -> PAM_USER_UNKNOWN");
+	script_reset(&s);
+
+	/* setcred drops a stale elevated gid from the process */
+	{
+		gid_t gid = (gid_t)atol(getenv("ET_PAM_GID")), mine[2] = { gid, 0 }, now[64];
+		int n;
+		bool has = false;
+		if (setgroups(1, mine) < 0)
+			tap_diag("setgroups: %s", strerror(errno));
+		is_int(run_setcred("acct", "alice"), PAM_SUCCESS, "setcred: no live grant -> PAM_SUCCESS");
+		n = getgroups(64, now);
+		for (int i = 0; i < n; i++)
+			if (now[i] == gid)
+				has = true;
+		ok(!has, "setcred: the elevated gid was dropped from the process");
+		setgroups(1, mine);
+		helper("grant alice --duration 1h");
+		is_int(run_setcred("acct", "alice"), PAM_SUCCESS, "setcred: with a live grant -> PAM_SUCCESS");
+		n = getgroups(64, now);
+		has = false;
+		for (int i = 0; i < n; i++)
+			if (now[i] == gid)
+				has = true;
+		ok(has, "setcred: with a live grant the gid stays");
+		helper("revoke --user alice");
+		setgroups(0, NULL);
+	}
+	free(tap);
+}
+
+int main(void)
+{
+	tap_require_root();
+	module = getenv("ET_PAM_MODULE");
+	group = getenv("ET_PAM_GROUP");
+	if (!module || !group || !getenv("ET_MOCK_DIR") || !getenv("ET_PAM_GID")) {
+		printf("Bail out! run through tests/pam/test_pam.sh\n");
+		return 1;
+	}
+	state_dir = strdup(mu_str_of("%s/state", getenv("ET_MOCK_DIR")));
+	confdir = tu_tmpdir();
+	test_tap();
+	test_lockout();
+	test_device_code();
+	test_faults();
+	test_tokens();
+	test_users_and_options();
+	test_device_limits();
+	test_grants();
+	return tap_done();
+}
