@@ -1,0 +1,157 @@
+#!/bin/bash
+# `entra-tap-helper elevate` end to end: a user runs the setuid helper, which runs the
+# entra-tap PAM service (pam_entra_tap.so with `grant`) for the caller's real uid against the
+# mock Entra ID; the grant is for the duration asked, clamped by policy; a wrong pass, an
+# ineligible user, an unreachable identity provider and a cancelled prompt each give one
+# clear sentence, their own exit status and no grant.
+. "$(dirname "$0")/pam_sandbox.sh"
+psb_enter "$@"
+T=$PSB_T
+G=$GSB_GROUP
+
+# the shipped service file, with the module named by its path in the build tree
+sed 's|pam_entra_tap\.so|@MODULE@|' "$top_srcdir/data/pam.d/entra-tap" | psb_pam entra-tap
+check "the shipped entra-tap service uses the module with grant" grep -qE "^auth .*$PSB_MODULE grant" /etc/pam.d/entra-tap
+
+# elevate as USER on a terminal: psb_elevate USER LOG STEP... [-- ARGS]
+as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
+elevate() {
+	local u=$1 log=$2 steps=() a
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do steps+=("$1"); shift; done
+	[ "${1:-}" = -- ] && shift
+	psb_drive --timeout 60 --log "$log" "${steps[@]}" -- setpriv --reuid="$u" --regid="$u" --init-groups -- \
+		"$GSB_BIN" elevate "$@"
+}
+grant_field() { # grant_field USER EXPR: EXPR over the newest grant `g` of USER
+	gsb_helper list --json | "$PSB_PY" -c '
+import json, sys
+gs = [g for g in json.load(sys.stdin) if g["user"] == sys.argv[1]]
+g = max(gs, key=lambda g: g["created"]) if gs else None
+print(eval(sys.argv[2]) if g else "none")' "$1" "$2"
+}
+reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
+PROMPT='Temporary Access Pass for alice@contoso.com'
+
+# ---- bad arguments: refused before any sign-in, exit 2 ----
+as_user alice "$GSB_BIN" elevate --duration soon </dev/null >/dev/null 2>"$T/err"
+is "$?" 2 "elevate --duration soon: exit 2"
+check "... says what a duration looks like" grep -q "is not a duration" "$T/err"
+as_user alice "$GSB_BIN" elevate --reason "$(printf 'x%.0s' $(seq 1 300))" </dev/null >/dev/null 2>"$T/err"
+is "$?" 2 "a reason over 256 bytes: exit 2"
+as_user alice "$GSB_BIN" elevate --reason "$(printf 'two\nlines')" </dev/null >/dev/null 2>"$T/err"
+is "$?" 2 "a reason with a newline: exit 2"
+check "... says it must be one printable line" grep -q "one line of printable text" "$T/err"
+as_user alice "$GSB_BIN" elevate --for-ever </dev/null >/dev/null 2>"$T/err"
+is "$?" 2 "an unknown option: exit 2"
+is "$(psb_grants alice)" 0 "no grant after refused arguments"
+
+# ---- a TAP at the prompt, default duration ----
+export ET_TAP
+ET_TAP=$(psb_tap alice@contoso.com)
+t0=$(psb_now)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 0 "elevate with a TAP: exit 0"
+diag "elevate with a TAP: ${ms} ms (pty, PAM, password grant, verify, helper grant)"
+check "... prints group, local expiry, time left and grant id" \
+	grep -qE "^group $G until [0-9-]+ [0-9:]+ [A-Z+0-9-]+ \(([0-9]+h [0-9]+m|59m [0-9]+s) left\), grant [0-9a-f]{32}" "$T/log"
+check "... alice is in $G at once" psb_in_group alice
+is "$(grant_field alice 'g["expires"] - g["created"]')" 3600 "... for duration_default (1h)"
+is "$(grant_field alice 'g["service"]')" entra-tap "... the grant names the entra-tap service"
+is "$(grant_field alice 'g["method"]')" tap "... and the method tap"
+id=$(grep -oE 'grant [0-9a-f]{32}' "$T/log" | tail -1 | cut -d' ' -f2)
+is "$(grant_field alice 'g["id"]')" "$id" "... the printed id is the grant in the store"
+check "the pass is not in the transcript" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/log"
+check "the pass is not in the mock's log" bash -c '! grep -qF "$ET_TAP" "$ET_MOCK_DIR/mock.log"'
+reset_user alice
+
+# ---- the duration asked, and the policy's clamp ----
+ET_TAP=$(psb_tap alice@contoso.com)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP -- --duration 30m --reason "deploy #42"
+is "$?" 0 "elevate --duration 30m --reason: exit 0"
+is "$(grant_field alice 'g["expires"] - g["created"]')" 1800 "... the grant lasts 30 minutes"
+is "$(grant_field alice 'g["reason"]')" "deploy #42" "... with the reason given"
+reset_user alice
+ET_TAP=$(psb_tap alice@contoso.com)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP -- --duration 2d
+is "$?" 0 "elevate --duration 2d: exit 0"
+is "$(grant_field alice 'g["expires"] - g["created"]')" 28800 "... clamped to duration_max (8h)"
+check "... and says so" grep -q "outside the allowed 1s..28800s" "$T/log"
+reset_user alice
+
+# ---- a device code, approved at the mock ----
+t0=$(psb_now)
+elevate alice "$T/log" "expect=$PROMPT" send= "expect=Press Enter" device=approve:alice@contoso.com send= -- \
+	--duration 10m
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 0 "elevate with a device code approved at the mock: exit 0"
+diag "elevate with a device code: ${ms} ms"
+is "$(grant_field alice 'g["method"]')" device_code "... the grant's method is device_code"
+is "$(grant_field alice 'g["expires"] - g["created"]')" 600 "... for the 10 minutes asked"
+reset_user alice
+
+# ---- failures: one sentence, an exit status of their own, no grant ----
+ET_TAP=WRONG0PASS1
+t0=$(psb_now)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 3 "a wrong TAP: exit 3 (denied)"
+check "... says the sign-in failed and nothing was granted" \
+	grep -q "entra-tap-helper: elevate: the sign-in failed: no grant was made" "$T/log"
+is "$(grep -c 'entra-tap-helper:' "$T/log")" 1 "... in one sentence from the helper"
+is "$(psb_grants alice)" 0 "... no grant"
+if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
+diag "wrong TAP refused in ${ms} ms"
+
+export ET_TAP_BOB
+ET_TAP_BOB=$(psb_tap bob@contoso.com)
+elevate bob "$T/log" "expect=Temporary Access Pass for bob@contoso.com" sendenv=ET_TAP_BOB
+rc=$?
+check "bob (in no eligible group) is refused with a non-zero exit ($rc)" test "$rc" -ne 0 -a "$rc" -lt 200
+check "... with the helper's one sentence" grep -qE "entra-tap-helper: elevate: .*no grant was made" "$T/log"
+is "$(psb_grants bob)" 0 "... no grant for bob"
+
+psb_mock down '{"mode": "reset"}' >/dev/null
+ET_TAP=$(psb_tap alice@contoso.com 2>/dev/null || echo UNUSED0PASS)
+t0=$(psb_now)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+psb_mock up >/dev/null
+is "$rc" 10 "identity provider down: exit 10"
+check "... says it could not be reached" \
+	grep -q "elevate: the identity provider could not be reached: no grant was made" "$T/log"
+check "... within http_timeout (5 s) and a margin: ${ms} ms" test "$ms" -lt 8000
+is "$(psb_grants alice)" 0 "... no grant"
+
+psb_mock latency '{"seconds": 20, "endpoints": ["token"]}' >/dev/null
+ET_TAP=$(psb_tap alice@contoso.com)
+t0=$(psb_now)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+psb_mock up >/dev/null
+is "$rc" 10 "an identity provider slower than http_timeout: exit 10"
+check "... within http_timeout (5 s) and a margin: ${ms} ms" test "$ms" -ge 4500 -a "$ms" -lt 9000
+is "$(psb_grants alice)" 0 "... no grant"
+
+# the person gives up at the prompt (end of input)
+psb_drive --timeout 30 --log "$T/log" "expect=$PROMPT" -- bash -c \
+	'setpriv --reuid=alice --regid=alice --init-groups -- "$1" elevate </dev/null' _ "$GSB_BIN"
+rc=$?
+check "no answer at the prompt: non-zero exit ($rc)" test "$rc" -ne 0 -a "$rc" -lt 200
+is "$(psb_grants alice)" 0 "... no grant"
+
+# ---- a stack without the grant option: the sign-in alone does not elevate ----
+sed -e 's|pam_entra_tap\.so|@MODULE@|' -e '/^auth/s/ grant//' "$top_srcdir/data/pam.d/entra-tap" | psb_pam entra-tap
+ET_TAP=$(psb_tap alice@contoso.com)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 1 "a service without 'grant': exit 1"
+check "... says the service made no grant" grep -q "must use pam_entra_tap.so with the grant option" "$T/log"
+is "$(psb_grants alice)" 0 "... and there is none"
+
+tap_done

@@ -1,0 +1,222 @@
+#!/bin/bash
+# Real sshd and the OpenSSH client, pam_entra_tap.so in sshd's PAM stack, the mock Entra ID:
+#   - keyboard-interactive login with a Temporary Access Pass, and with a device code
+#     approved through the mock's control API; the session has the elevated group from its
+#     first command;
+#   - a declined, an expired code and a wrong pass fail within bounded time, with no grant;
+#   - the shipped fragment (AuthenticationMethods publickey,keyboard-interactive) works, and
+#     refuses keyboard-interactive alone;
+#   - setcred drops the elevated gid of a stale member from the session's groups.
+# sshd listens on 127.0.0.1:2299 in the test's own network namespace.
+. "$(dirname "$0")/pam_sandbox.sh"
+psb_enter "$@"
+T=$PSB_T
+G=$GSB_GROUP
+PORT=2299
+HOME_ALICE=$GSB_DIR/home/alice
+FRAGMENT=$top_srcdir/data/sshd_config.d/entra-tap.conf
+command -v /usr/sbin/sshd >/dev/null || _psb_cannot "needs openssh-server"
+command -v ssh >/dev/null || _psb_cannot "needs openssh-client"
+
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" || _psb_cannot "ssh-keygen failed"
+ssh-keygen -q -t ed25519 -N '' -f "$T/alice_key" || _psb_cannot "ssh-keygen failed"
+install -d -o alice -g alice -m 0700 "$HOME_ALICE/.ssh"
+install -o alice -g alice -m 0600 "$T/alice_key.pub" "$HOME_ALICE/.ssh/authorized_keys"
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+
+SSHD_PID=
+sshd_stop() {
+	[ -n "$SSHD_PID" ] || return 0
+	kill "$SSHD_PID" 2>/dev/null
+	wait "$SSHD_PID" 2>/dev/null
+	SSHD_PID=
+}
+trap 'sshd_stop; _gsb_cleanup' EXIT
+
+# sshd_start [sshd_config lines...]: the lines first (the first value of a keyword wins),
+# then the shipped fragment
+sshd_start() {
+	sshd_stop
+	{
+		echo "Port $PORT"
+		echo "ListenAddress 127.0.0.1"
+		echo "HostKey $T/host_key"
+		echo "PidFile $T/sshd.pid"
+		echo "UseDNS no"
+		echo "PrintMotd no"
+		echo "PrintLastLog no"
+		echo "PermitRootLogin no"
+		echo "LogLevel VERBOSE"
+		printf '%s\n' "$@"
+		echo "Include $FRAGMENT"
+	} >"$T/sshd_config"
+	/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd.log" || { sed 's/^/# /' "$T/sshd.log"; return 1; }
+	/usr/sbin/sshd -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
+	SSHD_PID=$!
+	for _ in $(seq 1 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
+		sleep 0.05
+	done
+	sed 's/^/# /' "$T/sshd.log"
+	return 1
+}
+
+SSH_OPTS=(-F /dev/null -p "$PORT" -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null
+	-o StrictHostKeyChecking=no -o IdentityAgent=none -o IdentitiesOnly=yes -o LogLevel=ERROR
+	-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 -o ServerAliveInterval=0)
+# ssh_kbd LOG STEP...: keyboard-interactive only, runs `id -Gn`
+ssh_kbd() {
+	local log=$1
+	shift
+	psb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -o IdentityFile=none \
+		-o PubkeyAuthentication=no -o PreferredAuthentications=keyboard-interactive alice@127.0.0.1 'id -Gn'
+}
+# ssh_key LOG STEP...: public key first, then keyboard-interactive when the server asks
+ssh_key() {
+	local log=$1
+	shift
+	psb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -i "$T/alice_key" \
+		-o PreferredAuthentications=publickey,keyboard-interactive alice@127.0.0.1 'id -Gn'
+}
+session_has_group() { tr -d '\r' <"$1" | grep -qE "(^| )$G( |$)"; }
+grant_field() {
+	gsb_helper list --json | "$PSB_PY" -c '
+import json, sys
+gs = [g for g in json.load(sys.stdin) if g["user"] == sys.argv[1]]
+g = max(gs, key=lambda g: g["created"]) if gs else None
+print(eval(sys.argv[2]) if g else "none")' "$1" "$2"
+}
+reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
+PROMPT='Temporary Access Pass for alice@contoso.com'
+export ET_TAP
+
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant
+account  required @MODULE@
+session  required @MODULE@
+EOF
+
+# ---- keyboard-interactive alone: a TAP, then a device code ----
+check "sshd starts with keyboard-interactive" sshd_start "AuthenticationMethods keyboard-interactive"
+
+ET_TAP=$(psb_tap alice@contoso.com)
+t0=$(psb_now)
+ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 0 "ssh with a TAP at the keyboard-interactive prompt: exit 0"
+diag "ssh login with a TAP, to the end of \`id -Gn\`: ${ms} ms"
+check "... the first command's groups include $G" session_has_group "$T/log"
+is "$(grant_field alice 'g["service"]')" sshd "... the grant names the sshd service"
+is "$(grant_field alice 'g["rhost"]')" 127.0.0.1 "... and the remote address"
+is "$(grant_field alice 'g["method"]')" tap "... and the method tap"
+check "the pass is not in sshd's log" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/sshd.log"
+reset_user alice
+
+t0=$(psb_now)
+ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" device=approve:alice@contoso.com send=
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 0 "ssh with a device code approved at the mock: exit 0"
+diag "ssh login with a device code, to the end of \`id -Gn\`: ${ms} ms"
+check "... the first command's groups include $G" session_has_group "$T/log"
+is "$(grant_field alice 'g["method"]')" device_code "... the grant's method is device_code"
+check "... the prompt names the host" grep -qF "$(hostname)" "$T/log"
+check "... the service" grep -q "service sshd" "$T/log"
+check "... the remote address" grep -qF "from 127.0.0.1" "$T/log"
+check "... a request id" grep -qE "request [0-9a-f]{8}" "$T/log"
+check "... and says only to continue if you started it" grep -q "Only continue if you started this on" "$T/log"
+reset_user alice
+
+# declined and expired codes: a refusal soon after Enter, no grant
+for how in decline expire; do
+	t0=$(psb_now)
+	ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" device=$how send=
+	rc=$?
+	ms=$(psb_ms_since "$t0")
+	is "$rc" 255 "a device code the mock was told to $how: ssh fails (255)"
+	check "... within 15 s: ${ms} ms" test "$ms" -lt 15000
+	is "$(psb_grants alice)" 0 "... no grant"
+	if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
+done
+
+ET_TAP=WRONG0PASS1
+t0=$(psb_now)
+ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 255 "a wrong TAP: ssh fails (255)"
+check "... within 10 s: ${ms} ms" test "$ms" -lt 10000
+is "$(psb_grants alice)" 0 "... no grant"
+
+# ---- the shipped fragment: publickey, then keyboard-interactive ----
+check "sshd starts with the shipped fragment" sshd_start
+ET_TAP=$(psb_tap alice@contoso.com)
+t0=$(psb_now)
+ssh_key "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+rc=$?
+ms=$(psb_ms_since "$t0")
+is "$rc" 0 "publickey,keyboard-interactive: key and TAP log in"
+diag "ssh login with a key and a TAP: ${ms} ms"
+check "... the first command's groups include $G" session_has_group "$T/log"
+reset_user alice
+ssh_kbd "$T/log"
+rc=$?
+is "$rc" 255 "publickey,keyboard-interactive: keyboard-interactive alone is refused"
+check "... before any prompt of the module" bash -c '! grep -q "Temporary Access Pass" "$1"' _ "$T/log"
+is "$(psb_mock device/pending | "$PSB_PY" -c 'import json,sys; print(len(json.load(sys.stdin)["pending"]))')" 0 \
+	"... and no device code was requested"
+
+# require_prior_publickey: the module itself refuses a login that did not start with a key
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant require_prior_publickey
+account  required @MODULE@
+session  required @MODULE@
+EOF
+check "sshd starts with keyboard-interactive alone" sshd_start "AuthenticationMethods keyboard-interactive"
+ssh_kbd "$T/log"
+is "$?" 255 "require_prior_publickey: keyboard-interactive alone is refused by the module"
+is "$(psb_grants alice)" 0 "... no grant"
+check "sshd starts with the shipped fragment" sshd_start
+ET_TAP=$(psb_tap alice@contoso.com)
+ssh_key "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 0 "require_prior_publickey: after a key, the TAP logs in"
+reset_user alice
+
+# ---- setcred: a stale member loses the elevated gid ----
+# publickey only, so that neither the auth nor the account phase of the module runs: what
+# removes the gid is pam_sm_setcred, called by sshd after initgroups()
+check "sshd starts with publickey alone" sshd_start "AuthenticationMethods publickey"
+stale() { gpasswd -a alice "$G" >/dev/null; }
+psb_pam sshd <<'EOF'
+auth     required pam_permit.so
+account  required pam_permit.so
+session  required pam_permit.so
+EOF
+stale
+ssh_key "$T/log"
+is "$?" 0 "control: a stale member logs in with a key, no module in the stack"
+check "control: ... and the session has $G (so the next check can fail)" session_has_group "$T/log"
+psb_pam sshd <<'EOF'
+auth     required @MODULE@
+account  required pam_permit.so
+session  required pam_permit.so
+EOF
+ssh_key "$T/log"
+is "$?" 0 "a stale member logs in with a key, the module's setcred in the stack"
+if session_has_group "$T/log"; then
+	not_ok "... setcred dropped $G from the session's groups"
+	sed 's/^/#   /' "$T/log"
+else ok "... setcred dropped $G from the session's groups"; fi
+check "... while the group file still lists alice (nothing else removed it)" psb_in_group alice
+gpasswd -d alice "$G" >/dev/null
+
+# a live grant keeps the gid through setcred
+gsb_helper grant alice --duration 10m >/dev/null 2>&1
+ssh_key "$T/log"
+is "$?" 0 "a user with a live grant logs in with a key"
+check "... and keeps $G through setcred" session_has_group "$T/log"
+reset_user alice
+
+sshd_stop
+tap_done
