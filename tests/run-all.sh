@@ -16,6 +16,8 @@ DEPS=(
 	python3 python3-cryptography python3-jwt openssl ca-certificates
 	util-linux passwd procps curl systemd dbus
 	debhelper dpkg-dev devscripts lintian
+	libpamtest0-dev libpam-wrapper pamtester
+	openssh-server openssh-client sudo python3-pexpect iproute2
 )
 
 log() { printf '==> %s\n' "$*"; }
