@@ -162,10 +162,13 @@ int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsi
 
 int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *err)
 {
-	int fd, r;
+	char buf[STATE_FILE_MAX];
+	int fd, r = 0;
 	if (state_open(cfg, "faillock", user, &fd, err) < 0)
 		return -1;
-	r = state_rewrite(fd, "failures 0\nuntil 0\n", err);
+	/* most sign-ins follow no failure: leave a clean record alone */
+	if (state_read(fd, buf, sizeof(buf)) < 0 || field(buf, "failures") != 0 || field(buf, "until") != 0)
+		r = state_rewrite(fd, "failures 0\nuntil 0\n", err);
 	close(fd);
 	return r;
 }
