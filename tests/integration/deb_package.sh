@@ -13,6 +13,7 @@
 # Needs root; never skipped when CI=true.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${top_srcdir:-$here/../..}/tests/integration/lib.sh"
 
 PKG=libpam-entra-tap
@@ -72,7 +73,8 @@ if ! ok $st "dpkg-buildpackage -us -uc -b builds"; then
 	done_testing
 	exit 1
 fi
-DEB=$(ls "$T"/${PKG}_*.deb 2>/dev/null | head -1)
+debs=("$T/${PKG}"_*.deb)
+DEB=${debs[0]}
 [ -f "$DEB" ]
 ok $? "the binary package $PKG exists ($(basename "$DEB"))"
 grep -- '--mode=link.* -o pam_entra_tap.la ' "$T/build.log" | grep -q -- '-Wl,-z,defs'
@@ -125,6 +127,7 @@ for d in etc usr var; do mkdir -p "$OVL/$d.upper" "$OVL/$d.work"; done
 # sbx CMD...: run CMD (through sh -c) with root's clean environment in a new mount + PID
 # namespace whose /etc, /usr and /var are the overlays. The PID namespace ends every process
 # a maintainer script might leave behind, so each call's overlays are gone when it returns.
+# shellcheck disable=SC2016 # the inner script expands its own variables
 sbx() {
 	"${CLEAN_ENV[@]}" DEBIAN_FRONTEND=noninteractive OVL="$OVL" \
 		unshare --mount --propagation private --pid --fork --mount-proc sh -c '
@@ -202,13 +205,41 @@ sbx "dpkg -i '$DEB'" >"$T/reinstall.log" 2>&1
 ok $? "reinstalling the package (prerm upgrade) works"
 [ "$(sbx "getent -s files group $GROUP" | cut -d: -f4)" = pkgtest1,pkgtest2 ]
 ok $? "an upgrade keeps the live grants"
+
+# removal refuses to leave anyone elevated; dpkg then keeps the package installed (status
+# "ri": removal wanted, can be retried)
+pkg_status() { sbx "dpkg-query -W -f='\${db:Status-Abbrev}' $PKG 2>/dev/null"; }
+members() { sbx "getent -s files group $GROUP" | cut -d: -f4; }
+sbx "chmod 0666 $CONF"
+sbx "dpkg -r $PKG" >"$T/remove-refused.log" 2>&1
+st=$?
+sed 's/^/# refused: /' "$T/remove-refused.log"
+[ $st != 0 ] && grep -q "removal stopped: fix the configuration" "$T/remove-refused.log"
+ok $? "dpkg -r stops when grants exist and the helper cannot read its configuration (exit $st)"
+[[ $(pkg_status) == ?"i " ]] && [ "$(members)" = pkgtest1,pkgtest2 ] && sbx "test -u $HELPER"
+ok $? "... the package stays installed, the grants and the revocation machinery with it ($(pkg_status), members $(members))"
+sbx "chmod 0600 $CONF"
+if sbx "chattr +i /var/lib/entra-tap/grants" 2>/dev/null; then
+	sbx "dpkg -r $PKG" >"$T/remove-stuck.log" 2>&1
+	st=$?
+	sbx "chattr -i /var/lib/entra-tap/grants"
+	sed 's/^/# stuck: /' "$T/remove-stuck.log"
+	[ $st != 0 ] && grep -q "removal stopped: some grants could not be revoked" "$T/remove-stuck.log" &&
+		[[ $(pkg_status) == ?"i " ]]
+	ok $? "dpkg -r stops when a grant cannot be revoked (store made immutable; exit $st, $(pkg_status))"
+else
+	ok 0 "dpkg -r stops when a grant cannot be revoked # SKIP chattr +i does not work on $T"
+fi
+[ -n "$(sbx "find /var/lib/entra-tap/grants -name '*.grant'")" ]
+ok $? "grants are still in the store before the real removal"
+
 sbx "dpkg -r $PKG" >"$T/remove.log" 2>&1
 st=$?
 sed 's/^/# remove: /' "$T/remove.log"
 ok $st "dpkg -r removes the package"
-[ "$(sbx "dpkg-query -W -f='\${db:Status-Abbrev}' $PKG")" = "rc " ]
+[ "$(pkg_status)" = "rc " ]
 ok $? "inside, dpkg says removed, configuration files kept"
-[ -z "$(sbx "getent -s files group $GROUP" | cut -d: -f4)" ]
+[ -z "$(members)" ]
 ok $? "prerm revoked every grant: $GROUP has no members"
 [ -z "$(sbx "find /var/lib/entra-tap/grants -type f 2>/dev/null")" ]
 ok $? "prerm revoked every grant: the store holds no grant"
