@@ -13,10 +13,10 @@ G=$GSB_GROUP
 sed 's|pam_entra_tap\.so|@MODULE@|' "$top_srcdir/data/pam.d/entra-tap" | psb_pam entra-tap
 check "the shipped entra-tap service uses the module with grant" grep -qE "^auth .*$PSB_MODULE grant" /etc/pam.d/entra-tap
 
-# elevate as USER on a terminal: psb_elevate USER LOG STEP... [-- ARGS]
 as_user() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups -- "$@"; }
+# elevate USER LOG STEP... [-- ARGS]: the helper as USER on a terminal, driven by STEPs
 elevate() {
-	local u=$1 log=$2 steps=() a
+	local u=$1 log=$2 steps=()
 	shift 2
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do steps+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift
@@ -143,7 +143,8 @@ is "$(psb_grants alice)" 0 "... no grant"
 psb_drive --timeout 30 --log "$T/log" "expect=$PROMPT" -- bash -c \
 	'setpriv --reuid=alice --regid=alice --init-groups -- "$1" elevate </dev/null' _ "$GSB_BIN"
 rc=$?
-check "no answer at the prompt: non-zero exit ($rc)" test "$rc" -ne 0 -a "$rc" -lt 200
+is "$rc" 1 "no answer at the prompt (end of input): exit 1"
+check "... says the sign-in was cancelled" grep -q "elevate: the sign-in was cancelled: no grant was made" "$T/log"
 is "$(psb_grants alice)" 0 "... no grant"
 
 # ---- a stack without the grant option: the sign-in alone does not elevate ----

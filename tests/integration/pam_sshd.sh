@@ -140,6 +140,21 @@ for how in decline expire; do
 	if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
 done
 
+# nobody approves: the module's own deadline (device_code_timeout, here its minimum of 10 s)
+# ends the wait well inside sshd's LoginGraceTime
+gsb_config device_code_timeout 10s
+t0=$(psb_now)
+ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" send=
+rc=$?
+ms=$(psb_ms_since "$t0")
+gsb_config device_code_timeout 90s
+is "$rc" 255 "a device code nobody approves: ssh fails (255)"
+# the wait ends at the deadline, or at the last poll when the next one could not come
+# before it (polls every 5 s here): never later than the deadline
+check "... by device_code_timeout (10 s), after at least one poll interval: ${ms} ms" \
+	test "$ms" -ge 4500 -a "$ms" -lt 12000
+is "$(psb_grants alice)" 0 "... no grant"
+
 ET_TAP=WRONG0PASS1
 t0=$(psb_now)
 ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
@@ -160,12 +175,13 @@ is "$rc" 0 "publickey,keyboard-interactive: key and TAP log in"
 diag "ssh login with a key and a TAP: ${ms} ms"
 check "... the first command's groups include $G" session_has_group "$T/log"
 reset_user alice
+psb_mock stats/reset >/dev/null
 ssh_kbd "$T/log"
 rc=$?
 is "$rc" 255 "publickey,keyboard-interactive: keyboard-interactive alone is refused"
 check "... before any prompt of the module" bash -c '! grep -q "Temporary Access Pass" "$1"' _ "$T/log"
-is "$(psb_mock device/pending | "$PSB_PY" -c 'import json,sys; print(len(json.load(sys.stdin)["pending"]))')" 0 \
-	"... and no device code was requested"
+is "$(psb_mock stats | "$PSB_PY" -c 'import json,sys; d=json.load(sys.stdin)["requests"]; print(d["devicecode"] + d["token"])')" 0 \
+	"... and the identity provider was not asked anything"
 
 # require_prior_publickey: the module itself refuses a login that did not start with a key
 psb_pam sshd <<'EOF'
