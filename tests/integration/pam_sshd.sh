@@ -199,6 +199,32 @@ ssh_key "$T/log" "expect=$PROMPT" sendenv=ET_TAP
 is "$?" 0 "require_prior_publickey: after a key, the TAP logs in"
 reset_user alice
 
+# ---- expiry: the grant made at login ends, and the account phase refuses the next login
+# until it has been revoked (no timers in this sandbox: the account phase is what acts) ----
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant
+account  required pam_unix.so
+account  required @MODULE@
+session  required @MODULE@
+EOF
+check "sshd starts with publickey or keyboard-interactive" \
+	sshd_start "AuthenticationMethods publickey keyboard-interactive"
+gsb_config duration_default 3s
+ET_TAP=$(psb_tap alice@contoso.com)
+ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 0 "a TAP login with duration_default = 3s"
+check "... the session has $G" session_has_group "$T/log"
+expires=$(grant_field alice 'g["expires"]')
+while [ "$(date +%s)" -le "$expires" ]; do sleep 0.2; done
+ssh_key "$T/log"
+is "$?" 255 "after the grant's expiry, the next login (with a key) is refused by the account phase"
+is "$(psb_grants alice)" 0 "... which revoked the expired grant"
+if psb_in_group alice; then not_ok "... alice is no longer in $G"; else ok "... alice is no longer in $G"; fi
+ssh_key "$T/log"
+is "$?" 0 "then a key login works again"
+if session_has_group "$T/log"; then not_ok "... without $G"; else ok "... without $G"; fi
+gsb_config duration_default 1h
+
 # ---- setcred: a stale member loses the elevated gid ----
 # publickey only, so that neither the auth nor the account phase of the module runs: what
 # removes the gid is pam_sm_setcred, called by sshd after initgroups()
