@@ -1,0 +1,235 @@
+# shellcheck shell=bash
+# journey_steps.sh: the engineer's journey as steps, one implementation for the end-to-end
+# test (tests/integration/journey_engineer.sh) and the demo (demo/run-demo.sh), so the two
+# cannot drift. Source after journey_sandbox.sh's jny_enter. Each step narrates (jny_say),
+# shows what alice's terminal showed (jny_show) and checks what it claims (ok / is / check);
+# a step returns non-zero when one of its checks failed.
+#
+#   eng_begin                         alice's shell, without rights: sudo refused
+#   eng_issue_tap VAR [UPN]           the mock issues a pass; exported in VAR
+#   eng_elevate VAR DURATION REASON   `entra-tap-helper elevate` with the pass at the prompt;
+#                                     sets ENG_GRANT (the printed id)
+#   eng_sudo ok|refused               `sudo -n true` in the same shell
+#   eng_drop                          `entra-tap-helper drop`
+#   eng_expiry                        the grant's timer ends it; waits for it
+#   eng_journal                       the audit trail of ENG_GRANT, as journalctl shows it
+#   eng_refused WHAT                  wrong-tap | ineligible | idp-down: one sentence, no grant
+
+ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(Enter to sign in with a code\): '
+_eng_failed=0
+# _eng_ok STATUS NAME: ok, remembering a failure for the step's result
+_eng_ok() {
+	ok "$@" || _eng_failed=1
+	return 0
+}
+_eng_result() {
+	local r=$_eng_failed
+	_eng_failed=0
+	return "$r"
+}
+# show the command as typed and what the terminal printed
+_eng_show() { jny_show "$(printf '%s%s\n%s' "$JNY_SH_PROMPT" "$1" "$JNY_OUT")"; }
+
+eng_begin() {
+	jny_say "alice logs in: an ordinary user, no admin rights"
+	jny_shell_start alice
+	_eng_ok $? "alice's shell runs on a terminal inside the sandbox"
+	jny_shell 'id -nG'
+	_eng_show 'id -nG'
+	printf '%s\n' "$JNY_OUT" | tr ' ' '\n' | grep -qx "$G"
+	_eng_ok $((!$?)) "alice is not in $G"
+	jny_shell 'sudo -n true'
+	_eng_show 'sudo -n true'
+	[ "$JNY_RC" != 0 ] && [ "$JNY_RC" != timeout ]
+	_eng_ok $? "sudo -n true is refused before any elevation (exit $JNY_RC)"
+	_eng_result
+}
+
+eng_issue_tap() {
+	local var=$1 upn=${2:-alice@contoso.com} pass
+	pass=$(jny_tap "$upn")
+	[ -n "$pass" ]
+	_eng_ok $? "the mock Entra ID issued a Temporary Access Pass for $upn"
+	export "$var=$pass"
+	if [ "$JNY_MODE" = demo ]; then
+		jny_say "The administrator issues $upn a Temporary Access Pass (in Entra ID: Authentication methods > Temporary Access Pass; here the mock Entra ID on loopback)"
+		jny_show "Temporary Access Pass: $pass   (one use, valid 60 minutes)"
+	fi
+	_eng_result
+}
+
+# eng_elevate VAR DURATION REASON
+eng_elevate() {
+	local var=$1 dur=$2 reason=$3 cmd line secs
+	cmd="entra-tap-helper elevate --duration $dur --reason \"$reason\""
+	jny_say "alice asks for elevation: $cmd"
+	ENG_GRANT=
+	jny_shell_send "$cmd"
+	jny_shell_expect "$ENG_PROMPT_RE" 20
+	_eng_ok $? "the entra-tap PAM service prompts for the pass" || { jny_shell_wait 5; return 1; }
+	line=$(_jny_sh_new | grep -oE "$ENG_PROMPT_RE" | tail -1)
+	jny_show "$line"
+	jny_say "alice types her pass at that prompt (it is not echoed)"
+	# the pass goes in only once the terminal's echo is off
+	sleep 0.3
+	jny_shell_type "${!var}"
+	jny_shell_wait 30
+	jny_show "$(printf '%s\n' "$JNY_OUT" | grep -vF "$line")"
+	is "$JNY_RC" 0 "elevate exits 0"
+	secs=$(printf '%s\n' "$JNY_OUT" | grep -oE "^group $G until [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} [A-Za-z0-9+-]+ \(([0-9]+[hms] ?)+( [0-9]+[ms])* left\), grant [0-9a-f]{32}\$")
+	[ -n "$secs" ]
+	_eng_ok $? "it prints the group, the expiry in local time, the time left and the grant id"
+	ENG_GRANT=$(printf '%s\n' "$secs" | grep -oE '[0-9a-f]{32}$')
+	local want
+	want=$(date -d "@$(jny_grant_field "$ENG_GRANT" 'g["expires"]')" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null)
+	printf '%s\n' "$secs" | grep -qF "until $want"
+	_eng_ok $? "the expiry shown is the grant's, in the host's local time ($want)"
+	is "$(jny_grant_field "$ENG_GRANT" 'g["expires"] - g["created"]')" "$(_eng_seconds "$dur")" \
+		"the grant lasts the $dur asked"
+	is "$(jny_grant_field "$ENG_GRANT" 'g["reason"]')" "$reason" "the grant carries the reason"
+	is "$(jny_grant_field "$ENG_GRANT" 'g["method"]')" tap "the grant's method is tap"
+	jny_in_group alice
+	_eng_ok $? "alice is in $G now"
+	! grep -qF "${!var}" "$JNY_SH_LOG"
+	_eng_ok $? "the pass appears nowhere on the terminal"
+	_eng_result
+}
+
+_eng_seconds() {
+	case "$1" in
+	*s) echo "${1%s}" ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*h) echo $((${1%h} * 3600)) ;;
+	esac
+}
+
+# eng_sudo ok|refused
+eng_sudo() {
+	jny_say "in the same shell: sudo -n true"
+	jny_shell 'sudo -n true'
+	_eng_show 'sudo -n true'
+	if [ "$1" = ok ]; then
+		is "$JNY_RC" 0 "sudo -n true succeeds in the same shell"
+	else
+		[ "$JNY_RC" != 0 ] && [ "$JNY_RC" != timeout ]
+		_eng_ok $? "sudo -n true is refused (exit $JNY_RC)"
+	fi
+	_eng_result
+}
+
+eng_drop() {
+	jny_say "alice is done early: entra-tap-helper drop"
+	jny_shell 'entra-tap-helper drop'
+	_eng_show 'entra-tap-helper drop'
+	is "$JNY_RC" 0 "drop exits 0"
+	printf '%s\n' "$JNY_OUT" | grep -qx "grant $ENG_GRANT ended"
+	_eng_ok $? "it says the grant ended"
+	jny_in_group alice
+	_eng_ok $((!$?)) "alice is no longer in $G"
+	_eng_result
+}
+
+eng_expiry() {
+	local exp unit late
+	exp=$(jny_grant_field "$ENG_GRANT" 'g["expires"]')
+	unit=entra-tap-revoke-$ENG_GRANT.timer
+	jny_say "systemd holds a timer for the grant's end: $unit"
+	jny_show "$(sbx_exec systemctl list-timers --all --no-pager "$unit" | head -2)"
+	[ "$(sbx_exec systemctl show "$unit" -p ActiveState --value)" = active ]
+	_eng_ok $? "the grant's revocation timer is active in systemd"
+	jny_say "waiting for the expiry at $(date -d "@$exp" '+%H:%M:%S %Z') ..."
+	while [ "$(date +%s)" -lt "$exp" ]; do sleep 0.1; done
+	sbx_wait_for 10 sh -c "[ \"\$(systemctl show '$unit' -p LoadState --value)\" = not-found ] && ! getent group '$G' | cut -d: -f4 | tr ',' '\\n' | grep -qx alice"
+	_eng_ok $? "the timer fired and removed alice from $G"
+	late=$(awk -v a="$(date +%s.%N)" -v b="$exp" 'BEGIN { printf "%.1f", a - b }')
+	jny_say "the timer revoked the grant (seen ${late}s after the expiry instant)"
+	is "$(jny_grants alice)" 0 "no grant of alice is left in the store"
+	_eng_result
+}
+
+# eng_journal: the grant's story in the journal (shown), with its three events checked
+eng_journal() {
+	local lines
+	jny_say "the journal tells the story: journalctl SYSLOG_IDENTIFIER=entra-tap + sudo's own log"
+	# journald may still be writing the last entry
+	sbx_wait_for 5 sh -c "journalctl --no-pager -q ENTRA_TAP_GRANT_ID=$ENG_GRANT ENTRA_TAP_EVENT=revoke | grep -q ."
+	# sudo's session lines (pam_unix, and pam_limits, which a sandbox may not apply) are noise here
+	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
+		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
+	jny_show "$lines"
+	_eng_story "$ENG_GRANT" tap expiry
+	_eng_result
+}
+
+# _eng_story GRANT METHOD CAUSE: auth_ok, grant and revoke (with CAUSE), in this order
+_eng_story() {
+	local story
+	story=$(sbx_journal_json ENTRA_TAP_USER=alice | "$JNY_PY" -c '
+import json, sys
+gid, method, cause, m_auth, m_grant, m_revoke = sys.argv[1:7]
+es = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda e: int(e["__REALTIME_TIMESTAMP"]))
+seq = []
+for e in es:
+    mid = e.get("MESSAGE_ID")
+    if mid == m_auth and e.get("ENTRA_TAP_METHOD") == method:
+        seq.append("auth")
+    elif mid == m_grant and e.get("ENTRA_TAP_GRANT_ID") == gid:
+        seq.append("grant:" + e.get("ENTRA_TAP_METHOD", ""))
+    elif mid == m_revoke and e.get("ENTRA_TAP_GRANT_ID") == gid:
+        seq.append("revoke:" + e.get("ENTRA_TAP_REASON", ""))
+# the sign-in that led to this grant is the last one before it
+if "grant:" + method in seq:
+    i = seq.index("grant:" + method)
+    before = [s for s in seq[:i] if s == "auth"]
+    seq = (["auth"] if before else []) + seq[i:]
+print(" ".join(seq))' "$1" "$2" "$3" "$(jny_msgid auth_ok)" "$(jny_msgid grant)" "$(jny_msgid revoke)")
+	is "$story" "auth grant:$2 revoke:$3" "the journal has, in order: sign-in verified, grant ($2), revoke (cause $3)"
+}
+
+# eng_refused wrong-tap|ineligible|idp-down: one clear sentence, a non-zero exit, no grant
+eng_refused() {
+	local what=$1 user=alice pass want rc_want sentence
+	case "$what" in
+	wrong-tap)
+		pass=WRONG0PASS1
+		rc_want=3
+		sentence='entra-tap-helper: elevate: the sign-in failed: no grant was made'
+		;;
+	ineligible)
+		user=bob
+		pass=$(jny_tap bob@contoso.com)
+		rc_want=3
+		sentence='entra-tap-helper: elevate: the sign-in failed: no grant was made'
+		;;
+	idp-down)
+		pass=$(jny_tap alice@contoso.com)
+		jny_mock down '{"mode": "reset"}' >/dev/null
+		rc_want=10
+		sentence='entra-tap-helper: elevate: the identity provider could not be reached: no grant was made'
+		;;
+	esac
+	export ENG_REFUSED_PASS=$pass
+	jny_say "refused: $what ($user)"
+	[ "$user" = alice ] || { jny_shell_stop; jny_shell_start "$user"; }
+	jny_shell_send "entra-tap-helper elevate --duration 30m --reason \"INC-1234 restart api\""
+	if jny_shell_expect "$ENG_PROMPT_RE" 20; then
+		sleep 0.3
+		jny_shell_type "$pass"
+	fi
+	jny_shell_wait 30
+	[ "$what" = idp-down ] && jny_mock up >/dev/null
+	jny_show "$JNY_OUT"
+	is "$JNY_RC" "$rc_want" "$what: elevate exits $rc_want"
+	want=$(printf '%s\n' "$JNY_OUT" | grep -c 'entra-tap-helper:')
+	is "$want" 1 "$what: the helper says one sentence"
+	printf '%s\n' "$JNY_OUT" | grep -qxF "$sentence"
+	_eng_ok $? "$what: '$sentence'"
+	is "$(jny_grants "$user")" 0 "$what: no grant for $user"
+	jny_in_group "$user"
+	_eng_ok $((!$?)) "$what: $user is not in $G"
+	jny_shell 'sudo -n true'
+	[ "$JNY_RC" != 0 ] && [ "$JNY_RC" != timeout ]
+	_eng_ok $? "$what: sudo -n true is still refused"
+	[ "$user" = alice ] || { jny_shell_stop; jny_shell_start alice; }
+	_eng_result
+}
