@@ -465,9 +465,12 @@ static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
 #define ELEVATE_ENV_REASON "ENTRA_TAP_REASON"
 #define ELEVATE_ENV_GRANT_ID "ENTRA_TAP_GRANT_ID"
 
-/* One sentence and one exit status per class of PAM failure. */
-static int elevate_failed(int pam_rc, const char *user)
+/* One sentence and one exit status per class of PAM failure. A refusal by the account phase
+ * (pam_deny answers PAM_AUTH_ERR there) is a matter of permission, not of the sign-in. */
+static int elevate_failed(int pam_rc, bool account_phase, const char *user)
 {
+	if (account_phase && (pam_rc == PAM_AUTH_ERR || pam_rc == PAM_CRED_INSUFFICIENT || pam_rc == PAM_USER_UNKNOWN))
+		pam_rc = PAM_PERM_DENIED;
 	switch (pam_rc) {
 	case PAM_AUTH_ERR:
 	case PAM_CRED_INSUFFICIENT:
@@ -547,6 +550,7 @@ static int verb_elevate(const struct et_config *cfg, const struct caller *who, i
 	struct et_grant g;
 	long asked = 0, clamped;
 	time_t since = time(NULL), now;
+	bool account_phase = false;
 	int rc;
 
 	if (parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
@@ -596,8 +600,10 @@ static int verb_elevate(const struct et_config *cfg, const struct caller *who, i
 	}
 	if (rc == PAM_SUCCESS)
 		rc = pam_authenticate(pamh, 0);
-	if (rc == PAM_SUCCESS)
+	if (rc == PAM_SUCCESS) {
+		account_phase = true;
 		rc = pam_acct_mgmt(pamh, 0);
+	}
 	/* a module must not turn this into somebody else's sign-in */
 	if (rc == PAM_SUCCESS &&
 	    (pam_get_item(pamh, PAM_USER, (const void **)&item) != PAM_SUCCESS || !item || strcmp(item, who->name) != 0)) {
@@ -613,7 +619,7 @@ static int verb_elevate(const struct et_config *cfg, const struct caller *who, i
 	 * failed one is ended by the module's cleanup */
 	pam_end(pamh, rc);
 	if (rc != PAM_SUCCESS)
-		return elevate_failed(rc, who->name);
+		return elevate_failed(rc, account_phase, who->name);
 
 	now = time(NULL);
 	if (elevate_find_grant(cfg, who, named, since, now, &g) < 0) {
