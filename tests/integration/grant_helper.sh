@@ -135,8 +135,13 @@ gsb_helper frobnicate 2>/dev/null
 is "$?" 2 "an unknown verb exits 2"
 gsb_helper 2>/dev/null
 is "$?" 2 "no verb exits 2"
-gsb_as alice elevate 2>"$T/err"
-is "$?" 9 "elevate is reserved (exit 9)"
+# elevate runs the entra-tap PAM service (tests/integration/pam_elevate.sh covers it with the
+# module); here a service that refuses everyone: exit 3, and nothing granted
+printf 'auth required pam_deny.so\naccount required pam_deny.so\n' >/etc/pam.d/entra-tap
+members_before=$(gsb_members)
+gsb_as alice elevate </dev/null >/dev/null 2>"$T/err"
+is "$?" 3 "elevate through a refusing entra-tap service exits 3"
+is "$(gsb_members)" "$members_before" "... and changes no membership"
 gsb_helper list --json >"$T/l.json"
 check "list --json is a JSON array of grants with every field" "$PY" -c '
 import json,sys
