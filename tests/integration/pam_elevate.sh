@@ -147,6 +147,16 @@ is "$rc" 1 "no answer at the prompt (end of input): exit 1"
 check "... says the sign-in was cancelled" grep -q "elevate: the sign-in was cancelled: no grant was made" "$T/log"
 is "$(psb_grants alice)" 0 "... no grant"
 
+# ---- a transaction that fails after the grant was made leaves no grant behind ----
+sed -e 's|pam_entra_tap\.so|@MODULE@|' -e 's|^account .*pam_unix.so.*|account  required pam_deny.so|' \
+	"$top_srcdir/data/pam.d/entra-tap" | psb_pam entra-tap
+ET_TAP=$(psb_tap alice@contoso.com)
+elevate alice "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 3 "the account phase refuses after a signed-in TAP (pam_deny): exit 3"
+check "... says alice is not allowed" grep -q "elevate: alice is not allowed an elevation: no grant was made" "$T/log"
+is "$(psb_grants alice)" 0 "... the grant made during authentication is gone"
+if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
+
 # ---- a stack without the grant option: the sign-in alone does not elevate ----
 sed -e 's|pam_entra_tap\.so|@MODULE@|' -e '/^auth/s/ grant//' "$top_srcdir/data/pam.d/entra-tap" | psb_pam entra-tap
 ET_TAP=$(psb_tap alice@contoso.com)

@@ -164,6 +164,31 @@ is "$rc" 255 "a wrong TAP: ssh fails (255)"
 check "... within 10 s: ${ms} ms" test "$ms" -lt 10000
 is "$(psb_grants alice)" 0 "... no grant"
 
+# a login refused after authentication (account phase) leaves no grant behind, although the
+# grant was made in sshd's authentication child
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant
+account  required pam_deny.so
+account  required @MODULE@
+session  required @MODULE@
+EOF
+ET_TAP=$(psb_tap alice@contoso.com)
+ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 255 "a TAP login that the account phase refuses (pam_deny): ssh fails (255)"
+# Known gap (TODO until the module closes it): the grant is made and remembered in sshd's
+# authentication child, which is gone when another module of the account stack refuses; the
+# monitor's pam_end(failure) has nothing to revoke. The module's own account check passes
+# (the grant is live), so nothing ends the grant before its expiry.
+why="a grant made in sshd's authentication child outlives a refusal by another account module"
+psb_todo "$why" "... no grant is left behind" test "$(psb_grants alice)" = 0
+psb_todo "$why" "... alice is not in $G" bash -c '! getent group "$1" | cut -d: -f4 | tr , "\n" | grep -qx alice' _ "$G"
+reset_user alice
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant
+account  required @MODULE@
+session  required @MODULE@
+EOF
+
 # ---- the shipped fragment: publickey, then keyboard-interactive ----
 check "sshd starts with the shipped fragment" sshd_start
 ET_TAP=$(psb_tap alice@contoso.com)
