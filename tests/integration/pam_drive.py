@@ -24,7 +24,6 @@ The whole output goes to --log (default: stdout). Requires Debian's python3-pexp
 
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
