@@ -1,0 +1,277 @@
+#!/bin/sh
+# The manual pages document everything the sources define: every configuration key of the
+# table in common/config.c (with its default and range), every module option of
+# pam_entra_tap/options.c, every PAM return code the module uses, every verb, option and
+# exit status of both commands, every journal field, event name and MESSAGE_ID of
+# common/audit.c. The names are extracted from the sources, so a key, option, code or
+# field added there without a manual entry fails here. Each page must also format without
+# a single groff warning. Prints TAP.
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+S=$top_srcdir
+MAN=$S/man
+CONF5=$MAN/pam_entra_tap.conf.5
+MOD8=$MAN/pam_entra_tap.8
+HELP8=$MAN/entra-tap-helper.8
+CLI8=$MAN/entra-tap.8
+PAGES="$CONF5 $MOD8 $HELP8 $CLI8"
+
+n=0
+failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+# check DESCRIPTION COMMAND...: ok when COMMAND succeeds
+check() { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
+# a tool that is missing: skipped, except under CI where nothing may be skipped
+missing() { if [ "${CI:-}" = true ]; then not_ok "$1 (missing under CI)"; else skip "$1"; fi; }
+# at_least N WHAT LIST: the extraction found something (a broken extraction must fail)
+at_least() {
+	c=$(printf '%s\n' $3 | grep -c .)
+	if [ "$c" -ge "$1" ]; then ok "found $c $2 in the sources"; else not_ok "found only $c $2 in the sources (expected at least $1)"; fi
+}
+
+# The lines of section NAME (.SH NAME or .SH "NAME") of a page, without the .SH line.
+section() {
+	awk -v want="$2" '
+		/^\.SH/ { t = $0; sub(/^\.SH[ \t]+/, "", t); gsub(/"/, "", t); on = (t == want); next }
+		on { print }' "$1"
+}
+# Roff source made searchable: \- and \e become - and \, font escapes go.
+plain() { sed -e 's/\\-/-/g' -e 's/\\e/\\/g' -e 's/\\f[BIRP]//g' -e 's/\\(aq/'"'"'/g'; }
+# Does the text on stdin have a definition line ".B NAME", ".BI NAME..." or ".BI "NAME ..."?
+has_heading() {
+	grep -Eq "^\.(B|BI|BR|IB) \"?$(printf '%s' "$1" | sed 's/[.[\*^$]/\\&/g')(\$|[ \"=])"
+}
+
+for p in $PAGES; do
+	check "$(basename "$p") exists" test -s "$p"
+done
+
+# ---- formatting ----
+if command -v groff >/dev/null 2>&1; then
+	for p in $PAGES; do
+		out=$(groff -man -ww -z "$p" 2>&1)
+		rc=$?
+		if [ $rc -eq 0 ] && [ -z "$out" ]; then
+			ok "groff -man -ww -z $(basename "$p"): no warnings"
+		else
+			not_ok "groff -man -ww -z $(basename "$p"): rc $rc"
+			printf '%s\n' "$out" | sed 's/^/# /'
+		fi
+	done
+else
+	missing "groff is not installed"
+fi
+if command -v mandoc >/dev/null 2>&1; then
+	for p in $PAGES; do
+		out=$(mandoc -T lint -W warning "$p" 2>&1)
+		if [ -z "$out" ]; then
+			ok "mandoc -T lint $(basename "$p"): no warnings"
+		else
+			not_ok "mandoc -T lint $(basename "$p")"
+			printf '%s\n' "$out" | sed 's/^/# /'
+		fi
+	done
+else
+	skip "mandoc is not installed: lint skipped"
+fi
+
+# ---- configuration keys: name, default, range ----
+TABLE=$(sed -n '/^static const struct et_key keys\[\] = {/,/^};/p' "$S/common/config.c" | tr '\n\t' '  ')
+KEYS=$(printf '%s\n' "$TABLE" | grep -oE '(STR|DUR|COUNT|LIST)\([a-z_0-9]+|\.name = "[a-z_0-9]+"' |
+	sed -E 's/^(STR|DUR|COUNT|LIST)\(//; s/^\.name = "//; s/"$//')
+at_least 30 "configuration keys" "$KEYS"
+CONF_PLAIN=$(plain <"$CONF5")
+# the block of one key: from its heading (the line after a .TP) to the next key's heading or
+# the next .SS/.SH
+key_block() {
+	printf '%s\n' "$CONF_PLAIN" | awk -v key="$1" -v keys="$KEYS" '
+		BEGIN { split(keys, k, /[ \n]+/); for (i in k) if (k[i] != "") isk[k[i]] = 1 }
+		function heading(line,   w) {
+			if (line !~ /^\.(B|BI) /) return ""
+			w = line; sub(/^\.(B|BI) "?/, "", w); sub(/[ "=].*$/, "", w)
+			return (w in isk) ? w : ""
+		}
+		/^\.S[HS]/ { on = 0; prev = ""; next }
+		{ h = prev == ".TP" ? heading($0) : ""; if (h != "") on = (h == key); if (on) print; prev = $0 }'
+}
+for k in $KEYS; do
+	if printf '%s\n' "$CONF_PLAIN" | has_heading "$k"; then
+		ok "pam_entra_tap.conf(5) has an entry for key $k"
+	else
+		not_ok "pam_entra_tap.conf(5) has an entry for key $k"
+	fi
+done
+# defaults: quoted ones and the ET_DEFAULT_* macros of config.h
+macro_value() { sed -n "s/^#define $1 \"\\(.*\\)\"\$/\\1/p" "$S/common/config.h"; }
+DEFAULTS=$(
+	printf '%s\n' "$TABLE" | grep -oE '(DUR|COUNT)\([a-z_0-9]+, "[^"]*"' | sed -E 's/^[A-Z]+\(([a-z_0-9]+), "([^"]*)"/\1 \2/'
+	printf '%s\n' "$TABLE" | grep -oE 'STR\([a-z_0-9]+, [a-z_0-9]+, ET_DEFAULT_[A-Z_]+' | sed -E 's/^STR\(([a-z_0-9]+), [a-z_0-9]+, /\1 /'
+	printf '%s\n' "$TABLE" | grep -oE '\.name = "[a-z_0-9]+"[^}]*\.default_value = ("[^"]*"|ET_DEFAULT_[A-Z_]+)' |
+		sed -E 's/^\.name = "([a-z_0-9]+)".*\.default_value = "?([^"]*)"?$/\1 \2/'
+)
+at_least 20 "keys with a default" "$(printf '%s\n' "$DEFAULTS" | cut -d' ' -f1)"
+TMPF=$(mktemp) || exit 1
+trap 'rm -f "$TMPF"' EXIT
+printf '%s\n' "$DEFAULTS" >"$TMPF"
+while read -r k v; do
+	case $v in ET_DEFAULT_*) v=$(macro_value "$v") ;; esac
+	blk=$(key_block "$k")
+	if printf '%s\n' "$blk" | grep -qi 'default' &&
+		printf '%s\n' "$blk" | grep -Eq "^\.BR? $(printf '%s' "$v" | sed 's/[.[\*^$/]/\\&/g')( |\$)"; then
+		ok "key $k: default $v documented"
+	else
+		not_ok "key $k: default $v documented"
+	fi
+done <"$TMPF"
+# ranges: "Range LO to HI" in the key's entry, written as config.c's printer writes them
+fmt_duration() {
+	s=$1
+	if [ "$s" -eq 0 ]; then echo 0
+	elif [ $((s % 86400)) -eq 0 ]; then echo "$((s / 86400))d"
+	elif [ $((s % 3600)) -eq 0 ]; then echo "$((s / 3600))h"
+	elif [ $((s % 60)) -eq 0 ]; then echo "$((s / 60))m"
+	else echo "${s}s"; fi
+}
+CAP=$(sed -n 's/^#define DURATION_CAP (\(.*\))$/\1/p' "$S/common/config.c" | sed 's/L//g')
+RANGES=$(printf '%s\n' "$TABLE" | grep -oE '(DUR|COUNT)\([a-z_0-9]+, "[^"]*", [^,()]+, [^,()]+\)' |
+	sed -E 's/^(DUR|COUNT)\(([a-z_0-9]+), "[^"]*", ([^,]+), (.*)\)$/\1|\2|\3|\4/')
+at_least 10 "keys with a range" "$(printf '%s\n' "$RANGES" | cut -d'|' -f2)"
+printf '%s\n' "$RANGES" >"$TMPF"
+while IFS='|' read -r kind k lo hi; do
+	lo=$(($(printf '%s' "$lo" | sed "s/DURATION_CAP/($CAP)/g")))
+	hi=$(($(printf '%s' "$hi" | sed "s/DURATION_CAP/($CAP)/g")))
+	if [ "$kind" = DUR ]; then lo=$(fmt_duration "$lo"); hi=$(fmt_duration "$hi"); fi
+	if key_block "$k" | tr '\n' ' ' | grep -q "Range $lo to $hi"; then
+		ok "key $k: range $lo to $hi documented"
+	else
+		not_ok "key $k: range $lo to $hi documented"
+	fi
+done <"$TMPF"
+# the rules between keys: every required key and each cross-key rule is named
+RULES=$(section "$CONF5" "RULES BETWEEN KEYS" | plain)
+for k in $(printf '%s\n' "$TABLE" | grep -oE 'STR\([a-z_0-9]+, [a-z_0-9]+, [A-Za-z_0-9]+, \.required = true' | sed -E 's/^STR\(([a-z_0-9]+),.*/\1/') \
+	eligible_groups eligible_roles allowed_domains duration_min duration_max duration_default; do
+	if printf '%s\n' "$RULES" | grep -qw "$k"; then ok "the rules between keys name $k"; else not_ok "the rules between keys name $k"; fi
+done
+
+# ---- module options ----
+OPTS=$(grep -oE 'strn?cmp\((a|argv\[i\]), "[a-z_=]+"' "$S/pam_entra_tap/options.c" | sed -E 's/.*"([a-z_=]+)"$/\1/' | sort -u)
+at_least 8 "module options" "$OPTS"
+MOD_OPTIONS=$(section "$MOD8" OPTIONS | plain)
+for o in $OPTS; do
+	if printf '%s\n' "$MOD_OPTIONS" | has_heading "$o"; then ok "pam_entra_tap(8) documents option $o"; else not_ok "pam_entra_tap(8) documents option $o"; fi
+done
+for v in $(grep -oE 'strcmp\(v, "[a-z]+"' "$S/pam_entra_tap/options.c" | sed -E 's/.*"([a-z]+)"$/\1/'); do
+	if printf '%s\n' "$MOD_OPTIONS" | grep -Eq "^\.B $v( |\$)"; then ok "pam_entra_tap(8) documents no_grant=$v"; else not_ok "pam_entra_tap(8) documents no_grant=$v"; fi
+done
+check "pam_entra_tap(8) documents configuration keys as module arguments" \
+	sh -c 'printf "%s\n" "$1" | grep -q "^\.IB key = value"' _ "$MOD_OPTIONS"
+
+# ---- PAM return codes the module uses ----
+PAMH=/usr/include/security/_pam_types.h
+if [ -r "$PAMH" ]; then
+	ALLCODES=$(sed -n '/_PAM_RETURN_VALUES/q; s/^#define \(PAM_[A-Z_]*\)[[:space:]]\{1,\}[0-9]\{1,\}.*/\1/p' "$PAMH")
+	CODES=$(for c in $ALLCODES; do grep -qw "$c" "$S"/pam_entra_tap/*.c && echo "$c"; done)
+	at_least 10 "PAM return codes used by the module" "$CODES"
+	RV=$(section "$MOD8" "RETURN VALUES" | plain)
+	for c in $CODES; do
+		if printf '%s\n' "$RV" | grep -qw "$c"; then ok "pam_entra_tap(8) RETURN VALUES has $c"; else not_ok "pam_entra_tap(8) RETURN VALUES has $c"; fi
+	done
+else
+	missing "the Linux-PAM headers are not installed: return codes not checked"
+fi
+for e in pam_sm_authenticate pam_sm_acct_mgmt pam_sm_setcred pam_sm_open_session pam_sm_close_session pam_sm_chauthtok; do
+	grep -q "^PAM_EXTERN int $e(" "$S/pam_entra_tap/pam_entra_tap.c" || continue
+	if section "$MOD8" "RETURN VALUES" | grep -qw "$e"; then ok "pam_entra_tap(8) says what $e returns"; else not_ok "pam_entra_tap(8) says what $e returns"; fi
+done
+
+# ---- entra-tap-helper: verbs, options, exit statuses ----
+HSRC=$S/helper/entra-tap-helper.c
+VERBS=$( (sed -n 's/.*root_verbs\[\] = {\(.*\)};.*/\1/p' "$HSRC" | grep -oE '"[a-z]+"'
+	grep -oE 'strcmp\(verb, "[a-z]+"\)' "$HSRC" | grep -oE '"[a-z]+"') | tr -d '"' | grep -v -e '^help$' -e '^-' | sort -u)
+at_least 7 "helper verbs" "$VERBS"
+HVERBS=$(section "$HELP8" VERBS | plain)
+for v in $VERBS; do
+	if printf '%s\n' "$HVERBS" | has_heading "$v"; then ok "entra-tap-helper(8) documents verb $v"; else not_ok "entra-tap-helper(8) documents verb $v"; fi
+done
+HOPTS=$(grep -oE '"--[a-z][a-z-]*"' "$HSRC" | tr -d '"' | grep -v '^--help$' | sort -u)
+at_least 10 "helper options" "$HOPTS"
+for o in $HOPTS; do
+	if printf '%s\n' "$HVERBS" | grep -q -- "$o"; then ok "entra-tap-helper(8) documents $o"; else not_ok "entra-tap-helper(8) documents $o"; fi
+done
+for f in $(grep -oE 'json_object_object_add\(o, "[a-z_]+"' "$HSRC" | sed -E 's/.*"([a-z_]+)"$/\1/'); do
+	if printf '%s\n' "$HVERBS" | grep -Eq "^\.BR? $f( |\$)"; then ok "entra-tap-helper(8) documents list --json member $f"; else not_ok "entra-tap-helper(8) documents list --json member $f"; fi
+done
+EXITS=$(sed -n 's/^[[:space:]]*ET_EXIT_[A-Z_]* = \([0-9]\{1,\}\),.*/\1/p' "$S/common/grant.h")
+at_least 10 "helper exit statuses" "$EXITS"
+HEXIT=$(section "$HELP8" "EXIT STATUS")
+for x in $EXITS; do
+	if printf '%s\n' "$HEXIT" | grep -q "^\.B $x\$"; then ok "entra-tap-helper(8) documents exit status $x"; else not_ok "entra-tap-helper(8) documents exit status $x"; fi
+done
+
+# ---- journal: fields, event names, message ids ----
+FIELDS=$(grep -oE 'field_add\(&f, "[A-Z_]+"' "$S/common/audit.c" | sed -E 's/.*"([A-Z_]+)"$/\1/' | sort -u)
+at_least 14 "journal fields" "$FIELDS"
+HJ=$(section "$HELP8" JOURNAL | plain)
+for f in $FIELDS; do
+	if printf '%s\n' "$HJ" | has_heading "$f"; then ok "entra-tap-helper(8) documents journal field $f"; else not_ok "entra-tap-helper(8) documents journal field $f"; fi
+done
+EVENTS=$(sed -n 's/^[[:space:]]*\[ET_AUDIT_[A-Z_]*\] = { "\([0-9a-f]\{32\}\)", "\([a-z_]*\)" },.*/\1 \2/p' "$S/common/audit.c")
+at_least 8 "journal events" "$(printf '%s\n' "$EVENTS" | cut -d' ' -f2)"
+printf '%s\n' "$EVENTS" >"$TMPF"
+while read -r id name; do
+	if printf '%s\n' "$HJ" | grep -Eq "^\.B $name\$" && printf '%s\n' "$HJ" | grep -q "MESSAGE_ID=$id"; then
+		ok "entra-tap-helper(8) documents event $name (MESSAGE_ID $id)"
+	else
+		not_ok "entra-tap-helper(8) documents event $name (MESSAGE_ID $id)"
+	fi
+	if grep -q "^-- $id\$" "$S/data/entra-tap.catalog"; then ok "the catalog explains $name"; else not_ok "the catalog explains $name"; fi
+done <"$TMPF"
+CAUSES=$(sed -n '/cause_names\[\] = {/,/};/p' "$S/common/grant_store.c" | grep -oE '"[a-z_]+"' | tr -d '"')
+at_least 5 "revoke causes" "$CAUSES"
+for c in $CAUSES; do
+	if printf '%s\n' "$HJ" | grep -Eq "^\.B $c\$"; then ok "entra-tap-helper(8) explains revoke cause $c"; else not_ok "entra-tap-helper(8) explains revoke cause $c"; fi
+done
+# every page a unit or the catalog points to exists
+for ref in $(grep -ohE 'man:[a-z_.-]+\([0-9]\)' "$S/data/entra-tap.catalog" "$S"/data/*.in "$S"/data/*.timer | sort -u); do
+	page=$(printf '%s' "$ref" | sed -E 's/^man:([^(]+)\(([0-9])\)$/\1.\2/')
+	check "$ref (named by the units or the catalog) is one of the pages" test -s "$MAN/$page"
+done
+# units and timers the helper page must describe
+for u in entra-tap-sweep.timer entra-tap-sweep.service entra-tap-boot-reconcile.service; do
+	if section "$HELP8" REVOCATION | plain | grep -q "$u"; then ok "entra-tap-helper(8) describes $u"; else not_ok "entra-tap-helper(8) describes $u"; fi
+done
+
+# ---- entra-tap: commands, options, the verdict, exit statuses ----
+CSRC=$S/helper/entra-tap.c
+CMDS=$(grep -oE 'strcmp\(cmd, "[a-z-]+"\)' "$CSRC" | grep -oE '"[a-z-]+"' | tr -d '"' | grep -v -e '^help$' -e '^-' | sort -u)
+at_least 4 "entra-tap commands" "$CMDS"
+CC=$(section "$CLI8" COMMANDS | plain)
+for c in $CMDS; do
+	if printf '%s\n' "$CC" | has_heading "$c"; then ok "entra-tap(8) documents command $c"; else not_ok "entra-tap(8) documents command $c"; fi
+done
+CO=$(section "$CLI8" OPTIONS | plain)
+for o in $(sed -n 's/^[[:space:]]*{ "\([a-z]*\)", [a-z_]*, NULL, .*/\1/p' "$CSRC"); do
+	if printf '%s\n' "$CO" | grep -q -- "--$o"; then ok "entra-tap(8) documents --$o"; else not_ok "entra-tap(8) documents --$o"; fi
+done
+for s in $(sed -n 's/.*getopt_long(argc, argv, "+\([a-z:]*\)".*/\1/p' "$CSRC" | tr -d ':' | fold -w1); do
+	if printf '%s\n' "$CO" | grep -Eq -- "(^|[ \"])-$s([ ,\"]|\$)"; then ok "entra-tap(8) documents -$s"; else not_ok "entra-tap(8) documents -$s"; fi
+done
+CV=$(section "$CLI8" "THE VERDICT" | plain)
+for m in $(grep -oE 'json_object_object_add\(out, "[a-z_]+"' "$CSRC" | sed -E 's/.*"([a-z_]+)"$/\1/'); do
+	if printf '%s\n' "$CV" | grep -Eq "^\.B $m\$"; then ok "entra-tap(8) explains verdict member $m"; else not_ok "entra-tap(8) explains verdict member $m"; fi
+done
+CX=$(section "$CLI8" "EXIT STATUS")
+for x in 0 $(sed -n 's/^#define EXIT_[A-Z_]* \([0-9]\{1,\}\)$/\1/p' "$CSRC"); do
+	if printf '%s\n' "$CX" | grep -q "^\.B $x\$"; then ok "entra-tap(8) documents exit status $x"; else not_ok "entra-tap(8) documents exit status $x"; fi
+done
+
+# ---- installed ----
+for p in $PAGES; do
+	b=man/$(basename "$p")
+	if grep -A8 '^dist_man_MANS' "$S/Makefile.am" | grep -q "$b"; then ok "Makefile.am installs $b"; else not_ok "Makefile.am installs $b"; fi
+done
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
