@@ -9,18 +9,30 @@
 #   eng_issue_tap VAR [UPN]           the mock issues a pass; exported in VAR
 #   eng_elevate VAR DURATION REASON   `entra-tap-helper elevate` with the pass at the prompt;
 #                                     sets ENG_GRANT (the printed id)
+#   eng_elevate_code DURATION REASON  the same, with Enter at the prompt: a device code,
+#                                     approved through the mock's control API
+#   eng_status [countdown]            `entra-tap-helper status`; with countdown, twice, 2 s
+#                                     apart, and the time left must have gone down
 #   eng_sudo ok|refused               `sudo -n true` in the same shell
 #   eng_drop                          `entra-tap-helper drop`
 #   eng_expiry                        the grant's timer ends it; waits for it
-#   eng_journal                       the audit trail of ENG_GRANT, as journalctl shows it
+#   eng_journal [METHOD]              the audit trail of ENG_GRANT, as journalctl shows it:
+#                                     sign-in (METHOD, default tap), grant, revoke by expiry
 #   eng_refused WHAT                  wrong-tap | ineligible | idp-down: one sentence, no grant
 
 ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(Enter to sign in with a code\): '
 _eng_failed=0
 # _eng_ok STATUS NAME: ok, remembering a failure for the step's result
 _eng_ok() {
-	ok "$@" || _eng_failed=1
-	return 0
+	ok "$@" && return 0
+	_eng_failed=1
+	return 1
+}
+# _eng_abort: a step that cannot go on lets the command end and reports failure
+_eng_abort() {
+	jny_shell_wait 5
+	_eng_failed=0
+	return 1
 }
 _eng_result() {
 	local r=$_eng_failed
@@ -46,15 +58,18 @@ eng_begin() {
 }
 
 eng_issue_tap() {
-	local var=$1 upn=${2:-alice@contoso.com} pass
-	pass=$(jny_tap "$upn")
+	local var=$1 upn=${2:-alice@contoso.com} answer pass
+	jny_say "the administrator issues $upn a Temporary Access Pass (in Entra ID: user > Authentication methods > Temporary Access Pass; here the mock Entra ID)"
+	answer=$(jny_mock tap "{\"upn\":\"$upn\"}")
+	pass=$(printf '%s' "$answer" | "$JNY_PY" -c 'import json,sys; print(json.load(sys.stdin)["tap"])')
 	[ -n "$pass" ]
 	_eng_ok $? "the mock Entra ID issued a Temporary Access Pass for $upn"
 	export "$var=$pass"
-	if [ "$JNY_MODE" = demo ]; then
-		jny_say "The administrator issues $upn a Temporary Access Pass (in Entra ID: Authentication methods > Temporary Access Pass; here the mock Entra ID on loopback)"
-		jny_show "Temporary Access Pass: $pass   (one use, valid 60 minutes)"
-	fi
+	# a demo may show the pass of a mock; a test log keeps it out
+	[ "$JNY_MODE" = demo ] && jny_show "$(printf '%s' "$answer" | "$JNY_PY" -c '
+import json, sys
+a = json.load(sys.stdin)
+print("Temporary Access Pass: %s   (%s, valid %d minutes)" % (a["tap"], "one use" if a["one_time"] else "several uses", a["lifetime_minutes"]))')"
 	_eng_result
 }
 
@@ -66,7 +81,7 @@ eng_elevate() {
 	ENG_GRANT=
 	jny_shell_send "$cmd"
 	jny_shell_expect "$ENG_PROMPT_RE" 20
-	_eng_ok $? "the entra-tap PAM service prompts for the pass" || { jny_shell_wait 5; return 1; }
+	_eng_ok $? "the entra-tap PAM service prompts for the pass" || { _eng_abort; return 1; }
 	line=$(_jny_sh_new | grep -oE "$ENG_PROMPT_RE" | tail -1)
 	jny_show "$line"
 	jny_say "alice types her pass at that prompt (it is not echoed)"
@@ -75,6 +90,15 @@ eng_elevate() {
 	jny_shell_type "${!var}"
 	jny_shell_wait 30
 	jny_show "$(printf '%s\n' "$JNY_OUT" | grep -vF "$line")"
+	_eng_granted "$dur" "$reason" tap
+	! grep -qF "${!var}" "$JNY_SH_LOG"
+	_eng_ok $? "the pass appears nowhere on the terminal"
+	_eng_result
+}
+
+# _eng_granted DURATION REASON METHOD: what a successful elevate printed and made
+_eng_granted() {
+	local dur=$1 reason=$2 method=$3 secs want
 	is "$JNY_RC" 0 "elevate exits 0"
 	secs=$(printf '%s\n' "$JNY_OUT" | grep -oE "^group $G until [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} [A-Za-z0-9+-]+ \(([0-9]+[hms] ?)+( [0-9]+[ms])* left\), grant [0-9a-f]{32}\$")
 	[ -n "$secs" ]
@@ -87,11 +111,70 @@ eng_elevate() {
 	is "$(jny_grant_field "$ENG_GRANT" 'g["expires"] - g["created"]')" "$(_eng_seconds "$dur")" \
 		"the grant lasts the $dur asked"
 	is "$(jny_grant_field "$ENG_GRANT" 'g["reason"]')" "$reason" "the grant carries the reason"
-	is "$(jny_grant_field "$ENG_GRANT" 'g["method"]')" tap "the grant's method is tap"
+	is "$(jny_grant_field "$ENG_GRANT" 'g["method"]')" "$method" "the grant's method is $method"
 	jny_in_group alice
 	_eng_ok $? "alice is in $G now"
-	! grep -qF "${!var}" "$JNY_SH_LOG"
-	_eng_ok $? "the pass appears nowhere on the terminal"
+}
+
+# eng_elevate_code DURATION REASON: Enter at the prompt, the code approved at the mock
+eng_elevate_code() {
+	local dur=$1 reason=$2 cmd code shown
+	cmd="entra-tap-helper elevate --duration $dur --reason \"$reason\""
+	jny_say "alice asks for elevation with a device code: $cmd, then Enter at the prompt"
+	ENG_GRANT=
+	jny_shell_send "$cmd"
+	jny_shell_expect "$ENG_PROMPT_RE" 20
+	_eng_ok $? "the entra-tap PAM service prompts" || { _eng_abort; return 1; }
+	sleep 0.3
+	jny_shell_type ''
+	jny_shell_expect 'Press Enter' 20
+	_eng_ok $? "Enter starts a device-code sign-in that says where to sign in" || { _eng_abort; return 1; }
+	shown=$(_jny_sh_new | sed '1d')
+	jny_show "$shown"
+	code=$(jny_mock device/pending | "$JNY_PY" -c 'import json,sys; p=json.load(sys.stdin)["pending"]; print(p[0]["user_code"] if len(p) == 1 else "")')
+	[ -n "$code" ] && printf '%s\n' "$shown" | grep -qF "$code"
+	_eng_ok $? "the one pending code ($code) is the one shown on the terminal"
+	jny_say "alice signs in with her pass in a browser and approves code $code (here: the mock's control API)"
+	jny_mock device/approve "{\"user_code\":\"$code\",\"upn\":\"alice@contoso.com\"}" >/dev/null
+	_eng_ok $? "the mock approved the code for alice@contoso.com"
+	jny_shell_type ''
+	jny_shell_wait 60
+	jny_show "$(printf '%s\n' "$JNY_OUT" | sed -n '/Press Enter/,$p' | sed '1d')"
+	_eng_granted "$dur" "$reason" device_code
+	_eng_result
+}
+
+# _eng_left_s TEXT: the seconds in "(1h 02m left)", "(3m 05s left)" or "(9s left)"
+_eng_left_s() {
+	printf '%s\n' "$1" | grep -oE '\(([0-9]+[hms] ?)+ left\)' | tail -1 | tr -d '()' | awk '{
+		s = 0
+		for (i = 1; i < NF; i++) {
+			u = substr($i, length($i)); v = substr($i, 1, length($i) - 1) + 0
+			s += (u == "h") ? v * 3600 : (u == "m") ? v * 60 : v
+		}
+		print s }'
+}
+
+# eng_status [countdown]
+eng_status() {
+	local l1 l2
+	jny_say "alice checks her grant: entra-tap-helper status"
+	jny_shell 'entra-tap-helper status'
+	_eng_show 'entra-tap-helper status'
+	is "$JNY_RC" 0 "status exits 0"
+	printf '%s\n' "$JNY_OUT" | grep -qE "^grant $ENG_GRANT: group $G until .* \(([0-9]+[hms] ?)+ left\)\$"
+	_eng_ok $? "status lists the grant with its group, expiry and time left"
+	printf '%s\n' "$JNY_OUT" | grep -qx "alice is a member of $G"
+	_eng_ok $? "status says alice is a member of $G"
+	l1=$(_eng_left_s "$JNY_OUT")
+	if [ "${1:-}" = countdown ]; then
+		sleep 2
+		jny_shell 'entra-tap-helper status'
+		_eng_show 'entra-tap-helper status'
+		l2=$(_eng_left_s "$JNY_OUT")
+		[ -n "$l1" ] && [ -n "$l2" ] && [ "$l2" -lt "$l1" ] && [ "$l2" -ge $((l1 - 4)) ]
+		_eng_ok $? "the time left counts down: ${l1}s, then ${l2}s two seconds later"
+	fi
 	_eng_result
 }
 
@@ -147,7 +230,7 @@ eng_expiry() {
 	_eng_result
 }
 
-# eng_journal: the grant's story in the journal (shown), with its three events checked
+# eng_journal [METHOD]: the grant's story in the journal (shown), its three events checked
 eng_journal() {
 	local lines
 	jny_say "the journal tells the story: journalctl SYSLOG_IDENTIFIER=entra-tap + sudo's own log"
@@ -157,7 +240,7 @@ eng_journal() {
 	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
 		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
 	jny_show "$lines"
-	_eng_story "$ENG_GRANT" tap expiry
+	_eng_story "$ENG_GRANT" "${1:-tap}" expiry
 	_eng_result
 }
 

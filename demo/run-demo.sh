@@ -1,0 +1,149 @@
+#!/bin/bash
+# The pam_entra_tap demo, on a fresh Debian 12 machine, as root:
+#
+#     sudo bash demo/run-demo.sh
+#
+# It installs what it needs with apt-get (only packages that are missing), builds the project
+# out of tree in a temporary directory, and plays the engineer's journey in a sandbox: a
+# private network namespace with the mock Entra ID on loopback, systemd booted as PID 1 of
+# its own PID + mount namespaces, and a private copy of /etc (the host's /etc, /etc/pam.d and
+# sudoers are never touched). alice, without admin rights, gets a Temporary Access Pass from
+# the mock, runs `entra-tap-helper elevate` on a real terminal, types the pass at the real
+# prompt, gets a short grant, uses sudo, watches the systemd timer revoke it, is refused by
+# sudo, and reads the journal. Every step is checked; the exit status is 0 only when every
+# check passed. Everything it made is removed at the end (also on Ctrl-C).
+#
+# The steps are tests/integration/journey_steps.sh, the same code the test
+# tests/integration/journey_engineer.sh runs under `make check`.
+#
+# Environment: DEMO_GRANT (the short grant, default 15s), DEMO_KEEP=1 keeps the build.
+set -u
+demo_src=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ -z "${_DEMO_INNER:-}" ]; then
+	demo_t0=$(date +%s)
+	if [ "$(id -u)" != 0 ]; then
+		echo "run-demo.sh: run it as root (sudo bash demo/run-demo.sh): it boots a sandbox with namespaces" >&2
+		exit 1
+	fi
+	step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+	DEPS=(build-essential autoconf automake libtool pkg-config
+		libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev
+		python3 python3-cryptography python3-pexpect openssl ca-certificates
+		util-linux passwd systemd dbus sudo iproute2)
+	missing=()
+	for p in "${DEPS[@]}"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		step "installing ${missing[*]} (apt-get)"
+		export DEBIAN_FRONTEND=noninteractive
+		if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+			>/tmp/entra-tap-demo-apt.log 2>&1; then
+			tail -20 /tmp/entra-tap-demo-apt.log
+			echo "run-demo.sh: apt-get failed (log: /tmp/entra-tap-demo-apt.log)" >&2
+			exit 1
+		fi
+	else
+		step "build and runtime dependencies are installed"
+	fi
+
+	if [ -f "$demo_src/config.status" ]; then
+		echo "run-demo.sh: $demo_src was configured in place; the demo builds out of tree: run 'make distclean' there first" >&2
+		exit 1
+	fi
+	demo_work=$(mktemp -d /tmp/entra-tap-demo.XXXXXX) || exit 1
+	demo_cleanup() {
+		if [ "${DEMO_KEEP:-}" = 1 ]; then
+			echo "run-demo.sh: kept $demo_work"
+		else
+			rm -rf "$demo_work"
+		fi
+	}
+	trap demo_cleanup EXIT
+	trap 'exit 130' INT TERM HUP
+	step "building in $demo_work (out of tree)"
+	if [ ! -x "$demo_src/configure" ]; then
+		(cd "$demo_src" && ./autogen.sh) >"$demo_work/autogen.log" 2>&1 || {
+			tail -20 "$demo_work/autogen.log"
+			exit 1
+		}
+	fi
+	(cd "$demo_work" && "$demo_src/configure" >configure.log 2>&1) || {
+		tail -20 "$demo_work/configure.log"
+		exit 1
+	}
+	(cd "$demo_work" && make -j"$(nproc)" >make.log 2>&1) || {
+		grep -E 'error|Error' "$demo_work/make.log" | head -20
+		exit 1
+	}
+	echo "    built: pam_entra_tap.so, entra-tap-helper, entra-tap ($(($(date +%s) - demo_t0)) s so far)"
+	_DEMO_INNER=1 top_srcdir=$demo_src top_builddir=$demo_work bash "$0"
+	rc=$?
+	if [ $rc = 0 ]; then
+		step "demo finished: every step did what it said ($(($(date +%s) - demo_t0)) s)"
+	else
+		step "demo FAILED (exit $rc) after $(($(date +%s) - demo_t0)) s"
+	fi
+	exit $rc
+fi
+
+# ---- inside: the journey ----
+JNY_MODE=demo
+_demo_n=0
+_demo_failed=0
+# checks print as the demo goes; the journey's steps call these
+ok() {
+	local st=$1
+	shift
+	_demo_n=$((_demo_n + 1))
+	if [ "$st" -eq 0 ]; then
+		printf '    \033[32m[ok]\033[0m %s\n' "$*"
+	else
+		printf '    \033[31m[FAILED]\033[0m %s\n' "$*"
+		_demo_failed=$((_demo_failed + 1))
+	fi
+	return "$st"
+}
+check() {
+	local name=$1
+	shift
+	[ "$1" = "--" ] && shift
+	"$@"
+	ok $? "$name"
+}
+diag() { echo "    note: $*"; }
+require_root() { [ "$(id -u)" = 0 ]; }
+done_testing() {
+	if [ "$_demo_failed" = 0 ]; then
+		printf '\n%d checks passed.\n' "$_demo_n"
+		return 0
+	fi
+	printf '\n%d of %d checks FAILED.\n' "$_demo_failed" "$_demo_n"
+	return 1
+}
+
+# shellcheck source=tests/integration/journey_sandbox.sh
+. "$demo_src/tests/integration/journey_sandbox.sh"
+[ "${_JNY_STAGE:-0}" = 0 ] && printf '\n\033[1m==> %s\033[0m\n' \
+	"starting the sandbox: private network with the mock Entra ID, systemd as PID 1, a private /etc"
+jny_enter "$@"
+# shellcheck source=tests/integration/journey_steps.sh
+. "$demo_src/tests/integration/journey_steps.sh"
+jny_say "sandbox ready: mock Entra ID at $ET_MOCK_BASE (tenant $ET_MOCK_TENANT), systemd $(sbx_exec systemctl is-system-running), elevated group $G"
+jny_say "the host's configuration, /etc/security/pam_entra_tap.conf inside the sandbox (excerpt)"
+jny_show "$(sbx_exec grep -E '^(tenant_id|client_id|authority|elevated_group|methods|tap_password_grant|duration_(min|max)) ' \
+	/etc/security/pam_entra_tap.conf)"
+
+grant=${DEMO_GRANT:-15s}
+# each step needs the one before it: stop at the first that failed
+eng_begin &&
+	eng_issue_tap DEMO_TAP &&
+	eng_elevate DEMO_TAP "$grant" "INC-1234 restart api" &&
+	eng_sudo ok &&
+	eng_status &&
+	eng_expiry &&
+	eng_sudo refused &&
+	eng_journal
+done_testing
