@@ -199,6 +199,18 @@ int et_helper_run(const char *const argv[], int *ret_exit, struct et_err *err);
 /* The same with another program (tests). */
 int et_helper_run_path(const char *path, const char *const argv[], int timeout_ms, int *ret_exit,
 		       struct et_err *err);
+/* The same, with the helper's standard output captured (et_spawn_capture: at most
+ * out_size - 1 bytes, NUL-terminated; ret_len optional; more is "output_too_long"). */
+#define ET_HELPER_OUTPUT_MAX 256
+int et_helper_run_capture(const char *const argv[], char *out, size_t out_size, size_t *ret_len, int *ret_exit,
+			  struct et_err *err);
+int et_helper_run_path_capture(const char *path, const char *const argv[], int timeout_ms, char *out,
+			       size_t out_size, size_t *ret_len, int *ret_exit, struct et_err *err);
+/* The machine line of `entra-tap-helper grant`: its standard output is exactly the new
+ * grant's id (ET_GRANT_ID_HEX lowercase hex digits) and one "\n", nothing else; sentences for
+ * people go to standard error. Parse the captured output (len bytes) into ret_id. Reasons:
+ * "no_grant_id" (nothing printed), "bad_grant_id" (anything but one valid id line). */
+int et_helper_grant_id_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 
 /* The helper's exit statuses: one per class of outcome. */
 enum et_helper_exit {

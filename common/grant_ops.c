@@ -487,6 +487,35 @@ int et_helper_run(const char *const argv[], int *ret_exit, struct et_err *err)
 	return et_spawn_wait(ET_HELPER_PATH, argv, ET_HELPER_TIMEOUT_MS, ret_exit, err);
 }
 
+int et_helper_run_path_capture(const char *path, const char *const argv[], int timeout_ms, char *out,
+			       size_t out_size, size_t *ret_len, int *ret_exit, struct et_err *err)
+{
+	return et_spawn_capture(path, argv, timeout_ms, out, out_size, ret_len, ret_exit, err);
+}
+
+int et_helper_run_capture(const char *const argv[], char *out, size_t out_size, size_t *ret_len, int *ret_exit,
+			  struct et_err *err)
+{
+	return et_spawn_capture(ET_HELPER_PATH, argv, ET_HELPER_TIMEOUT_MS, out, out_size, ret_len, ret_exit, err);
+}
+
+int et_helper_grant_id_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)
+{
+	char id[ET_GRANT_ID_HEX + 1];
+	if (!out || len == 0)
+		return et_err_set(err, "no_grant_id", "%s grant printed no grant id", ET_HELPER_PATH);
+	if (len != ET_GRANT_ID_HEX + 1 || out[ET_GRANT_ID_HEX] != '\n' || memchr(out, '\0', len))
+		return et_err_set(err, "bad_grant_id",
+				  "%s grant printed %zu bytes, not one line with a grant id of %d hex digits",
+				  ET_HELPER_PATH, len, ET_GRANT_ID_HEX);
+	memcpy(id, out, ET_GRANT_ID_HEX);
+	id[ET_GRANT_ID_HEX] = '\0';
+	if (!et_grant_id_ok(id))
+		return et_err_set(err, "bad_grant_id", "%s grant printed a line that is not a grant id", ET_HELPER_PATH);
+	memcpy(ret_id, id, sizeof(id));
+	return 0;
+}
+
 int et_grant_check(const struct et_config *cfg, const char *user, time_t now, enum et_check_revoke how,
 		   struct et_check_result *ret, struct et_err *err)
 {

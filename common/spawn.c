@@ -1,4 +1,5 @@
-/* fork + execve with an empty environment, bounded wait on a pidfd, own child only. */
+/* fork + execve with an empty environment, bounded wait on a pidfd, own child only; optionally
+ * the program's standard output through a pipe, capped. */
 #include "spawn.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,7 @@ static long long monotonic_ms(void)
 
 /* In the child, between fork and exec: only async-signal-safe calls. On failure the errno is
  * written to errfd (close-on-exec, so the parent reads EOF when exec succeeded). */
-__attribute__((noreturn)) static void child_exec(const char *path, const char *const argv[], int errfd)
+__attribute__((noreturn)) static void child_exec(const char *path, const char *const argv[], int outfd, int errfd)
 {
 	static char *const empty_env[] = { NULL };
 	/* execve's prototype predates const; it does not write to argv. */
@@ -50,6 +51,9 @@ __attribute__((noreturn)) static void child_exec(const char *path, const char *c
 			goto fail;
 	if (fd > 2)
 		close(fd);
+	/* outfd and errfd are above 2 (move_above_stdio), so the dup2 calls above left them alone */
+	if (outfd >= 0 && dup2(outfd, 1) < 0)
+		goto fail;
 	/* Nothing of the host process leaks into the program; errfd is close-on-exec already. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		for (int i = 3; i < 1024; i++)
@@ -78,25 +82,138 @@ static int reap(pid_t pid, int *status)
 	}
 }
 
-int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, int *ret_status,
-		  struct et_err *err)
+/* A host process may run with fds 0-2 closed; a pipe end that landed there would be replaced
+ * by /dev/null in the child. Move it to 3 or above (close-on-exec). */
+static int move_above_stdio(int *fd)
+{
+	int n;
+	if (*fd > 2)
+		return 0;
+	n = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+	if (n < 0)
+		return -1;
+	close(*fd);
+	*fd = n;
+	return 0;
+}
+
+struct capture {
+	char *buf;
+	size_t size; /* buf's size: at most size - 1 bytes are kept, then a NUL */
+	size_t len;
+	bool overflow;
+	bool eof;
+};
+
+/* Read what is there now; the descriptor is non-blocking. Bytes beyond the cap are read and
+ * dropped, so that a talkative program never blocks on a full pipe. */
+static void capture_read(struct capture *c, int fd)
+{
+	char scratch[512];
+	for (;;) {
+		size_t room = c->size - 1 - c->len;
+		char *dst = room ? c->buf + c->len : scratch;
+		size_t want = room ? room : sizeof(scratch);
+		ssize_t n = read(fd, dst, want);
+		if (n > 0) {
+			if (room)
+				c->len += (size_t)n;
+			else
+				c->overflow = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			c->eof = true;
+		return;
+	}
+}
+
+/* Wait for the child to end (and, when capturing, for its output) until the deadline. Returns
+ * true when the deadline passed. Without a pidfd (old kernels) the wait for the exit itself
+ * is left to reap(). */
+static bool wait_child(pid_t pid, int timeout_ms, struct capture *cap, int outfd)
+{
+	long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
+	bool exited = false, timed_out = false;
+	int pidfd = -1;
+
+	if (timeout_ms <= 0 && !cap)
+		return false;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (;;) {
+		struct pollfd p[2];
+		nfds_t n = 0;
+		int wait_ms = -1, pr;
+		if (cap && !cap->eof)
+			p[n++] = (struct pollfd){ .fd = outfd, .events = POLLIN };
+		if (pidfd >= 0 && !exited)
+			p[n++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		if (n == 0 || (pidfd < 0 && !cap) || (exited && (!cap || cap->eof)))
+			break;
+		if (deadline) {
+			long long left = deadline - monotonic_ms();
+			if (left <= 0) {
+				timed_out = true;
+				break;
+			}
+			wait_ms = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		pr = poll(p, n, wait_ms);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			break; /* fall back to a plain wait */
+		for (nfds_t i = 0; i < n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (cap && p[i].fd == outfd)
+				capture_read(cap, outfd);
+			else if (p[i].fd == pidfd)
+				exited = true;
+		}
+		if (exited && cap && !cap->eof) {
+			/* Everything the program wrote is in the pipe now (it could not have exited while
+			 * blocked on a full one). A descendant may hold the write end open: take what is
+			 * there and stop reading. */
+			capture_read(cap, outfd);
+			cap->eof = true;
+		}
+	}
+	if (timed_out)
+		(void)kill(pid, SIGKILL);
+	if (pidfd >= 0)
+		close(pidfd);
+	return timed_out;
+}
+
+static int spawn_run(const char *path, const char *const argv[], int timeout_ms, struct capture *cap,
+		     int *ret_status, struct et_err *err)
 {
 	struct sigaction dfl, old_chld;
-	int pipefd[2] = { -1, -1 };
-	int pidfd = -1, status = 0, child_errno = 0, r = -1;
-	bool timed_out = false;
+	int pipefd[2] = { -1, -1 }, outpipe[2] = { -1, -1 };
+	int status = 0, child_errno = 0, r = -1;
+	bool timed_out;
 	ssize_t n;
 	pid_t pid;
 
 	if (!path || path[0] != '/' || !argv || !argv[0])
 		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
+	if (cap && (!cap->buf || cap->size == 0))
+		return et_err_set(err, "spawn_failed", "an output buffer needs room for at least the final NUL");
 
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
 	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0)
 		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
+		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
+		goto out;
+	}
+	if (cap && (pipe2(outpipe, O_CLOEXEC) < 0 || move_above_stdio(&outpipe[0]) < 0 ||
+		    move_above_stdio(&outpipe[1]) < 0 || fcntl(outpipe[0], F_SETFL, O_NONBLOCK) < 0)) {
 		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
 		goto out;
 	}
@@ -107,10 +224,16 @@ int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, in
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		child_exec(path, argv, pipefd[1]);
+		if (outpipe[0] >= 0)
+			close(outpipe[0]);
+		child_exec(path, argv, outpipe[1], pipefd[1]);
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
+	if (outpipe[1] >= 0) {
+		close(outpipe[1]); /* the child's copy is the only write end: EOF when it is done */
+		outpipe[1] = -1;
+	}
 
 	do
 		n = read(pipefd[0], &child_errno, sizeof(child_errno));
@@ -121,32 +244,18 @@ int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, in
 		goto out;
 	}
 
-	if (timeout_ms > 0) {
-		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-		if (pidfd >= 0) {
-			long long deadline = monotonic_ms() + timeout_ms;
-			for (;;) {
-				struct pollfd p = { .fd = pidfd, .events = POLLIN };
-				long long left = deadline - monotonic_ms();
-				int pr;
-				if (left <= 0) {
-					timed_out = true;
-					break;
-				}
-				pr = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-				if (pr > 0)
-					break;
-				if (pr < 0 && errno != EINTR)
-					break; /* fall back to a plain wait */
-			}
-			if (timed_out)
-				(void)kill(pid, SIGKILL);
-		}
+	if (cap) {
+		cap->len = 0;
+		cap->overflow = false;
+		cap->eof = false;
 	}
+	timed_out = wait_child(pid, timeout_ms, cap, outpipe[0]);
 	if (reap(pid, &status) < 0) {
 		et_err_set(err, "spawn_failed", "cannot wait for %s: %s", path, strerror(errno));
 		goto out;
 	}
+	if (cap)
+		cap->buf[cap->len] = '\0';
 	if (timed_out) {
 		et_err_set(err, "timeout", "%s did not finish within %d ms and was killed", path, timeout_ms);
 		goto out;
@@ -155,15 +264,39 @@ int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, in
 		et_err_set(err, "killed", "%s was ended by signal %d", path, WTERMSIG(status));
 		goto out;
 	}
+	if (cap && cap->overflow) {
+		et_err_set(err, "output_too_long", "%s wrote more than %zu bytes to its standard output", path,
+			   cap->size - 1);
+		goto out;
+	}
 	*ret_status = WEXITSTATUS(status);
 	r = 0;
 out:
-	if (pidfd >= 0)
-		close(pidfd);
-	if (pipefd[0] >= 0)
-		close(pipefd[0]);
-	if (pipefd[1] >= 0)
-		close(pipefd[1]);
+	for (int i = 0; i < 2; i++) {
+		if (pipefd[i] >= 0)
+			close(pipefd[i]);
+		if (outpipe[i] >= 0)
+			close(outpipe[i]);
+	}
 	(void)sigaction(SIGCHLD, &old_chld, NULL);
 	return r;
+}
+
+int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, int *ret_status,
+		  struct et_err *err)
+{
+	return spawn_run(path, argv, timeout_ms, NULL, ret_status, err);
+}
+
+int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms, char *out, size_t out_size,
+		     size_t *ret_len, int *ret_status, struct et_err *err)
+{
+	struct capture cap = { .buf = out, .size = out_size };
+	int status = -1;
+	if (spawn_run(path, argv, timeout_ms, &cap, &status, err) < 0)
+		return -1;
+	if (ret_len)
+		*ret_len = cap.len;
+	*ret_status = status;
+	return 0;
 }

@@ -2,6 +2,7 @@
  * pam_unix runs unix_chkpwd: fork, fixed path, fixed argv, empty environment, fds 0-2 on
  * /dev/null, no other fd inherited, and reaping only our own child. */
 #pragma once
+#include <stddef.h>
 #include "err.h"
 
 /* Run path with argv (argv[0] included, NULL-terminated) and an empty environment; wait at
@@ -14,3 +15,13 @@
  * "timeout" (killed after timeout_ms), "killed" (ended by a signal). */
 int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, int *ret_status,
 		  struct et_err *err);
+/* The same, with the program's standard output captured through a pipe instead of /dev/null:
+ * at most out_size - 1 bytes go to out, always NUL-terminated (out_size >= 1); ret_len
+ * (optional) gets their count (the output may hold NUL bytes of its own). Output beyond the
+ * cap is read and dropped, so the program never blocks on a full pipe, and the call fails
+ * with reason "output_too_long" once the program has ended. The timeout covers the output as
+ * well: a program that keeps writing is killed at the deadline ("timeout"). After the
+ * program exits, what it wrote is read and the pipe is left, even if a descendant still
+ * holds it open. Other reasons as et_spawn_wait. */
+int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms, char *out, size_t out_size,
+		     size_t *ret_len, int *ret_status, struct et_err *err);

@@ -63,27 +63,27 @@ static void local_time(time_t t, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)t);
 }
 
-/* The helper prints the id on stdout, which et_helper_run sends to /dev/null: find the grant
- * it just made in the store (the newest of this user, service and method). */
-static int find_new_grant(struct et_pam *m, enum et_grant_method method, time_t since, struct et_grant *ret,
-			  struct et_err *err)
+/* Make the grant: the helper prints the new grant's id as its only line on standard output
+ * (et_helper_grant_id_parse); read that grant back from the store and check that it is the
+ * one asked for. */
+static int make_grant(struct et_pam *m, const char *const argv[], enum et_grant_method method, struct et_grant *ret,
+		      struct et_err *err)
 {
-	struct et_grant_list l = { 0 };
-	const struct et_grant *best = NULL;
-	if (et_grant_store_list(&m->cfg, m->user, &l, err) < 0)
+	char out[ET_HELPER_OUTPUT_MAX], id[ET_GRANT_ID_HEX + 1];
+	size_t len = 0;
+	int status = -1;
+	if (et_helper_run_capture(argv, out, sizeof(out), &len, &status, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++) {
-		const struct et_grant *g = &l.items[i];
-		if (g->method != method || strcmp(g->service, m->service) != 0 || g->created < since)
-			continue;
-		if (!best || g->created > best->created || (g->created == best->created && g->expires > best->expires))
-			best = g;
-	}
-	if (best)
-		*ret = *best;
-	et_grant_list_free(&l);
-	if (!best)
-		return et_err_set(err, "not_found", "the helper reported a grant for %s that is not in the store", m->user);
+	if (status != ET_EXIT_OK)
+		return et_err_set(err, status == ET_EXIT_NO_GROUP ? "no_group" : "helper_failed",
+				  "%s grant exited with status %d", ET_HELPER_PATH, status);
+	if (et_helper_grant_id_parse(out, len, id, err) < 0)
+		return -1;
+	if (et_grant_store_read(&m->cfg, id, ret, err) < 0)
+		return -1;
+	if (strcmp(ret->user, m->user) != 0 || ret->method != method)
+		return et_err_set(err, "grant_mismatch", "grant %s reported by %s is not the one asked for %s", id,
+				  ET_HELPER_PATH, m->user);
 	return 0;
 }
 
@@ -98,7 +98,6 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	struct pending_grant *p = NULL;
 	struct et_grant g;
 	struct et_err err;
-	time_t since = time(NULL);
 	long seconds = 0;
 	int n = 0;
 
@@ -157,17 +156,12 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	}
 	argv[n] = NULL;
 
-	if (run_helper(argv, &err) < 0) {
-		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made: %s", m->user, err.message);
+	if (make_grant(m, argv, gm, &g, &err) < 0) {
+		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made (%s): %s", m->user,
+			   err.reason, err.message);
 		et_pam_error(m, "You signed in, but the elevation could not be granted%s; the administrator can find "
 				"why in the system log.",
 			     strcmp(err.reason, "no_group") == 0 ? " (the elevated group is missing)" : "");
-		return PAM_SYSTEM_ERR;
-	}
-	if (find_new_grant(m, gm, since - 1, &g, &err) < 0) {
-		pam_syslog(m->pamh, LOG_ERR, "%s: %s", m->user, err.message);
-		et_pam_error(m, "You signed in, but the new grant cannot be found; the administrator can find why in "
-				"the system log.");
 		return PAM_SYSTEM_ERR;
 	}
 	p = calloc(1, sizeof(*p));

@@ -1,7 +1,8 @@
 /* et_spawn_wait / et_helper_run_path: how the PAM module runs the helper from inside sshd or
  * sudo. Fixed path, fixed argv, empty environment, fds 0-2 on /dev/null and nothing else,
  * a real uid of 0 when the caller is setuid root, bounded wait, own child only, the host's
- * SIGCHLD disposition untouched. */
+ * SIGCHLD disposition untouched; with capture, the program's standard output through a capped
+ * pipe, and the grant verb's id line parsed strictly. */
 #include "grant.h"
 #include "spawn.h"
 #include "grant_testenv.h"
@@ -161,6 +162,159 @@ int main(void)
 	   "the host's other child was not reaped by us");
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+
+	/* ---- standard output captured (et_helper_run_path_capture) ---- */
+	{
+		char out[ET_HELPER_OUTPUT_MAX];
+		size_t len = 99;
+		const char *a1[] = { "sh", "-c", "echo to-stderr >&2; printf 'one\\ntwo\\n'; exit 3", NULL };
+		ok(et_helper_run_path_capture("/bin/sh", a1, 5000, out, sizeof(out), &len, &status, &err) == 0,
+		   "capture: the program runs");
+		is_str(out, "one\ntwo\n", "capture: standard output comes back, standard error does not");
+		is_int((int)len, 8, "capture: its length");
+		is_int(status, 3, "capture: and the exit status");
+
+		const char *a2[] = { "sh", "-c", "a=$(readlink /proc/$$/fd/0); c=$(readlink /proc/$$/fd/2); "
+						 "b=$(readlink /proc/$$/fd/1); echo \"$a $c ${b%%:*}\"", NULL };
+		et_helper_run_path_capture("/bin/sh", a2, 5000, out, sizeof(out), &len, &status, &err);
+		is_str(out, "/dev/null /dev/null pipe\n", "capture: fd 1 is the pipe, fds 0 and 2 stay /dev/null");
+
+		const char *a3[] = { "sh", "-c", "exit 0", NULL };
+		len = 99;
+		ok(et_helper_run_path_capture("/bin/sh", a3, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   len == 0 && out[0] == '\0',
+		   "capture: no output is an empty, terminated string");
+
+		/* the cap: 200 kB, three times a pipe's buffer, into 64 bytes */
+		char small[64];
+		const char *a4[] = { "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a; exit 0", NULL };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok(et_helper_run_path_capture("/bin/sh", a4, 10000, small, sizeof(small), &len, &status, &err) < 0 &&
+			   strcmp(err.reason, "output_too_long") == 0,
+		   "capture: more than the cap is output_too_long (%s)", err.message);
+		ms = elapsed_ms(&t0);
+		ok(ms < 5000, "capture: ... and the program was drained, not left blocked until the timeout (%ld ms)", ms);
+		ok(strlen(small) == sizeof(small) - 1, "capture: ... the buffer is filled and terminated, no further");
+
+		const char *a5[] = { "sh", "-c", "printf '%063d' 0", NULL };
+		ok(et_helper_run_path_capture("/bin/sh", a5, 5000, small, sizeof(small), &len, &status, &err) == 0 &&
+			   len == 63,
+		   "capture: exactly the cap (out_size - 1 bytes) fits");
+
+		const char *a6[] = { "sh", "-c", "exec yes", NULL };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok(et_helper_run_path_capture("/bin/sh", a6, 300, small, sizeof(small), &len, &status, &err) < 0 &&
+			   strcmp(err.reason, "timeout") == 0,
+		   "capture: a program that never stops writing is killed at the timeout (timeout)");
+		ms = elapsed_ms(&t0);
+		ok(ms >= 250 && ms < 3000, "capture: ... bounded (%ld ms)", ms);
+
+		const char *a7[] = { "sh", "-c", "sleep 20 & echo done", NULL };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok(et_helper_run_path_capture("/bin/sh", a7, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   strcmp(out, "done\n") == 0,
+		   "capture: a descendant that keeps the pipe open does not hold the caller");
+		ms = elapsed_ms(&t0);
+		ok(ms < 3000, "capture: ... it returns when the program exits (%ld ms)", ms);
+
+		const char *a8[] = { "sh", "-c", "echo early; exec >&-; sleep 0.3; exit 6", NULL };
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok(et_helper_run_path_capture("/bin/sh", a8, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   status == 6 && strcmp(out, "early\n") == 0,
+		   "capture: a program that closes its output early is still waited for (status 6)");
+		ok(elapsed_ms(&t0) >= 250, "capture: ... until it exits");
+
+		const char *a9[] = { "x", NULL };
+		ok(et_helper_run_path_capture("/nonexistent/helper", a9, 1000, out, sizeof(out), &len, &status, &err) < 0 &&
+			   strcmp(err.reason, "exec_failed") == 0,
+		   "capture: a missing program is exec_failed");
+		ok(et_helper_run_path_capture("/bin/sh", a3, 1000, out, 0, &len, &status, &err) < 0 &&
+			   strcmp(err.reason, "spawn_failed") == 0,
+		   "capture: a zero-sized buffer is refused (spawn_failed)");
+		ok(et_helper_run_path_capture("/bin/sh", a3, 1000, NULL, 16, &len, &status, &err) < 0 &&
+			   strcmp(err.reason, "spawn_failed") == 0,
+		   "capture: no buffer is refused (spawn_failed)");
+
+		/* a host process with fds 0-2 closed: the pipes must not land on them */
+		pid = fork();
+		if (pid == 0) {
+			const char *a10[] = { "sh", "-c", "echo fine", NULL };
+			char o[32];
+			size_t l = 0;
+			int st = -1;
+			close(0);
+			close(1);
+			close(2);
+			if (et_helper_run_path_capture("/bin/sh", a10, 5000, o, sizeof(o), &l, &st, &err) < 0)
+				_exit(10);
+			_exit(strcmp(o, "fine\n") == 0 && st == 0 ? 0 : 11);
+		}
+		waitpid(pid, &status, 0);
+		is_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0,
+		       "capture: a host with fds 0-2 closed still gets the output");
+
+		/* SIGCHLD ignored by the host while capturing */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGCHLD, &sa, NULL);
+		const char *a11[] = { "sh", "-c", "echo ign; exit 2", NULL };
+		ok(et_helper_run_path_capture("/bin/sh", a11, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   status == 2 && strcmp(out, "ign\n") == 0,
+		   "capture: with SIGCHLD ignored by the host, output and status come back");
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGCHLD, &sa, NULL);
+	}
+
+	/* ---- the grant verb's machine line (et_helper_grant_id_parse) ---- */
+	{
+		const char *good = "0123456789abcdef0123456789abcdef\n";
+		char id[ET_GRANT_ID_HEX + 1] = "unchanged";
+		char out[ET_HELPER_OUTPUT_MAX];
+		size_t len = 0;
+		ok(et_helper_grant_id_parse(good, strlen(good), id, &err) == 0, "grant id: one id line parses");
+		is_str(id, "0123456789abcdef0123456789abcdef", "grant id: ... into the id");
+		strcpy(id, "unchanged");
+		ok(et_helper_grant_id_parse("", 0, id, &err) < 0 && strcmp(err.reason, "no_grant_id") == 0 &&
+			   strstr(err.message, "printed no grant id"),
+		   "grant id: nothing printed is no_grant_id, said plainly (%s)", err.message);
+		is_str(id, "unchanged", "grant id: ... and the output parameter is untouched");
+		ok(et_helper_grant_id_parse(good, strlen(good) - 1, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+		   "grant id: no newline is bad_grant_id");
+		{
+			const char *two = "0123456789abcdef0123456789abcdef\n0123456789abcdef0123456789abcdef\n";
+			ok(et_helper_grant_id_parse(two, strlen(two), id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+			   "grant id: two lines are bad_grant_id");
+		}
+		{
+			const char *upper = "0123456789ABCDEF0123456789abcdef\n";
+			ok(et_helper_grant_id_parse(upper, strlen(upper), id, &err) < 0 &&
+				   strcmp(err.reason, "bad_grant_id") == 0,
+			   "grant id: upper-case hex is bad_grant_id");
+		}
+		{
+			const char *sentence = "alice is in group x until y (grant 0123456789abcdef0123456789abcdef)\n";
+			ok(et_helper_grant_id_parse(sentence, strlen(sentence), id, &err) < 0 &&
+				   strcmp(err.reason, "bad_grant_id") == 0,
+			   "grant id: a sentence that contains an id is bad_grant_id");
+		}
+		{
+			char nul[] = "0123456789abcdef\0" "123456789abcdef\n";
+			ok(et_helper_grant_id_parse(nul, 33, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+			   "grant id: a NUL byte inside is bad_grant_id");
+		}
+		{
+			const char *shortid = "0123456789abcdef0123456789abcde\n";
+			ok(et_helper_grant_id_parse(shortid, strlen(shortid), id, &err) < 0 &&
+				   strcmp(err.reason, "bad_grant_id") == 0,
+			   "grant id: 31 digits is bad_grant_id");
+		}
+		/* end to end: a program in the helper's place that exits 0 and prints no id */
+		const char *quiet[] = { "entra-tap-helper", "grant", "alice", NULL };
+		ok(et_helper_run_path_capture("/bin/true", quiet, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   status == 0 && et_helper_grant_id_parse(out, len, id, &err) < 0 &&
+			   strcmp(err.reason, "no_grant_id") == 0,
+		   "grant id: a helper that succeeds without printing an id gives no_grant_id, not a guess");
+	}
 
 	/* a setuid-root caller (sudo: real uid of the user, effective 0) hands over real uid 0 */
 	if (geteuid() == 0) {
