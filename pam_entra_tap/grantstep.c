@@ -3,27 +3,255 @@
  * sudo), announced to the person, and remembered so that a transaction that fails later
  * (account phase, a later module, pam_end with an error) leaves no grant behind.
  *
- * Two records of the pending grant: pam_set_data (this process: its cleanup revokes the
- * grant when pam_end reports a failure and no session was opened) and the PAM environment
- * variable ENTRA_TAP_GRANT_ID, which sshd carries from its authentication child back to the
- * process that opens (and closes) the session. The grant store stays the source of truth:
- * the account phase and setcred read it, never these records. */
+ * Until the transaction succeeds the grant is *pending*, and three records of it exist:
+ *   - pam_set_data in the process that made it: its cleanup revokes the grant when pam_end
+ *     reports a failure and no session was opened, and settles it otherwise;
+ *   - the PAM environment variable ENTRA_TAP_GRANT_ID, which sshd carries from its
+ *     authentication child back to the process that runs pam_end and opens the session.
+ *     The account phase there adopts it (pam_set_data again, after checking in the store that
+ *     the grant is this user's), so a failure seen by that process revokes it too;
+ *   - a marker {state_dir}/pending/ID and a guard process. sshd runs pam_authenticate *and*
+ *     pam_acct_mgmt in a child that exits without pam_end, and passes the environment back
+ *     only on success: when another account module refuses there, no process of ours would
+ *     ever learn of the failure. The guard (forked when the grant is made, detached, root in
+ *     full) waits for the process that made the grant to end, then for its parent (sshd's
+ *     connection process) to end or for at most GUARD_PARENT_WAIT_S; if the marker is still
+ *     there by then, nobody settled the grant and it revokes it through the helper. Opening
+ *     a session, or pam_end with success, removes the marker (the transaction succeeded);
+ *     a revocation removes it too.
+ * The grant store stays the source of truth: the account phase and setcred read it, never
+ * these records. */
 #include "module.h"
 #include "grant.h"
 #include "json_strict.h"
+#include "fsutil.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 #include <security/pam_ext.h>
+
+/* How long the guard waits, after the process that made the grant has ended, for its parent
+ * to settle the grant (sshd: open the session) or end. Above sshd's LoginGraceTime (120 s by
+ * default): raise it with LoginGraceTime. */
+#define GUARD_PARENT_WAIT_S 600
+#define GUARD_TICK_MS 500
 
 struct pending_grant {
 	char id[ET_GRANT_ID_HEX + 1];
 	char user[ET_GRANT_NAME_MAX + 1];
-	bool confirmed; /* a session was opened: the transaction succeeded */
+	char marker[PATH_MAX]; /* {state_dir}/pending/ID */
+	bool confirmed;        /* a session was opened: the transaction succeeded */
 };
+
+static int marker_path(const struct et_config *cfg, const char *id, char *buf, size_t size)
+{
+	if (!et_grant_id_ok(id) || (size_t)snprintf(buf, size, "%s/pending/%s", cfg->state_dir, id) >= size)
+		return -1;
+	return 0;
+}
+
+static int marker_write(const struct et_config *cfg, const char *id, const char *user, const char *path,
+			struct et_err *err)
+{
+	char dir[PATH_MAX], text[64 + ET_GRANT_NAME_MAX];
+	int n;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir))
+		return et_err_set(err, "path_too_long", "the state directory path is too long");
+	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	n = snprintf(text, sizeof(text), "user %s\npid %ld\n", user, (long)getpid());
+	return et_file_write_atomic(path, text, (size_t)n, 0600, err);
+}
+
+/* The transaction is settled (succeeded, or the grant was revoked): the guard stands down. */
+static void marker_remove(const char *path)
+{
+	if (path[0])
+		(void)unlink(path);
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Everything the guard needs, prepared before fork: after it only async-signal-safe calls
+ * are made (the host may be multi-threaded), and nothing is exec'd but the helper. */
+struct guard {
+	pid_t self, parent;
+	int self_fd, parent_fd; /* pidfds, -1 where the kernel has none */
+	char marker[PATH_MAX];
+	char id[ET_GRANT_ID_HEX + 1];
+};
+
+static bool marker_present(const struct guard *g)
+{
+	return access(g->marker, F_OK) == 0 || errno != ENOENT;
+}
+
+/* Wait for process pid (pidfd fd, or polling with kill(0) without one) to end, or for the
+ * marker to go, or until deadline_ms (0: none). Returns true when the marker went. */
+static bool guard_wait(const struct guard *g, pid_t pid, int fd, long long deadline_ms)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int wait = GUARD_TICK_MS;
+		if (!marker_present(g))
+			return true;
+		if (deadline_ms) {
+			long long left = deadline_ms - monotonic_ms();
+			if (left <= 0)
+				return false;
+			if (left < wait)
+				wait = (int)left;
+		}
+		if (fd >= 0) {
+			int r = poll(&p, 1, wait);
+			if (r > 0)
+				return !marker_present(g);
+			if (r < 0 && errno != EINTR)
+				return !marker_present(g);
+		} else {
+			struct timespec ts = { 0, (long)wait * 1000000L };
+			if (kill(pid, 0) < 0 && errno == ESRCH)
+				return !marker_present(g);
+			nanosleep(&ts, NULL);
+		}
+	}
+}
+
+__attribute__((noreturn)) static void guard_run(struct guard *g)
+{
+	static char *const empty_env[] = { NULL };
+	static char arg0[] = "entra-tap-helper", arg1[] = "revoke";
+	char *argv[] = { arg0, arg1, g->id, NULL };
+	struct sigaction dfl;
+	sigset_t none;
+	int lo = g->self_fd < g->parent_fd ? g->self_fd : g->parent_fd;
+	int hi = g->self_fd < g->parent_fd ? g->parent_fd : g->self_fd;
+	int fd, status;
+	pid_t pid;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* root in full, so that the person who ran sudo cannot signal it away */
+	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		_exit(1);
+	/* keep nothing of the host: a client socket held here would keep a connection open */
+	if (lo < 0)
+		lo = hi;
+	if (lo < 0) {
+		(void)close_range(0, ~0U, 0);
+	} else {
+		if (lo > 0)
+			(void)close_range(0, (unsigned)lo - 1, 0);
+		if (hi > lo + 1)
+			(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+		(void)close_range((unsigned)hi + 1, ~0U, 0);
+	}
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int i = 0; fd >= 0 && i <= 2; i++)
+		if (fd != i)
+			(void)dup2(fd, i);
+
+	if (guard_wait(g, g->self, g->self_fd, 0))
+		_exit(0);
+	if (guard_wait(g, g->parent, g->parent_fd, monotonic_ms() + GUARD_PARENT_WAIT_S * 1000LL))
+		_exit(0);
+	/* nobody settled the transaction: the login did not succeed */
+	pid = fork();
+	if (pid == 0) {
+		execve(ET_HELPER_PATH, argv, empty_env);
+		_exit(127);
+	}
+	if (pid < 0)
+		_exit(1);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == ET_EXIT_OK || WEXITSTATUS(status) == ET_EXIT_NOT_FOUND))
+		(void)unlink(g->marker);
+	_exit(0);
+}
+
+/* The guard puts /dev/null on fds 0-2: keep its pidfds off them (a host may run with them
+ * closed). */
+static int pidfd_above_stdio(int fd)
+{
+	int n;
+	if (fd < 0 || fd > 2)
+		return fd;
+	n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return n;
+}
+
+/* Start the guard of a pending grant: fork twice (the host never sees a child of ours
+ * outlive this call) and detach into a session of its own. */
+static int guard_start(const struct pending_grant *p, struct et_err *err)
+{
+	struct sigaction dfl, old_chld;
+	struct guard g = { .self = getpid(), .parent = getppid(), .self_fd = -1, .parent_fd = -1 };
+	int status, r = -1;
+	pid_t pid;
+
+	snprintf(g.marker, sizeof(g.marker), "%s", p->marker);
+	snprintf(g.id, sizeof(g.id), "%s", p->id);
+	g.self_fd = pidfd_above_stdio((int)syscall(SYS_pidfd_open, g.self, 0));
+	g.parent_fd = pidfd_above_stdio((int)syscall(SYS_pidfd_open, g.parent, 0));
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0) {
+		et_err_set(err, "guard_failed", "cannot set SIGCHLD: %s", strerror(errno));
+		goto done;
+	}
+	pid = fork();
+	if (pid == 0) {
+		(void)setsid();
+		pid = fork();
+		if (pid == 0)
+			guard_run(&g);
+		_exit(pid < 0 ? 1 : 0);
+	}
+	if (pid < 0) {
+		et_err_set(err, "guard_failed", "cannot fork: %s", strerror(errno));
+	} else {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			r = 0;
+		else
+			et_err_set(err, "guard_failed", "cannot start the guard of grant %s", p->id);
+	}
+	(void)sigaction(SIGCHLD, &old_chld, NULL);
+done:
+	if (g.self_fd >= 0)
+		close(g.self_fd);
+	if (g.parent_fd >= 0)
+		close(g.parent_fd);
+	return r;
+}
 
 static int run_helper(const char *const argv[], struct et_err *err)
 {
@@ -41,16 +269,22 @@ static void pending_cleanup(pam_handle_t *pamh, void *data, int error_status)
 	struct pending_grant *p = data;
 	if (!p)
 		return;
+	/* PAM_DATA_REPLACE: another record took over; this grant's marker stays for its guard */
 	if (!(error_status & PAM_DATA_REPLACE) && !p->confirmed && (error_status & ~PAM_DATA_SILENT) != PAM_SUCCESS &&
 	    p->id[0]) {
 		const char *argv[] = { "entra-tap-helper", "revoke", p->id, NULL };
 		struct et_err err;
-		if (run_helper(argv, &err) < 0)
+		if (run_helper(argv, &err) < 0) {
+			/* the marker stays: the guard tries again when this process ends */
 			pam_syslog(pamh, LOG_ERR, "%s: cannot revoke grant %s of a failed login: %s", p->user, p->id,
 				   err.message);
-		else
+		} else {
 			pam_syslog(pamh, LOG_NOTICE, "%s: grant %s revoked: the login failed after sign-in", p->user,
 				   p->id);
+			marker_remove(p->marker);
+		}
+	} else if (!(error_status & PAM_DATA_REPLACE)) {
+		marker_remove(p->marker); /* the transaction succeeded, or the grant was revoked already */
 	}
 	explicit_bzero(p, sizeof(*p));
 	free(p);
@@ -172,10 +406,24 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	}
 	snprintf(p->id, sizeof(p->id), "%s", g.id);
 	snprintf(p->user, sizeof(p->user), "%s", m->user);
+	/* fail closed: a grant that nothing could take back after a failed login is not made */
+	if (marker_path(&m->cfg, g.id, p->marker, sizeof(p->marker)) < 0 ||
+	    marker_write(&m->cfg, g.id, m->user, p->marker, &err) < 0 || guard_start(p, &err) < 0) {
+		const char *rv[] = { "entra-tap-helper", "revoke", g.id, NULL };
+		pam_syslog(m->pamh, LOG_ERR, "%s: cannot guard grant %s (%s); revoking it", m->user, g.id,
+			   p->marker[0] ? err.message : "bad state path");
+		(void)run_helper(rv, &err);
+		marker_remove(p->marker);
+		free(p);
+		et_pam_error(m, "You signed in, but the elevation could not be granted; the administrator can find why "
+				"in the system log.");
+		return PAM_SYSTEM_ERR;
+	}
 	if (pam_set_data(m->pamh, ET_PAM_DATA_GRANT, p, pending_cleanup) != PAM_SUCCESS) {
 		const char *rv[] = { "entra-tap-helper", "revoke", g.id, NULL };
-		free(p);
 		(void)run_helper(rv, &err);
+		marker_remove(p->marker);
+		free(p);
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot remember grant %s; revoked it", m->user, g.id);
 		return PAM_SYSTEM_ERR;
 	}
@@ -190,11 +438,59 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	return PAM_SUCCESS;
 }
 
+/* The grant named by the PAM environment, if it is a grant of this user in the store. */
+static int env_grant(struct et_pam *m, struct et_grant *ret)
+{
+	const char *id = pam_getenv(m->pamh, ET_PAM_ENV_GRANT);
+	struct et_err err;
+	if (!id || !et_grant_id_ok(id))
+		return -1;
+	if (et_grant_store_read(&m->cfg, id, ret, &err) < 0 || strcmp(ret->user, m->user) != 0)
+		return -1;
+	return 0;
+}
+
 void et_pam_grant_confirm(struct et_pam *m)
 {
 	const void *data = NULL;
+	struct et_grant g;
+	char path[PATH_MAX];
+	if (pam_get_data(m->pamh, ET_PAM_DATA_GRANT, &data) == PAM_SUCCESS && data) {
+		struct pending_grant *p = (struct pending_grant *)(void *)(uintptr_t)data;
+		p->confirmed = true;
+		marker_remove(p->marker);
+	}
+	/* sshd opens the session in another process than the one that made the grant */
+	if (env_grant(m, &g) == 0 && marker_path(&m->cfg, g.id, path, sizeof(path)) == 0)
+		marker_remove(path);
+}
+
+void et_pam_grant_adopt(struct et_pam *m)
+{
+	const void *data = NULL;
+	struct pending_grant *p;
+	struct et_grant g;
 	if (pam_get_data(m->pamh, ET_PAM_DATA_GRANT, &data) == PAM_SUCCESS && data)
-		((struct pending_grant *)(void *)(uintptr_t)data)->confirmed = true;
+		return; /* this process made (or adopted) the grant itself */
+	if (env_grant(m, &g) < 0)
+		return;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		pam_syslog(m->pamh, LOG_ERR, "%s: out of memory: grant %s is left to its guard", m->user, g.id);
+		return;
+	}
+	snprintf(p->id, sizeof(p->id), "%s", g.id);
+	snprintf(p->user, sizeof(p->user), "%s", m->user);
+	if (marker_path(&m->cfg, g.id, p->marker, sizeof(p->marker)) < 0)
+		p->marker[0] = '\0';
+	if (pam_set_data(m->pamh, ET_PAM_DATA_GRANT, p, pending_cleanup) != PAM_SUCCESS) {
+		free(p);
+		pam_syslog(m->pamh, LOG_ERR, "%s: cannot remember grant %s: it is left to its guard", m->user, g.id);
+		return;
+	}
+	if (m->debug)
+		pam_syslog(m->pamh, LOG_DEBUG, "%s: grant %s from the PAM environment is pending in this process", m->user,
+			   g.id);
 }
 
 int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why)
@@ -226,6 +522,8 @@ int et_pam_grant_revoke_pending(struct et_pam *m, const char *why)
 	if (!p->id[0])
 		return 0;
 	r = et_pam_revoke_id(m, p->id, why);
+	if (r == 0)
+		marker_remove(p->marker);
 	p->id[0] = '\0';
 	return r;
 }

@@ -89,6 +89,10 @@ int et_pam_signin(struct et_pam *m, struct json_object **ret_claims, const char 
  * transaction fails later. Returns a PAM code. */
 int et_pam_grant(struct et_pam *m, struct json_object *claims, const char *method);
 /* The account phase and setcred/session parts that concern this transaction's grant. */
+/* A session was opened: the transaction succeeded (settles the pending grant). */
 void et_pam_grant_confirm(struct et_pam *m);
+/* The account phase in a process that did not make the grant (sshd): take the grant named by
+ * ENTRA_TAP_GRANT_ID, once checked in the store to be this user's, as pending here. */
+void et_pam_grant_adopt(struct et_pam *m);
 int et_pam_grant_revoke_pending(struct et_pam *m, const char *why);
 int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why);

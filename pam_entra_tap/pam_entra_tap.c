@@ -92,6 +92,8 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		retval = PAM_USER_UNKNOWN;
 		goto done;
 	}
+	/* before the check, so that its refusal and a later pam_end(failure) both reach it */
+	et_pam_grant_adopt(&m);
 	if (et_grant_check(&m.cfg, m.user, time(NULL), ET_CHECK_REVOKE_HELPER, &res, &err) < 0) {
 		/* fail closed: without an answer the elevated group must not be used */
 		pam_syslog(pamh, LOG_ERR, "%s: account: the grant check failed: %s", m.user, err.message);

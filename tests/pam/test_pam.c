@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <security/pam_appl.h>
@@ -1073,6 +1074,192 @@ static void test_device_limits(void)
 	script_reset(&s);
 }
 
+/* ---- sshd's shape: the connection process owns the handle and runs pam_end; sign-in and
+ * sshd's own account check run in a child that exits without pam_end and passes the PAM
+ * environment back only when both succeeded ---- */
+
+enum { SHAPE_ACCT_IN_PARENT = 1, SHAPE_SESSION = 2, SHAPE_END_FAIL = 4 };
+
+static bool pending_empty(void)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s/pending' 2>/dev/null)\"", state_dir);
+	return system(cmd) == 0;
+}
+
+/* Wait up to 5 s for user's grants to be gone; returns how many are left. */
+static size_t grants_gone(const char *user)
+{
+	size_t n = grants_of(user, NULL);
+	for (int i = 0; n && i < 50; i++) {
+		usleep(100 * 1000);
+		n = grants_of(user, NULL);
+	}
+	return n;
+}
+
+/* Exit status of the connection process: 0 when every step asked for succeeded, 1-4 for the
+ * step that did not (1 sign-in or child account, 2 account here, 3 session), 5 when
+ * SHAPE_END_FAIL left a grant behind after pam_end. ret_id gets the id handed back. */
+static int sshd_shape(const char *svc, const char *tap, int what, char ret_id[ET_GRANT_ID_HEX + 1])
+{
+	int idpipe[2], status = -1;
+	pid_t conn;
+	ret_id[0] = '\0';
+	unlink(mu_str_of("%s/shape-id", confdir));
+	if (pipe(idpipe) < 0)
+		return -1;
+	conn = fork();
+	if (conn == 0) {
+		struct script s = { 0 };
+		struct pam_conv c = { conv, &s };
+		pam_handle_t *pamh = NULL;
+		char id[ET_GRANT_ID_HEX + 1] = "";
+		int r = PAM_SUCCESS, st = -1;
+		pid_t child;
+		ssize_t n;
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		if (pam_start_confdir(svc, "alice", &c, confdir, &pamh) != PAM_SUCCESS)
+			_exit(9);
+		pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
+		child = fork();
+		if (child == 0) {
+			const char *e;
+			int a = pam_authenticate(pamh, 0);
+			if (a == PAM_SUCCESS)
+				a = pam_acct_mgmt(pamh, 0);
+			e = pam_getenv(pamh, "ENTRA_TAP_GRANT_ID");
+			if (a == PAM_SUCCESS && e)
+				(void)!write(idpipe[1], e, strlen(e));
+			_exit(a == PAM_SUCCESS ? 0 : 1); /* no pam_end: sshd's child does not call it */
+		}
+		close(idpipe[1]);
+		n = read(idpipe[0], id, sizeof(id) - 1);
+		id[n > 0 ? n : 0] = '\0';
+		waitpid(child, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			r = PAM_AUTH_ERR;
+		if (r == PAM_SUCCESS && id[0])
+			pam_putenv(pamh, mu_str_of("ENTRA_TAP_GRANT_ID=%s", id));
+		if (r == PAM_SUCCESS && (what & SHAPE_ACCT_IN_PARENT) && pam_acct_mgmt(pamh, 0) != PAM_SUCCESS)
+			r = -2;
+		if (r == PAM_SUCCESS && (what & SHAPE_SESSION) && pam_open_session(pamh, 0) != PAM_SUCCESS)
+			r = -3;
+		pam_end(pamh, (what & SHAPE_END_FAIL) ? PAM_PERM_DENIED : (r == PAM_SUCCESS ? PAM_SUCCESS : PAM_AUTH_ERR));
+		if ((what & SHAPE_END_FAIL) && id[0] && grants_of("alice", NULL) != 0)
+			_exit(5);
+		{
+			/* hand the id to the test through a file next to the service files */
+			free(tu_write_file(confdir, "shape-id", id, 0600));
+		}
+		_exit(r == PAM_SUCCESS ? 0 : r == PAM_AUTH_ERR ? 1 : -r);
+	}
+	close(idpipe[0]);
+	close(idpipe[1]);
+	if (conn < 0 || waitpid(conn, &status, 0) != conn)
+		return -1;
+	{
+		FILE *f = fopen(mu_str_of("%s/shape-id", confdir), "re");
+		if (f) {
+			if (!fgets(ret_id, ET_GRANT_ID_HEX + 1, f))
+				ret_id[0] = '\0';
+			fclose(f);
+		}
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_pending(void)
+{
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+	char id[ET_GRANT_ID_HEX + 1];
+	struct et_grant g;
+	int rc;
+
+	helper("revoke --user alice");
+	/* another account module refuses in the child, before or after this module, with
+	 * `required` (the module still runs) or `requisite` (it does not) */
+	free(tu_write_file(confdir, "shape-req",
+			   mu_str_of("auth required %s " TAP_ARGS " grant\naccount required pam_deny.so\n"
+				     "account required %s no_grant=success\nsession required %s\n",
+				     module, module, module),
+			   0644));
+	free(tu_write_file(confdir, "shape-requisite",
+			   mu_str_of("auth required %s " TAP_ARGS " grant\naccount requisite pam_deny.so\n"
+				     "account required %s no_grant=success\nsession required %s\n",
+				     module, module, module),
+			   0644));
+	free(tu_write_file(confdir, "shape-after",
+			   mu_str_of("auth required %s " TAP_ARGS " grant\naccount required %s no_grant=success\n"
+				     "account required pam_deny.so\nsession required %s\n",
+				     module, module, module),
+			   0644));
+	{
+		const char *svcs[] = { "shape-req", "shape-requisite", "shape-after" };
+		for (size_t i = 0; i < 3; i++) {
+			rc = sshd_shape(svcs[i], tap, 0, id);
+			ok(rc == 1, "pending (%s): the child signs in, its account stack refuses (%d)", svcs[i], rc);
+			ok(grants_gone("alice") == 0,
+			   "pending (%s): the grant made in the child is revoked once the connection process ends", svcs[i]);
+			ok(!in_group("alice"), "pending (%s): ... and the membership is gone", svcs[i]);
+			ok(pending_empty(), "pending (%s): ... and so is its marker", svcs[i]);
+			helper("revoke --user alice");
+		}
+	}
+
+	/* the id comes back through the environment; the account phase of the connection process
+	 * adopts it, so that its pam_end(failure) revokes the grant at once */
+	service("shape", TAP_ARGS " grant", "no_grant=success");
+	rc = sshd_shape("shape", tap, SHAPE_ACCT_IN_PARENT | SHAPE_END_FAIL, id);
+	is_int(rc, 0, "pending: the account phase adopts the grant from ENTRA_TAP_GRANT_ID; pam_end(failure) in the "
+		      "connection process revokes it before that process ends");
+	ok(et_grant_id_ok(id), "pending: ... (the child handed back grant %s)", id);
+	is_int((int)grants_of("alice", NULL), 0, "pending: ... no grant is left");
+	ok(pending_empty(), "pending: ... nor a marker");
+
+	/* a pam_end(failure) without the account phase there: the guard revokes it */
+	rc = sshd_shape("shape", tap, SHAPE_END_FAIL, id);
+	is_int(rc, 5, "pending: without the account phase in the connection process, pam_end(failure) has nothing "
+		      "to revoke (exit 5: the grant is still there right after pam_end)");
+	is_int((int)grants_gone("alice"), 0, "pending: ... the guard revokes it when the connection process ends");
+	ok(pending_empty(), "pending: ... and removes the marker");
+
+	/* success: the session is opened in the connection process; the grant stays */
+	rc = sshd_shape("shape", tap, SHAPE_SESSION, id);
+	is_int(rc, 0, "pending: a login that succeeds (session opened in the connection process)");
+	ok(pending_empty(), "pending: ... opening the session settled the grant (no marker)");
+	usleep(1500 * 1000);
+	is_int((int)grants_of("alice", &g), 1, "pending: ... and the grant outlives the connection process");
+	is_str(g.id, id, "pending: ... the very grant the child made");
+	helper("revoke --user alice");
+
+	/* a grant id in the environment that is not this user's is never revoked */
+	helper("grant bob --duration 1h");
+	{
+		struct script s = { 0 };
+		struct pam_conv c = { conv, &s };
+		pam_handle_t *pamh = NULL;
+		struct et_grant bg;
+		int r;
+		ok(grants_of("bob", &bg) == 1, "pending: bob has a grant (set up)");
+		pam_start_confdir("shape", "alice", &c, confdir, &pamh);
+		pam_putenv(pamh, mu_str_of("ENTRA_TAP_GRANT_ID=%s", bg.id));
+		r = pam_acct_mgmt(pamh, 0);
+		pam_end(pamh, PAM_PERM_DENIED);
+		is_int(r, PAM_SUCCESS, "pending: alice's account phase with bob's grant id in the environment");
+		is_int((int)grants_of("bob", NULL), 1, "pending: ... a failed transaction of alice does not revoke bob's grant");
+		pam_start_confdir("shape", "alice", &c, confdir, &pamh);
+		pam_putenv(pamh, "ENTRA_TAP_GRANT_ID=../../../etc/passwd");
+		r = pam_acct_mgmt(pamh, 0);
+		pam_end(pamh, PAM_PERM_DENIED);
+		is_int(r, PAM_SUCCESS, "pending: a malformed grant id in the environment is ignored");
+		script_reset(&s);
+	}
+	helper("revoke --user bob");
+	free(tap);
+}
+
 static void test_grants(void)
 {
 	struct script s = { 0 };
@@ -1099,6 +1286,7 @@ static void test_grants(void)
 	ok(strstr(shown(&s, PAM_TEXT_INFO), mu_str_of("alice is now in group %s until ", group)) &&
 		   strstr(shown(&s, PAM_TEXT_INFO), g.id),
 	   "grant: the person is told group, expiry and grant id");
+	ok(pending_empty(), "grant: the session settled the grant (no pending marker)");
 	script_reset(&s);
 
 	/* a login that fails after the sign-in leaves no grant */
@@ -1231,5 +1419,6 @@ int main(void)
 	test_users_and_options();
 	test_device_limits();
 	test_grants();
+	test_pending();
 	return tap_done();
 }
