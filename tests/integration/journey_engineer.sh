@@ -8,6 +8,7 @@
 # provider that is down each get one sentence, a non-zero exit and no grant.
 # Runs in journey_sandbox.sh (systemd as PID 1, the mock Entra ID, a private /etc); the
 # steps are journey_steps.sh, the same ones demo/run-demo.sh plays.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/journey_sandbox.sh"
 jny_enter "$@"
 . "$_jny_here/journey_steps.sh"

@@ -6,6 +6,7 @@
 # and the journal telling the whole story in order: sign-in verified (device_code), grant,
 # sudo's own log line of the command, revoke with cause expiry (journalctl -o json inside the
 # sandbox; order by timestamps, events by the MESSAGE_IDs of data/entra-tap.catalog).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/journey_sandbox.sh"
 jny_enter "$@"
 . "$_jny_here/journey_steps.sh"

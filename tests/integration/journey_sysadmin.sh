@@ -11,6 +11,7 @@
 # no timer behind.
 # pam_sshd.sh covers the module's sshd cases in detail (decline, expiry, deadlines, setcred);
 # this journey is the whole host: systemd, its timers and journal, Debian's PAM stack.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/journey_sandbox.sh"
 jny_enter "$@"
 [ -x /usr/sbin/sshd ] || _jny_cannot "needs openssh-server"
