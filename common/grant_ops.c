@@ -220,8 +220,16 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 		audit_error(cfg, g.user, g.id, &terr);
 
 	audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
-	audit_unreachable(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %lld (grant %s, %s)",
-					g.user, g.group, (long long)g.expires, g.id, et_grant_method_name(g.method)));
+	{
+		/* The journal shows local time anyway; the message names the instant in UTC so a
+		 * reader never has to convert an epoch count by hand. */
+		char until[32];
+		struct tm tm;
+		if (!gmtime_r(&g.expires, &tm) || strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+			snprintf(until, sizeof(until), "%lld", (long long)g.expires);
+		audit_unreachable(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %s (grant %s, %s)",
+						g.user, g.group, until, g.id, et_grant_method_name(g.method)));
+	}
 	*ret = g;
 	r = 0;
 	goto done;

@@ -143,7 +143,7 @@ _jny_setup() {
 	printf 'account  required  %s\n' "$JNY_MODULE" >>"$e/pam.d/sudo"
 	touch "$e/sudo.conf"
 	cat "$top_srcdir/data/sudo.conf.entra-tap" >>"$e/sudo.conf"
-	sed -e "s/^%entra-elevated /%$SBX_GROUP /" -e 's/(ALL:ALL) ALL$/(ALL:ALL) NOPASSWD: ALL/' \
+	sed -e "s/^%entra-admins /%$SBX_GROUP /" -e 's/(ALL:ALL) ALL$/(ALL:ALL) NOPASSWD: ALL/' \
 		"$top_srcdir/data/sudoers.d/entra-tap" >"$e/sudoers.d/entra-tap"
 	grep -q "^%$SBX_GROUP ALL=(ALL:ALL) NOPASSWD: ALL\$" "$e/sudoers.d/entra-tap" || return 1
 	printf 'Defaults lecture=never\n' >"$e/sudoers.d/zz-journey"

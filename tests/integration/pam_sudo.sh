@@ -18,7 +18,7 @@ command -v visudo >/dev/null || _psb_cannot "needs visudo"
 # sudo.conf and sudoers as shipped in data/
 touch /etc/sudo.conf
 cat "$top_srcdir/data/sudo.conf.entra-tap" >>/etc/sudo.conf
-sed "s/%entra-elevated/%$G/" "$top_srcdir/data/sudoers.d/entra-tap" >/etc/sudoers.d/entra-tap
+sed "s/%entra-admins/%$G/" "$top_srcdir/data/sudoers.d/entra-tap" >/etc/sudoers.d/entra-tap
 chmod 0440 /etc/sudoers.d/entra-tap
 check "the shipped sudoers line passes visudo -c" visudo -cqf /etc/sudoers.d/entra-tap
 # no lecture in the transcripts
