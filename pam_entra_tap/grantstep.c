@@ -173,6 +173,8 @@ __attribute__((noreturn)) static void guard_run(struct guard *g)
 	for (int i = 0; fd >= 0 && i <= 2; i++)
 		if (fd != i)
 			(void)dup2(fd, i);
+	/* nor keep a directory of the host busy (an unmount, a deleted working directory) */
+	(void)!chdir("/");
 
 	if (guard_wait(g, g->self, g->self_fd, 0))
 		_exit(0);
