@@ -16,9 +16,10 @@
  *     ever learn of the failure. The guard (forked when the grant is made, detached, root in
  *     full) waits for the process that made the grant to end, then for its parent (sshd's
  *     connection process) to end or for at most GUARD_PARENT_WAIT_S; if the marker is still
- *     there by then, nobody settled the grant and it revokes it through the helper. Opening
- *     a session, or pam_end with success, removes the marker (the transaction succeeded);
- *     a revocation removes it too.
+ *     there by then, nobody settled the grant and it revokes it through the helper.
+ *     Establishing credentials (pam_setcred, which applications call only for a user they
+ *     accepted), opening a session, or pam_end with success remove the marker (the
+ *     transaction succeeded); a revocation removes it too.
  * The grant store stays the source of truth: the account phase and setcred read it, never
  * these records. */
 #include "module.h"

@@ -89,7 +89,8 @@ int et_pam_signin(struct et_pam *m, struct json_object **ret_claims, const char 
  * transaction fails later. Returns a PAM code. */
 int et_pam_grant(struct et_pam *m, struct json_object *claims, const char *method);
 /* The account phase and setcred/session parts that concern this transaction's grant. */
-/* A session was opened: the transaction succeeded (settles the pending grant). */
+/* Credentials were established or a session was opened: the transaction succeeded (settles
+ * the pending grant). */
 void et_pam_grant_confirm(struct et_pam *m);
 /* The account phase in a process that did not make the grant (sshd): take the grant named by
  * ENTRA_TAP_GRANT_ID, once checked in the store to be this user's, as pending here. */

@@ -64,6 +64,11 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 		retval = PAM_USER_UNKNOWN;
 		goto done;
 	}
+	/* Applications establish credentials only for a user they accepted (after the account
+	 * phase): this settles the pending grant even in a stack without this module's session
+	 * line (sshd calls it in the process that runs pam_end). */
+	if (flags & PAM_ESTABLISH_CRED)
+		et_pam_grant_confirm(&m);
 	if (et_grant_setcred(&m.cfg, m.user, time(NULL), &dropped, &err) < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s: setcred: %s", m.user, err.message);
 		retval = strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_CRED_ERR;

@@ -225,6 +225,20 @@ is "$(psb_grants alice)" 1 "control: ... its grant outlives the connection"
 check "control: ... and alice stays in $G" psb_in_group alice
 check "control: ... no pending marker is left" no_marker
 reset_user alice
+# the same without the module's session line: sshd's pam_setcred (through the auth line) settles
+# the grant in the connection process
+psb_pam sshd <<'EOF'
+auth     required @MODULE@ grant
+account  required @MODULE@
+session  required pam_permit.so
+EOF
+ET_TAP=$(psb_tap alice@contoso.com)
+ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+is "$?" 0 "control: a TAP login that succeeds, no session line of the module"
+sleep 2
+is "$(psb_grants alice)" 1 "control: ... its grant outlives the connection (setcred settled it)"
+check "control: ... no pending marker is left" no_marker
+reset_user alice
 
 # ---- the shipped fragment: publickey, then keyboard-interactive ----
 check "sshd starts with the shipped fragment" sshd_start

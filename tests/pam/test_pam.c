@@ -1078,7 +1078,7 @@ static void test_device_limits(void)
  * sshd's own account check run in a child that exits without pam_end and passes the PAM
  * environment back only when both succeeded ---- */
 
-enum { SHAPE_ACCT_IN_PARENT = 1, SHAPE_SESSION = 2, SHAPE_END_FAIL = 4 };
+enum { SHAPE_ACCT_IN_PARENT = 1, SHAPE_SESSION = 2, SHAPE_END_FAIL = 4, SHAPE_SETCRED = 8 };
 
 static bool pending_empty(void)
 {
@@ -1144,6 +1144,8 @@ static int sshd_shape(const char *svc, const char *tap, int what, char ret_id[ET
 			pam_putenv(pamh, mu_str_of("ENTRA_TAP_GRANT_ID=%s", id));
 		if (r == PAM_SUCCESS && (what & SHAPE_ACCT_IN_PARENT) && pam_acct_mgmt(pamh, 0) != PAM_SUCCESS)
 			r = -2;
+		if (r == PAM_SUCCESS && (what & SHAPE_SETCRED) && pam_setcred(pamh, PAM_ESTABLISH_CRED) != PAM_SUCCESS)
+			r = -4;
 		if (r == PAM_SUCCESS && (what & SHAPE_SESSION) && pam_open_session(pamh, 0) != PAM_SUCCESS)
 			r = -3;
 		pam_end(pamh, (what & SHAPE_END_FAIL) ? PAM_PERM_DENIED : (r == PAM_SUCCESS ? PAM_SUCCESS : PAM_AUTH_ERR));
@@ -1233,6 +1235,25 @@ static void test_pending(void)
 	is_int((int)grants_of("alice", &g), 1, "pending: ... and the grant outlives the connection process");
 	is_str(g.id, id, "pending: ... the very grant the child made");
 	helper("revoke --user alice");
+
+	/* success in a stack without this module's session line: establishing credentials
+	 * (through the auth line) settles the grant */
+	free(tu_write_file(confdir, "shape-nosession",
+			   mu_str_of("auth required %s " TAP_ARGS " grant\naccount required %s no_grant=success\n"
+				     "session required pam_permit.so\n",
+				     module, module),
+			   0644));
+	rc = sshd_shape("shape-nosession", tap, SHAPE_SETCRED | SHAPE_SESSION, id);
+	is_int(rc, 0, "pending: a login that succeeds in a stack without the module's session line");
+	ok(pending_empty(), "pending: ... pam_setcred settled the grant (no marker)");
+	usleep(1500 * 1000);
+	ok(grants_of("alice", &g) == 1 && strcmp(g.id, id) == 0,
+	   "pending: ... and the grant outlives the connection process");
+	helper("revoke --user alice");
+	/* control: neither credentials nor a session: nothing settles it, the guard revokes */
+	rc = sshd_shape("shape-nosession", tap, 0, id);
+	is_int(rc, 0, "pending: control: signed in, then neither setcred nor a session, pam_end(success)");
+	ok(grants_gone("alice") == 0, "pending: control: ... the guard revokes the unsettled grant");
 
 	/* a grant id in the environment that is not this user's is never revoked */
 	helper("grant bob --duration 1h");
