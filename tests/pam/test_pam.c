@@ -1087,11 +1087,13 @@ static bool pending_empty(void)
 	return system(cmd) == 0;
 }
 
-/* Wait up to 5 s for user's grants to be gone; returns how many are left. */
+/* Wait up to 10 s for a revocation by the guard to finish completely — the grant file goes
+ * first, then the membership, then the marker — so the checks after it see a settled state
+ * even on a loaded machine. Returns how many grants of user are left. */
 static size_t grants_gone(const char *user)
 {
 	size_t n = grants_of(user, NULL);
-	for (int i = 0; n && i < 50; i++) {
+	for (int i = 0; (n || in_group(user) || !pending_empty()) && i < 100; i++) {
 		usleep(100 * 1000);
 		n = grants_of(user, NULL);
 	}
