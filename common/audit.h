@@ -7,7 +7,7 @@ enum et_audit_event {
 	ET_AUDIT_AUTH_OK,       /* a sign-in was verified */
 	ET_AUDIT_AUTH_DENIED,   /* a sign-in was refused (reason) */
 	ET_AUDIT_GRANT,         /* a grant was created */
-	ET_AUDIT_REVOKE,        /* a grant ended (cause: expiry, drop, admin, sweep, account) */
+	ET_AUDIT_REVOKE,        /* a grant ended (cause: expiry, drop, admin, sweep, account, login_failed) */
 	ET_AUDIT_REFUSED,       /* a request was refused (not root, policy, expired grant at account check) */
 	ET_AUDIT_MEMBER_REMOVED,/* sweep removed a member without a live grant */
 	ET_AUDIT_ERROR,         /* an operational error */

@@ -49,6 +49,7 @@ enum et_revoke_cause {
 	ET_REVOKE_ADMIN,   /* root ended it before expiry */
 	ET_REVOKE_SWEEP,   /* the periodic or boot sweep found it expired */
 	ET_REVOKE_ACCOUNT, /* the PAM account check found it expired */
+	ET_REVOKE_LOGIN_FAILED, /* made during a sign-in whose login never succeeded (guard, sweep) */
 };
 
 struct et_grant {
@@ -144,14 +145,29 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
 			 unsigned *ret_count, struct et_err *err);
 
+/* Pending grants: a grant made during a PAM sign-in is *pending* until the login succeeds.
+ * The module writes the marker {state_dir}/pending/ID and starts `entra-tap-helper guard ID
+ * PID [PID]`, which waits at most ET_GUARD_WAIT_S for those processes to end and then
+ * revokes the grant (cause login_failed) if the marker is still there. A successful login
+ * removes the marker. A marker that outlives its guard (reboot, kill) is settled by the full
+ * sweep: without a grant it is removed; older than ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S with
+ * its grant still there, the grant is revoked (login_failed) and the marker removed. */
+#define ET_GUARD_WAIT_S 600
+#define ET_GUARD_MARGIN_S 60
+/* "{state_dir}/pending/ID" into buf; -1 on a bad id or a path that does not fit. */
+int et_pending_marker_path(const struct et_config *cfg, const char *id, char *buf, size_t size);
+
 struct et_sweep_result {
 	unsigned expired;         /* grants ended because they expired */
 	unsigned quarantined;     /* corrupt grant files moved aside */
 	unsigned members_added;   /* users with a live grant who were missing from the group */
 	unsigned members_removed; /* members without a live grant (and not permanent) */
+	unsigned pending_revoked; /* full sweep: grants of logins that never settled (login_failed) */
+	unsigned pending_removed; /* full sweep: markers removed (grant gone, or just revoked) */
 };
 /* Revoke every expired grant and reconcile the elevated group with the store. With user,
- * only that user's grants and membership are looked at. cause: ET_REVOKE_SWEEP or
+ * only that user's grants and membership are looked at; without, the pending markers are
+ * settled as well (see ET_GUARD_WAIT_S); `now` decides a marker's age (its mtime). cause: ET_REVOKE_SWEEP or
  * ET_REVOKE_ACCOUNT (recorded in the audit trail). */
 int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
 		   struct et_sweep_result *ret, struct et_err *err);

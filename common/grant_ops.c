@@ -7,12 +7,16 @@
 #include "spawn.h"
 #include "strlist.h"
 #include "timer.h"
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -282,7 +286,7 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	}
 	/* A grant ended early still has a timer; an expired one has fired or is firing (and stopping
 	 * its service from inside it would kill this very process). */
-	if (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN) {
+	if (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN || cause == ET_REVOKE_LOGIN_FAILED) {
 		struct et_err terr;
 		if (et_timer_cancel(g.id, &terr) < 0)
 			et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", g.id, terr.message);
@@ -369,6 +373,71 @@ static int add_unique(struct et_strlist *l, const char *s)
 	if (et_strlist_contains(l, s))
 		return 0;
 	return et_strlist_add(l, s);
+}
+
+int et_pending_marker_path(const struct et_config *cfg, const char *id, char *buf, size_t size)
+{
+	int n;
+	if (!et_grant_id_ok(id))
+		return -1;
+	n = snprintf(buf, size, "%s/pending/%s", cfg->state_dir, id);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Settle the markers a guard left (it was killed, or the machine rebooted): a marker whose
+ * grant is gone is removed; one older than the guard's wait whose grant is still there
+ * belongs to a login that never settled: the grant is revoked (login_failed) and the marker
+ * removed. Runs without the store lock (et_grant_revoke takes it). A failure is logged and
+ * left to the next sweep; the sweep itself goes on. */
+static void pending_sweep(const struct et_config *cfg, time_t now, struct et_sweep_result *res)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	unsigned seen = 0;
+	DIR *d = NULL;
+	int fd;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir))
+		return;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			et_log(&cfg->log, ET_LOG_ERR, "cannot open %s: %s", dir, strerror(errno));
+		return;
+	}
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)) && seen++ < ET_GRANTS_MAX) {
+		struct et_grant g;
+		struct et_err e;
+		struct stat st;
+		if (!et_grant_id_ok(de->d_name) || fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0) {
+			if (strcmp(e.reason, "not_found") != 0)
+				continue; /* unreadable: the grant's own problem, reported by the store */
+			if (unlinkat(fd, de->d_name, 0) == 0)
+				res->pending_removed++;
+			continue;
+		}
+		if ((long long)now - (long long)st.st_mtime <= ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S)
+			continue; /* its guard may still be waiting */
+		if (et_grant_revoke(cfg, de->d_name, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, now, NULL, &e) < 0 &&
+		    strcmp(e.reason, "not_found") != 0) {
+			audit_error(cfg, g.user, g.id, &e);
+			continue;
+		}
+		et_log(&cfg->log, ET_LOG_NOTICE, "grant %s of %s: the login it was made for never succeeded: revoked",
+		       g.id, g.user);
+		res->pending_revoked++;
+		if (unlinkat(fd, de->d_name, 0) == 0)
+			res->pending_removed++;
+	}
+	closedir(d);
 }
 
 int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
@@ -463,6 +532,8 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 	for (size_t i = 0; i < chg.added.n; i++)
 		et_log(&cfg->log, ET_LOG_NOTICE, "%s has a live grant but was missing from group %s: added back",
 		       chg.added.items[i], cfg->elevated_group);
+	if (!user)
+		pending_sweep(cfg, now, &res);
 	if (ret)
 		*ret = res;
 	r = 0;

@@ -35,6 +35,7 @@ static const char *const method_names[] = {
 static const char *const cause_names[] = {
 	[ET_REVOKE_EXPIRY] = "expiry",   [ET_REVOKE_DROP] = "drop",       [ET_REVOKE_ADMIN] = "admin",
 	[ET_REVOKE_SWEEP] = "sweep",     [ET_REVOKE_ACCOUNT] = "account",
+	[ET_REVOKE_LOGIN_FAILED] = "login_failed",
 };
 
 const char *et_grant_method_name(enum et_grant_method m)

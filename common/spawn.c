@@ -22,8 +22,10 @@ static long long monotonic_ms(void)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. On failure the errno is
- * written to errfd (close-on-exec, so the parent reads EOF when exec succeeded). */
-__attribute__((noreturn)) static void child_exec(const char *path, const char *const argv[], int outfd, int errfd)
+ * written to errfd (close-on-exec, so the parent reads EOF when exec succeeded). detached: the
+ * program keeps no directory of the host busy (working directory "/"). */
+__attribute__((noreturn)) static void child_exec(const char *path, const char *const argv[], int outfd, int errfd,
+						 bool detached)
 {
 	static char *const empty_env[] = { NULL };
 	/* execve's prototype predates const; it does not write to argv. */
@@ -64,6 +66,8 @@ __attribute__((noreturn)) static void child_exec(const char *path, const char *c
 		if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			goto fail;
 	}
+	if (detached && chdir("/") < 0)
+		goto fail;
 	execve(path, args.out, empty_env);
 fail:
 	e = errno;
@@ -226,7 +230,7 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 		close(pipefd[0]);
 		if (outpipe[0] >= 0)
 			close(outpipe[0]);
-		child_exec(path, argv, outpipe[1], pipefd[1]);
+		child_exec(path, argv, outpipe[1], pipefd[1], false);
 	}
 	close(pipefd[1]);
 	pipefd[1] = -1;
@@ -299,4 +303,72 @@ int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms,
 		*ret_len = cap.len;
 	*ret_status = status;
 	return 0;
+}
+
+int et_spawn_detached(const char *path, const char *const argv[], struct et_err *err)
+{
+	struct sigaction dfl, old_chld;
+	int pipefd[2] = { -1, -1 };
+	int status = 0, child_errno = 0, r = -1;
+	ssize_t n;
+	pid_t pid;
+
+	if (!path || path[0] != '/' || !argv || !argv[0])
+		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0)
+		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
+		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		et_err_set(err, "spawn_failed", "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		/* the middle process: a session of its own, one more fork, and gone at once, so the
+		 * program is nobody's child here and outlives the caller */
+		pid_t g;
+		close(pipefd[0]);
+		(void)setsid();
+		g = fork();
+		if (g == 0)
+			child_exec(path, argv, -1, pipefd[1], true);
+		if (g < 0) {
+			int e = errno;
+			(void)!write(pipefd[1], &e, sizeof(e));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(pipefd[1]);
+	pipefd[1] = -1;
+	if (reap(pid, &status) < 0) {
+		et_err_set(err, "spawn_failed", "cannot wait for the intermediate process: %s", strerror(errno));
+		goto out;
+	}
+	/* EOF once the program is running (the pipe is close-on-exec), an errno when it is not */
+	do
+		n = read(pipefd[0], &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		et_err_set(err, "spawn_failed", "cannot start %s: %s", path,
+			   n == (ssize_t)sizeof(child_errno) ? strerror(child_errno) : "the intermediate process failed");
+		goto out;
+	}
+	if (n == (ssize_t)sizeof(child_errno)) {
+		et_err_set(err, "exec_failed", "cannot run %s: %s", path, strerror(child_errno));
+		goto out;
+	}
+	r = 0;
+out:
+	for (int i = 0; i < 2; i++)
+		if (pipefd[i] >= 0)
+			close(pipefd[i]);
+	(void)sigaction(SIGCHLD, &old_chld, NULL);
+	return r;
 }

@@ -25,3 +25,10 @@ int et_spawn_wait(const char *path, const char *const argv[], int timeout_ms, in
  * holds it open. Other reasons as et_spawn_wait. */
 int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms, char *out, size_t out_size,
 		     size_t *ret_len, int *ret_status, struct et_err *err);
+/* Start path detached and do not wait for it: fork, a session of its own (setsid), fork
+ * again, and the first child ends at once (reaped here), so the program is nobody's child in
+ * the caller and outlives it. The program is set up as above (root in full when the caller's
+ * euid is 0, fds 0-2 on /dev/null, nothing else inherited, empty environment, default
+ * signals) and runs in "/". Returns once the program has been exec'd. Reasons:
+ * "spawn_failed" (fork, pipe, setsid), "exec_failed" (the program could not be started). */
+int et_spawn_detached(const char *path, const char *const argv[], struct et_err *err);

@@ -3,7 +3,8 @@
  *
  *   user verbs (for the real uid):  status | drop [ID] | elevate [--duration D] [--reason TEXT]
  *   root verbs (real uid 0):        grant USER [options] | revoke ID | revoke --user USER |
- *                                   list [--json] | sweep [--user USER] [--cause sweep|account]
+ *                                   list [--json] | sweep [--user USER] [--cause sweep|account] |
+ *                                   guard ID PID [PID]
  *
  * It takes no path, no configuration and no environment from its caller: the configuration
  * is ET_DEFAULT_CONFIG, the state directory comes from it, the environment is replaced. */
@@ -24,7 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
@@ -71,7 +76,9 @@ static void usage(FILE *out)
 	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
 	      "  revoke ID | revoke --user USER\n"
 	      "  list [--json]\n"
-	      "  sweep [--user USER] [--cause sweep|account]\n",
+	      "  sweep [--user USER] [--cause sweep|account]\n"
+	      "  guard ID PID [PID]          (started by the PAM module) revoke grant ID when the\n"
+	      "                              processes end and its login never succeeded\n",
 	      out);
 }
 
@@ -457,6 +464,149 @@ static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
 	return ET_EXIT_OK;
 }
 
+/* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant.h) ---- */
+
+#define GUARD_PIDS_MAX 2
+
+/* A process id as the module writes it: decimal digits, no sign, no leading zero, above 1
+ * (init never ends) and within pid_t. */
+static bool pid_parse(const char *s, pid_t *ret)
+{
+	long long v = 0;
+	if (!s[0] || s[0] == '0' || strlen(s) > 10)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < 2 || v > INT_MAX)
+		return false;
+	*ret = (pid_t)v;
+	return true;
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool marker_present(const char *path)
+{
+	struct stat st;
+	/* anything but a clear "not there" keeps the grant under watch */
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+static int verb_guard(const struct et_config *cfg, int argc, char **argv)
+{
+	struct pollfd fds[GUARD_PIDS_MAX + 1];
+	pid_t pids[GUARD_PIDS_MAX];
+	char marker[PATH_MAX], dir[PATH_MAX];
+	const char *id;
+	long long deadline;
+	size_t n_fds = 0, n_alive = 0;
+	bool unwatched = false;
+	int ino = -1, rc = ET_EXIT_OK;
+	struct et_grant g;
+	struct et_err err;
+
+	if (argc < 2 || argc > 1 + GUARD_PIDS_MAX) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	id = argv[0];
+	if (!et_grant_id_ok(id)) {
+		say("'%.64s' is not a grant id (32 hexadecimal digits)", id);
+		return ET_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!pid_parse(argv[i], &pids[i - 1])) {
+			say("'%.64s' is not a process id", argv[i]);
+			return ET_EXIT_USAGE;
+		}
+	}
+	if (et_pending_marker_path(cfg, id, marker, sizeof(marker)) < 0 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir)) {
+		say("the state directory path is too long");
+		return ET_EXIT_CONFIG;
+	}
+	deadline = monotonic_ms() + ET_GUARD_WAIT_S * 1000LL;
+	for (int i = 0; i < argc - 1; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (fd >= 0) {
+			fds[n_fds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			n_alive++;
+		} else if (errno != ESRCH) { /* ESRCH: already gone */
+			/* without a pidfd (Linux < 5.3) the wait is the whole limit */
+			say("cannot watch process %ld: %s: waiting %d s", (long)pids[i], strerror(errno), ET_GUARD_WAIT_S);
+			unwatched = true;
+		}
+	}
+	/* the marker going away (the login succeeded) ends the watch early */
+	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ino >= 0 && inotify_add_watch(ino, dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+		close(ino);
+		ino = -1;
+	}
+	for (;;) {
+		long long left;
+		int pr;
+		if (!marker_present(marker))
+			goto quiet;
+		if (n_alive == 0 && !unwatched)
+			break;
+		left = deadline - monotonic_ms();
+		if (left <= 0)
+			break;
+		fds[n_fds] = (struct pollfd){ .fd = ino, .events = POLLIN }; /* poll skips a negative fd */
+		pr = poll(fds, n_fds + 1, (int)left);
+		if (pr < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; pr > 0 && i < n_fds; i++) {
+			if (fds[i].fd >= 0 && fds[i].revents) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				n_alive--;
+			}
+		}
+		if (pr > 0 && ino >= 0 && fds[n_fds].revents) {
+			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+			if (fds[n_fds].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				close(ino);
+				ino = -1;
+			} else {
+				while (read(ino, buf, sizeof(buf)) > 0)
+					;
+			}
+		}
+	}
+	if (!marker_present(marker))
+		goto quiet;
+	/* nobody settled the transaction: the login did not succeed */
+	if (et_grant_revoke(cfg, id, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, time(NULL), &g, &err) < 0) {
+		if (strcmp(err.reason, "not_found") != 0) {
+			rc = fail(&err);
+			goto done; /* the marker stays: the sweep tries again */
+		}
+	} else {
+		printf("grant %s ended: its login never succeeded\n", g.id);
+	}
+	(void)unlink(marker);
+	goto done;
+quiet:
+	rc = ET_EXIT_OK;
+done:
+	for (size_t i = 0; i < n_fds; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	if (ino >= 0)
+		close(ino);
+	return rc;
+}
+
 /* ---- elevate: a sign-in through PAM, for the real uid, like su ---- */
 
 /* The PAM service, and the PAM environment through which the module learns what was asked. */
@@ -639,7 +789,7 @@ static int verb_elevate(const struct et_config *cfg, const struct caller *who, i
 
 int main(int argc, char **argv)
 {
-	static const char *const root_verbs[] = { "grant", "revoke", "list", "sweep" };
+	static const char *const root_verbs[] = { "grant", "revoke", "list", "sweep", "guard" };
 	struct et_config cfg;
 	struct caller who = { 0 };
 	struct et_err err;
@@ -736,6 +886,8 @@ int main(int argc, char **argv)
 		rc = verb_revoke(&cfg, argc - 2, argv + 2);
 	else if (strcmp(verb, "list") == 0)
 		rc = verb_list(&cfg, argc - 2, argv + 2);
+	else if (strcmp(verb, "guard") == 0)
+		rc = verb_guard(&cfg, argc - 2, argv + 2);
 	else
 		rc = verb_sweep(&cfg, argc - 2, argv + 2);
 done:

@@ -13,10 +13,12 @@
  *   - a marker {state_dir}/pending/ID and a guard process. sshd runs pam_authenticate *and*
  *     pam_acct_mgmt in a child that exits without pam_end, and passes the environment back
  *     only on success: when another account module refuses there, no process of ours would
- *     ever learn of the failure. The guard (forked when the grant is made, detached, root in
- *     full) waits for the process that made the grant to end, then for its parent (sshd's
- *     connection process) to end or for at most GUARD_PARENT_WAIT_S; if the marker is still
- *     there by then, nobody settled the grant and it revokes it through the helper.
+ *     ever learn of the failure. The guard is the helper's root verb `guard ID PID PPID`,
+ *     started detached when the grant is made (exec'd at once: no copy of the host's memory
+ *     lingers). It waits for the process that made the grant and its parent (sshd's
+ *     connection process) to end, at most ET_GUARD_WAIT_S; if the marker is still there by
+ *     then, nobody settled the grant and it revokes it (cause login_failed). A marker whose
+ *     guard died (reboot, kill) is settled by the sweep.
  *     Establishing credentials (pam_setcred, which applications call only for a user they
  *     accepted), opening a session, or pam_end with success remove the marker (the
  *     transaction succeeded); a revocation removes it too.
@@ -26,29 +28,19 @@
 #include "grant.h"
 #include "json_strict.h"
 #include "fsutil.h"
+#include "spawn.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <security/pam_ext.h>
-
-/* How long the guard waits, after the process that made the grant has ended, for its parent
- * to settle the grant (sshd: open the session) or end. Above sshd's LoginGraceTime (120 s by
- * default): raise it with LoginGraceTime. */
-#define GUARD_PARENT_WAIT_S 600
-#define GUARD_TICK_MS 500
 
 struct pending_grant {
 	char id[ET_GRANT_ID_HEX + 1];
@@ -59,9 +51,7 @@ struct pending_grant {
 
 static int marker_path(const struct et_config *cfg, const char *id, char *buf, size_t size)
 {
-	if (!et_grant_id_ok(id) || (size_t)snprintf(buf, size, "%s/pending/%s", cfg->state_dir, id) >= size)
-		return -1;
-	return 0;
+	return et_pending_marker_path(cfg, id, buf, size);
 }
 
 static int marker_write(const struct et_config *cfg, const char *id, const char *user, const char *path,
@@ -84,176 +74,22 @@ static void marker_remove(const char *path)
 		(void)unlink(path);
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Everything the guard needs, prepared before fork: after it only async-signal-safe calls
- * are made (the host may be multi-threaded), and nothing is exec'd but the helper. */
-struct guard {
-	pid_t self, parent;
-	int self_fd, parent_fd; /* pidfds, -1 where the kernel has none */
-	char marker[PATH_MAX];
-	char id[ET_GRANT_ID_HEX + 1];
-};
-
-static bool marker_present(const struct guard *g)
-{
-	return access(g->marker, F_OK) == 0 || errno != ENOENT;
-}
-
-/* Wait for process pid (pidfd fd, or polling with kill(0) without one) to end, or for the
- * marker to go, or until deadline_ms (0: none). Returns true when the marker went. */
-static bool guard_wait(const struct guard *g, pid_t pid, int fd, long long deadline_ms)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int wait = GUARD_TICK_MS;
-		if (!marker_present(g))
-			return true;
-		if (deadline_ms) {
-			long long left = deadline_ms - monotonic_ms();
-			if (left <= 0)
-				return false;
-			if (left < wait)
-				wait = (int)left;
-		}
-		if (fd >= 0) {
-			int r = poll(&p, 1, wait);
-			if (r > 0)
-				return !marker_present(g);
-			if (r < 0 && errno != EINTR)
-				return !marker_present(g);
-		} else {
-			struct timespec ts = { 0, (long)wait * 1000000L };
-			if (kill(pid, 0) < 0 && errno == ESRCH)
-				return !marker_present(g);
-			nanosleep(&ts, NULL);
-		}
-	}
-}
-
-__attribute__((noreturn)) static void guard_run(struct guard *g)
-{
-	static char *const empty_env[] = { NULL };
-	static char arg0[] = "entra-tap-helper", arg1[] = "revoke";
-	char *argv[] = { arg0, arg1, g->id, NULL };
-	struct sigaction dfl;
-	sigset_t none;
-	int lo = g->self_fd < g->parent_fd ? g->self_fd : g->parent_fd;
-	int hi = g->self_fd < g->parent_fd ? g->parent_fd : g->self_fd;
-	int fd, status;
-	pid_t pid;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	/* root in full, so that the person who ran sudo cannot signal it away */
-	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
-		_exit(1);
-	/* keep nothing of the host: a client socket held here would keep a connection open */
-	if (lo < 0)
-		lo = hi;
-	if (lo < 0) {
-		(void)close_range(0, ~0U, 0);
-	} else {
-		if (lo > 0)
-			(void)close_range(0, (unsigned)lo - 1, 0);
-		if (hi > lo + 1)
-			(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-		(void)close_range((unsigned)hi + 1, ~0U, 0);
-	}
-	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	for (int i = 0; fd >= 0 && i <= 2; i++)
-		if (fd != i)
-			(void)dup2(fd, i);
-	/* nor keep a directory of the host busy (an unmount, a deleted working directory) */
-	(void)!chdir("/");
-
-	if (guard_wait(g, g->self, g->self_fd, 0))
-		_exit(0);
-	if (guard_wait(g, g->parent, g->parent_fd, monotonic_ms() + GUARD_PARENT_WAIT_S * 1000LL))
-		_exit(0);
-	/* nobody settled the transaction: the login did not succeed */
-	pid = fork();
-	if (pid == 0) {
-		execve(ET_HELPER_PATH, argv, empty_env);
-		_exit(127);
-	}
-	if (pid < 0)
-		_exit(1);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			_exit(1);
-	if (WIFEXITED(status) && (WEXITSTATUS(status) == ET_EXIT_OK || WEXITSTATUS(status) == ET_EXIT_NOT_FOUND))
-		(void)unlink(g->marker);
-	_exit(0);
-}
-
-/* The guard puts /dev/null on fds 0-2: keep its pidfds off them (a host may run with them
- * closed). */
-static int pidfd_above_stdio(int fd)
-{
-	int n;
-	if (fd < 0 || fd > 2)
-		return fd;
-	n = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	close(fd);
-	return n;
-}
-
-/* Start the guard of a pending grant: fork twice (the host never sees a child of ours
- * outlive this call) and detach into a session of its own. */
+/* Start the guard of a pending grant: `entra-tap-helper guard ID PID [PPID]`, detached (two
+ * forks and a session of its own: the host never reaps it, and it outlives sshd's connection
+ * process), exec'd at once so that no copy of the host's memory lingers. It waits for this
+ * process and its parent to end (at most ET_GUARD_WAIT_S), then revokes the grant if the
+ * marker is still there. */
 static int guard_start(const struct pending_grant *p, struct et_err *err)
 {
-	struct sigaction dfl, old_chld;
-	struct guard g = { .self = getpid(), .parent = getppid(), .self_fd = -1, .parent_fd = -1 };
-	int status, r = -1;
-	pid_t pid;
-
-	snprintf(g.marker, sizeof(g.marker), "%s", p->marker);
-	snprintf(g.id, sizeof(g.id), "%s", p->id);
-	g.self_fd = pidfd_above_stdio((int)syscall(SYS_pidfd_open, g.self, 0));
-	g.parent_fd = pidfd_above_stdio((int)syscall(SYS_pidfd_open, g.parent, 0));
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0) {
-		et_err_set(err, "guard_failed", "cannot set SIGCHLD: %s", strerror(errno));
-		goto done;
-	}
-	pid = fork();
-	if (pid == 0) {
-		(void)setsid();
-		pid = fork();
-		if (pid == 0)
-			guard_run(&g);
-		_exit(pid < 0 ? 1 : 0);
-	}
-	if (pid < 0) {
-		et_err_set(err, "guard_failed", "cannot fork: %s", strerror(errno));
-	} else {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			r = 0;
-		else
-			et_err_set(err, "guard_failed", "cannot start the guard of grant %s", p->id);
-	}
-	(void)sigaction(SIGCHLD, &old_chld, NULL);
-done:
-	if (g.self_fd >= 0)
-		close(g.self_fd);
-	if (g.parent_fd >= 0)
-		close(g.parent_fd);
-	return r;
+	char self[24], parent[24];
+	struct et_err e;
+	pid_t ppid = getppid();
+	const char *argv[] = { "entra-tap-helper", "guard", p->id, self, ppid > 1 ? parent : NULL, NULL };
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	snprintf(parent, sizeof(parent), "%ld", (long)ppid);
+	if (et_spawn_detached(ET_HELPER_PATH, argv, &e) < 0)
+		return et_err_set(err, "guard_failed", "cannot start the guard of grant %s: %s", p->id, e.message);
+	return 0;
 }
 
 static int run_helper(const char *const argv[], struct et_err *err)
