@@ -352,6 +352,75 @@ static void test_setcred(void)
 	et_grant_revoke_user(&cfg, "hank", ET_REVOKE_ADMIN, now, NULL, &err);
 }
 
+/* The full sweep settles the markers of pending grants that a dead guard (reboot, kill) left. */
+static bool marker_at(const char *id, time_t mtime)
+{
+	char dir[1024], path[1200];
+	struct timespec ts[2] = { { .tv_sec = mtime }, { .tv_sec = mtime } };
+	int fd;
+	snprintf(dir, sizeof(dir), "%s/pending", state);
+	(void)mkdir(dir, 0700);
+	if (et_pending_marker_path(&cfg, id, path, sizeof(path)) < 0)
+		return false;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	(void)!write(fd, "user x\n", 7);
+	close(fd);
+	return utimensat(AT_FDCWD, path, ts, 0) == 0;
+}
+
+static bool marker_exists(const char *id)
+{
+	char path[1200];
+	return et_pending_marker_path(&cfg, id, path, sizeof(path)) == 0 && access(path, F_OK) == 0;
+}
+
+static void test_pending_sweep(void)
+{
+	static const char orphan[] = "0123456789abcdef0123456789abcdef";
+	struct et_grant old, young, g;
+	struct et_sweep_result res;
+	struct et_err err;
+	char path[1200], stray[1200];
+
+	is_str(et_revoke_cause_name(ET_REVOKE_LOGIN_FAILED), "login_failed", "pending: the cause is named login_failed");
+	ok(et_pending_marker_path(&cfg, "../../etc/passwd", path, sizeof(path)) < 0,
+	   "pending: a marker path needs a grant id");
+	ok(et_pending_marker_path(&cfg, orphan, path, 8) < 0, "pending: a marker path that does not fit is refused");
+	ok(grant("frank", 3600, &old, &err) == 0 && grant("gina", 3600, &young, &err) == 0,
+	   "pending: frank and gina get grants (1 h)");
+	ok(marker_at(old.id, now - ET_GUARD_WAIT_S - ET_GUARD_MARGIN_S - 1) && marker_at(young.id, now - ET_GUARD_WAIT_S) &&
+		   marker_at(orphan, now - 5),
+	   "pending: markers: frank's older than the guard's wait and margin, gina's within it, one without a grant");
+	snprintf(stray, sizeof(stray), "%s/pending/not-a-grant-id", state);
+	free(tu_write_file(state, "pending/not-a-grant-id", "x", 0600));
+
+	ok(et_grant_sweep(&cfg, "frank", ET_REVOKE_SWEEP, now, &res, &err) == 0 && res.pending_revoked == 0 &&
+		   marker_exists(old.id) && marker_exists(orphan),
+	   "pending: a sweep of one user leaves the markers alone");
+	ok(et_grant_sweep(&cfg, NULL, ET_REVOKE_SWEEP, now, &res, &err) == 0, "pending: the full sweep runs");
+	is_int(res.pending_revoked, 1, "pending: one unsettled grant revoked");
+	is_int(res.pending_removed, 2, "pending: two markers removed");
+	is_int(res.expired, 0, "pending: ... not counted as expired");
+	ok(et_grant_store_read(&cfg, old.id, &g, &err) < 0 && strcmp(err.reason, "not_found") == 0,
+	   "pending: frank's grant (marker older than the limit) is revoked");
+	ok(!member("frank"), "pending: ... and frank is no member");
+	ok(!marker_exists(old.id), "pending: ... and its marker is removed");
+	ok(!marker_exists(orphan), "pending: a marker without a grant is removed");
+	ok(marker_exists(young.id), "pending: a marker within the guard's wait stays");
+	ok(et_grant_store_read(&cfg, young.id, &g, &err) == 0 && member("gina"), "pending: ... and so does its grant");
+	ok(access(stray, F_OK) == 0, "pending: a file that is not named by a grant id is left alone");
+
+	ok(et_grant_sweep(&cfg, NULL, ET_REVOKE_SWEEP, now + ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S + 60, &res, &err) == 0 &&
+		   res.pending_revoked == 1 && !marker_exists(young.id) && !member("gina"),
+	   "pending: later, gina's marker is old too: her grant is revoked and the marker removed");
+	ok(et_grant_sweep(&cfg, NULL, ET_REVOKE_SWEEP, now, &res, &err) == 0 && res.pending_revoked == 0 &&
+		   res.pending_removed == 0,
+	   "pending: a second sweep has nothing left to do");
+	unlink(stray);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -375,6 +444,7 @@ int main(void)
 	test_check();
 	test_check_via_helper();
 	test_setcred();
+	test_pending_sweep();
 	et_config_free(&cfg);
 	return tap_done();
 }
