@@ -335,5 +335,45 @@ int main(void)
 	} else {
 		ok(!(getenv("CI") && strcmp(getenv("CI"), "true") == 0), "the setuid-caller test needs root");
 	}
+	/* et_spawn_detached: how the PAM module starts the guard of a pending grant */
+	{
+		const char *bad[] = { "x", NULL };
+		char script[1024];
+		const char *argv[] = { "sh", "-c", script, NULL };
+		char *got = NULL;
+		long mine = (long)getsid(0);
+		ok(et_spawn_detached("/nonexistent/helper", bad, &err) < 0 && strcmp(err.reason, "exec_failed") == 0,
+		   "detached: a missing program is exec_failed");
+		ok(et_spawn_detached("relative/helper", bad, &err) < 0 && strcmp(err.reason, "spawn_failed") == 0,
+		   "detached: a relative path is refused (spawn_failed)");
+		ok(et_spawn_detached("/bin/sh", NULL, &err) < 0 && strcmp(err.reason, "spawn_failed") == 0,
+		   "detached: no argv is refused (spawn_failed)");
+		snprintf(script, sizeof(script),
+			 "sleep 1; set -- $(cut -d')' -f2 /proc/$$/stat); "
+			 "echo \"ppid=$2 sid=$4 cwd=$(pwd) env=$(/usr/bin/env | grep -cv '^PWD=') "
+			 "fds=$(ls /proc/$$/fd | wc -l)\" > %s.tmp && mv %s.tmp %s",
+			 out_path("detached"), out_path("detached"), out_path("detached"));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok(et_spawn_detached("/bin/sh", argv, &err) == 0, "detached: the program starts");
+		ms = elapsed_ms(&t0);
+		ok(ms < 900, "detached: the call does not wait for the program (%ld ms)", ms);
+		ok(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD, "detached: no child is left for the caller to reap");
+		for (int i = 0; i < 100 && access(out_path("detached"), F_OK) != 0; i++)
+			usleep(50000);
+		got = slurp_trim(out_path("detached"));
+		{
+			long ppid = -1, sid = -1, env = -1, fds = -1;
+			char cwd[64] = "";
+			int n = sscanf(got, "ppid=%ld sid=%ld cwd=%63s env=%ld fds=%ld", &ppid, &sid, cwd, &env, &fds);
+			ok(n == 5, "detached: the program reported (%s)", got);
+			ok(ppid != (long)getpid(), "detached: it is not a child of the caller (parent %ld)", ppid);
+			ok(sid != mine && sid > 0, "detached: it runs in a session of its own (%ld, not %ld)", sid, mine);
+			is_str(cwd, "/", "detached: its working directory is /");
+			is_int((int)env, 0, "detached: its environment is empty");
+			ok(fds <= 4, "detached: it holds only fds 0-2 (and ls's own): %ld", fds);
+		}
+		free(got);
+	}
+
 	return tap_done();
 }
