@@ -3,7 +3,9 @@
 # `status`; drop ends it; overlapping grants; revoke by id and by user; the sweep removes
 # hand-added members but keeps permanent_members, and ends expired grants; durations are
 # clamped; a corrupt grant file is reported and blocks nothing; a missing elevated group is
-# a clear error; exit codes per outcome.
+# a clear error; exit codes per outcome; the guard of a pending grant (argument checks, root
+# only, waits for its processes, revokes only while the marker is there) and the sweep of
+# markers a dead guard left.
 . "$(dirname "$0")/grant_sandbox.sh"
 gsb_enter "$@"
 PY=${PYTHON3:-/usr/bin/python3}
@@ -152,6 +154,90 @@ chmod 0666 "$GSB_CONF"
 gsb_helper list 2>"$T/err" >/dev/null
 is "$?" 5 "a world-writable configuration is refused (exit 5)"
 chmod 0600 "$GSB_CONF"
+
+# ---- guard ID PID [PID]: the watch over a pending grant ----
+P=$GSB_STATE/pending
+mkdir -p -m 0700 "$P"
+gsb_helper revoke --user alice >/dev/null
+gid=$(gsb_helper grant alice --duration 10m 2>/dev/null)
+true & dead=$!
+wait "$dead"
+for bad in "" "$gid" "nothex $dead" "${gid}0 $dead" "../../etc/x $dead" "$gid 0" "$gid 1" "$gid -5" "$gid +5" \
+	"$gid 12a" "$gid 007" "$gid 99999999999" "$gid 2147483648" "$gid $dead $dead $dead" "$gid --user alice"; do
+	# shellcheck disable=SC2086
+	gsb_helper guard $bad 2>"$T/err" >/dev/null
+	is "$?" 2 "guard '$bad' is a usage error (exit 2)"
+done
+check "a bad pid is named in the message" grep -q "is not a process id" "$T/err"
+gsb_as alice guard "$gid" "$dead" 2>"$T/err" >/dev/null
+is "$?" 3 "guard from a non-root caller is refused (exit 3)"
+check "... saying it is for root only" grep -q "guard is for root only" "$T/err"
+grant_exists() { gsb_helper list --json | grep -q "\"$1\""; }
+# no marker: the login settled; the guard leaves the grant alone, without a word
+out=$(gsb_helper guard "$gid" "$dead" 2>&1)
+is "$?" 0 "guard without a marker, the process gone: exit 0"
+is "$out" "" "... and quiet"
+check "... the grant stays" grant_exists "$gid"
+# a marker and the process gone: the login never settled
+echo "user alice" >"$P/$gid"
+out=$(gsb_helper guard "$gid" "$dead" 2>&1)
+is "$?" 0 "guard with a marker, the process gone: exit 0"
+check "... says the grant ended" grep -q "grant $gid ended: its login never succeeded" <<<"$out"
+if grant_exists "$gid"; then not_ok "... the grant is revoked"; else ok "... the grant is revoked"; fi
+if in_group alice; then not_ok "... alice is no member"; else ok "... alice is no member"; fi
+check "... the marker is gone" test ! -e "$P/$gid"
+# it waits for the process (a pidfd, not a sleep loop) and for a second one
+gid=$(gsb_helper grant alice --duration 10m 2>/dev/null)
+echo "user alice" >"$P/$gid"
+sleep 30 & p1=$!
+sleep 30 & p2=$!
+gsb_helper guard "$gid" "$p1" "$p2" >/dev/null 2>&1 & gpid=$!
+sleep 1
+check "guard waits while the processes live" kill -0 "$gpid"
+check "... the grant stays meanwhile" grant_exists "$gid"
+kill "$p1"; wait "$p1" 2>/dev/null
+sleep 0.5
+check "guard still waits for the second process" kill -0 "$gpid"
+t0=$(date +%s%N)
+kill "$p2"; wait "$p2" 2>/dev/null
+wait "$gpid"
+is "$?" 0 "guard exits 0 once both are gone"
+t1=$(date +%s%N)
+check "... at once (within 2 s of the last one ending)" test $(((t1 - t0) / 1000000)) -lt 2000
+if grant_exists "$gid"; then not_ok "... and revoked the unsettled grant"; else ok "... and revoked the unsettled grant"; fi
+check "... and removed its marker" test ! -e "$P/$gid"
+# the marker goes while it waits (the login succeeded): it stands down early, the grant stays
+gid=$(gsb_helper grant alice --duration 10m 2>/dev/null)
+echo "user alice" >"$P/$gid"
+sleep 60 & p1=$!
+gsb_helper guard "$gid" "$p1" >/dev/null 2>&1 & gpid=$!
+sleep 0.5
+rm -f "$P/$gid"
+for _ in $(seq 50); do kill -0 "$gpid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$gpid" 2>/dev/null; then not_ok "guard stands down when the marker goes"; kill "$gpid"; else ok "guard stands down when the marker goes"; fi
+wait "$gpid"
+is "$?" 0 "... with exit 0"
+check "... and the grant stays" grant_exists "$gid"
+kill "$p1"; wait "$p1" 2>/dev/null
+gsb_helper revoke "$gid" >/dev/null
+# the sweep finishes what a dead guard left
+gid=$(gsb_helper grant alice --duration 10m 2>"$T/err")
+check "a grant for the sweep's markers" grep -qxE '[0-9a-f]{32}' <<<"$gid" || sed 's/^/# /' "$T/err"
+echo "user alice" >"$P/$gid"
+touch -d '-12 minutes' "$P/$gid"
+orphan=0123456789abcdef0123456789abcdef
+echo "user bob" >"$P/$orphan"
+young=$(gsb_helper grant bob --duration 10m 2>/dev/null)
+echo "user bob" >"$P/$young"
+gsb_helper sweep >/dev/null
+is "$?" 0 "sweep with pending markers exits 0"
+if grant_exists "$gid"; then not_ok "sweep revokes the grant of an old marker"; else ok "sweep revokes the grant of an old marker"; fi
+check "... and removes that marker" test ! -e "$P/$gid"
+check "sweep removes a marker without a grant" test ! -e "$P/$orphan"
+check "sweep leaves a young marker (its guard may still wait) and its grant" sh -c "test -e '$P/$young'" 
+check "... the young marker's grant stays" grant_exists "$young"
+rm -f "$P/$young"
+gsb_helper revoke "$young" >/dev/null
 
 # ---- shadow-utils still likes the files ----
 grpck -r >/dev/null 2>&1
