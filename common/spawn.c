@@ -192,10 +192,35 @@ static bool wait_child(pid_t pid, int timeout_ms, struct capture *cap, int outfd
 	return timed_out;
 }
 
+/* What every start begins with: SIGCHLD at its default while we wait (a host handler must
+ * not reap our child first; old_chld restores it) and the close-on-exec pipe on which the
+ * child reports a failed exec. On failure nothing is left changed. */
+static int spawn_begin(struct sigaction *old_chld, int pipefd[2], struct et_err *err)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGCHLD, &dfl, old_chld) < 0)
+		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
+		int e = errno;
+		for (int i = 0; i < 2; i++)
+			if (pipefd[i] >= 0) {
+				close(pipefd[i]);
+				pipefd[i] = -1;
+			}
+		(void)sigaction(SIGCHLD, old_chld, NULL);
+		return et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(e));
+	}
+	return 0;
+}
+
 static int spawn_run(const char *path, const char *const argv[], int timeout_ms, struct capture *cap,
 		     int *ret_status, struct et_err *err)
 {
-	struct sigaction dfl, old_chld;
+	struct sigaction old_chld;
 	int pipefd[2] = { -1, -1 }, outpipe[2] = { -1, -1 };
 	int status = 0, child_errno = 0, r = -1;
 	bool timed_out;
@@ -206,16 +231,8 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
 	if (cap && (!cap->buf || cap->size == 0))
 		return et_err_set(err, "spawn_failed", "an output buffer needs room for at least the final NUL");
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0)
-		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
-	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
-		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
-		goto out;
-	}
+	if (spawn_begin(&old_chld, pipefd, err) < 0)
+		return -1;
 	if (cap && (pipe2(outpipe, O_CLOEXEC) < 0 || move_above_stdio(&outpipe[0]) < 0 ||
 		    move_above_stdio(&outpipe[1]) < 0 || fcntl(outpipe[0], F_SETFL, O_NONBLOCK) < 0)) {
 		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
@@ -307,7 +324,7 @@ int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms,
 
 int et_spawn_detached(const char *path, const char *const argv[], struct et_err *err)
 {
-	struct sigaction dfl, old_chld;
+	struct sigaction old_chld;
 	int pipefd[2] = { -1, -1 };
 	int status = 0, child_errno = 0, r = -1;
 	ssize_t n;
@@ -315,15 +332,8 @@ int et_spawn_detached(const char *path, const char *const argv[], struct et_err 
 
 	if (!path || path[0] != '/' || !argv || !argv[0])
 		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGCHLD, &dfl, &old_chld) < 0)
-		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
-	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
-		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
-		goto out;
-	}
+	if (spawn_begin(&old_chld, pipefd, err) < 0)
+		return -1;
 	pid = fork();
 	if (pid < 0) {
 		et_err_set(err, "spawn_failed", "cannot fork: %s", strerror(errno));
