@@ -3,6 +3,7 @@
 #   - as root, installs the build and test dependencies with apt-get;
 #   - builds from scratch with -Wall -Wextra -Werror in _build/;
 #   - runs `make check` (unit, mock Entra ID, integration tests) and `make distcheck`;
+#   - builds again with ASan + UBSan and runs the in-process tests there (check-sanitizers);
 #   - ends with one line: "N passed, N failed, N skipped".
 # Tests that need root (and, under CI=true, everything) run for real; nothing touches the
 # host's /etc: integration tests use private mount namespaces.
@@ -73,6 +74,30 @@ if [ "${SKIP_DISTCHECK:-}" != 1 ]; then
 		tail -40 distcheck.log
 		log "distcheck FAILED"
 		fail=$((fail + 1))
+	fi
+fi
+
+if [ "${SKIP_SANITIZERS:-}" != 1 ]; then
+	# A second build with ASan + UBSan, for the tests whose code runs in the test process
+	# (make check-sanitizers); its results are added to the totals.
+	log "building with --enable-sanitizers and running make check-sanitizers"
+	rm -rf "$top/_build-san"
+	mkdir -p "$top/_build-san"
+	if (cd "$top/_build-san" && ../configure --enable-werror --enable-sanitizers >configure.log 2>&1 &&
+		make -j"$jobs" >make.log 2>&1 && make -j"$jobs" check-sanitizers >check.log 2>&1); then
+		log "sanitizer pass passed"
+	else
+		log "sanitizer pass FAILED"
+		grep -E '^(FAIL|ERROR):' "$top/_build-san/check.log" | head -20
+		tail -20 "$top/_build-san/make.log"
+	fi
+	scount() { sed -n "s/^# $1: *\([0-9]*\)\$/\1/p" "$top/_build-san/test-suite.log" 2>/dev/null | head -1; }
+	spass=$(scount PASS); sfail=$(scount FAIL); sskip=$(scount SKIP); serror=$(scount ERROR); sxpass=$(scount XPASS)
+	if [ -z "$spass" ]; then
+		fail=$((fail + 1)) # the build or the run did not get as far as a summary
+	else
+		pass=$((pass + spass)); skip=$((skip + ${sskip:-0}))
+		fail=$((fail + ${sfail:-0} + ${serror:-0} + ${sxpass:-0}))
 	fi
 fi
 

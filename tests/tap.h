@@ -67,5 +67,7 @@ static inline void tap_require_root(void)
 static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);
+	/* a sanitizer's exit-time report ends the process without flushing stdio */
+	fflush(stdout);
 	return tap_failed ? 1 : 0;
 }

@@ -149,5 +149,7 @@ int main(void)
 	run("", NULL, 0, "malformed", "empty input", NULL);
 
 	et_config_free(&cfg);
+	free(jwks);
+	free(jwks_path);
 	return tap_done();
 }
