@@ -258,13 +258,15 @@ int et_rate_take(const struct et_config *cfg, const char *user, const char *rhos
 	char name[8 + 2 * 64 + 1];
 	bool ok;
 
-	snprintf(name, sizeof(name), "user-%s", user);
-	if (rate_window(cfg, name, cfg->device_code_max_per_user, now, &ok, err) < 0)
-		return -1;
-	if (!ok)
-		return et_err_set(err, "rate_limited",
-				  "Too many sign-ins with a code for %s recently (at most %ld in %ld minutes); try again later.",
-				  user, cfg->device_code_max_per_user, cfg->device_code_rate_window / 60);
+	if (user) {
+		snprintf(name, sizeof(name), "user-%s", user);
+		if (rate_window(cfg, name, cfg->device_code_max_per_user, now, &ok, err) < 0)
+			return -1;
+		if (!ok)
+			return et_err_set(err, "rate_limited",
+					  "Too many sign-ins with a code for %s recently (at most %ld in %ld minutes); try again later.",
+					  user, cfg->device_code_max_per_user, cfg->device_code_rate_window / 60);
+	}
 	if (rhost && *rhost) {
 		size_t n = 0;
 		n += (size_t)snprintf(name, sizeof(name), "host-");

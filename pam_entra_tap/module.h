@@ -75,7 +75,8 @@ int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *
 int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires, struct et_err *err);
 void et_flow_end(const struct et_config *cfg, const char *user);
 /* Sliding-window rate limit on device sign-ins, per user and per remote address (rhost may
- * be empty: not counted). Reason "rate_limited" names which limit. */
+ * be empty: not counted; user NULL: only the address counts, for a name that is no local
+ * account and must not name a state file). Reason "rate_limited" names which limit. */
 int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err);
 
 /* ---- signin.c ---- */

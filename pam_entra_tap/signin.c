@@ -90,9 +90,31 @@ static int pam_code_for(const char *reason)
 	return PAM_AUTH_ERR;
 }
 
+/* The PAM user for logs: a name that is no local account is shown only when it has the shape
+ * of one. */
+static const char *log_user(const struct et_pam *m)
+{
+	return m->user_known || (et_local_name_ok(m->user) && strlen(m->user) <= ET_USER_NAME_MAX) ? m->user : "?";
+}
+
+/* The account named in prompts: the Entra name when one can be derived (for unknown local
+ * names too, so their prompts look the same), else the local name when it is short and
+ * printable. */
+static const char *display_name(const struct et_pam *m)
+{
+	if (m->upn[0])
+		return m->upn;
+	if (m->user_known)
+		return m->user;
+	for (const unsigned char *p = (const unsigned char *)m->user; *p; p++)
+		if (*p < 0x21 || *p >= 0x7f)
+			return "this account";
+	return strlen(m->user) <= 64 ? m->user : "this account";
+}
+
 static void audit_denied(struct et_pam *m, const char *method, const char *reason, const char *message)
 {
-	struct et_audit a = { .user = m->user,
+	struct et_audit a = { .user = log_user(m),
 			      .method = method,
 			      .upn = m->upn[0] ? m->upn : NULL,
 			      .reason = reason,
@@ -106,7 +128,7 @@ static void audit_denied(struct et_pam *m, const char *method, const char *reaso
 static int fail_with(struct et_pam *m, const char *method, const struct et_err *err, const char *lead)
 {
 	int code = pam_code_for(err->reason);
-	pam_syslog(m->pamh, code == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", m->user, method,
+	pam_syslog(m->pamh, code == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", log_user(m), method,
 		   err->message, err->reason);
 	if (code == PAM_AUTHINFO_UNAVAIL)
 		et_pam_error(m, "%s: Microsoft Entra ID cannot be reached or answered something unusable; try again later.",
@@ -120,17 +142,23 @@ static int fail_with(struct et_pam *m, const char *method, const struct et_err *
 	return code;
 }
 
-/* Verify an ID token; wipes nothing (the caller owns it). */
+/* Verify an ID token; wipes nothing (the caller owns it). For a name that is no local account
+ * the token is checked the same way (same work, same messages) but never pins and never
+ * passes: whoever signed in cannot be that account. */
 static int verify_token(struct et_pam *m, const char *token, const char *method, json_object **ret_claims)
 {
 	struct et_keystore ks;
 	struct et_verdict v;
-	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = true };
+	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = m->user_known };
 	int code;
 
 	et_keystore_init(&ks, &m->cfg);
 	et_token_verify(&ks, token, strlen(token), &o, &v);
 	et_keystore_free(&ks);
+	if (v.accept && !m->user_known) {
+		v.accept = false;
+		et_err_set(&v.why, "wrong_user", "The token is not for local user \"%s\".", log_user(m));
+	}
 	if (!v.accept) {
 		code = fail_with(m, method, &v.why, "Sign-in refused");
 		et_verdict_free(&v);
@@ -161,15 +189,16 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	struct et_device_wait_opts w;
 	struct et_err err;
 	char *reply = NULL, *id_token = NULL, rid[9];
-	const char *who = m->upn[0] ? m->upn : m->user;
+	const char *who = display_name(m), *lu = log_user(m);
 	bool flow_taken = false;
 	time_t now = time(NULL);
 	int retval;
 
-	if (et_rate_take(&m->cfg, m->user, m->rhost, now, &err) < 0 ||
-	    et_flow_begin(&m->cfg, m->user, now + m->cfg.device_code_timeout + 5, &err) < 0) {
+	/* a name that is no local account names no state file: only the address limit counts */
+	if (et_rate_take(&m->cfg, m->user_known ? m->user : NULL, m->rhost, now, &err) < 0 ||
+	    (m->user_known && et_flow_begin(&m->cfg, m->user, now + m->cfg.device_code_timeout + 5, &err) < 0)) {
 		if (strcmp(err.reason, "rate_limited") == 0 || strcmp(err.reason, "flow_busy") == 0) {
-			pam_syslog(m->pamh, LOG_NOTICE, "%s: device code: %s", m->user, err.message);
+			pam_syslog(m->pamh, LOG_NOTICE, "%s: device code: %s", lu, err.message);
 			et_pam_error(m, "%s", err.message);
 			audit_denied(m, "device_code", err.reason, err.message);
 			retval = strcmp(err.reason, "rate_limited") == 0 ? PAM_MAXTRIES : PAM_AUTH_ERR;
@@ -178,7 +207,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 		}
 		goto done;
 	}
-	flow_taken = true;
+	flow_taken = m->user_known;
 	/* the deadline counts from the start: the whole sign-in stays below LoginGraceTime */
 	w = (struct et_device_wait_opts){ .deadline = et_deadline_in(m->cfg.device_code_timeout) };
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0 || et_device_start(&m->cfg, &oidc, NULL, &dev, &err) < 0) {
@@ -186,7 +215,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 		goto done;
 	}
 	request_id(rid);
-	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in started (request %s, service %s, rhost %s)", m->user, rid,
+	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in started (request %s, service %s, rhost %s)", lu, rid,
 		   m->service, m->rhost[0] ? m->rhost : "-");
 	retval = et_pam_ask(m, PAM_PROMPT_ECHO_ON, &reply,
 			    "Sign in to %s as %s (service %s, tty %s, from %s; request %s):\n"
@@ -197,12 +226,12 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 			    m->host, who, m->service, m->tty[0] ? m->tty : "-", m->rhost[0] ? m->rhost : "this host", rid,
 			    dev.verification_uri, dev.user_code, m->host);
 	if (retval != PAM_SUCCESS) {
-		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s: the conversation failed", m->user, rid);
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s: the conversation failed", lu, rid);
 		audit_denied(m, "device_code", "conversation", "the conversation failed");
 		goto done;
 	}
 	if (reply[0] == 'n' || reply[0] == 'N') {
-		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s cancelled at the prompt", m->user, rid);
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s cancelled at the prompt", lu, rid);
 		audit_denied(m, "device_code", "cancelled", "cancelled at the prompt");
 		retval = PAM_AUTH_ERR;
 		goto done;
@@ -214,7 +243,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code failed");
 		goto done;
 	}
-	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in %s answered after %u poll(s)", m->user, rid, dev.polls);
+	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in %s answered after %u poll(s)", lu, rid, dev.polls);
 	retval = verify_token(m, id_token, "device_code", ret_claims);
 done:
 	et_pam_reply_free(reply);
@@ -223,6 +252,44 @@ done:
 	et_oidc_free(&oidc);
 	if (flow_taken)
 		et_flow_end(&m->cfg, m->user);
+	return retval;
+}
+
+/* A pass typed for a name that is no local account: the same discovery and token request as
+ * for a known one (the identity provider answers for the derived Entra name), counted against
+ * the remote address's limit instead of a per-user lockout file, and never a success. */
+static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_claims)
+{
+	struct et_oidc oidc = { 0 };
+	struct et_err err;
+	char *id_token = NULL;
+	int retval;
+
+	if (et_rate_take(&m->cfg, NULL, m->rhost, time(NULL), &err) < 0) {
+		if (strcmp(err.reason, "rate_limited") == 0) {
+			pam_syslog(m->pamh, LOG_NOTICE, "%s: tap: %s", log_user(m), err.message);
+			et_err_set(&err, "auth_failed", "Too many sign-ins from %.64s recently; try again later.",
+				   m->rhost);
+		}
+		return fail_with(m, "tap", &err, "Sign-in refused");
+	}
+	if (strlen(pass) > ET_OAUTH_PASSWORD_MAX) {
+		et_err_set(&err, "auth_failed", "That is not a Temporary Access Pass (too long).");
+		return fail_with(m, "tap", &err, "Sign-in refused");
+	}
+	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
+		return fail_with(m, "tap", &err, "Sign-in refused");
+	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+		if (strcmp(err.reason, "mfa_required") == 0)
+			et_err_set(&err, "mfa_required",
+				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
+				   "at the prompt to sign in with a code instead.");
+		retval = fail_with(m, "tap", &err, "Sign-in refused");
+	} else {
+		retval = verify_token(m, id_token, "tap", ret_claims);
+	}
+	et_oidc_free(&oidc);
+	et_oauth_secret_free(id_token);
 	return retval;
 }
 
@@ -236,10 +303,12 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	int retval;
 
 	if (!m->upn[0]) {
-		pam_syslog(m->pamh, LOG_NOTICE, "%s: no Entra user name can be derived for a pass", m->user);
+		pam_syslog(m->pamh, LOG_NOTICE, "%s: no Entra user name can be derived for a pass", log_user(m));
 		audit_denied(m, "tap", "unmapped", "no Entra user name for this local user");
 		return PAM_USER_UNKNOWN;
 	}
+	if (!m->user_known)
+		return tap_unknown(m, pass, ret_claims);
 	if (et_lock_check(&m->cfg, m->user, now, &until, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (until) {
@@ -312,7 +381,7 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 	bool offer_tap = (methods & ET_METHOD_TAP) && m->cfg.tap_password_grant;
 	bool offer_code = methods & ET_METHOD_DEVICE_CODE;
 	bool offer_token = methods & ET_METHOD_TOKEN;
-	const char *who = m->upn[0] ? m->upn : m->user;
+	const char *who = display_name(m);
 	char *reply = NULL;
 	const void *item = NULL;
 	int retval;
@@ -360,8 +429,6 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		if (!offer_code) {
 			et_pam_error(m, "Sign-in refused: nothing was entered.");
 			retval = PAM_AUTH_ERR;
-		} else if (!m->user_known) {
-			retval = PAM_USER_UNKNOWN;
 		} else {
 			retval = method_device_code(m, ret_claims);
 		}
@@ -393,15 +460,20 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		if (!offer_tap) {
 			et_pam_error(m, "Sign-in refused: a pass cannot be typed here; press Enter to sign in with a code.");
 			retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
-		} else if (!m->user_known) {
-			retval = PAM_USER_UNKNOWN;
 		} else {
 			retval = method_tap(m, reply, ret_claims);
 		}
 		break;
 	}
-	if (retval == PAM_USER_UNKNOWN && !m->user_known)
-		pam_syslog(m->pamh, LOG_NOTICE, "unknown user '%.64s'", et_local_name_ok(m->user) ? m->user : "?");
+	/* a name that is no local account ends here whatever happened above: never a grant */
+	if (!m->user_known) {
+		if (retval == PAM_SUCCESS && *ret_claims) {
+			json_object_put(*ret_claims);
+			*ret_claims = NULL;
+		}
+		retval = PAM_USER_UNKNOWN;
+		pam_syslog(m->pamh, LOG_NOTICE, "unknown user '%.64s'", log_user(m));
+	}
 	et_pam_reply_free(reply);
 	return retval;
 }

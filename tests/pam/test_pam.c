@@ -410,6 +410,45 @@ static bool file_contains(const char *path, const char *needle)
 #define TAP_ARGS "methods=tap,device_code tap_password_grant=yes"
 #define TAP_PROMPT "Temporary Access Pass for alice@contoso.com (Enter to sign in with a code): "
 
+/* The main configuration file with one "key = value" line set (or none: extra ""), in a
+ * private file (for config=). */
+static char *config_with(const char *extra)
+{
+	char *dir = tu_tmpdir(), *path, *text;
+	FILE *f = fopen("/etc/security/pam_entra_tap.conf", "re");
+	char buf[16384], line[1024];
+	size_t n = 0, klen = strcspn(extra, " =");
+	while (f && fgets(line, sizeof(line), f)) {
+		/* the key being set is left out of the copy: a key may appear once */
+		if (klen && strncmp(line, extra, klen) == 0 && strchr(" =", line[klen]))
+			continue;
+		n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, "%s", line);
+	}
+	if (f)
+		fclose(f);
+	if (n >= sizeof(buf))
+		abort();
+	if (asprintf(&text, "%s\n%s\n", buf, extra) < 0)
+		abort();
+	path = tu_write_file(dir, "pam_entra_tap.conf", text, 0600);
+	free(text);
+	return path;
+}
+
+/* Is there any file or directory under state_dir whose name contains needle? */
+static bool state_names(const char *needle)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "find '%s' -name '*%s*' 2>/dev/null | grep -q .", state_dir, needle);
+	return system(cmd) == 0;
+}
+
+static char *pending_seen;
+static void capture_pending(void)
+{
+	pending_seen = mu_mockctl("device/pending", NULL);
+}
+
 static void test_tap(void)
 {
 	struct script s = { 0 };
@@ -794,8 +833,13 @@ static void test_faults(void)
 	script_reset(&s);
 	age_refresh_stamp();
 
-	/* the configuration names an unusable state directory */
-	service("badstate", TAP_ARGS " state_dir=/proc/entra-tap-nowhere", NULL);
+	/* the configuration names an unusable state directory (in a config= file: state_dir is no
+	 * module argument) */
+	{
+		char *conf = config_with("state_dir = /proc/entra-tap-nowhere");
+		service("badstate", mu_str_of(TAP_ARGS " config=%s", conf), NULL);
+		free(conf);
+	}
 	s.replies[0] = tap;
 	s.n_replies = 1;
 	r = run_pam("badstate", "alice", &s, 0, NULL);
@@ -896,7 +940,8 @@ static void test_users_and_options(void)
 	struct run r;
 	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
 
-	/* unknown user: same prompt shape, PAM_USER_UNKNOWN, no request to the IdP */
+	/* unknown user, typed pass: same prompt, the same request to the IdP (which refuses the
+	 * name), then PAM_USER_UNKNOWN; no state file is named after the user */
 	mu_ctl("stats/reset", NULL);
 	s.replies[0] = "SomePass1";
 	s.n_replies = 1;
@@ -904,8 +949,42 @@ static void test_users_and_options(void)
 	is_int(r.auth, PAM_USER_UNKNOWN, "users: an unknown local user -> PAM_USER_UNKNOWN");
 	is_str(prompt_text(&s, 0), "Temporary Access Pass for nosuchuser@contoso.com (Enter to sign in with a code): ",
 	       "users: an unknown user sees the same prompt as a known one");
-	is_int(mu_mock_stat("token"), 0, "users: unknown user: no token request");
+	is_int(mu_mock_stat("token"), 1, "users: unknown user: the pass goes to the token endpoint as for a known user");
+	ok(shown(&s, PAM_ERROR_MSG) && strncmp(shown(&s, PAM_ERROR_MSG), "Sign-in refused: ", 17) == 0,
+	   "users: unknown user: the refusal reads like a known user's (%s)", shown(&s, PAM_ERROR_MSG));
+	ok(!any_message_contains(&s, "SomePass1"), "users: unknown user: the pass appears in no message");
 	script_reset(&s);
+
+	/* unknown user, Enter: a real device code in the same prompt; whoever approves it,
+	 * PAM_USER_UNKNOWN and no grant */
+	{
+		size_t before = grants_of("alice", NULL);
+		char host[256] = "";
+		gethostname(host, sizeof(host) - 1);
+		service("devgrant", TAP_ARGS " grant", NULL);
+		pending_seen = NULL;
+		s.replies[0] = "";
+		s.replies[1] = "";
+		s.n_replies = 2;
+		s.device_action = "thread";
+		s.thread_delay_ms = 300;
+		s.before_enter = capture_pending;
+		r = run_pam("devgrant", "nosuchuser", &s, 0, NULL);
+		script_join(&s);
+		is_int(r.auth, PAM_USER_UNKNOWN, "users: unknown user, code approved by alice -> PAM_USER_UNKNOWN");
+		is_int(s.n_prompts, 2, "users: unknown user, code: two prompts as for a known user");
+		ok(prompt_text(&s, 1) &&
+			   strstr(prompt_text(&s, 1), mu_str_of("Sign in to %s as nosuchuser@contoso.com", host)) != NULL,
+		   "users: unknown user, code: the prompt has the known-user shape");
+		ok(s.user_code[0] && pending_seen && strstr(pending_seen, s.user_code) != NULL,
+		   "users: unknown user, code: the code shown is pending at the identity provider");
+		is_int((int)grants_of("alice", NULL), (int)before, "users: unknown user, code: no grant for alice");
+		is_int((int)grants_of("nosuchuser", NULL), 0, "users: unknown user, code: no grant for the name");
+		ok(!state_names("nosuchuser"), "users: unknown user: no file under state_dir is named after it");
+		free(pending_seen);
+		pending_seen = NULL;
+		script_reset(&s);
+	}
 
 	/* unmappable: a user map file without the user */
 	{
@@ -946,6 +1025,40 @@ static void test_users_and_options(void)
 	r = run_pam("badcfg", "alice", &s, 0, NULL);
 	is_int(r.auth, PAM_SERVICE_ERR, "options: a missing config= file -> PAM_SERVICE_ERR");
 	script_reset(&s);
+	/* grant settings as module arguments never reach the helper: refused */
+	{
+		static const char *const keys[] = { "elevated_group=wheel", "duration_default=30m", "duration_min=1m",
+						    "duration_max=2h", "permanent_members=alice",
+						    "state_dir=/var/lib/elsewhere" };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			service("grantkey", mu_str_of(TAP_ARGS " %s", keys[i]), NULL);
+			s.replies[0] = tap;
+			s.n_replies = 1;
+			r = run_pam("grantkey", "alice", &s, 0, NULL);
+			ok(r.auth == PAM_SERVICE_ERR, "options: module argument %s -> PAM_SERVICE_ERR (%d)", keys[i],
+			   r.auth);
+			ok(s.n_prompts == 0, "options: %s: no prompt", keys[i]);
+			script_reset(&s);
+		}
+	}
+	/* grant with another configuration file: the helper would read a different one */
+	{
+		char *conf = config_with("");
+		service("grantcfg", mu_str_of(TAP_ARGS " grant config=%s", conf), NULL);
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		r = run_pam("grantcfg", "alice", &s, 0, NULL);
+		is_int(r.auth, PAM_SERVICE_ERR, "options: grant with config= another file -> PAM_SERVICE_ERR");
+		is_int(s.n_prompts, 0, "options: grant with another config=: no prompt");
+		script_reset(&s);
+		service("nograntcfg", mu_str_of(TAP_ARGS " config=%s", conf), NULL);
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		r = run_pam("nograntcfg", "alice", &s, 0, NULL);
+		is_int(r.auth, PAM_SUCCESS, "options: config= another file without grant signs in");
+		script_reset(&s);
+		free(conf);
+	}
 	/* config= with a good file */
 	service("cfgarg", TAP_ARGS " config=/etc/security/pam_entra_tap.conf", NULL);
 	s.replies[0] = tap;
