@@ -91,6 +91,18 @@ int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, siz
 	}
 }
 
+/* Keys the helper reads from the main configuration file only: as module arguments they would
+ * make the module and the helper disagree about a grant. */
+static bool grant_key(const char *key)
+{
+	static const char *const keys[] = { "elevated_group", "duration_default", "duration_min",
+					    "duration_max",   "permanent_members", "state_dir" };
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
 static int parse_no_grant(const char *v, enum et_no_grant *ret)
 {
 	if (strcmp(v, "ignore") == 0)
@@ -159,6 +171,13 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 			/* any configuration key, e.g. methods=tap,device_code */
 			char key[64];
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - a), a);
+			if (grant_key(key)) {
+				pam_syslog(pamh, LOG_ERR,
+					   "module argument %s: grant settings are read by the helper from %s only; "
+					   "set it there",
+					   key, ET_DEFAULT_CONFIG);
+				return PAM_SERVICE_ERR;
+			}
 			if (et_config_set(&m->cfg, key, eq + 1, "module argument", &err) < 0) {
 				pam_syslog(pamh, LOG_ERR, "%s", err.message);
 				return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
@@ -167,6 +186,13 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 			pam_syslog(pamh, LOG_ERR, "unknown module argument '%.64s'", a);
 			return PAM_SERVICE_ERR;
 		}
+	}
+	if (m->grant && strcmp(config_path, ET_DEFAULT_CONFIG) != 0) {
+		pam_syslog(pamh, LOG_ERR,
+			   "module argument grant with config=%.200s: the helper that makes grants reads %s "
+			   "only; drop config= from this line",
+			   config_path, ET_DEFAULT_CONFIG);
+		return PAM_SERVICE_ERR;
 	}
 	if (m->use_first_pass && m->try_first_pass) {
 		pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass exclude each other");
