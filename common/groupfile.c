@@ -454,8 +454,48 @@ static long lock_holder(int dfd, const char *lock, time_t *ret_mtime)
 	return pid > 0 ? pid : -1;
 }
 
+/* When process pid started, in seconds since the epoch, or -1. A lock file older than its
+ * holder's start names a PID that has been reused since its writer died. */
+static long long process_start(long pid)
+{
+	char path[64], buf[1024];
+	long long btime = -1, ticks = -1;
+	long hz = sysconf(_SC_CLK_TCK);
+	const char *p;
+	ssize_t n;
+	int fd;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || hz <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+	if (!p)
+		return -1;
+	/* step to the space before field 22 (starttime); the ")" ends field 2 */
+	for (int field = 3; field <= 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%lld", &ticks) != 1)
+		return -1;
+	f = fopen("/proc/stat", "re");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %lld", &btime) == 1)
+			break;
+	fclose(f);
+	return btime < 0 ? -1 : btime + ticks / hz;
+}
+
 /* shadow-utils' link-based lock: write our PID to base.PID, hard-link it to base.lock. A lock
- * whose holder is dead (or is us: a PID reused after a kill) is stale and removed. */
+ * whose holder is dead, is us, or started after the lock was written (its PID was reused
+ * after a kill) is stale and removed. */
 static int lock_file_take(int dfd, const char *base, struct et_err *err)
 {
 	char tmp[64], lock[64], text[24];
@@ -501,6 +541,7 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 		if (holder == -2)
 			continue;
 		if ((holder > 0 && (holder == (long)getpid() || (kill((pid_t)holder, 0) < 0 && errno == ESRCH))) ||
+		    (holder > 0 && process_start(holder) > (long long)mtime + 1) ||
 		    (holder == -1 && time(NULL) - mtime > 10)) {
 			char stale_tmp[64];
 			(void)unlinkat(dfd, lock, 0);

@@ -369,6 +369,33 @@ static void test_locks(void)
 		ok(access("/etc/group+", F_OK) < 0, "lock: a left-over group+ is removed");
 	}
 
+	/* a lock naming a live process that started after the lock was written: a reused PID */
+	if (pipe(p) < 0)
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		(void)!read(p[0], &c, 1);
+		_exit(0);
+	}
+	snprintf(text, sizeof(text), "%ld", (long)pid);
+	fd = open("/etc/group.lock", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	(void)!write(fd, text, strlen(text));
+	close(fd);
+	{
+		struct timespec old_times[2] = { { .tv_sec = time(NULL) - 600 }, { .tv_sec = time(NULL) - 600 } };
+		utimensat(AT_FDCWD, "/etc/group.lock", old_times, 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(edit_add(GTE_GROUP, "gail", &chg, &err) == 0, "lock: a lock older than its holder (a reused PID) is stale");
+	et_member_change_free(&chg);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ok(ms < ET_GROUP_LOCK_WAIT_MS / 2, "lock: taken over without waiting out the timeout (%ld ms)", ms);
+	(void)!write(p[1], "x", 1);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+
 	/* a live holder: bounded wait, then group_locked naming it */
 	if (pipe(p) < 0)
 		abort();
