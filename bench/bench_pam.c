@@ -97,13 +97,8 @@ static double pct(double *v, size_t n, double p)
 
 static char *new_tap(void)
 {
-	char *out = mu_mockctl("tap", "{\"upn\":\"root@contoso.com\",\"one_time\":false,\"lifetime_minutes\":60}");
-	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
-	char *tap = NULL;
-	if (o && json_object_object_get_ex(o, "tap", &v))
-		tap = strdup(json_object_get_string(v));
-	json_object_put(o);
-	free(out);
+	char *tap = mu_mock_field("tap", "{\"upn\":\"root@contoso.com\",\"one_time\":false,\"lifetime_minutes\":60}",
+				  "tap");
 	if (!tap) {
 		printf("Bail out! no pass\n");
 		exit(1);

@@ -63,6 +63,17 @@ char *mu_mockctl(const char *action, const char *json)
 	return out ? out : strdup("");
 }
 
+char *mu_mock_field(const char *action, const char *json, const char *field)
+{
+	char *out = mu_mockctl(action, json), *ret = NULL;
+	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
+	if (o && json_object_object_get_ex(o, field, &v) && json_object_is_type(v, json_type_string))
+		ret = strdup(json_object_get_string(v));
+	json_object_put(o);
+	free(out);
+	return ret;
+}
+
 int mu_try_ctl(const char *action, const char *json)
 {
 	char *r = mu_mockctl(action, json);

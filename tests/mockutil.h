@@ -8,6 +8,9 @@
 /* Run `$ET_MOCKCTL action ['json']` and return what it printed (malloc'd), or NULL (with a
  * diagnostic) when it could not be run or exited non-zero. json may be NULL. */
 char *mu_mockctl(const char *action, const char *json);
+/* One string member of the answer to `$ET_MOCKCTL action 'json'` (malloc'd), e.g. the
+ * "tap" of a tap call or the "id_token" of a mint; NULL when the call or the member failed. */
+char *mu_mock_field(const char *action, const char *json, const char *field);
 /* The same, answer discarded: 0 when the mock accepted the call, -1 otherwise. */
 int mu_try_ctl(const char *action, const char *json);
 /* The same, and the test bails out when the call fails. */

@@ -82,45 +82,8 @@ e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer f
 man-db.timer logrotate.timer systemd-logind.service getty.target console-getty.service"
 
 if ! declare -F ok >/dev/null; then
-	if [ -f "$_sbx_here/lib.sh" ]; then
-		# shellcheck source=/dev/null
-		. "$_sbx_here/lib.sh"
-	else
-		_tap_n=0
-		_tap_failed=0
-		ok() {
-			local st=$1
-			shift
-			_tap_n=$((_tap_n + 1))
-			if [ "$st" -eq 0 ]; then echo "ok $_tap_n - $*"; else
-				echo "not ok $_tap_n - $*"
-				_tap_failed=$((_tap_failed + 1))
-			fi
-			return "$st"
-		}
-		check() {
-			local name=$1
-			shift
-			[ "$1" = "--" ] && shift
-			"$@"
-			ok $? "$name"
-		}
-		diag() { echo "# $*"; }
-		require_root() {
-			[ "$(id -u)" = 0 ] && return 0
-			if [ "${CI:-}" = true ]; then
-				echo "1..1"
-				echo "not ok 1 - needs root and CI=true forbids skipping"
-				exit 1
-			fi
-			echo "1..0 # SKIP needs root"
-			exit 0
-		}
-		done_testing() {
-			echo "1..$_tap_n"
-			[ "$_tap_failed" -eq 0 ]
-		}
-	fi
+	# shellcheck source=tests/integration/lib.sh
+	. "$_sbx_here/lib.sh"
 fi
 
 _sbx_log() { echo "# sandbox: $*" >&2; }

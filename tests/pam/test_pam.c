@@ -300,13 +300,8 @@ static int run_setcred(const char *svc, const char *user)
 
 static char *new_tap(const char *upn, const char *extra)
 {
-	char *out = mu_mockctl("tap", mu_str_of("{\"upn\":\"%s\"%s%s}", upn, extra ? "," : "", extra ? extra : ""));
-	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
-	char *tap = NULL;
-	if (o && json_object_object_get_ex(o, "tap", &v))
-		tap = strdup(json_object_get_string(v));
-	json_object_put(o);
-	free(out);
+	char *tap = mu_mock_field("tap", mu_str_of("{\"upn\":\"%s\"%s%s}", upn, extra ? "," : "", extra ? extra : ""),
+				  "tap");
 	if (!tap) {
 		printf("Bail out! cannot make a pass for %s\n", upn);
 		exit(1);
@@ -316,13 +311,7 @@ static char *new_tap(const char *upn, const char *extra)
 
 static char *mint(const char *json)
 {
-	char *out = mu_mockctl("mint", json);
-	json_object *o = out ? json_tokener_parse(out) : NULL, *v;
-	char *tok = NULL;
-	if (o && json_object_object_get_ex(o, "id_token", &v))
-		tok = strdup(json_object_get_string(v));
-	json_object_put(o);
-	free(out);
+	char *tok = mu_mock_field("mint", json, "id_token");
 	if (!tok) {
 		printf("Bail out! cannot mint a token\n");
 		exit(1);
@@ -885,18 +874,16 @@ static void test_tokens(void)
 		  "token: bad signature -> PAM_AUTH_ERR" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *out = mu_mockctl("mint", bad[i].json);
-		json_object *o = out ? json_tokener_parse(out) : NULL, *v;
-		if (o && json_object_object_get_ex(o, "id_token", &v)) {
-			s.replies[0] = json_object_get_string(v);
+		char *minted = mu_mock_field("mint", bad[i].json, "id_token");
+		if (minted) {
+			s.replies[0] = minted;
 			s.n_replies = 1;
 			r = run_pam("tok", "alice", &s, 0, NULL);
 			is_int(r.auth, PAM_AUTH_ERR, bad[i].name);
 		} else {
 			ok(0, "%s (the mock could not mint it)", bad[i].name);
 		}
-		json_object_put(o);
-		free(out);
+		free(minted);
 		script_reset(&s);
 	}
 
