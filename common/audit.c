@@ -6,6 +6,7 @@
  *   ENTRA_TAP_EVENT   auth_ok, auth_denied, grant, revoke, refused, member_removed, error,
  *                     breakglass (stable names for filters that do not know the ids)
  *   ENTRA_TAP_GRANT_ID, _USER, _GROUP, _METHOD, _UPN, _OID, _REASON, _SERVICE, _RHOST
+ *   ENTRA_TAP_ERROR_CLASS   a refusal's or error's class (reasons.h): denied, unavailable, ...
  *   ENTRA_TAP_EXPIRES       the expiry as ISO 8601 UTC, "2025-01-31T12:00:00Z"
  *   ENTRA_TAP_EXPIRES_UNIX  the same instant in seconds since the epoch
  * Only the fields a caller sets are sent. Values come partly from outside (a reason typed by
@@ -191,6 +192,7 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_UPN", a->upn, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_OID", a->oid, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_REASON", a->reason, ET_AUDIT_REASON_MAX);
+		field_add(&f, "ENTRA_TAP_ERROR_CLASS", a->error_class, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_SERVICE", a->service, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_RHOST", a->rhost, ET_AUDIT_VALUE_MAX);
 	}

@@ -24,6 +24,7 @@ struct et_audit {
 	const char *upn;
 	const char *oid;
 	const char *reason; /* the grant's reason, or the refusal / revoke cause */
+	const char *error_class; /* a refusal's or error's class: et_class_name() */
 	const char *service;
 	const char *rhost;
 };

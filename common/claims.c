@@ -11,11 +11,11 @@ static int time_claim(json_object *claims, const char *name, bool required, long
 	json_object *v;
 	if (!json_object_object_get_ex(claims, name, &v)) {
 		if (required)
-			return et_err_set(err, "missing_claim", "The token has no \"%s\" claim.", name);
+			return et_err_set(err, ET_E_MISSING_CLAIM, "The token has no \"%s\" claim.", name);
 		return 1;
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return et_err_set(err, "bad_claim_type", "The token's \"%s\" claim is not an integer.", name);
+		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"%s\" claim is not an integer.", name);
 	*ret = json_object_get_int64(v);
 	return 0;
 }
@@ -24,9 +24,9 @@ static int string_claim(json_object *claims, const char *name, const char **ret,
 {
 	json_object *v;
 	if (!json_object_object_get_ex(claims, name, &v))
-		return et_err_set(err, "missing_claim", "The token has no \"%s\" claim.", name);
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has no \"%s\" claim.", name);
 	if (!json_object_is_type(v, json_type_string))
-		return et_err_set(err, "bad_claim_type", "The token's \"%s\" claim is not a string.", name);
+		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"%s\" claim is not a string.", name);
 	*ret = json_object_get_string(v);
 	return 0;
 }
@@ -36,19 +36,19 @@ static int check_issuer(const struct et_config *cfg, const char *iss, struct et_
 	char *v2 = et_config_issuer_v2(cfg), *v1 = NULL;
 	int r = -1;
 	if (!v2)
-		return et_err_set(err, "no_memory", "Out of memory.");
+		return et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 	if (strcmp(iss, v2) == 0) {
 		r = 0;
 	} else if (cfg->accept_v1_issuer) {
 		v1 = et_config_issuer_v1(cfg);
 		if (!v1)
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 		else if (strcmp(iss, v1) == 0)
 			r = 0;
 		else
-			et_err_set(err, "bad_issuer", "The token was issued by \"%.80s\", expected \"%s\" or \"%s\".", iss, v2, v1);
+			et_err_set(err, ET_E_BAD_ISSUER, "The token was issued by \"%.80s\", expected \"%s\" or \"%s\".", iss, v2, v1);
 	} else {
-		et_err_set(err, "bad_issuer", "The token was issued by \"%.80s\", expected \"%s\".", iss, v2);
+		et_err_set(err, ET_E_BAD_ISSUER, "The token was issued by \"%.80s\", expected \"%s\".", iss, v2);
 	}
 	free(v1);
 	free(v2);
@@ -59,11 +59,11 @@ static int check_audience(const struct et_config *cfg, json_object *claims, stru
 {
 	json_object *aud;
 	if (!json_object_object_get_ex(claims, "aud", &aud))
-		return et_err_set(err, "missing_claim", "The token has no \"aud\" claim.");
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has no \"aud\" claim.");
 	if (json_object_is_type(aud, json_type_string)) {
 		if (strcmp(json_object_get_string(aud), cfg->client_id) == 0)
 			return 0;
-		return et_err_set(err, "bad_audience", "The token is for application \"%.80s\", not this one (%s).",
+		return et_err_set(err, ET_E_BAD_AUDIENCE, "The token is for application \"%.80s\", not this one (%s).",
 				  json_object_get_string(aud), cfg->client_id);
 	}
 	if (json_object_is_type(aud, json_type_array)) {
@@ -71,14 +71,14 @@ static int check_audience(const struct et_config *cfg, json_object *claims, stru
 		for (size_t i = 0; i < n; i++) {
 			json_object *a = json_object_array_get_idx(aud, i);
 			if (!json_object_is_type(a, json_type_string))
-				return et_err_set(err, "bad_claim_type", "The token's \"aud\" array holds a non-string.");
+				return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"aud\" array holds a non-string.");
 			if (strcmp(json_object_get_string(a), cfg->client_id) == 0)
 				return 0;
 		}
-		return et_err_set(err, "bad_audience", "The token's audiences do not include this application (%s).",
+		return et_err_set(err, ET_E_BAD_AUDIENCE, "The token's audiences do not include this application (%s).",
 				  cfg->client_id);
 	}
-	return et_err_set(err, "bad_claim_type", "The token's \"aud\" claim is neither a string nor an array.");
+	return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"aud\" claim is neither a string nor an array.");
 }
 
 int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now, struct et_err *err)
@@ -89,7 +89,7 @@ int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now
 	int r;
 
 	if (!json_object_is_type(claims, json_type_object))
-		return et_err_set(err, "payload_not_object", "The token's payload is not a JSON object.");
+		return et_err_set(err, ET_E_PAYLOAD_NOT_OBJECT, "The token's payload is not a JSON object.");
 	if (string_claim(claims, "iss", &iss, err) < 0 || check_issuer(cfg, iss, err) < 0)
 		return -1;
 	if (check_audience(cfg, claims, err) < 0)
@@ -97,27 +97,27 @@ int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now
 	if (string_claim(claims, "tid", &tid, err) < 0)
 		return -1;
 	if (strcmp(tid, cfg->tenant_id) != 0)
-		return et_err_set(err, "bad_tenant", "The token is from tenant \"%.80s\", not %s.", tid, cfg->tenant_id);
+		return et_err_set(err, ET_E_BAD_TENANT, "The token is from tenant \"%.80s\", not %s.", tid, cfg->tenant_id);
 	/* oid is the identity we authorise on; a token without it identifies nobody. */
 	if (string_claim(claims, "oid", &oid, err) < 0)
 		return -1;
 	if (!*oid)
-		return et_err_set(err, "bad_claim_type", "The token's \"oid\" claim is empty.");
+		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"oid\" claim is empty.");
 
 	if (time_claim(claims, "exp", true, &exp, err) < 0)
 		return -1;
 	if (t - skew >= exp)
-		return et_err_set(err, "expired", "The token expired at %lld (now %lld, allowed skew %llds).", exp, t, skew);
+		return et_err_set(err, ET_E_EXPIRED, "The token expired at %lld (now %lld, allowed skew %llds).", exp, t, skew);
 	r = time_claim(claims, "nbf", false, &nbf, err);
 	if (r < 0)
 		return -1;
 	if (r == 0 && t + skew < nbf)
-		return et_err_set(err, "not_yet_valid", "The token is not valid before %lld (now %lld, allowed skew %llds).",
+		return et_err_set(err, ET_E_NOT_YET_VALID, "The token is not valid before %lld (now %lld, allowed skew %llds).",
 				  nbf, t, skew);
 	if (time_claim(claims, "iat", true, &iat, err) < 0)
 		return -1;
 	if (t + skew < iat)
-		return et_err_set(err, "issued_in_future", "The token claims to be issued at %lld, in the future (now %lld).",
+		return et_err_set(err, ET_E_ISSUED_IN_FUTURE, "The token claims to be issued at %lld, in the future (now %lld).",
 				  iat, t);
 	return 0;
 }
@@ -132,13 +132,13 @@ static int intersects(json_object *claims, const char *name, const struct et_str
 	if (!json_object_object_get_ex(claims, name, &arr))
 		return 0;
 	if (!json_object_is_type(arr, json_type_array))
-		return et_err_set(err, "bad_claim_type", "The token's \"%s\" claim is not an array.", name);
+		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"%s\" claim is not an array.", name);
 	n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(arr, i);
 		const char *s;
 		if (!json_object_is_type(v, json_type_string))
-			return et_err_set(err, "bad_claim_type", "The token's \"%s\" claim holds a non-string.", name);
+			return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"%s\" claim holds a non-string.", name);
 		s = json_object_get_string(v);
 		if (icase ? et_strlist_contains_icase(allowed, s) : et_strlist_contains(allowed, s))
 			return 1;
@@ -173,9 +173,9 @@ int et_claims_eligible(const struct et_config *cfg, json_object *claims, struct 
 		if (r > 0)
 			return 0;
 		if (has_group_overage(claims))
-			return et_err_set(err, "group_overage",
+			return et_err_set(err, ET_E_GROUP_OVERAGE,
 					  "group overage: membership must be resolved via Microsoft Graph");
 	}
-	return et_err_set(err, "not_eligible",
+	return et_err_set(err, ET_E_NOT_ELIGIBLE,
 			  "The account is in none of the eligible groups or roles configured for this host.");
 }

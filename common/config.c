@@ -685,7 +685,7 @@ static void safe_copy(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-__attribute__((format(printf, 5, 6))) static int config_err(struct et_err *err, const char *reason,
+__attribute__((format(printf, 5, 6))) static int config_err(struct et_err *err, enum et_reason code,
 							     const char *where, const char *key, const char *fmt, ...)
 {
 	char msg[WHY_MAX + 16], k[65] = "";
@@ -696,12 +696,12 @@ __attribute__((format(printf, 5, 6))) static int config_err(struct et_err *err, 
 	if (key)
 		safe_copy(k, sizeof(k), key);
 	if (where && key)
-		return et_err_set(err, reason, "%s: %s: %s", where, k, msg);
+		return et_err_set(err, code, "%s: %s: %s", where, k, msg);
 	if (where)
-		return et_err_set(err, reason, "%s: %s", where, msg);
+		return et_err_set(err, code, "%s: %s", where, msg);
 	if (key)
-		return et_err_set(err, reason, "%s: %s", k, msg);
-	return et_err_set(err, reason, "%s", msg);
+		return et_err_set(err, code, "%s: %s", k, msg);
+	return et_err_set(err, code, "%s", msg);
 }
 
 /* ---- public ---- */
@@ -729,18 +729,18 @@ int et_config_set(struct et_config *cfg, const char *key, const char *value, con
 	char why[WHY_MAX] = "";
 	int r;
 	if (!key || !value)
-		return config_err(err, "config_bad_value", where, key, "no key or no value");
+		return config_err(err, ET_E_CONFIG_BAD_VALUE, where, key, "no key or no value");
 	k = key_find(key);
 	if (!k)
-		return config_err(err, "config_unknown_key", where, key, "unknown key");
+		return config_err(err, ET_E_CONFIG_UNKNOWN_KEY, where, key, "unknown key");
 	if (strlen(value) > LINE_MAX_BYTES)
-		return config_err(err, "config_bad_value", where, key, "value is longer than %d bytes",
+		return config_err(err, ET_E_CONFIG_BAD_VALUE, where, key, "value is longer than %d bytes",
 				  LINE_MAX_BYTES);
 	r = k->parse(k, cfg, value, why);
 	if (r == PARSE_NOMEM)
-		return config_err(err, "no_memory", where, key, "out of memory");
+		return config_err(err, ET_E_NO_MEMORY, where, key, "out of memory");
 	if (r != PARSE_OK)
-		return config_err(err, "config_bad_value", where, key, "%s", why);
+		return config_err(err, ET_E_CONFIG_BAD_VALUE, where, key, "%s", why);
 	return 0;
 }
 
@@ -759,7 +759,7 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 
 	copy = strdup(path);
 	if (!copy)
-		return et_err_set(err, "no_memory", "out of memory");
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	free(cfg->path);
 	cfg->path = copy;
 
@@ -776,11 +776,11 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%zu", path, lineno);
 		if ((size_t)(end - line) > LINE_MAX_BYTES) {
-			config_err(err, "config_syntax", where, NULL, "line is longer than %d bytes", LINE_MAX_BYTES);
+			config_err(err, ET_E_CONFIG_SYNTAX, where, NULL, "line is longer than %d bytes", LINE_MAX_BYTES);
 			goto done;
 		}
 		if (memchr(line, '\0', (size_t)(end - line))) {
-			config_err(err, "config_syntax", where, NULL, "line contains a NUL byte");
+			config_err(err, ET_E_CONFIG_SYNTAX, where, NULL, "line contains a NUL byte");
 			goto done;
 		}
 		*end = '\0';
@@ -793,7 +793,7 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 			continue;
 		eq = strchr(key, '=');
 		if (!eq) {
-			config_err(err, "config_syntax", where, NULL, "expected 'key = value'");
+			config_err(err, ET_E_CONFIG_SYNTAX, where, NULL, "expected 'key = value'");
 			goto done;
 		}
 		key_end = eq;
@@ -801,7 +801,7 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 			key_end--;
 		*key_end = '\0';
 		if (*key == '\0') {
-			config_err(err, "config_syntax", where, NULL, "no key before '='");
+			config_err(err, ET_E_CONFIG_SYNTAX, where, NULL, "no key before '='");
 			goto done;
 		}
 		value = eq + 1;
@@ -814,7 +814,7 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 
 		k = key_find(key);
 		if (k && seen[k - keys]) {
-			config_err(err, "config_duplicate_key", where, key, "key is set twice");
+			config_err(err, ET_E_CONFIG_DUPLICATE_KEY, where, key, "key is set twice");
 			goto done;
 		}
 		if (et_config_set(cfg, key, value, where, err) < 0)
@@ -835,31 +835,31 @@ int et_config_finish(struct et_config *cfg, struct et_err *err)
 
 	for (size_t i = 0; i < N_KEYS; i++)
 		if (keys[i].required && !*CFIELD(cfg, &keys[i], char *))
-			return config_err(err, "config_missing_key", where, keys[i].name, "required key is missing");
+			return config_err(err, ET_E_CONFIG_MISSING_KEY, where, keys[i].name, "required key is missing");
 	if (cfg->eligible_groups.n == 0 && cfg->eligible_roles.n == 0)
-		return config_err(err, "config_missing_key", where, "eligible_groups",
+		return config_err(err, ET_E_CONFIG_MISSING_KEY, where, "eligible_groups",
 				  "required key is missing (set eligible_groups, eligible_roles or both)");
 	if (cfg->user_map == ET_MAP_STRIP_DOMAIN && cfg->allowed_domains.n == 0)
-		return config_err(err, "config_missing_key", where, "allowed_domains",
+		return config_err(err, ET_E_CONFIG_MISSING_KEY, where, "allowed_domains",
 				  "required key is missing (user_map = strip_domain needs it, "
 				  "otherwise any domain would map)");
 	if (cfg->user_map == ET_MAP_FILE && !cfg->user_map_file)
-		return config_err(err, "config_missing_key", where, "user_map", "no map file");
+		return config_err(err, ET_E_CONFIG_MISSING_KEY, where, "user_map", "no map file");
 
 	format_duration(cfg->duration_min, a, sizeof(a));
 	format_duration(cfg->duration_default, b, sizeof(b));
 	format_duration(cfg->duration_max, c, sizeof(c));
 	if (cfg->duration_min > cfg->duration_max)
-		return config_err(err, "config_conflict", where, "duration_min",
+		return config_err(err, ET_E_CONFIG_CONFLICT, where, "duration_min",
 				  "%s is longer than duration_max (%s)", a, c);
 	if (cfg->duration_default < cfg->duration_min || cfg->duration_default > cfg->duration_max)
-		return config_err(err, "config_conflict", where, "duration_default",
+		return config_err(err, ET_E_CONFIG_CONFLICT, where, "duration_default",
 				  "%s is not between duration_min (%s) and duration_max (%s)", b, a, c);
 
 	if (!cfg->discovery_url || cfg->discovery_url_derived) {
 		char *url;
 		if (asprintf(&url, "%s/%s/v2.0/.well-known/openid-configuration", cfg->authority, cfg->tenant_id) < 0)
-			return et_err_set(err, "no_memory", "out of memory");
+			return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		free(cfg->discovery_url);
 		cfg->discovery_url = url;
 		cfg->discovery_url_derived = true;

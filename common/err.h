@@ -1,18 +1,25 @@
-/* Errors as values: a short machine reason and one human sentence. */
+/* Errors as values: a reason from the one list (reasons.h) and one sentence with the detail.
+ *
+ * The sentence is for the log and the journal: it may name local paths and values. What a
+ * person at a prompt is shown is chosen by the reason's class (see reasons.h). */
 #pragma once
 #include <stdarg.h>
+#include "reasons.h"
 
 #define ET_ATTR_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 struct et_err {
-	char reason[48];   /* machine reason, e.g. "bad_signature" */
-	char message[320]; /* one sentence for a person */
+	enum et_reason code; /* what to branch on */
+	char reason[48];     /* et_reason_name(code), e.g. "bad_signature": logs, audit, tests */
+	char message[320];   /* one sentence with the detail, for the log */
 };
 
 /* Fill err (NULL-safe) and return -1, so callers can `return et_err_set(...)`. */
-int et_err_set(struct et_err *err, const char *reason, const char *fmt, ...) ET_ATTR_PRINTF(3, 4);
-int et_err_setv(struct et_err *err, const char *reason, const char *fmt, va_list ap) ET_ATTR_PRINTF(3, 0);
+int et_err_set(struct et_err *err, enum et_reason code, const char *fmt, ...) ET_ATTR_PRINTF(3, 4);
+int et_err_setv(struct et_err *err, enum et_reason code, const char *fmt, va_list ap) ET_ATTR_PRINTF(3, 0);
 void et_err_clear(struct et_err *err);
+/* The class of err's reason (ET_CLASS_NONE for a cleared err or NULL). */
+enum et_class et_err_class(const struct et_err *err);
 
 /* Logging goes through a sink the front end installs (pam_syslog in the module, stderr in
  * the CLI, the journal in the helper). A sink is per configuration, never global. */

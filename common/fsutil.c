@@ -13,17 +13,17 @@ int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err)
 {
 	struct stat st;
 	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return et_err_set(err, "state_dir", "cannot create %s: %s", dir, strerror(errno));
+		return et_err_set(err, ET_E_STATE_DIR, "cannot create %s: %s", dir, strerror(errno));
 	if (lstat(dir, &st) < 0)
-		return et_err_set(err, "state_dir", "cannot stat %s: %s", dir, strerror(errno));
+		return et_err_set(err, ET_E_STATE_DIR, "cannot stat %s: %s", dir, strerror(errno));
 	if (S_ISLNK(st.st_mode))
-		return et_err_set(err, "state_dir", "%s is a symbolic link: refusing to use it", dir);
+		return et_err_set(err, ET_E_STATE_DIR, "%s is a symbolic link: refusing to use it", dir);
 	if (!S_ISDIR(st.st_mode))
-		return et_err_set(err, "state_dir", "%s is not a directory", dir);
+		return et_err_set(err, ET_E_STATE_DIR, "%s is not a directory", dir);
 	if (st.st_uid != 0)
-		return et_err_set(err, "state_dir", "%s is not owned by root: refusing to use it", dir);
+		return et_err_set(err, ET_E_STATE_DIR, "%s is not owned by root: refusing to use it", dir);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return et_err_set(err, "state_dir", "%s is group- or world-writable: refusing to use it", dir);
+		return et_err_set(err, ET_E_STATE_DIR, "%s is group- or world-writable: refusing to use it", dir);
 	return 0;
 }
 
@@ -62,7 +62,7 @@ static int temp_write(char *tmpl, const char *path, const void *data, size_t len
 
 	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
-		return et_err_set(err, "write_failed", "cannot create a temporary file for %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot create a temporary file for %s: %s", path, strerror(errno));
 	if (fchmod(fd, mode) < 0)
 		goto fail;
 	while (left > 0) {
@@ -87,7 +87,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmpl);
-	return et_err_set(err, "write_failed", "cannot write %s: %s", path, strerror(saved));
+	return et_err_set(err, ET_E_WRITE_FAILED, "cannot write %s: %s", path, strerror(saved));
 }
 
 int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
@@ -95,16 +95,16 @@ int et_file_write_atomic(const char *path, const void *data, size_t len, mode_t 
 	char tmp[PATH_MAX];
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return et_err_set(err, "path_too_long", "path too long: %s", path);
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "path too long: %s", path);
 	if (temp_write(tmp, path, data, len, mode, err) < 0)
 		return -1;
 	if (rename(tmp, path) < 0) {
 		int saved = errno;
 		unlink(tmp);
-		return et_err_set(err, "write_failed", "cannot write %s: %s", path, strerror(saved));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot write %s: %s", path, strerror(saved));
 	}
 	if (fsync_parent(path) < 0)
-		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot sync the directory of %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -115,7 +115,7 @@ int et_file_create_exclusive(const char *path, const char *tmpl, const void *dat
 	int created;
 
 	if (snprintf(tmp, sizeof(tmp), "%s", tmpl) >= (int)sizeof(tmp))
-		return et_err_set(err, "path_too_long", "path too long: %s", tmpl);
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "path too long: %s", tmpl);
 	if (temp_write(tmp, path, data, len, mode, err) < 0)
 		return -1;
 	/* link(2) fails with EEXIST instead of replacing: of racing creators exactly one wins,
@@ -127,11 +127,11 @@ int et_file_create_exclusive(const char *path, const char *tmpl, const void *dat
 	} else {
 		int saved = errno;
 		unlink(tmp);
-		return et_err_set(err, "write_failed", "cannot create %s: %s", path, strerror(saved));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot create %s: %s", path, strerror(saved));
 	}
 	unlink(tmp);
 	if (created && fsync_parent(path) < 0)
-		return et_err_set(err, "write_failed", "cannot sync the directory of %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot sync the directory of %s: %s", path, strerror(errno));
 	return created;
 }
 
@@ -146,34 +146,34 @@ int et_file_read(const char *path, size_t max, int require_root, char **ret_buf,
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return et_err_set(err, "not_found", "%s does not exist", path);
+			return et_err_set(err, ET_E_NOT_FOUND, "%s does not exist", path);
 		if (errno == ELOOP)
-			return et_err_set(err, "unsafe_file", "%s is a symbolic link: refusing to read it", path);
-		return et_err_set(err, "read_failed", "cannot open %s: %s", path, strerror(errno));
+			return et_err_set(err, ET_E_UNSAFE_FILE, "%s is a symbolic link: refusing to read it", path);
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0) {
-		et_err_set(err, "read_failed", "cannot stat %s: %s", path, strerror(errno));
+		et_err_set(err, ET_E_READ_FAILED, "cannot stat %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		et_err_set(err, "unsafe_file", "%s is not a regular file", path);
+		et_err_set(err, ET_E_UNSAFE_FILE, "%s is not a regular file", path);
 		goto fail;
 	}
 	if (require_root && st.st_uid != 0) {
-		et_err_set(err, "unsafe_file", "%s is not owned by root: refusing to use it", path);
+		et_err_set(err, ET_E_UNSAFE_FILE, "%s is not owned by root: refusing to use it", path);
 		goto fail;
 	}
 	if (require_root && (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		et_err_set(err, "unsafe_file", "%s is group- or world-writable: refusing to use it", path);
+		et_err_set(err, ET_E_UNSAFE_FILE, "%s is group- or world-writable: refusing to use it", path);
 		goto fail;
 	}
 	if ((size_t)st.st_size > max) {
-		et_err_set(err, "too_large", "%s is larger than %zu bytes", path, max);
+		et_err_set(err, ET_E_TOO_LARGE, "%s is larger than %zu bytes", path, max);
 		goto fail;
 	}
 	buf = malloc(max + 1);
 	if (!buf) {
-		et_err_set(err, "no_memory", "out of memory reading %s", path);
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory reading %s", path);
 		goto fail;
 	}
 	for (;;) {
@@ -181,14 +181,14 @@ int et_file_read(const char *path, size_t max, int require_root, char **ret_buf,
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			et_err_set(err, "read_failed", "cannot read %s: %s", path, strerror(errno));
+			et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 		if (len > max) {
-			et_err_set(err, "too_large", "%s is larger than %zu bytes", path, max);
+			et_err_set(err, ET_E_TOO_LARGE, "%s is larger than %zu bytes", path, max);
 			goto fail;
 		}
 	}

@@ -94,12 +94,12 @@ static int lookup_user(const char *user, uid_t *ret_uid, struct et_err *err)
 	char buf[4096];
 	int r;
 	if (!et_local_name_ok(user))
-		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user ? user : "");
 	r = getpwnam_r(user, &pw, buf, sizeof(buf), &found);
 	if (r != 0)
-		return et_err_set(err, "no_user", "cannot look up user %s: %s", user, strerror(r));
+		return et_err_set(err, ET_E_NO_USER, "cannot look up user %s: %s", user, strerror(r));
 	if (!found)
-		return et_err_set(err, "no_user", "there is no local user %s", user);
+		return et_err_set(err, ET_E_NO_USER, "there is no local user %s", user);
 	*ret_uid = pw.pw_uid;
 	return 0;
 }
@@ -136,7 +136,7 @@ static int member_remove(const char *group, const char *user, struct et_err *err
 	struct et_member_edit e = { .remove = &rm };
 	int r;
 	if (et_strlist_add(&rm, user) < 0)
-		return et_err_set(err, "no_memory", "out of memory");
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	r = et_group_edit(group, &e, NULL, err);
 	et_strlist_free(&rm);
 	return r;
@@ -144,8 +144,8 @@ static int member_remove(const char *group, const char *user, struct et_err *err
 
 static void group_error_reason(struct et_err *err, const char *group)
 {
-	if (err && strcmp(err->reason, "no_group") == 0)
-		et_err_set(err, "no_group",
+	if (err && err->code == ET_E_NO_GROUP)
+		et_err_set(err, ET_E_NO_GROUP,
 			   "the elevated group '%s' does not exist in /etc/group: create it (groupadd %s) or fix "
 			   "elevated_group in the configuration",
 			   group, group);
@@ -167,11 +167,11 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	if (lookup_user(req->user, &g.uid, err) < 0)
 		return -1;
 	if (req->duration < 0)
-		return et_err_set(err, "bad_duration", "a grant's duration cannot be negative");
+		return et_err_set(err, ET_E_BAD_DURATION, "a grant's duration cannot be negative");
 	if (!et_grant_method_name(req->method))
-		return et_err_set(err, "bad_method", "unknown grant method");
+		return et_err_set(err, ET_E_BAD_METHOD, "unknown grant method");
 	if (!cfg->elevated_group || !et_local_name_ok(cfg->elevated_group) || strlen(cfg->elevated_group) > ET_GRANT_NAME_MAX)
-		return et_err_set(err, "config", "elevated_group is not set to a valid group name");
+		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set to a valid group name");
 	if (et_grant_id_new(g.id, err) < 0)
 		return -1;
 	snprintf(g.user, sizeof(g.user), "%s", req->user);
@@ -191,11 +191,11 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	if (et_grant_store_count(cfg, &count, err) < 0)
 		goto fail;
 	if (count >= ET_GRANTS_MAX) {
-		et_err_set(err, "too_many_grants", "the store already holds %zu grants", count);
+		et_err_set(err, ET_E_TOO_MANY_GRANTS, "the store already holds %zu grants", count);
 		goto fail;
 	}
 	if (et_strlist_add(&add, g.user) < 0) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto fail;
 	}
 	/* Membership first: a kill after this leaves a member without a grant, which the sweep
@@ -252,18 +252,18 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 {
 	struct et_grant_list others = { 0 };
 	struct et_grant g;
-	struct et_err gerr = { { 0 }, { 0 } };
+	struct et_err gerr = { 0 };
 	bool member_failed = false;
 	int lock = -1, r = -1;
 
 	if (!et_grant_id_ok(id))
-		return et_err_set(err, "bad_id", "'%.64s' is not a grant id (32 hexadecimal digits)", id ? id : "");
+		return et_err_set(err, ET_E_BAD_ID, "'%.64s' is not a grant id (32 hexadecimal digits)", id ? id : "");
 	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
 		goto done;
 	if (et_grant_store_read(cfg, id, &g, err) < 0)
 		goto done;
 	if (owner != (uid_t)-1 && g.uid != owner) {
-		et_err_set(err, "not_owner", "grant %s is not yours", id);
+		et_err_set(err, ET_E_NOT_OWNER, "grant %s is not yours", id);
 		goto done;
 	}
 	if (cause == ET_REVOKE_EXPIRY && is_live(&g, now))
@@ -279,7 +279,7 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 
 	audit_revoke(cfg, &g, cause);
 	if (member_failed) {
-		et_err_set(err, "group_edit_failed", "grant %s ended, but %s is still in group %s: %s", id, g.user,
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s ended, but %s is still in group %s: %s", id, g.user,
 			   g.group, gerr.message);
 		audit_error(cfg, g.user, g.id, err ? err : &gerr);
 		goto done;
@@ -305,20 +305,20 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 {
 	struct et_grant_list l = { 0 };
 	struct et_grant *ended = NULL;
-	struct et_err gerr = { { 0 }, { 0 } };
+	struct et_err gerr = { 0 };
 	size_t n_ended = 0;
 	bool member_failed = false;
 	int lock = -1, r = -1;
 
 	if (!et_local_name_ok(user))
-		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user ? user : "");
 	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
 		goto done;
 	if (et_grant_store_list(cfg, user, &l, err) < 0)
 		goto done;
 	ended = calloc(l.n ? l.n : 1, sizeof(*ended));
 	if (!ended) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -353,7 +353,7 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 	}
 	if (member_failed) {
 		group_error_reason(&gerr, cfg->elevated_group);
-		et_err_set(err, "group_edit_failed", "%zu grant(s) of %s ended, but the membership could not be removed: %s",
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s ended, but the membership could not be removed: %s",
 			   n_ended, user, gerr.message);
 		audit_error(cfg, user, NULL, err ? err : &gerr);
 		goto done;
@@ -418,7 +418,7 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0) {
-			if (strcmp(e.reason, "not_found") != 0)
+			if (e.code != ET_E_NOT_FOUND)
 				continue; /* unreadable: the grant's own problem, reported by the store */
 			if (unlinkat(fd, de->d_name, 0) == 0)
 				res->pending_removed++;
@@ -427,7 +427,7 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 		if ((long long)now - (long long)st.st_mtime <= ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S)
 			continue; /* its guard may still be waiting */
 		if (et_grant_revoke(cfg, de->d_name, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, now, NULL, &e) < 0 &&
-		    strcmp(e.reason, "not_found") != 0) {
+		    e.code != ET_E_NOT_FOUND) {
 			audit_error(cfg, g.user, g.id, &e);
 			continue;
 		}
@@ -453,9 +453,9 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 	int lock = -1, r = -1;
 
 	if (user && !et_local_name_ok(user))
-		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user);
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user);
 	if (!cfg->elevated_group)
-		return et_err_set(err, "config", "elevated_group is not set");
+		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set");
 	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
 		goto done;
 	if (et_grant_store_tidy(cfg, &res.quarantined, err) < 0 || et_grant_store_list(cfg, user, &l, err) < 0)
@@ -539,7 +539,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 	r = 0;
 	goto done;
 nomem:
-	et_err_set(err, "no_memory", "out of memory");
+	et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 done:
 	if (r < 0 && err)
 		audit_error(cfg, user, NULL, err);
@@ -582,15 +582,15 @@ int et_helper_grant_id_parse(const char *out, size_t len, char ret_id[ET_GRANT_I
 {
 	char id[ET_GRANT_ID_HEX + 1];
 	if (!out || len == 0)
-		return et_err_set(err, "no_grant_id", "%s grant printed no grant id", ET_HELPER_PATH);
+		return et_err_set(err, ET_E_NO_GRANT_ID, "%s grant printed no grant id", ET_HELPER_PATH);
 	if (len != ET_GRANT_ID_HEX + 1 || out[ET_GRANT_ID_HEX] != '\n' || memchr(out, '\0', len))
-		return et_err_set(err, "bad_grant_id",
+		return et_err_set(err, ET_E_BAD_GRANT_ID,
 				  "%s grant printed %zu bytes, not one line with a grant id of %d hex digits",
 				  ET_HELPER_PATH, len, ET_GRANT_ID_HEX);
 	memcpy(id, out, ET_GRANT_ID_HEX);
 	id[ET_GRANT_ID_HEX] = '\0';
 	if (!et_grant_id_ok(id))
-		return et_err_set(err, "bad_grant_id", "%s grant printed a line that is not a grant id", ET_HELPER_PATH);
+		return et_err_set(err, ET_E_BAD_GRANT_ID, "%s grant printed a line that is not a grant id", ET_HELPER_PATH);
 	memcpy(ret_id, id, sizeof(id));
 	return 0;
 }
@@ -607,9 +607,9 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 
 	memset(&res, 0, sizeof(res));
 	if (!et_local_name_ok(user))
-		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user ? user : "");
 	if (!cfg->elevated_group)
-		return et_err_set(err, "config", "elevated_group is not set");
+		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set");
 	if (et_grant_store_list(cfg, user, &l, err) < 0)
 		goto done;
 	if (et_group_read(cfg->elevated_group, &members, NULL, err) < 0) {
@@ -653,7 +653,7 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 		audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason));
 		if (how == ET_CHECK_REVOKE_HERE) {
 			if (et_grant_sweep(cfg, user, ET_REVOKE_ACCOUNT, now, NULL, &rerr) < 0) {
-				et_err_set(err, "revoke_failed", "cannot revoke the %s of %s: %s",
+				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke the %s of %s: %s",
 					   res.state == ET_GRANT_STATE_EXPIRED ? "expired grant" : "stale membership", user,
 					   rerr.message);
 				goto done;
@@ -662,11 +662,11 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 			const char *const argv[] = { "entra-tap-helper", "sweep", "--user", user, "--cause", "account", NULL };
 			int status = -1;
 			if (et_helper_run(argv, &status, &rerr) < 0) {
-				et_err_set(err, "revoke_failed", "cannot revoke for %s: %s", user, rerr.message);
+				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke for %s: %s", user, rerr.message);
 				goto done;
 			}
 			if (status != ET_EXIT_OK) {
-				et_err_set(err, "revoke_failed", "cannot revoke for %s: %s exited with status %d", user,
+				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke for %s: %s exited with status %d", user,
 					   ET_HELPER_PATH, status);
 				goto done;
 			}
@@ -690,22 +690,22 @@ int et_grant_setcred(const struct et_config *cfg, const char *user, time_t now, 
 	int n, m = 0, r = -1;
 
 	if (!et_local_name_ok(user))
-		return et_err_set(err, "bad_user", "'%.64s' is not a valid local user name", user ? user : "");
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user ? user : "");
 	if (!cfg->elevated_group)
-		return et_err_set(err, "config", "elevated_group is not set");
+		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set");
 	if (et_group_read(cfg->elevated_group, NULL, &gid, err) < 0) {
 		group_error_reason(err, cfg->elevated_group);
 		return -1;
 	}
 	n = getgroups(0, NULL);
 	if (n < 0)
-		return et_err_set(err, "setcred_failed", "cannot read the supplementary groups: %s", strerror(errno));
+		return et_err_set(err, ET_E_SETCRED_FAILED, "cannot read the supplementary groups: %s", strerror(errno));
 	groups = calloc((size_t)n + 1, sizeof(*groups));
 	if (!groups)
-		return et_err_set(err, "no_memory", "out of memory");
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	n = getgroups(n, groups);
 	if (n < 0) {
-		et_err_set(err, "setcred_failed", "cannot read the supplementary groups: %s", strerror(errno));
+		et_err_set(err, ET_E_SETCRED_FAILED, "cannot read the supplementary groups: %s", strerror(errno));
 		goto done;
 	}
 	for (int i = 0; i < n; i++)
@@ -733,7 +733,7 @@ int et_grant_setcred(const struct et_config *cfg, const char *user, time_t now, 
 		if (groups[i] != gid)
 			groups[m++] = groups[i];
 	if (setgroups((size_t)m, groups) < 0) {
-		et_err_set(err, "setcred_failed", "cannot drop group %s from the process: %s", cfg->elevated_group,
+		et_err_set(err, ET_E_SETCRED_FAILED, "cannot drop group %s from the process: %s", cfg->elevated_group,
 			   strerror(errno));
 		goto done;
 	}

@@ -83,7 +83,7 @@ int et_grant_id_new(char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return et_err_set(err, "no_random", "cannot get random bytes: %s", strerror(errno));
+			return et_err_set(err, ET_E_NO_RANDOM, "cannot get random bytes: %s", strerror(errno));
 		}
 		got += (size_t)r;
 	}
@@ -184,7 +184,7 @@ int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *re
 	    g->created < 0 || g->expires < g->created || (long long)g->expires >= TIME_MAX_ACCEPTED ||
 	    !text_clean(g->oid) || !text_clean(g->upn) || !text_clean(g->tid) || !text_clean(g->reason) ||
 	    !text_clean(g->service) || !text_clean(g->rhost))
-		return et_err_set(err, "bad_grant", "the grant has an invalid field and was not written");
+		return et_err_set(err, ET_E_BAD_GRANT, "the grant has an invalid field and was not written");
 	n = snprintf(buf, size,
 		     MAGIC " %d\n"
 		     "id=%s\nuser=%s\nuid=%lu\ngroup=%s\ncreated=%lld\nexpires=%lld\nmethod=%s\n"
@@ -193,7 +193,7 @@ int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *re
 		     (long long)g->expires, method, g->oid, g->upn, g->tid, g->reason, g->service, g->rhost,
 		     g->added_membership ? 1 : 0);
 	if (n < 0 || (size_t)n >= size)
-		return et_err_set(err, "bad_grant", "the grant does not fit in %zu bytes", size);
+		return et_err_set(err, ET_E_BAD_GRANT, "the grant does not fit in %zu bytes", size);
 	*ret_len = (size_t)n;
 	return 0;
 }
@@ -221,7 +221,7 @@ static const char *const key_names[K_COUNT] = {
 
 static int bad_value(struct et_err *err, int key)
 {
-	return et_err_set(err, "corrupt_grant", "bad value for '%s' in the grant file", key_names[key]);
+	return et_err_set(err, ET_E_CORRUPT_GRANT, "bad value for '%s' in the grant file", key_names[key]);
 }
 
 /* Copy a text value into a field of size `size`; too long or unclean is corrupt. */
@@ -244,9 +244,9 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 
 	memset(&g, 0, sizeof(g));
 	if (len > ET_GRANT_FILE_MAX)
-		return et_err_set(err, "corrupt_grant", "the grant file is larger than %d bytes", ET_GRANT_FILE_MAX);
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file is larger than %d bytes", ET_GRANT_FILE_MAX);
 	if (memchr(text, '\0', len))
-		return et_err_set(err, "corrupt_grant", "the grant file contains a NUL byte");
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file contains a NUL byte");
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t llen;
@@ -254,20 +254,20 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 		long long num;
 		int k;
 		if (!nl)
-			return et_err_set(err, "corrupt_grant", "the grant file is truncated (no final newline)");
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file is truncated (no final newline)");
 		llen = (size_t)(nl - (text + pos));
 		memcpy(line, text + pos, llen);
 		line[llen] = '\0';
 		pos += llen + 1;
 		if (ended)
-			return et_err_set(err, "corrupt_grant", "the grant file has data after its end line");
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file has data after its end line");
 		if (!header) {
 			char expect[32];
 			snprintf(expect, sizeof(expect), MAGIC " %d", ET_GRANT_FORMAT_VERSION);
 			if (strncmp(line, MAGIC " ", strlen(MAGIC) + 1) != 0)
-				return et_err_set(err, "corrupt_grant", "not a grant file (bad first line)");
+				return et_err_set(err, ET_E_CORRUPT_GRANT, "not a grant file (bad first line)");
 			if (strcmp(line, expect) != 0)
-				return et_err_set(err, "corrupt_grant", "unsupported grant file version '%.16s'",
+				return et_err_set(err, ET_E_CORRUPT_GRANT, "unsupported grant file version '%.16s'",
 						  line + strlen(MAGIC) + 1);
 			header = true;
 			continue;
@@ -278,16 +278,16 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 		}
 		eq = strchr(line, '=');
 		if (!eq)
-			return et_err_set(err, "corrupt_grant", "a line of the grant file has no '='");
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "a line of the grant file has no '='");
 		*eq = '\0';
 		v = eq + 1;
 		for (k = 0; k < K_COUNT; k++)
 			if (strcmp(line, key_names[k]) == 0)
 				break;
 		if (k == K_COUNT)
-			return et_err_set(err, "corrupt_grant", "unknown key '%.40s' in the grant file", line);
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "unknown key '%.40s' in the grant file", line);
 		if (seen[k])
-			return et_err_set(err, "corrupt_grant", "key '%s' appears twice in the grant file", key_names[k]);
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "key '%s' appears twice in the grant file", key_names[k]);
 		seen[k] = true;
 		switch (k) {
 		case K_ID:
@@ -338,14 +338,14 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 		}
 	}
 	if (!header)
-		return et_err_set(err, "corrupt_grant", "the grant file is empty");
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file is empty");
 	if (!ended)
-		return et_err_set(err, "corrupt_grant", "the grant file is truncated (no end line)");
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file is truncated (no end line)");
 	for (int k = 0; k < K_COUNT; k++)
 		if (!seen[k])
-			return et_err_set(err, "corrupt_grant", "key '%s' is missing from the grant file", key_names[k]);
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "key '%s' is missing from the grant file", key_names[k]);
 	if (g.expires < g.created)
-		return et_err_set(err, "corrupt_grant", "the grant expires before it was created");
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant expires before it was created");
 	*ret = g;
 	return 0;
 }
@@ -355,18 +355,18 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 static int grants_dir(const struct et_config *cfg, char *buf, size_t size, struct et_err *err)
 {
 	if (!cfg->state_dir || cfg->state_dir[0] != '/')
-		return et_err_set(err, "config", "state_dir is not an absolute path");
+		return et_err_set(err, ET_E_CONFIG, "state_dir is not an absolute path");
 	if (snprintf(buf, size, "%s/" GRANTS_SUBDIR, cfg->state_dir) >= (int)size)
-		return et_err_set(err, "path_too_long", "state_dir is too long");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long");
 	return 0;
 }
 
 static int grant_path(const struct et_config *cfg, const char *id, char *buf, size_t size, struct et_err *err)
 {
 	if (!et_grant_id_ok(id))
-		return et_err_set(err, "bad_id", "'%.64s' is not a grant id (32 hexadecimal digits)", id ? id : "");
+		return et_err_set(err, ET_E_BAD_ID, "'%.64s' is not a grant id (32 hexadecimal digits)", id ? id : "");
 	if (!cfg->state_dir || snprintf(buf, size, "%s/" GRANTS_SUBDIR "/%s" GRANT_SUFFIX, cfg->state_dir, id) >= (int)size)
-		return et_err_set(err, "path_too_long", "state_dir is too long");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long");
 	return 0;
 }
 
@@ -395,21 +395,21 @@ int et_grant_store_lock(const struct et_config *cfg, int timeout_ms, int *ret_fd
 	int fd;
 
 	if (!cfg->state_dir || snprintf(path, sizeof(path), "%s/lock", cfg->state_dir) >= (int)sizeof(path))
-		return et_err_set(err, "path_too_long", "state_dir is too long");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long");
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
-		return et_err_set(err, "store_locked", "cannot open %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_STORE_LOCKED, "cannot open %s: %s", path, strerror(errno));
 	for (;;) {
 		struct timespec ts;
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
-			et_err_set(err, "store_locked", "cannot lock %s: %s", path, strerror(errno));
+			et_err_set(err, ET_E_STORE_LOCKED, "cannot lock %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
 		if (monotonic_ms() >= deadline) {
-			et_err_set(err, "store_locked", "the grant store %s stayed locked for %d ms", path, timeout_ms);
+			et_err_set(err, ET_E_STORE_LOCKED, "the grant store %s stayed locked for %d ms", path, timeout_ms);
 			close(fd);
 			return -1;
 		}
@@ -452,10 +452,10 @@ int et_grant_store_read(const struct et_config *cfg, const char *id, struct et_g
 	if (grant_path(cfg, id, path, sizeof(path), err) < 0)
 		return -1;
 	if (et_file_read(path, ET_GRANT_FILE_MAX, 1, &text, &len, err) < 0) {
-		if (err && strcmp(err->reason, "not_found") == 0)
-			return et_err_set(err, "not_found", "there is no grant %s", id);
-		if (err && strcmp(err->reason, "too_large") == 0)
-			return et_err_set(err, "corrupt_grant", "grant %s: the file is larger than %d bytes", id,
+		if (err && err->code == ET_E_NOT_FOUND)
+			return et_err_set(err, ET_E_NOT_FOUND, "there is no grant %s", id);
+		if (err && err->code == ET_E_TOO_LARGE)
+			return et_err_set(err, ET_E_CORRUPT_GRANT, "grant %s: the file is larger than %d bytes", id,
 					  ET_GRANT_FILE_MAX);
 		return -1;
 	}
@@ -465,12 +465,12 @@ int et_grant_store_read(const struct et_config *cfg, const char *id, struct et_g
 		if (err) {
 			char msg[sizeof(err->message)];
 			snprintf(msg, sizeof(msg), "%s", err->message);
-			et_err_set(err, "corrupt_grant", "grant %s: %s", id, msg);
+			et_err_set(err, ET_E_CORRUPT_GRANT, "grant %s: %s", id, msg);
 		}
 		return -1;
 	}
 	if (strcmp(g.id, id) != 0)
-		return et_err_set(err, "corrupt_grant", "grant file %s holds another id (%s)", id, g.id);
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "grant file %s holds another id (%s)", id, g.id);
 	*ret = g;
 	return 0;
 }
@@ -492,11 +492,11 @@ int et_grant_store_remove(const struct et_config *cfg, const char *id, struct et
 		return -1;
 	if (unlink(path) < 0) {
 		if (errno == ENOENT)
-			return et_err_set(err, "not_found", "there is no grant %s", id);
-		return et_err_set(err, "write_failed", "cannot delete %s: %s", path, strerror(errno));
+			return et_err_set(err, ET_E_NOT_FOUND, "there is no grant %s", id);
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot delete %s: %s", path, strerror(errno));
 	}
 	if (fsync_dir(dir) < 0)
-		return et_err_set(err, "write_failed", "cannot sync %s: %s", dir, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot sync %s: %s", dir, strerror(errno));
 	return 0;
 }
 
@@ -536,7 +536,7 @@ int et_grant_store_list(const struct et_config *cfg, const char *user, struct et
 			*ret = l;
 			return 0;
 		}
-		return et_err_set(err, "read_failed", "cannot open %s: %s", dirpath, strerror(errno));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
 	}
 	while ((errno = 0, de = readdir(d))) {
 		char id[ET_GRANT_ID_HEX + 1];
@@ -552,7 +552,7 @@ int et_grant_store_list(const struct et_config *cfg, const char *user, struct et
 			continue;
 		}
 		if (et_grant_store_read(cfg, id, &g, &e) < 0) {
-			if (strcmp(e.reason, "not_found") != 0) { /* not removed in the meantime */
+			if (e.code != ET_E_NOT_FOUND) { /* not removed in the meantime */
 				l.n_corrupt++;
 				et_log(&cfg->log, ET_LOG_ERR, "%s", e.message);
 			}
@@ -566,7 +566,7 @@ int et_grant_store_list(const struct et_config *cfg, const char *user, struct et
 			if (!grown) {
 				closedir(d);
 				et_grant_list_free(&l);
-				return et_err_set(err, "no_memory", "out of memory listing grants");
+				return et_err_set(err, ET_E_NO_MEMORY, "out of memory listing grants");
 			}
 			l.items = grown;
 			cap = ncap;
@@ -577,7 +577,7 @@ int et_grant_store_list(const struct et_config *cfg, const char *user, struct et
 		int e = errno;
 		closedir(d);
 		et_grant_list_free(&l);
-		return et_err_set(err, "read_failed", "cannot read %s: %s", dirpath, strerror(e));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", dirpath, strerror(e));
 	}
 	closedir(d);
 	if (l.n > 1)
@@ -604,12 +604,12 @@ int et_grant_store_tidy(const struct et_config *cfg, unsigned *ret_quarantined, 
 				*ret_quarantined = 0;
 			return 0;
 		}
-		return et_err_set(err, "read_failed", "cannot open %s: %s", dirpath, strerror(errno));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
 	}
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
-		return et_err_set(err, "read_failed", "cannot read %s: %s", dirpath, strerror(errno));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", dirpath, strerror(errno));
 	}
 	while ((de = readdir(d))) {
 		char id[ET_GRANT_ID_HEX + 1], aside[64];
@@ -623,7 +623,7 @@ int et_grant_store_tidy(const struct et_config *cfg, unsigned *ret_quarantined, 
 		}
 		if (!grant_file_name(de->d_name, id))
 			continue;
-		if (et_grant_store_read(cfg, id, &g, &e) == 0 || strcmp(e.reason, "not_found") == 0)
+		if (et_grant_store_read(cfg, id, &g, &e) == 0 || e.code == ET_E_NOT_FOUND)
 			continue;
 		snprintf(aside, sizeof(aside), "%s" GRANT_SUFFIX CORRUPT_SUFFIX, id);
 		if (renameat(dfd, de->d_name, dfd, aside) < 0) {
@@ -636,7 +636,7 @@ int et_grant_store_tidy(const struct et_config *cfg, unsigned *ret_quarantined, 
 	}
 	if (changed && fsync(dfd) < 0) {
 		closedir(d);
-		return et_err_set(err, "write_failed", "cannot sync %s: %s", dirpath, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot sync %s: %s", dirpath, strerror(errno));
 	}
 	closedir(d);
 	if (ret_quarantined)
@@ -655,7 +655,7 @@ int et_grant_store_count(const struct et_config *cfg, size_t *ret_count, struct 
 	d = opendir(dirpath);
 	if (!d) {
 		if (errno != ENOENT)
-			return et_err_set(err, "read_failed", "cannot open %s: %s", dirpath, strerror(errno));
+			return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
 	} else {
 		while ((de = readdir(d))) {
 			char id[ET_GRANT_ID_HEX + 1];

@@ -128,31 +128,31 @@ int et_groupfile_find(const char *buf, size_t len, const char *name, bool gshado
 	bool have = false;
 
 	if (nlen == 0 || memchr(name, ':', nlen) || memchr(name, '\n', nlen))
-		return et_err_set(err, "bad_group_name", "'%s' is not a usable group name", name);
+		return et_err_set(err, ET_E_BAD_GROUP_NAME, "'%s' is not a usable group name", name);
 	while (pos < len) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - buf) : len;
 		if (end - pos > nlen && memcmp(buf + pos, name, nlen) == 0 && buf[pos + nlen] == ':') {
 			size_t colon[3], ncolon = 0;
 			if (have)
-				return et_err_set(err, "duplicate_group",
+				return et_err_set(err, ET_E_DUPLICATE_GROUP,
 						  "group '%s' appears more than once in /etc/%s: fix the file (grpck) first",
 						  name, what);
 			for (size_t i = pos; i < end; i++) {
 				if (buf[i] == '\0')
-					return et_err_set(err, "malformed_group",
+					return et_err_set(err, ET_E_MALFORMED_GROUP,
 							  "the line of group '%s' in /etc/%s contains a NUL byte", name,
 							  what);
 				if (buf[i] == ':') {
 					if (ncolon == 3)
-						return et_err_set(err, "malformed_group",
+						return et_err_set(err, ET_E_MALFORMED_GROUP,
 								  "the line of group '%s' in /etc/%s has more than 4 fields",
 								  name, what);
 					colon[ncolon++] = i;
 				}
 			}
 			if (ncolon != 3)
-				return et_err_set(err, "malformed_group",
+				return et_err_set(err, ET_E_MALFORMED_GROUP,
 						  "the line of group '%s' in /etc/%s has fewer than 4 fields", name, what);
 			found.line_start = pos;
 			found.line_end = end;
@@ -163,16 +163,16 @@ int et_groupfile_find(const char *buf, size_t len, const char *name, bool gshado
 				long gid = 0;
 				size_t i = colon[1] + 1;
 				if (i == colon[2])
-					return et_err_set(err, "malformed_group", "group '%s' in /etc/group has no gid",
+					return et_err_set(err, ET_E_MALFORMED_GROUP, "group '%s' in /etc/group has no gid",
 							  name);
 				for (; i < colon[2]; i++) {
 					if (buf[i] < '0' || buf[i] > '9' || gid > (long)UINT32_MAX / 10)
-						return et_err_set(err, "malformed_group",
+						return et_err_set(err, ET_E_MALFORMED_GROUP,
 								  "group '%s' in /etc/group has a bad gid", name);
 					gid = gid * 10 + (buf[i] - '0');
 				}
 				if (gid >= (long)UINT32_MAX)
-					return et_err_set(err, "malformed_group", "group '%s' in /etc/group has a bad gid",
+					return et_err_set(err, ET_E_MALFORMED_GROUP, "group '%s' in /etc/group has a bad gid",
 							  name);
 				found.gid = gid;
 			}
@@ -181,7 +181,7 @@ int et_groupfile_find(const char *buf, size_t len, const char *name, bool gshado
 		pos = end + 1;
 	}
 	if (!have)
-		return et_err_set(err, "no_group", "group '%s' does not exist in /etc/%s", name, what);
+		return et_err_set(err, ET_E_NO_GROUP, "group '%s' does not exist in /etc/%s", name, what);
 	*ret = found;
 	return 0;
 }
@@ -198,12 +198,12 @@ int et_members_split(const char *list, size_t len, struct et_strlist *ret, struc
 			if (out.n >= ET_GROUP_MEMBERS_MAX) {
 				free(item);
 				et_strlist_free(&out);
-				return et_err_set(err, "too_large", "more than %u group members", ET_GROUP_MEMBERS_MAX);
+				return et_err_set(err, ET_E_TOO_LARGE, "more than %u group members", ET_GROUP_MEMBERS_MAX);
 			}
 			if (!item || et_strlist_add(&out, item) < 0) {
 				free(item);
 				et_strlist_free(&out);
-				return et_err_set(err, "no_memory", "out of memory");
+				return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 			}
 			free(item);
 		}
@@ -225,14 +225,14 @@ int et_members_apply(const char *list, size_t len, const struct et_member_edit *
 		if (list[i] == ',')
 			n_items++;
 	if (n_items > ET_GROUP_MEMBERS_MAX)
-		return et_err_set(err, "too_large", "more than %u group members", ET_GROUP_MEMBERS_MAX);
+		return et_err_set(err, ET_E_TOO_LARGE, "more than %u group members", ET_GROUP_MEMBERS_MAX);
 	for (size_t i = 0; e->add && i < e->add->n; i++)
 		cap += strlen(e->add->items[i]) + 1;
 	if (nameset_from_list(&add, e->add) < 0 || nameset_from_list(&remove, e->remove) < 0 ||
 	    (e->keep && nameset_from_list(&keep, e->keep) < 0) ||
 	    nameset_init(&emitted, n_items + (e->add ? e->add->n : 0)) < 0 || nameset_init(&dropped, n_items) < 0 ||
 	    !(out = malloc(cap))) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 
@@ -249,7 +249,7 @@ int et_members_apply(const char *list, size_t len, const struct et_member_edit *
 				char *name = strndup(item, ilen);
 				if (!name || et_strlist_add(&changes->removed, name) < 0) {
 					free(name);
-					et_err_set(err, "no_memory", "out of memory");
+					et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 					goto done;
 				}
 				free(name);
@@ -273,7 +273,7 @@ int et_members_apply(const char *list, size_t len, const struct et_member_edit *
 		memcpy(out + out_len, name, nlen);
 		out_len += nlen;
 		if (changes && et_strlist_add(&changes->added, name) < 0) {
-			et_err_set(err, "no_memory", "out of memory");
+			et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 			goto done;
 		}
 	}
@@ -320,30 +320,30 @@ static int load_file(int dfd, const char *name, struct loaded *f, struct et_err 
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return et_err_set(err, "not_found", "/etc/%s does not exist", name);
-		return et_err_set(err, "read_failed", "cannot open /etc/%s: %s", name, strerror(errno));
+			return et_err_set(err, ET_E_NOT_FOUND, "/etc/%s does not exist", name);
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open /etc/%s: %s", name, strerror(errno));
 	}
 	if (fstat(fd, &f->st) < 0) {
-		et_err_set(err, "read_failed", "cannot stat /etc/%s: %s", name, strerror(errno));
+		et_err_set(err, ET_E_READ_FAILED, "cannot stat /etc/%s: %s", name, strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(f->st.st_mode)) {
-		et_err_set(err, "read_failed", "/etc/%s is not a regular file", name);
+		et_err_set(err, ET_E_READ_FAILED, "/etc/%s is not a regular file", name);
 		goto fail;
 	}
 	f->label_len = fgetxattr(fd, SELINUX_XATTR, f->label, sizeof(f->label));
 	if (f->label_len < 0 && errno != ENODATA && errno != ENOTSUP && errno != EOPNOTSUPP) {
-		et_err_set(err, "read_failed", "cannot read the security label of /etc/%s: %s", name, strerror(errno));
+		et_err_set(err, ET_E_READ_FAILED, "cannot read the security label of /etc/%s: %s", name, strerror(errno));
 		goto fail;
 	}
 	if ((uintmax_t)f->st.st_size > ET_GROUP_FILE_MAX) {
-		et_err_set(err, "too_large", "/etc/%s is larger than %u bytes", name, ET_GROUP_FILE_MAX);
+		et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name, ET_GROUP_FILE_MAX);
 		goto fail;
 	}
 	cap = (size_t)f->st.st_size + 1;
 	buf = malloc(cap + 1);
 	if (!buf) {
-		et_err_set(err, "no_memory", "out of memory reading /etc/%s", name);
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
 		goto fail;
 	}
 	for (;;) {
@@ -351,7 +351,7 @@ static int load_file(int dfd, const char *name, struct loaded *f, struct et_err 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			et_err_set(err, "read_failed", "cannot read /etc/%s: %s", name, strerror(errno));
+			et_err_set(err, ET_E_READ_FAILED, "cannot read /etc/%s: %s", name, strerror(errno));
 			goto fail;
 		}
 		if (r == 0)
@@ -360,14 +360,14 @@ static int load_file(int dfd, const char *name, struct loaded *f, struct et_err 
 		if (len == cap) { /* the file grew while we read it */
 			char *grown;
 			if (cap >= ET_GROUP_FILE_MAX) {
-				et_err_set(err, "too_large", "/etc/%s is larger than %u bytes", name,
+				et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name,
 					   ET_GROUP_FILE_MAX);
 				goto fail;
 			}
 			cap = cap * 2 > ET_GROUP_FILE_MAX ? ET_GROUP_FILE_MAX : cap * 2;
 			grown = realloc(buf, cap + 1);
 			if (!grown) {
-				et_err_set(err, "no_memory", "out of memory reading /etc/%s", name);
+				et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
 				goto fail;
 			}
 			buf = grown;
@@ -392,7 +392,7 @@ int et_group_read(const char *group, struct et_strlist *ret_members, gid_t *ret_
 
 	dfd = open(ETC_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return et_err_set(err, "read_failed", "cannot open %s: %s", ETC_DIR, strerror(errno));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", ETC_DIR, strerror(errno));
 	if (load_file(dfd, GROUP_NAME, &f, err) < 0)
 		goto done;
 	if (et_groupfile_find(f.buf, f.len, group, false, &f.line, err) < 0)
@@ -509,9 +509,9 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 	(void)unlinkat(dfd, tmp, 0);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return et_err_set(err, "group_locked", "cannot create /etc/%s: %s", tmp, strerror(errno));
+		return et_err_set(err, ET_E_GROUP_LOCKED, "cannot create /etc/%s: %s", tmp, strerror(errno));
 	if (write(fd, text, (size_t)len) != len) {
-		et_err_set(err, "group_locked", "cannot write /etc/%s: %s", tmp, strerror(errno));
+		et_err_set(err, ET_E_GROUP_LOCKED, "cannot write /etc/%s: %s", tmp, strerror(errno));
 		close(fd);
 		goto done;
 	}
@@ -526,16 +526,16 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 				break;
 			}
 			(void)unlinkat(dfd, lock, 0);
-			et_err_set(err, "group_locked", "/etc/%s did not link as expected", lock);
+			et_err_set(err, ET_E_GROUP_LOCKED, "/etc/%s did not link as expected", lock);
 			break;
 		}
 		if (errno != EEXIST) {
-			et_err_set(err, "group_locked", "cannot create /etc/%s: %s", lock, strerror(errno));
+			et_err_set(err, ET_E_GROUP_LOCKED, "cannot create /etc/%s: %s", lock, strerror(errno));
 			break;
 		}
 		holder = lock_holder(dfd, lock, &mtime);
 		if (monotonic_ms() >= deadline) {
-			et_err_set(err, "group_locked", "/etc/%s is held by process %ld", lock, holder);
+			et_err_set(err, ET_E_GROUP_LOCKED, "/etc/%s is held by process %ld", lock, holder);
 			break;
 		}
 		if (holder == -2)
@@ -598,7 +598,7 @@ static int open_plus(int dfd, const char *name, struct et_err *err)
 	}
 	fd = openat(dfd, plus, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return et_err_set(err, "write_failed", "cannot create /etc/%s: %s", plus, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot create /etc/%s: %s", plus, strerror(errno));
 	return fd;
 }
 
@@ -617,12 +617,12 @@ static int write_plus(int dfd, const char *name, const struct loaded *f, int *re
 	if (fd < 0)
 		return -1;
 	if (fchown(fd, f->st.st_uid, f->st.st_gid) < 0 || fchmod(fd, f->st.st_mode & 07777) < 0) {
-		et_err_set(err, "write_failed", "cannot set owner and mode of /etc/%s: %s", plus, strerror(errno));
+		et_err_set(err, ET_E_WRITE_FAILED, "cannot set owner and mode of /etc/%s: %s", plus, strerror(errno));
 		goto fail;
 	}
 	/* keep the SELinux context, as shadow-utils does: a new file would get its directory's */
 	if (f->label_len > 0 && fsetxattr(fd, SELINUX_XATTR, f->label, (size_t)f->label_len, 0) < 0) {
-		et_err_set(err, "write_failed", "cannot set the security label of /etc/%s: %s", plus, strerror(errno));
+		et_err_set(err, ET_E_WRITE_FAILED, "cannot set the security label of /etc/%s: %s", plus, strerror(errno));
 		goto fail;
 	}
 	iov[0].iov_base = f->buf;
@@ -653,13 +653,13 @@ static int write_plus(int dfd, const char *name, const struct loaded *f, int *re
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			et_err_set(err, "write_failed", "cannot write /etc/%s: %s", plus, strerror(errno));
+			et_err_set(err, ET_E_WRITE_FAILED, "cannot write /etc/%s: %s", plus, strerror(errno));
 			goto fail;
 		}
 		done_bytes += (size_t)w;
 	}
 	if (ftruncate(fd, (off_t)total) < 0) { /* a recycled inode may have been longer */
-		et_err_set(err, "write_failed", "cannot write /etc/%s: %s", plus, strerror(errno));
+		et_err_set(err, ET_E_WRITE_FAILED, "cannot write /etc/%s: %s", plus, strerror(errno));
 		goto fail;
 	}
 	/* start the write-back now, so that both files are on their way before the first fsync */
@@ -686,7 +686,7 @@ static int sync_plus(int dfd, const char *name, int fd, struct et_err *err)
 	if (!e)
 		return 0;
 	(void)unlinkat(dfd, plus, 0);
-	return et_err_set(err, "write_failed", "cannot write /etc/%s: %s", plus, strerror(e));
+	return et_err_set(err, ET_E_WRITE_FAILED, "cannot write /etc/%s: %s", plus, strerror(e));
 }
 
 /* name- becomes the current file (a hard link: the old inode keeps its owner and mode), then
@@ -699,12 +699,12 @@ static int backup_and_replace(int dfd, const char *name, struct et_err *err)
 	snprintf(minus_tmp, sizeof(minus_tmp), "%s-+", name);
 	(void)unlinkat(dfd, minus_tmp, 0);
 	if (linkat(dfd, name, dfd, minus_tmp, 0) < 0 || renameat(dfd, minus_tmp, dfd, minus) < 0) {
-		et_err_set(err, "write_failed", "cannot keep /etc/%s as a backup: %s", minus, strerror(errno));
+		et_err_set(err, ET_E_WRITE_FAILED, "cannot keep /etc/%s as a backup: %s", minus, strerror(errno));
 		(void)unlinkat(dfd, minus_tmp, 0);
 		return -1;
 	}
 	if (renameat(dfd, plus, dfd, name) < 0)
-		return et_err_set(err, "write_failed", "cannot rename /etc/%s into place: %s", plus, strerror(errno));
+		return et_err_set(err, ET_E_WRITE_FAILED, "cannot rename /etc/%s into place: %s", plus, strerror(errno));
 	return 0;
 }
 
@@ -769,9 +769,9 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 		memset(ret, 0, sizeof(*ret));
 	dfd = open(ETC_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return et_err_set(err, "read_failed", "cannot open %s: %s", ETC_DIR, strerror(errno));
+		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", ETC_DIR, strerror(errno));
 	if (lckpwdf() < 0) {
-		et_err_set(err, "group_locked", "cannot take the password-file lock (lckpwdf): %s", strerror(errno));
+		et_err_set(err, ET_E_GROUP_LOCKED, "cannot take the password-file lock (lckpwdf): %s", strerror(errno));
 		goto done;
 	}
 	pw_locked = true;
@@ -801,13 +801,13 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 
 	if (gs_locked) {
 		if (load_file(dfd, GSHADOW_NAME, &gs, &sub) < 0) {
-			if (strcmp(sub.reason, "not_found") != 0) {
+			if (sub.code != ET_E_NOT_FOUND) {
 				if (err)
 					*err = sub;
 				goto done;
 			}
 		} else if (et_groupfile_find(gs.buf, gs.len, group, true, &gs.line, &sub) < 0) {
-			if (strcmp(sub.reason, "no_group") != 0) {
+			if (sub.code != ET_E_NO_GROUP) {
 				if (err)
 					*err = sub;
 				goto done;
@@ -852,7 +852,7 @@ int et_group_edit(const char *group, const struct et_member_edit *e, struct et_m
 	if (g.new_members || gs.new_members) {
 		chg.written = true;
 		if (fsync(dfd) < 0) {
-			et_err_set(err, "write_failed", "cannot sync %s: %s", ETC_DIR, strerror(errno));
+			et_err_set(err, ET_E_WRITE_FAILED, "cannot sync %s: %s", ETC_DIR, strerror(errno));
 			goto done;
 		}
 	}
@@ -943,7 +943,7 @@ static int run_flush(const char *prog, const char *const argv[], struct et_err *
 	if (et_spawn_wait(prog, argv, CACHE_FLUSH_TIMEOUT_MS, &status, err) < 0)
 		return -1;
 	if (status != 0)
-		return et_err_set(err, "cache_flush_failed", "%s %s exited with status %d", prog, argv[1], status);
+		return et_err_set(err, ET_E_CACHE_FLUSH_FAILED, "%s %s exited with status %d", prog, argv[1], status);
 	return 1;
 }
 

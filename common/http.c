@@ -180,19 +180,19 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 
 	if (b->too_large || rc == CURLE_FILESIZE_EXCEEDED)
-		return et_err_set(err, "http_too_large", "%s %s: the response is larger than %d bytes", method, host,
+		return et_err_set(err, ET_E_HTTP_TOO_LARGE, "%s %s: the response is larger than %d bytes", method, host,
 				  ET_HTTP_MAX_BODY);
 	if (rc == CURLE_OPERATION_TIMEDOUT)
-		return et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget (%s)", method, host,
+		return et_err_set(err, ET_E_HTTP_TIMEOUT, "%s %s: no answer within the %ld ms budget (%s)", method, host,
 				  budget_ms, detail);
 	if (is_tls_error(rc))
-		return et_err_set(err, "http_tls", "%s %s: TLS failed: %s", method, host, detail);
+		return et_err_set(err, ET_E_HTTP_TLS, "%s %s: TLS failed: %s", method, host, detail);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY)
-		return et_err_set(err, "http_connect", "%s %s: cannot connect: %s", method, host, detail);
+		return et_err_set(err, ET_E_HTTP_CONNECT, "%s %s: cannot connect: %s", method, host, detail);
 	if (rc == CURLE_UNSUPPORTED_PROTOCOL)
-		return et_err_set(err, "http_scheme", "%s %s: refused: only https is allowed (%s)", method, host,
+		return et_err_set(err, ET_E_HTTP_SCHEME, "%s %s: refused: only https is allowed (%s)", method, host,
 				  detail);
-	return et_err_set(err, "http_error", "%s %s: %s", method, host, detail);
+	return et_err_set(err, ET_E_HTTP_ERROR, "%s %s: %s", method, host, detail);
 }
 
 #define SETOPT(h, opt, val)                                                                                            \
@@ -275,13 +275,13 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		/* Only the scheme is named: the rest of a refused URL is none of the log's business. */
 		const char *colon = url ? strchr(url, ':') : NULL;
 		int slen = colon && colon - url < 16 ? (int)(colon - url) : 0;
-		return et_err_set(err, "http_scheme", "%s refused: only https:// URLs are allowed (got %s%.*s)", method,
+		return et_err_set(err, ET_E_HTTP_SCHEME, "%s refused: only https:// URLs are allowed (got %s%.*s)", method,
 				  slen ? "scheme " : "no scheme", slen, slen ? url : "");
 	}
 	url_host(url, host, sizeof(host));
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_result != CURLE_OK)
-		return et_err_set(err, "http_error", "%s %s: libcurl could not be initialised: %s", method, host,
+		return et_err_set(err, ET_E_HTTP_ERROR, "%s %s: libcurl could not be initialised: %s", method, host,
 				  curl_easy_strerror(curl_init_result));
 
 	budget_ms = (cfg->http_timeout > 0 ? cfg->http_timeout : 10) * 1000L;
@@ -309,7 +309,7 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		CURLcode rc;
 
 		if (left_ms <= 0) {
-			et_err_set(err, "http_timeout", "%s %s: no answer within the %ld ms budget", method, host,
+			et_err_set(err, ET_E_HTTP_TIMEOUT, "%s %s: no answer within the %ld ms budget", method, host,
 				   budget_ms);
 			goto done;
 		}
@@ -320,14 +320,14 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		body_wipe(&b);
 		if (handle_setup(h, cfg, url, form, headers, &b, errbuf) < 0) {
 			curl_easy_cleanup(h);
-			et_err_set(err, "http_error", "%s %s: libcurl rejected an option", method, host);
+			et_err_set(err, ET_E_HTTP_ERROR, "%s %s: libcurl rejected an option", method, host);
 			goto done;
 		}
 		if (curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 				     left_ms < HTTP_CONNECT_MAX_MS ? left_ms : HTTP_CONNECT_MAX_MS) != CURLE_OK ||
 		    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, left_ms) != CURLE_OK) {
 			curl_easy_cleanup(h);
-			et_err_set(err, "http_error", "%s %s: libcurl rejected a timeout", method, host);
+			et_err_set(err, ET_E_HTTP_ERROR, "%s %s: libcurl rejected a timeout", method, host);
 			goto done;
 		}
 		rc = curl_easy_perform(h);
@@ -365,7 +365,7 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 	goto done;
 
 nomem:
-	et_err_set(err, "http_error", "%s %s: out of memory", method, host);
+	et_err_set(err, ET_E_HTTP_ERROR, "%s %s: out of memory", method, host);
 done:
 	body_wipe(&b);
 	curl_slist_free_all(headers);
@@ -381,7 +381,7 @@ int et_http_post_form(const struct et_config *cfg, const char *url, const char *
 		      struct et_err *err)
 {
 	if (!form)
-		return et_err_set(err, "http_error", "POST without a body");
+		return et_err_set(err, ET_E_HTTP_ERROR, "POST without a body");
 	return http_request(cfg, url, form, ret, err);
 }
 

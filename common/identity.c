@@ -57,10 +57,10 @@ static int claim_string(json_object *claims, const char *name, const char **ret,
 	json_object *v;
 	const char *s;
 	if (!json_object_object_get_ex(claims, name, &v) || !json_object_is_type(v, json_type_string))
-		return et_err_set(err, "missing_claim", "The token has no %s claim of type string.", name);
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has no %s claim of type string.", name);
 	s = json_object_get_string(v);
 	if (!s || (size_t)json_object_get_string_len(v) != strlen(s))
-		return et_err_set(err, "bad_user_name", "The token's %s claim contains a NUL byte.", name);
+		return et_err_set(err, ET_E_BAD_USER_NAME, "The token's %s claim contains a NUL byte.", name);
 	*ret = s;
 	return 0;
 }
@@ -86,26 +86,26 @@ static int map_strip_domain(const struct et_config *cfg, const char *claim, cons
 	size_t local_len;
 
 	if (!at)
-		return et_err_set(err, "domain_not_allowed", "The token's %s \"%s\" has no domain part.", claim,
+		return et_err_set(err, ET_E_DOMAIN_NOT_ALLOWED, "The token's %s \"%s\" has no domain part.", claim,
 				  printable(value, shown, sizeof(shown)));
 	if (strchr(at + 1, '@'))
-		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" contains more than one '@'.", claim,
+		return et_err_set(err, ET_E_BAD_USER_NAME, "The token's %s \"%s\" contains more than one '@'.", claim,
 				  printable(value, shown, sizeof(shown)));
 	if (!et_strlist_contains_icase(&cfg->allowed_domains, at + 1))
-		return et_err_set(err, "domain_not_allowed", "The domain of %s \"%s\" is not in allowed_domains.", claim,
+		return et_err_set(err, ET_E_DOMAIN_NOT_ALLOWED, "The domain of %s \"%s\" is not in allowed_domains.", claim,
 				  printable(value, shown, sizeof(shown)));
 	local_len = (size_t)(at - value);
 	if (local_len == 0 || local_len > ET_USER_NAME_MAX)
-		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" does not give a valid local user name.",
+		return et_err_set(err, ET_E_BAD_USER_NAME, "The token's %s \"%s\" does not give a valid local user name.",
 				  claim, printable(value, shown, sizeof(shown)));
 	user = strndup(value, local_len);
 	if (!user)
-		return et_err_set(err, "no_memory", "Out of memory.");
+		return et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 	for (char *p = user; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if (!et_local_name_ok(user)) {
 		free(user);
-		return et_err_set(err, "bad_user_name", "The token's %s \"%s\" does not give a valid local user name.",
+		return et_err_set(err, ET_E_BAD_USER_NAME, "The token's %s \"%s\" does not give a valid local user name.",
 				  claim, printable(value, shown, sizeof(shown)));
 	}
 	*ret_user = user;
@@ -140,12 +140,12 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 	int ret = -1;
 
 	if (!path)
-		return et_err_set(err, "bad_map_file", "user_map = file: needs a path.");
+		return et_err_set(err, ET_E_BAD_MAP_FILE, "user_map = file: needs a path.");
 	/* Either claim may be absent: the other may still map. */
 	if (claim_string(claims, "oid", &oid, NULL) < 0)
 		oid = NULL;
 	if (claim_string(claims, claim, &value, &cerr) < 0) {
-		if (strcmp(cerr.reason, "missing_claim") != 0) {
+		if (cerr.code != ET_E_MISSING_CLAIM) {
 			if (err)
 				*err = cerr;
 			return -1;
@@ -153,11 +153,11 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 		value = NULL;
 	}
 	if (!oid && !value)
-		return et_err_set(err, "missing_claim", "The token has neither an oid nor a %s claim.", claim);
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has neither an oid nor a %s claim.", claim);
 	if (et_file_read(path, MAP_FILE_MAX, 1, &buf, &len, err) < 0)
 		return -1;
 	if (strlen(buf) != len) {
-		et_err_set(err, "bad_map_file", "%s contains a NUL byte.", path);
+		et_err_set(err, ET_E_BAD_MAP_FILE, "%s contains a NUL byte.", path);
 		goto done;
 	}
 	for (line = buf; line && *line; line = next) {
@@ -172,12 +172,12 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 			continue;
 		name = strtok_r(NULL, " \t\r", &save);
 		if (!name || strtok_r(NULL, " \t\r", &save)) {
-			et_err_set(err, "bad_map_file", "%s:%zu: expected 'KEY USER'.", path, lineno);
+			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: expected 'KEY USER'.", path, lineno);
 			goto done;
 		}
 		key_is_oid = is_guid(key);
 		if (!key_is_oid && !strchr(key, '@')) {
-			et_err_set(err, "bad_map_file", "%s:%zu: \"%s\" is neither an object ID nor a UPN.", path,
+			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is neither an object ID nor a UPN.", path,
 				   lineno, printable(key, shown, sizeof(shown)));
 			goto done;
 		}
@@ -185,7 +185,7 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 			continue;
 		/* The entry for this identity must be unambiguous. */
 		if (key_is_oid ? by_oid != NULL : by_name != NULL) {
-			et_err_set(err, "bad_map_file", "%s:%zu: \"%s\" is mapped twice.", path, lineno,
+			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is mapped twice.", path, lineno,
 				   printable(key, shown, sizeof(shown)));
 			goto done;
 		}
@@ -196,19 +196,19 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 	}
 	user = by_oid ? by_oid : by_name;
 	if (!user) {
-		et_err_set(err, "unmapped", "No entry in %s for object ID %s or %s \"%s\".", path,
+		et_err_set(err, ET_E_UNMAPPED, "The user map has no entry for object ID %s or %s \"%s\".",
 			   oid ? printable(oid, shown_oid, sizeof(shown_oid)) : "(none)", claim,
 			   value ? printable(value, shown, sizeof(shown)) : "(none)");
 		goto done;
 	}
 	if (!et_local_name_ok(user)) {
-		et_err_set(err, "bad_user_name", "%s maps this identity to \"%s\", which is not a valid local user name.",
+		et_err_set(err, ET_E_BAD_USER_NAME, "%s maps this identity to \"%s\", which is not a valid local user name.",
 			   path, printable(user, shown, sizeof(shown)));
 		goto done;
 	}
 	user = strdup(user);
 	if (!user) {
-		et_err_set(err, "no_memory", "Out of memory.");
+		et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 		goto done;
 	}
 	*ret_user = user;
@@ -224,7 +224,7 @@ int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret
 	const char *value;
 
 	if (!claims || !json_object_is_type(claims, json_type_object))
-		return et_err_set(err, "missing_claim", "The token has no claims.");
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has no claims.");
 	if (cfg->user_map == ET_MAP_FILE)
 		return map_file(cfg, claims, claim, ret_user, err);
 	if (claim_string(claims, claim, &value, err) < 0)
@@ -237,12 +237,12 @@ int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret
 static int pin_path(const struct et_config *cfg, const char *user, char *dir, char *path, struct et_err *err)
 {
 	if (!et_local_name_ok(user) || !et_path_component_ok(user))
-		return et_err_set(err, "bad_user_name", "\"%s\" is not a valid local user name.", user);
+		return et_err_set(err, ET_E_BAD_USER_NAME, "\"%s\" is not a valid local user name.", user);
 	if (!cfg->state_dir)
-		return et_err_set(err, "state_dir", "No state_dir is configured.");
+		return et_err_set(err, ET_E_STATE_DIR, "No state_dir is configured.");
 	if (snprintf(dir, PATH_MAX, "%s/identities", cfg->state_dir) >= PATH_MAX ||
 	    snprintf(path, PATH_MAX, "%s/%s", dir, user) >= PATH_MAX)
-		return et_err_set(err, "path_too_long", "state_dir is too long.");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long.");
 	return 0;
 }
 
@@ -281,7 +281,7 @@ static int pin_read(const char *path, const char *user, char *tid, char *oid, st
 	ret = 0;
 	goto done;
 corrupt:
-	et_err_set(err, "pin_corrupt",
+	et_err_set(err, ET_E_PIN_CORRUPT,
 		   "The identity pin %s is corrupt: refusing to use it; inspect it, then run "
 		   "`entra-tap reset-identity %s`.",
 		   path, user);
@@ -302,10 +302,10 @@ static int pin_create(const char *dir, const char *path, const char *tid, const 
 	len = snprintf(content, sizeof(content), "%s %s\n", tid, oid);
 	/* '~' never occurs in a user name, so a leftover temp file is never taken for a pin. */
 	if (snprintf(tmpl, sizeof(tmpl), "%s/.pin~XXXXXX", dir) >= (int)sizeof(tmpl))
-		return et_err_set(err, "path_too_long", "state_dir is too long.");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long.");
 	r = et_file_create_exclusive(path, tmpl, content, (size_t)len, 0600, &werr);
 	if (r < 0)
-		return et_err_set(err, "state_write", "Cannot write the identity pin %s: %s.", path, werr.message);
+		return et_err_set(err, ET_E_STATE_WRITE, "Cannot write the identity pin %s: %s.", path, werr.message);
 	return r;
 }
 
@@ -318,9 +318,9 @@ int et_identity_pin_check(const struct et_config *cfg, const char *user, const c
 	int r;
 
 	if (!tid || !oid)
-		return et_err_set(err, "missing_claim", "The token lacks a tid or oid claim.");
+		return et_err_set(err, ET_E_MISSING_CLAIM, "The token lacks a tid or oid claim.");
 	if (!object_id_ok(tid) || !object_id_ok(oid))
-		return et_err_set(err, "bad_claim_type", "The token's tid or oid \"%s\" is not an object ID.",
+		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's tid or oid \"%s\" is not an object ID.",
 				  printable(object_id_ok(tid) ? oid : tid, shown, sizeof(shown)));
 	if (pin_path(cfg, user, dir, path, err) < 0)
 		return -1;
@@ -330,7 +330,7 @@ int et_identity_pin_check(const struct et_config *cfg, const char *user, const c
 
 	et_err_clear(&rerr);
 	if (pin_read(path, user, pinned_tid, pinned_oid, &rerr) < 0) {
-		if (strcmp(rerr.reason, "not_found") != 0) {
+		if (rerr.code != ET_E_NOT_FOUND) {
 			if (err)
 				*err = rerr;
 			return -1;
@@ -349,11 +349,11 @@ int et_identity_pin_check(const struct et_config *cfg, const char *user, const c
 	if (strcasecmp(pinned_oid, oid) == 0 && strcasecmp(pinned_tid, tid) == 0)
 		return 0;
 	if (strcasecmp(pinned_tid, tid) != 0)
-		return et_err_set(err, "oid_mismatch",
+		return et_err_set(err, ET_E_OID_MISMATCH,
 				  "Local user %s is pinned to Entra object %s in tenant %s, but this sign-in presented "
 				  "object %s in tenant %s; if that is right, run `entra-tap reset-identity %s`.",
 				  user, pinned_oid, pinned_tid, oid, tid, user);
-	return et_err_set(err, "oid_mismatch",
+	return et_err_set(err, ET_E_OID_MISMATCH,
 			  "Local user %s is pinned to Entra object %s, but this sign-in presented object %s; if the "
 			  "account really changed, run `entra-tap reset-identity %s`.",
 			  user, pinned_oid, oid, user);
@@ -371,12 +371,12 @@ int et_identity_pin_reset(const struct et_config *cfg, const char *user, struct 
 		return -1;
 	if (r == 1 || lstat(path, &st) < 0) {
 		if (r == 1 || errno == ENOENT)
-			return et_err_set(err, "not_found", "no pinned identity for %s", user);
-		return et_err_set(err, "state_write", "Cannot inspect %s: %s.", path, strerror(errno));
+			return et_err_set(err, ET_E_NOT_FOUND, "no pinned identity for %s", user);
+		return et_err_set(err, ET_E_STATE_WRITE, "Cannot inspect %s: %s.", path, strerror(errno));
 	}
 	if (unlink(path) < 0)
-		return et_err_set(err, "state_write", "Cannot remove %s: %s.", path, strerror(errno));
+		return et_err_set(err, ET_E_STATE_WRITE, "Cannot remove %s: %s.", path, strerror(errno));
 	if (et_dir_sync(dir) < 0)
-		return et_err_set(err, "state_write", "Cannot sync %s: %s.", dir, strerror(errno));
+		return et_err_set(err, ET_E_STATE_WRITE, "Cannot sync %s: %s.", dir, strerror(errno));
 	return 0;
 }

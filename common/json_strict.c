@@ -39,12 +39,12 @@ static size_t offset_of(const struct parser *ps, const unsigned char *at)
 
 static int fail_at(struct parser *ps, const unsigned char *at, const char *what)
 {
-	return et_err_set(ps->err, "bad_json", "Invalid JSON: %s at byte %zu.", what, offset_of(ps, at));
+	return et_err_set(ps->err, ET_E_BAD_JSON, "Invalid JSON: %s at byte %zu.", what, offset_of(ps, at));
 }
 
 static int fail_oom(struct parser *ps)
 {
-	return et_err_set(ps->err, "no_memory", "Out of memory while parsing JSON.");
+	return et_err_set(ps->err, ET_E_NO_MEMORY, "Out of memory while parsing JSON.");
 }
 
 static void skip_ws(struct parser *ps)
@@ -342,7 +342,7 @@ static int parse_object(struct parser *ps, int depth, json_object **ret)
 {
 	json_object *obj;
 	if (depth > ps->max_depth)
-		return et_err_set(ps->err, "too_deep", "Invalid JSON: nesting deeper than %d at byte %zu.",
+		return et_err_set(ps->err, ET_E_TOO_DEEP, "Invalid JSON: nesting deeper than %d at byte %zu.",
 				  ps->max_depth, offset_of(ps, ps->p));
 	obj = json_object_new_object();
 	if (!obj)
@@ -385,7 +385,7 @@ static int parse_object(struct parser *ps, int depth, json_object **ret)
 		if (json_object_object_get_ex(obj, key, NULL)) {
 			char shown[40];
 			name_for_message(shown, sizeof(shown), key);
-			et_err_set(ps->err, "duplicate_member",
+			et_err_set(ps->err, ET_E_DUPLICATE_MEMBER,
 				   "Invalid JSON: duplicate member name \"%s\" at byte %zu.", shown,
 				   offset_of(ps, name_at));
 			goto fail;
@@ -427,7 +427,7 @@ static int parse_array(struct parser *ps, int depth, json_object **ret)
 {
 	json_object *arr;
 	if (depth > ps->max_depth)
-		return et_err_set(ps->err, "too_deep", "Invalid JSON: nesting deeper than %d at byte %zu.",
+		return et_err_set(ps->err, ET_E_TOO_DEEP, "Invalid JSON: nesting deeper than %d at byte %zu.",
 				  ps->max_depth, offset_of(ps, ps->p));
 	arr = json_object_new_array();
 	if (!arr)
@@ -524,14 +524,14 @@ int et_json_parse(const char *text, size_t len, int max_depth, json_object **ret
 	int r = -1;
 
 	if (!text || !ret)
-		return et_err_set(err, "bad_json", "Invalid JSON: no input.");
+		return et_err_set(err, ET_E_BAD_JSON, "Invalid JSON: no input.");
 	if (ps.max_depth > JSON_HARD_MAX_DEPTH)
 		ps.max_depth = JSON_HARD_MAX_DEPTH;
 	if (len < sizeof(stack_scratch)) {
 		ps.scratch = stack_scratch;
 	} else {
 		if (len == SIZE_MAX)
-			return et_err_set(err, "bad_json", "Invalid JSON: input too large.");
+			return et_err_set(err, ET_E_BAD_JSON, "Invalid JSON: input too large.");
 		ps.scratch = malloc(len + 1);
 		if (!ps.scratch)
 			return fail_oom(&ps);

@@ -210,12 +210,12 @@ int et_jwks_parse(const char *json, size_t len, struct et_jwks *ret, struct et_e
 	int r = -1;
 
 	if (!ret)
-		return et_err_set(err, "bad_jwks", "No place to store the key set.");
+		return et_err_set(err, ET_E_BAD_JWKS, "No place to store the key set.");
 	if (et_json_parse(json, len, ET_JSON_MAX_DEPTH, &doc, err) < 0)
 		return -1;
 	if (!json_object_is_type(doc, json_type_object) || !json_object_object_get_ex(doc, "keys", &keys) ||
 	    !json_object_is_type(keys, json_type_array)) {
-		et_err_set(err, "bad_jwks", "The key set is not a JSON object with a \"keys\" array.");
+		et_err_set(err, ET_E_BAD_JWKS, "The key set is not a JSON object with a \"keys\" array.");
 		goto done;
 	}
 	total = json_object_array_length(keys);
@@ -225,7 +225,7 @@ int et_jwks_parse(const char *json, size_t len, struct et_jwks *ret, struct et_e
 		set.keys = calloc(considered, sizeof(*set.keys));
 		ambiguous = calloc(considered, sizeof(*ambiguous));
 		if (!set.keys || !ambiguous) {
-			et_err_set(err, "no_memory", "Out of memory reading the key set.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory reading the key set.");
 			goto done;
 		}
 	}

@@ -111,11 +111,11 @@ static int cache_paths_init(const struct et_config *cfg, struct cache_paths *p, 
 {
 	const char *dir = cfg->jwks_cache_dir;
 	if (!dir || !*dir)
-		return et_err_set(err, "config", "no jwks_cache_dir is configured");
+		return et_err_set(err, ET_E_CONFIG, "no jwks_cache_dir is configured");
 	if (snprintf(p->cache, sizeof(p->cache), "%s/%s", dir, CACHE_FILE_NAME) >= (int)sizeof(p->cache) ||
 	    snprintf(p->stamp, sizeof(p->stamp), "%s/%s", dir, STAMP_FILE_NAME) >= (int)sizeof(p->stamp) ||
 	    snprintf(p->lock, sizeof(p->lock), "%s/%s", dir, LOCK_FILE_NAME) >= (int)sizeof(p->lock))
-		return et_err_set(err, "path_too_long", "jwks_cache_dir is too long: %s", dir);
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "jwks_cache_dir is too long: %s", dir);
 	return et_dir_ensure_private(dir, 0700, err);
 }
 
@@ -132,13 +132,13 @@ static int load_pinned(struct et_keystore *ks, struct et_err *err)
 		return -1;
 	if (et_jwks_parse(buf, len, &s.jwks, &perr) < 0) {
 		free(buf);
-		return et_err_set(err, "bad_jwks", "the pinned key file %s is not usable: %s", ks->cfg->jwks_file,
+		return et_err_set(err, ET_E_BAD_JWKS, "the pinned key file %s is not usable: %s", ks->cfg->jwks_file,
 				  perr.message);
 	}
 	free(buf);
 	if (s.jwks.n == 0) {
 		key_set_free(&s);
-		return et_err_set(err, "bad_jwks", "the pinned key file %s has no usable signing key",
+		return et_err_set(err, ET_E_BAD_JWKS, "the pinned key file %s has no usable signing key",
 				  ks->cfg->jwks_file);
 	}
 	s.fetched_at = 0;
@@ -162,34 +162,34 @@ static int cache_read(const struct et_keystore *ks, const char *path, struct key
 	int r = -1;
 
 	if (et_file_read(path, CACHE_MAX_BYTES, 1, &buf, &len, &e) < 0) {
-		if (strcmp(e.reason, "not_found") == 0)
-			return et_err_set(err, "not_found", "%s", e.message);
-		return et_err_set(err, "corrupt", "%s", e.message);
+		if (e.code == ET_E_NOT_FOUND)
+			return et_err_set(err, ET_E_NOT_FOUND, "%s", e.message);
+		return et_err_set(err, ET_E_CORRUPT, "%s", e.message);
 	}
 	if (et_json_parse(buf, len, ET_JSON_MAX_DEPTH, &doc, &e) < 0) {
-		et_err_set(err, "corrupt", "%s is not valid JSON: %s", path, e.message);
+		et_err_set(err, ET_E_CORRUPT, "%s is not valid JSON: %s", path, e.message);
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object) || et_json_get_int64(doc, "fetched_at", &fetched_at) < 0 ||
 	    fetched_at <= 0 || !et_json_get_string(doc, "jwks_uri") || !json_object_object_get_ex(doc, "jwks", &jwks) ||
 	    !json_object_is_type(jwks, json_type_object)) {
-		et_err_set(err, "corrupt", "%s lacks fetched_at, jwks_uri or jwks", path);
+		et_err_set(err, ET_E_CORRUPT, "%s lacks fetched_at, jwks_uri or jwks", path);
 		goto done;
 	}
 	/* A cache written for another authority or tenant is not ours to use. */
 	disc = et_json_get_string(doc, "discovery_url");
 	if (disc && ks->cfg->discovery_url && strcmp(disc, ks->cfg->discovery_url) != 0) {
-		et_err_set(err, "corrupt", "%s was fetched for %s, not the configured %s", path, disc,
+		et_err_set(err, ET_E_CORRUPT, "%s was fetched for %s, not the configured %s", path, disc,
 			   ks->cfg->discovery_url);
 		goto done;
 	}
 	jwks_text = json_object_to_json_string_ext(jwks, JSON_C_TO_STRING_PLAIN);
 	if (!jwks_text || et_jwks_parse(jwks_text, strlen(jwks_text), &s.jwks, &e) < 0) {
-		et_err_set(err, "corrupt", "%s holds an unusable key set: %s", path, jwks_text ? e.message : "?");
+		et_err_set(err, ET_E_CORRUPT, "%s holds an unusable key set: %s", path, jwks_text ? e.message : "?");
 		goto done;
 	}
 	if (s.jwks.n == 0) {
-		et_err_set(err, "corrupt", "%s holds no usable signing key", path);
+		et_err_set(err, ET_E_CORRUPT, "%s holds no usable signing key", path);
 		goto done;
 	}
 	s.fetched_at = (time_t)fetched_at;
@@ -212,18 +212,18 @@ static int cache_write(const struct et_keystore *ks, const char *path, json_obje
 	int r = -1;
 
 	if (!doc)
-		return et_err_set(err, "no_memory", "out of memory");
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	if (json_object_object_add(doc, "fetched_at", json_object_new_int64((int64_t)fetched_at)) < 0 ||
 	    json_object_object_add(doc, "jwks_uri", json_object_new_string(jwks_uri)) < 0 ||
 	    json_object_object_add(doc, "discovery_url",
 				   json_object_new_string(ks->cfg->discovery_url ? ks->cfg->discovery_url : "")) < 0 ||
 	    json_object_object_add(doc, "jwks", json_object_get(jwks)) < 0) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 	r = et_file_write_atomic(path, text, strlen(text), 0600, err);
@@ -274,18 +274,18 @@ static int lock_acquire(const struct et_keystore *ks, const char *path, int *ret
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 
 	if (fd < 0)
-		return et_err_set(err, "cache_lock", "cannot open %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_CACHE_LOCK, "cannot open %s: %s", path, strerror(errno));
 	for (;;) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			int e = errno;
 			close(fd);
-			return et_err_set(err, "cache_lock", "cannot lock %s: %s", path, strerror(e));
+			return et_err_set(err, ET_E_CACHE_LOCK, "cannot lock %s: %s", path, strerror(e));
 		}
 		if (waited >= limit) {
 			close(fd);
-			return et_err_set(err, "cache_lock", "%s stayed locked for %ld s: another process is stuck",
+			return et_err_set(err, ET_E_CACHE_LOCK, "%s stayed locked for %ld s: another process is stuck",
 					  path, limit / 1000);
 		}
 		sleep_ms(LOCK_POLL_MS);
@@ -303,28 +303,34 @@ static void lock_release(int fd)
 
 /* ---- the network ---- */
 
-/* Failures where the provider could not be reached or would not answer, as opposed to
- * answering with something unusable. */
-static bool reason_is_unreachable(const char *reason)
+/* How a failed refresh is described in the log and in errors: the provider could not be
+ * reached or would not answer, as opposed to answering with something unusable. */
+static const char *refresh_failure_phrase(enum et_reason code)
 {
-	return strcmp(reason, "discovery_failed") == 0 || strncmp(reason, "http_", 5) == 0 ||
-	       strcmp(reason, "jwks_fetch_failed") == 0;
-}
-
-/* How a failed refresh is described in the log and in errors. */
-static const char *refresh_failure_phrase(const char *reason)
-{
-	if (reason_is_unreachable(reason))
+	switch (code) {
+	case ET_E_DISCOVERY_FAILED:
+	case ET_E_JWKS_FETCH_FAILED:
+	case ET_E_HTTP_CONNECT:
+	case ET_E_HTTP_ERROR:
+	case ET_E_HTTP_SCHEME:
+	case ET_E_HTTP_TIMEOUT:
+	case ET_E_HTTP_TLS:
+	case ET_E_HTTP_TOO_LARGE:
 		return "identity provider unreachable";
-	if (strcmp(reason, "cache_lock") == 0)
+	case ET_E_CACHE_LOCK:
 		return "key cache busy";
-	if (strcmp(reason, "refresh_backoff") == 0)
+	case ET_E_REFRESH_BACKOFF:
 		return "key refresh skipped";
-	if (strcmp(reason, "write_failed") == 0 || strcmp(reason, "path_too_long") == 0)
+	case ET_E_WRITE_FAILED:
+	case ET_E_PATH_TOO_LONG:
 		return "key cache not writable";
-	if (strncmp(reason, "bad_", 4) == 0)
+	case ET_E_BAD_ISSUER: /* discovery naming another issuer */
+	case ET_E_BAD_JSON:
 		return "identity provider answered unusably";
-	return "key refresh failed";
+	default:
+		return et_reason_class(code) == ET_CLASS_UNAVAILABLE ? "identity provider answered unusably"
+								      : "key refresh failed";
+	}
 }
 
 /* Discovery, GET jwks_uri, parse; on success write the cache (a write failure is logged, the
@@ -344,26 +350,26 @@ static int fetch_keys(struct et_keystore *ks, const struct cache_paths *p, time_
 	if (et_oidc_discover(cfg, &o, err) < 0)
 		goto done;
 	if (et_http_get(cfg, o.jwks_uri, &resp, &e) < 0) {
-		et_err_set(err, e.reason, "fetching the signing keys failed: %s", e.message);
+		et_err_set(err, e.code, "fetching the signing keys failed: %s", e.message);
 		goto done;
 	}
 	if (resp.status != 200) {
-		et_err_set(err, "jwks_fetch_failed", "fetching the signing keys from %s failed: HTTP %ld", o.jwks_uri,
+		et_err_set(err, ET_E_JWKS_FETCH_FAILED, "fetching the signing keys from %s failed: HTTP %ld", o.jwks_uri,
 			   resp.status);
 		goto done;
 	}
 	if (et_json_parse(resp.body, resp.len, ET_JSON_MAX_DEPTH, &jwks, &e) < 0 ||
 	    !json_object_is_type(jwks, json_type_object)) {
-		et_err_set(err, "bad_jwks", "the key set at %s is not a JSON object%s%s", o.jwks_uri,
+		et_err_set(err, ET_E_BAD_JWKS, "the key set at %s is not a JSON object%s%s", o.jwks_uri,
 			   e.message[0] ? ": " : "", e.message);
 		goto done;
 	}
 	if (et_jwks_parse(resp.body, resp.len, &s.jwks, &e) < 0) {
-		et_err_set(err, "bad_jwks", "the key set at %s is not usable: %s", o.jwks_uri, e.message);
+		et_err_set(err, ET_E_BAD_JWKS, "the key set at %s is not usable: %s", o.jwks_uri, e.message);
 		goto done;
 	}
 	if (s.jwks.n == 0) {
-		et_err_set(err, "bad_jwks", "the key set at %s has no usable signing key (%zu skipped)", o.jwks_uri,
+		et_err_set(err, ET_E_BAD_JWKS, "the key set at %s has no usable signing key (%zu skipped)", o.jwks_uri,
 			   s.jwks.skipped);
 		goto done;
 	}
@@ -391,7 +397,7 @@ static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p, boo
 	struct et_err e = { 0 };
 
 	if (cache_read(ks, p->cache, &s, &e) < 0) {
-		if (strcmp(e.reason, "not_found") != 0 && !*warned) {
+		if (e.code != ET_E_NOT_FOUND && !*warned) {
 			et_log(&ks->cfg->log, ET_LOG_WARNING, "ignoring the key cache: %s", e.message);
 			*warned = true;
 		}
@@ -407,7 +413,7 @@ static void adopt_cache(struct et_keystore *ks, const struct cache_paths *p, boo
 static int unknown_kid(const struct et_keystore *ks, const char *kid, const char *why, struct et_err *err)
 {
 	char when[32];
-	return et_err_set(err, "unknown_kid", "no signing key with kid \"%.64s\" in the key set fetched at %s%s", kid,
+	return et_err_set(err, ET_E_UNKNOWN_KID, "no signing key with kid \"%.64s\" in the key set fetched at %s%s", kid,
 			  fmt_time(ks->fetched_at, when, sizeof(when)), why);
 }
 
@@ -419,7 +425,7 @@ static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et
 {
 	char when[32];
 	const struct et_jwk *k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
-	const char *phrase = refresh_failure_phrase(ferr->reason);
+	const char *phrase = refresh_failure_phrase(ferr->code);
 
 	if (k) {
 		et_log(&ks->cfg->log, ET_LOG_WARNING, "%s (%s); using cached keys fetched at %s", phrase, ferr->message,
@@ -428,10 +434,10 @@ static int fetch_failed(struct et_keystore *ks, const char *kid, const struct et
 		return 0;
 	}
 	if (ks->loaded)
-		return et_err_set(err, "idp_unavailable",
+		return et_err_set(err, ET_E_IDP_UNAVAILABLE,
 				  "no signing key with kid \"%.64s\" in the cached set, and %s (%s): %s", kid, phrase,
 				  ferr->reason, ferr->message);
-	return et_err_set(err, "idp_unavailable", "no cached signing keys, and %s (%s): %s", phrase, ferr->reason,
+	return et_err_set(err, ET_E_IDP_UNAVAILABLE, "no cached signing keys, and %s (%s): %s", phrase, ferr->reason,
 			  ferr->message);
 }
 
@@ -447,14 +453,14 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	int lock_fd = -1, r = -1;
 
 	if (!kid || !*kid || strlen(kid) > ET_KID_MAX)
-		return et_err_set(err, "unknown_kid", "the token names no usable key id");
+		return et_err_set(err, ET_E_UNKNOWN_KID, "the token names no usable key id");
 
 	if (cfg->jwks_file && *cfg->jwks_file) {
 		if (!ks->loaded && load_pinned(ks, err) < 0)
 			return -1;
 		k = et_jwks_find(&ks->jwks, kid);
 		if (!k)
-			return et_err_set(err, "unknown_kid",
+			return et_err_set(err, ET_E_UNKNOWN_KID,
 					  "no signing key with kid \"%.64s\" in the pinned key file %s", kid,
 					  cfg->jwks_file);
 		*ret = k;
@@ -498,7 +504,7 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 	if (stale && ks->loaded && stamp > ks->fetched_at && within_rate_limit(stamp, now)) {
 		/* The last attempt came after this set was fetched, so it failed, and recently:
 		 * do not make every login wait for an unreachable provider. */
-		et_err_set(&ferr, "refresh_backoff", "the last attempt, %lld s ago, failed",
+		et_err_set(&ferr, ET_E_REFRESH_BACKOFF, "the last attempt, %lld s ago, failed",
 			   (long long)now - (long long)stamp);
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;

@@ -34,8 +34,8 @@ static bool has_member(json_object *obj, const char *name)
 static int decode_failed(struct et_err *err, const char *what)
 {
 	if (errno == ENOMEM)
-		return et_err_set(err, "no_memory", "Out of memory decoding the token's %s.", what);
-	return et_err_set(err, "bad_base64", "The token's %s is not strict base64url.", what);
+		return et_err_set(err, ET_E_NO_MEMORY, "Out of memory decoding the token's %s.", what);
+	return et_err_set(err, ET_E_BAD_BASE64, "The token's %s is not strict base64url.", what);
 }
 
 /* Decode one segment and parse it as JSON; what names the segment in messages. */
@@ -52,7 +52,7 @@ static int segment_json(const char *seg, size_t len, const char *what, json_obje
 	explicit_bzero(buf, n);
 	free(buf);
 	if (r < 0)
-		return et_err_set(err, perr.reason, "The token's %s: %s", what, perr.message);
+		return et_err_set(err, perr.code, "The token's %s: %s", what, perr.message);
 	return 0;
 }
 
@@ -67,43 +67,43 @@ static int check_header(json_object *h, enum et_alg *ret_alg, const char **ret_k
 
 	alg = et_json_get_string(h, "alg");
 	if (!alg)
-		return et_err_set(err, "alg_unsupported", "The token header has no \"alg\" string.");
+		return et_err_set(err, ET_E_ALG_UNSUPPORTED, "The token header has no \"alg\" string.");
 	if (strcasecmp(alg, "none") == 0)
-		return et_err_set(err, "alg_none", "The token is unsigned (alg \"%s\").", shown(buf, sizeof(buf), alg));
+		return et_err_set(err, ET_E_ALG_NONE, "The token is unsigned (alg \"%s\").", shown(buf, sizeof(buf), alg));
 	if (strcasecmp(alg, "HS256") == 0 || strcasecmp(alg, "HS384") == 0 || strcasecmp(alg, "HS512") == 0)
-		return et_err_set(err, "alg_hmac", "The token uses a shared-secret algorithm (%s), which is refused.",
+		return et_err_set(err, ET_E_ALG_HMAC, "The token uses a shared-secret algorithm (%s), which is refused.",
 				  shown(buf, sizeof(buf), alg));
 	if (strcmp(alg, "RS256") == 0)
 		a = ET_ALG_RS256;
 	else if (strcmp(alg, "ES256") == 0)
 		a = ET_ALG_ES256;
 	else
-		return et_err_set(err, "alg_unsupported", "The token algorithm \"%s\" is not supported (RS256, ES256).",
+		return et_err_set(err, ET_E_ALG_UNSUPPORTED, "The token algorithm \"%s\" is not supported (RS256, ES256).",
 				  shown(buf, sizeof(buf), alg));
 	/* We implement no extensions, so any "crit" list names one we do not understand. */
 	if (has_member(h, "crit"))
-		return et_err_set(err, "crit", "The token header has \"crit\" extensions, which are not supported.");
+		return et_err_set(err, ET_E_CRIT, "The token header has \"crit\" extensions, which are not supported.");
 	for (i = 0; i < sizeof(embedded) / sizeof(embedded[0]); i++)
 		if (has_member(h, embedded[i]))
-			return et_err_set(err, "embedded_key",
+			return et_err_set(err, ET_E_EMBEDDED_KEY,
 					  "The token header names its own key (\"%s\"); keys come only from "
 					  "the key set.",
 					  embedded[i]);
 	if (has_member(h, "zip"))
-		return et_err_set(err, "zip", "The token header asks for compression (\"zip\"), which is refused.");
+		return et_err_set(err, ET_E_ZIP, "The token header asks for compression (\"zip\"), which is refused.");
 	if (json_object_object_get_ex(h, "typ", &v)) {
 		typ = et_json_get_string(h, "typ");
 		if (!typ || strcasecmp(typ, "JWT") != 0)
-			return et_err_set(err, "bad_typ", "The token type is not \"JWT\".");
+			return et_err_set(err, ET_E_BAD_TYP, "The token type is not \"JWT\".");
 	}
 	kid = et_json_get_string(h, "kid");
 	if (!kid)
-		return et_err_set(err, "no_kid", "The token header has no \"kid\" string.");
+		return et_err_set(err, ET_E_NO_KID, "The token header has no \"kid\" string.");
 	for (i = 0; kid[i]; i++)
 		if ((unsigned char)kid[i] < 0x20 || (unsigned char)kid[i] > 0x7E)
-			return et_err_set(err, "no_kid", "The token's \"kid\" is not printable ASCII.");
+			return et_err_set(err, ET_E_NO_KID, "The token's \"kid\" is not printable ASCII.");
 	if (i == 0 || i > ET_KID_MAX)
-		return et_err_set(err, "no_kid", "The token's \"kid\" is empty or longer than %d characters.",
+		return et_err_set(err, ET_E_NO_KID, "The token's \"kid\" is empty or longer than %d characters.",
 				  ET_KID_MAX);
 	*ret_alg = a;
 	*ret_kid = kid;
@@ -118,24 +118,24 @@ int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_er
 
 	memset(&j, 0, sizeof(j));
 	if (!token || !ret)
-		return et_err_set(err, "malformed", "No token.");
+		return et_err_set(err, ET_E_MALFORMED, "No token.");
 	/* Before anything else: nothing below runs on an oversized input. */
 	if (len > ET_JWS_MAX_BYTES)
-		return et_err_set(err, "too_large", "The token is %zu bytes; the limit is %d.", len, ET_JWS_MAX_BYTES);
+		return et_err_set(err, ET_E_TOO_LARGE, "The token is %zu bytes; the limit is %d.", len, ET_JWS_MAX_BYTES);
 	end = token + len;
 	dot1 = memchr(token, '.', len);
 	dot2 = dot1 ? memchr(dot1 + 1, '.', (size_t)(end - dot1 - 1)) : NULL;
 	if (!dot2 || memchr(dot2 + 1, '.', (size_t)(end - dot2 - 1)))
-		return et_err_set(err, "malformed", "The token is not three dot-separated segments.");
+		return et_err_set(err, ET_E_MALFORMED, "The token is not three dot-separated segments.");
 	sig64 = dot2 + 1;
 	sig64_len = (size_t)(end - sig64);
 	if (dot1 == token || dot2 == dot1 + 1 || sig64_len == 0)
-		return et_err_set(err, "malformed", "The token has an empty segment.");
+		return et_err_set(err, ET_E_MALFORMED, "The token has an empty segment.");
 
 	if (segment_json(token, (size_t)(dot1 - token), "header", &j.header, err) < 0)
 		goto fail;
 	if (!json_object_is_type(j.header, json_type_object)) {
-		et_err_set(err, "malformed", "The token header is not a JSON object.");
+		et_err_set(err, ET_E_MALFORMED, "The token header is not a JSON object.");
 		goto fail;
 	}
 	if (check_header(j.header, &j.alg, &j.kid, err) < 0)
@@ -143,7 +143,7 @@ int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_er
 	if (segment_json(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &j.payload, err) < 0)
 		goto fail;
 	if (!json_object_is_type(j.payload, json_type_object)) {
-		et_err_set(err, "payload_not_object", "The token payload is not a JSON object.");
+		et_err_set(err, ET_E_PAYLOAD_NOT_OBJECT, "The token payload is not a JSON object.");
 		goto fail;
 	}
 	if (et_b64url_decode(sig64, sig64_len, &j.sig, &j.sig_len) < 0) {
@@ -152,7 +152,7 @@ int et_jws_parse(const char *token, size_t len, struct et_jws *ret, struct et_er
 	}
 	/* Refused here, before a key lookup could trigger a key set refresh. */
 	if (j.alg == ET_ALG_ES256 && j.sig_len != ES256_SIG_BYTES) {
-		et_err_set(err, "bad_signature", "An ES256 signature must be %d bytes, not %zu.", ES256_SIG_BYTES,
+		et_err_set(err, ET_E_BAD_SIGNATURE, "An ES256 signature must be %d bytes, not %zu.", ES256_SIG_BYTES,
 			   j.sig_len);
 		goto fail;
 	}
@@ -203,24 +203,24 @@ int et_jws_verify(const struct et_jws *jws, const struct et_jwk *key, struct et_
 	int r = -1;
 
 	if (!jws || !jws->sig || !jws->signing_input)
-		return et_err_set(err, "bad_signature", "There is no parsed token to verify.");
+		return et_err_set(err, ET_E_BAD_SIGNATURE, "There is no parsed token to verify.");
 	if (!key || !key->pkey)
-		return et_err_set(err, "bad_signature", "There is no key to verify the token with.");
+		return et_err_set(err, ET_E_BAD_SIGNATURE, "There is no key to verify the token with.");
 	if (key->alg != jws->alg ||
 	    EVP_PKEY_get_base_id(key->pkey) != (jws->alg == ET_ALG_RS256 ? EVP_PKEY_RSA : EVP_PKEY_EC))
-		return et_err_set(err, "key_alg_mismatch", "The token's algorithm does not match the key \"%s\".",
+		return et_err_set(err, ET_E_KEY_ALG_MISMATCH, "The token's algorithm does not match the key \"%s\".",
 				  key->kid);
 
 	if (jws->alg == ET_ALG_RS256) {
 		/* PKCS#1 v1.5 signatures are exactly the modulus size. */
 		if (jws->sig_len != (size_t)EVP_PKEY_get_size(key->pkey))
-			return et_err_set(err, "bad_signature", "The RS256 signature is %zu bytes; the key needs %d.",
+			return et_err_set(err, ET_E_BAD_SIGNATURE, "The RS256 signature is %zu bytes; the key needs %d.",
 					  jws->sig_len, EVP_PKEY_get_size(key->pkey));
 		sig = jws->sig;
 		sig_len = jws->sig_len;
 	} else {
 		if (jws->sig_len != ES256_SIG_BYTES)
-			return et_err_set(err, "bad_signature", "An ES256 signature must be %d bytes, not %zu.",
+			return et_err_set(err, ET_E_BAD_SIGNATURE, "An ES256 signature must be %d bytes, not %zu.",
 					  ES256_SIG_BYTES, jws->sig_len);
 		sig_len = es256_der(jws->sig, der);
 		sig = der;
@@ -239,12 +239,12 @@ int et_jws_verify(const struct et_jws *jws, const struct et_jwk *key, struct et_
 		md = et_jwk_verify_ctx_new(key->pkey, jws->alg);
 	if (!md) {
 		/* Only an allocation can fail here: the algorithms are built into OpenSSL. */
-		et_err_set(err, "no_memory", "Out of memory setting up the signature check for key \"%s\".", key->kid);
+		et_err_set(err, ET_E_NO_MEMORY, "Out of memory setting up the signature check for key \"%s\".", key->kid);
 		goto done;
 	}
 	if (EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)jws->signing_input,
 			     jws->signing_input_len) != 1) {
-		et_err_set(err, "bad_signature", "The token's signature does not verify with key \"%s\".", key->kid);
+		et_err_set(err, ET_E_BAD_SIGNATURE, "The token's signature does not verify with key \"%s\".", key->kid);
 		goto done;
 	}
 	r = 0;

@@ -284,7 +284,7 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 	len = strlen(buf);
 	p = extra ? extra : "";
 	if (strlen(p) > ET_OAUTH_SCOPE_MAX)
-		return et_err_set(err, "bad_argument", "The requested scope is longer than %d characters.",
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The requested scope is longer than %d characters.",
 				  ET_OAUTH_SCOPE_MAX);
 	while (*p) {
 		const char *tok;
@@ -297,7 +297,7 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 		while (p[n] && p[n] != ' ') {
 			if (!scope_token_char((unsigned char)p[n]))
 				return et_err_set(
-					err, "bad_argument",
+					err, ET_E_BAD_ARGUMENT,
 					"The requested scope has a character outside RFC 6749's scope tokens.");
 			n++;
 		}
@@ -305,7 +305,7 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 		if (scope_has(buf, tok, n))
 			continue;
 		if (len + 1 + n > ET_OAUTH_SCOPE_MAX)
-			return et_err_set(err, "bad_argument", "The requested scope is longer than %d characters.",
+			return et_err_set(err, ET_E_BAD_ARGUMENT, "The requested scope is longer than %d characters.",
 					  ET_OAUTH_SCOPE_MAX);
 		buf[len++] = ' ';
 		memcpy(buf + len, tok, n);
@@ -314,7 +314,7 @@ int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err)
 	}
 	copy = strdup(buf);
 	if (!copy)
-		return et_err_set(err, "no_memory", "Out of memory.");
+		return et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 	*ret_scope = copy;
 	return 0;
 }
@@ -385,10 +385,10 @@ static void form_free(char *form, size_t size)
  * way retrying cannot help; everything else (connect, TLS, timeout) is unavailability. */
 static int http_failure(const struct et_err *herr, const char *what, struct et_err *err)
 {
-	const char *reason = "idp_unavailable";
-	if (strcmp(herr->reason, "http_too_large") == 0 || strcmp(herr->reason, "http_scheme") == 0)
-		reason = "idp_error";
-	return et_err_set(err, reason, "%s: %s", what, herr->message);
+	enum et_reason code = ET_E_IDP_UNAVAILABLE;
+	if (herr->code == ET_E_HTTP_TOO_LARGE || herr->code == ET_E_HTTP_SCHEME)
+		code = ET_E_IDP_ERROR;
+	return et_err_set(err, code, "%s: %s", what, herr->message);
 }
 
 static bool int_array_has(json_object *arr, long long v)
@@ -428,13 +428,13 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 
 	code = json_string_member(doc, "error", &present, &bad);
 	if (!code) {
-		et_err_set(err, "idp_error",
+		et_err_set(err, ET_E_IDP_ERROR,
 			   "The identity provider answered HTTP %ld without an OAuth \"error\" string.", status);
 		return ET_POLL_FAILED;
 	}
 	if (strlen(code) > OAUTH_ERROR_CODE_MAX || !chars_in(code, 0x20, 0x7e) || strchr(code, '"') ||
 	    strchr(code, '\\')) {
-		et_err_set(err, "idp_error",
+		et_err_set(err, ET_E_IDP_ERROR,
 			   "The identity provider answered HTTP %ld with a malformed OAuth error code.", status);
 		return ET_POLL_FAILED;
 	}
@@ -464,42 +464,42 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 
 	if (kind == ET_GRANT_DEVICE_CODE) {
 		if (strcmp(code, "authorization_declined") == 0 || strcmp(code, "access_denied") == 0) {
-			et_err_set(err, "declined", "The sign-in was declined at the identity provider.");
+			et_err_set(err, ET_E_DECLINED, "The sign-in was declined at the identity provider.");
 			return ET_POLL_FAILED;
 		}
 		if (strcmp(code, "expired_token") == 0) {
-			et_err_set(err, "code_expired", "The sign-in code expired before the sign-in was completed.");
+			et_err_set(err, ET_E_CODE_EXPIRED, "The sign-in code expired before the sign-in was completed.");
 			return ET_POLL_FAILED;
 		}
 		if (strcmp(code, "bad_verification_code") == 0) {
-			et_err_set(err, "bad_verification_code",
+			et_err_set(err, ET_E_BAD_VERIFICATION_CODE,
 				   "The identity provider does not know this sign-in code (bad_verification_code)%s",
 				   detail);
 			return ET_POLL_FAILED;
 		}
 	}
 	if (strcmp(code, "interaction_required") == 0 || entra_mfa_required(doc, desc)) {
-		et_err_set(err, "mfa_required",
+		et_err_set(err, ET_E_MFA_REQUIRED,
 			   "The identity provider requires multi-factor authentication, which this sign-in cannot "
 			   "provide (%s)%s",
 			   code_clean, detail);
 		return ET_POLL_FAILED;
 	}
 	if (strcmp(code, "invalid_grant") == 0) {
-		et_err_set(err, "auth_failed", "The identity provider refused the sign-in (invalid_grant)%s", detail);
+		et_err_set(err, ET_E_AUTH_FAILED, "The identity provider refused the sign-in (invalid_grant)%s", detail);
 		return ET_POLL_FAILED;
 	}
 	if (strcmp(code, "invalid_client") == 0 || strcmp(code, "unauthorized_client") == 0) {
-		et_err_set(err, "client_not_allowed",
+		et_err_set(err, ET_E_CLIENT_NOT_ALLOWED,
 			   "The identity provider does not allow this application to sign in this way (%s)%s",
 			   code_clean, detail);
 		return ET_POLL_FAILED;
 	}
 	if (strcmp(code, "temporarily_unavailable") == 0 || strcmp(code, "server_error") == 0) {
-		et_err_set(err, "idp_unavailable", "The identity provider is unavailable (%s)%s", code_clean, detail);
+		et_err_set(err, ET_E_IDP_UNAVAILABLE, "The identity provider is unavailable (%s)%s", code_clean, detail);
 		return ET_POLL_FAILED;
 	}
-	et_err_set(err, "idp_error", "The identity provider answered with an unexpected error (%s)%s", code_clean,
+	et_err_set(err, ET_E_IDP_ERROR, "The identity provider answered with an unexpected error (%s)%s", code_clean,
 		   detail);
 	return ET_POLL_FAILED;
 }
@@ -512,17 +512,17 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 	enum et_poll_result r = ET_POLL_FAILED;
 
 	if (status >= 500 || status == 429) {
-		et_err_set(err, "idp_unavailable", "The identity provider is unavailable: it answered HTTP %ld.",
+		et_err_set(err, ET_E_IDP_UNAVAILABLE, "The identity provider is unavailable: it answered HTTP %ld.",
 			   status);
 		return ET_POLL_FAILED;
 	}
 	if (!body || et_json_parse(body, len, ET_JSON_MAX_DEPTH, &doc, &jerr) < 0) {
-		et_err_set(err, "idp_error", "The identity provider answered HTTP %ld with a body that is not JSON.",
+		et_err_set(err, ET_E_IDP_ERROR, "The identity provider answered HTTP %ld with a body that is not JSON.",
 			   status);
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
-		et_err_set(err, "idp_error", "The identity provider answered HTTP %ld with JSON that is not an object.",
+		et_err_set(err, ET_E_IDP_ERROR, "The identity provider answered HTTP %ld with JSON that is not an object.",
 			   status);
 		goto done;
 	}
@@ -533,17 +533,17 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 
 		type = json_string_member(doc, "token_type", &present, &bad);
 		if (bad || (type && strcasecmp(type, "Bearer") != 0)) {
-			et_err_set(err, "idp_error", "The token endpoint answered a token_type other than Bearer.");
+			et_err_set(err, ET_E_IDP_ERROR, "The token endpoint answered a token_type other than Bearer.");
 			goto done;
 		}
 		tok = json_string_member(doc, "id_token", &present, &bad);
 		if (!tok) {
-			et_err_set(err, "idp_error", "The token endpoint answered without %s id_token.",
+			et_err_set(err, ET_E_IDP_ERROR, "The token endpoint answered without %s id_token.",
 				   present ? "a string" : "an");
 			goto done;
 		}
 		if (!compact_jws_ok(tok, strlen(tok))) {
-			et_err_set(err, "idp_error",
+			et_err_set(err, ET_E_IDP_ERROR,
 				   "The token endpoint answered an id_token that is not a compact JWS of at most %d "
 				   "bytes.",
 				   ET_JWS_MAX_BYTES);
@@ -551,7 +551,7 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 		}
 		copy = strdup(tok);
 		if (!copy) {
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			goto done;
 		}
 		*ret_id_token = copy;
@@ -559,7 +559,7 @@ enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status
 		goto done;
 	}
 	if (status < 400) {
-		et_err_set(err, "idp_error", "The identity provider answered HTTP %ld.", status);
+		et_err_set(err, ET_E_IDP_ERROR, "The identity provider answered HTTP %ld.", status);
 		goto done;
 	}
 	r = classify_oauth_error(kind, status, doc, secret, err);
@@ -586,7 +586,7 @@ static int dup_into(char **dst, const char *s, struct et_err *err)
 {
 	*dst = strdup(s);
 	if (!*dst)
-		return et_err_set(err, "no_memory", "Out of memory.");
+		return et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 	return 0;
 }
 
@@ -615,22 +615,22 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 	int r = -1;
 
 	if (!body || et_json_parse(body, len, ET_JSON_MAX_DEPTH, &doc, &jerr) < 0) {
-		et_err_set(err, "idp_error", "The device authorization answer is not JSON.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer is not JSON.");
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
-		et_err_set(err, "idp_error", "The device authorization answer is not a JSON object.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer is not a JSON object.");
 		goto done;
 	}
 
 	s = json_string_member(doc, "device_code", &present, &bad);
 	if (!s || !*s) {
-		et_err_set(err, "idp_error", "The device authorization answer has no device_code string.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer has no device_code string.");
 		goto done;
 	}
 	if (strlen(s) > ET_DEVICE_CODE_MAX || !chars_in(s, 0x21, 0x7e)) {
 		et_err_set(
-			err, "idp_error",
+			err, ET_E_IDP_ERROR,
 			"The device authorization answer has a device_code that is too long or not printable ASCII.");
 		goto done;
 	}
@@ -639,11 +639,11 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 
 	s = json_string_member(doc, "user_code", &present, &bad);
 	if (!s || !*s) {
-		et_err_set(err, "idp_error", "The device authorization answer has no user_code string.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer has no user_code string.");
 		goto done;
 	}
 	if (strlen(s) > ET_USER_CODE_MAX || !chars_in(s, 0x20, 0x7e) || s[0] == ' ' || s[strlen(s) - 1] == ' ') {
-		et_err_set(err, "idp_error",
+		et_err_set(err, ET_E_IDP_ERROR,
 			   "The device authorization answer has a user_code that is longer than %d characters or not "
 			   "printable ASCII.",
 			   ET_USER_CODE_MAX);
@@ -660,12 +660,12 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		s = json_string_member(doc, "verification_url", &present, &bad);
 	}
 	if (!s) {
-		et_err_set(err, "idp_error", "The device authorization answer has no verification_uri string.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer has no verification_uri string.");
 		goto done;
 	}
 	if (!https_url_ok(s, ET_VERIFICATION_URI_MAX)) {
 		et_err_set(
-			err, "idp_error",
+			err, ET_E_IDP_ERROR,
 			"The device authorization answer's %s is not an https URL of at most %d printable characters.",
 			uri_key, ET_VERIFICATION_URI_MAX);
 		goto done;
@@ -675,7 +675,7 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 
 	s = json_string_member(doc, "verification_uri_complete", &present, &bad);
 	if (bad || (s && !https_url_ok(s, ET_VERIFICATION_URI_MAX))) {
-		et_err_set(err, "idp_error",
+		et_err_set(err, ET_E_IDP_ERROR,
 			   "The device authorization answer's verification_uri_complete is not an https URL of at most "
 			   "%d printable characters.",
 			   ET_VERIFICATION_URI_MAX);
@@ -685,24 +685,24 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		goto done;
 
 	if (int_member(doc, "expires_in", &present, &v) < 0 || !present) {
-		et_err_set(err, "idp_error", "The device authorization answer has no integer expires_in.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer has no integer expires_in.");
 		goto done;
 	}
 	if (v < 1 || v > ET_DEVICE_EXPIRES_MAX) {
-		et_err_set(err, "idp_error", "The device authorization answer's expires_in %lld is not within 1..%ld.",
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer's expires_in %lld is not within 1..%ld.",
 			   v, ET_DEVICE_EXPIRES_MAX);
 		goto done;
 	}
 	d.expires_in = (long)v;
 
 	if (int_member(doc, "interval", &present, &v) < 0) {
-		et_err_set(err, "idp_error", "The device authorization answer's interval is not an integer.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer's interval is not an integer.");
 		goto done;
 	}
 	if (!present) {
 		d.interval = ET_DEVICE_INTERVAL_DEFAULT;
 	} else if (v < 0 || v > ET_DEVICE_INTERVAL_MAX) {
-		et_err_set(err, "idp_error", "The device authorization answer's interval %lld is not within 0..%ld.", v,
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer's interval %lld is not within 0..%ld.", v,
 			   ET_DEVICE_INTERVAL_MAX);
 		goto done;
 	} else {
@@ -711,13 +711,13 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 
 	s = json_string_member(doc, "message", &present, &bad);
 	if (bad) {
-		et_err_set(err, "idp_error", "The device authorization answer's message is not a string.");
+		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer's message is not a string.");
 		goto done;
 	}
 	if (s) {
 		d.message = malloc(ET_DEVICE_MESSAGE_MAX);
 		if (!d.message) {
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			goto done;
 		}
 		et_oauth_sanitize_text(s, d.message, ET_DEVICE_MESSAGE_MAX);
@@ -748,14 +748,14 @@ int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, con
 	int r = -1;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->device_authorization_endpoint || !ret)
-		return et_err_set(err, "bad_argument",
+		return et_err_set(err, ET_E_BAD_ARGUMENT,
 				  "Device sign-in needs a client id and a device authorization endpoint.");
 	if (et_oauth_scope(scope, &full_scope, err) < 0)
 		return -1;
 	{
 		const struct form_field f[] = {{"client_id", cfg->client_id}, {"scope", full_scope}};
 		if (form_build(f, 2, &form, &form_size) < 0) {
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			goto done;
 		}
 	}
@@ -772,7 +772,7 @@ int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, con
 								 NULL, &unused, err);
 		et_oauth_secret_free(unused);
 		if (pr != ET_POLL_FAILED)
-			et_err_set(err, "idp_error",
+			et_err_set(err, ET_E_IDP_ERROR,
 				   "The device authorization endpoint answered HTTP %ld with a polling error.",
 				   resp.status);
 		goto done;
@@ -819,7 +819,7 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	size_t form_size = 0;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->token_endpoint || !dev || !dev->device_code || !ret_id_token) {
-		et_err_set(err, "bad_argument",
+		et_err_set(err, ET_E_BAD_ARGUMENT,
 			   "Polling needs a client id, a token endpoint and a started device sign-in.");
 		return ET_POLL_FAILED;
 	}
@@ -828,7 +828,7 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 					       {"client_id", cfg->client_id},
 					       {"device_code", dev->device_code}};
 		if (form_build(f, 3, &form, &form_size) < 0) {
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			return ET_POLL_FAILED;
 		}
 	}
@@ -900,9 +900,9 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 	int unavailable = 0;
 
 	if (!opts || (opts->deadline.tv_sec == 0 && opts->deadline.tv_nsec == 0))
-		return et_err_set(err, "bad_argument", "Waiting for a device sign-in needs a deadline.");
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "Waiting for a device sign-in needs a deadline.");
 	if (!cfg || !dev || !dev->device_code || !ret_id_token)
-		return et_err_set(err, "bad_argument", "Waiting needs a started device sign-in.");
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "Waiting needs a started device sign-in.");
 
 	for (;;) {
 		struct timespec now, next;
@@ -912,7 +912,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		char *tok = NULL;
 
 		if (cancel_requested(opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.",
+			return et_err_set(err, ET_E_CANCELLED, "The device sign-in was cancelled after %u poll%s.",
 					  dev->polls, dev->polls == 1 ? "" : "s");
 		now = mono_now();
 		next = now;
@@ -924,14 +924,14 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		/* No poll can happen in time: say so now rather than sleep to the deadline. */
 		if (ts_cmp(&next, &opts->deadline) >= 0)
 			return et_err_set(
-				err, "deadline",
+				err, ET_E_DEADLINE,
 				"The device sign-in was not completed in time (%u poll%s before the deadline).",
 				dev->polls, dev->polls == 1 ? "" : "s");
 		if ((dev->expires_at.tv_sec || dev->expires_at.tv_nsec) && ts_cmp(&next, &dev->expires_at) >= 0)
-			return et_err_set(err, "code_expired",
+			return et_err_set(err, ET_E_CODE_EXPIRED,
 					  "The sign-in code expired before the sign-in was completed.");
 		if (sleep_until(&next, opts))
-			return et_err_set(err, "cancelled", "The device sign-in was cancelled after %u poll%s.",
+			return et_err_set(err, ET_E_CANCELLED, "The device sign-in was cancelled after %u poll%s.",
 					  dev->polls, dev->polls == 1 ? "" : "s");
 
 		/* The request may not outlive the deadline by more than the timeout's granularity. */
@@ -939,7 +939,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		left_ms = ts_diff_ms(&opts->deadline, &now);
 		if (left_ms <= 0)
 			return et_err_set(
-				err, "deadline",
+				err, ET_E_DEADLINE,
 				"The device sign-in was not completed in time (%u poll%s before the deadline).",
 				dev->polls, dev->polls == 1 ? "" : "s");
 		bounded = *cfg;
@@ -957,10 +957,10 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 			continue;
 		case ET_POLL_FAILED:
 		default:
-			if (strcmp(last.reason, "idp_unavailable") == 0 && ++unavailable < ET_DEVICE_MAX_UNAVAILABLE)
+			if (last.code == ET_E_IDP_UNAVAILABLE && ++unavailable < ET_DEVICE_MAX_UNAVAILABLE)
 				continue;
 			if (unavailable >= ET_DEVICE_MAX_UNAVAILABLE)
-				return et_err_set(err, "idp_unavailable", "%d polls in a row failed. The last: %s",
+				return et_err_set(err, ET_E_IDP_UNAVAILABLE, "%d polls in a row failed. The last: %s",
 						  unavailable, last.message);
 			if (err)
 				*err = last;
@@ -981,17 +981,17 @@ int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, c
 	int r = -1;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->token_endpoint || !ret_id_token)
-		return et_err_set(err, "bad_argument", "The password grant needs a client id and a token endpoint.");
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The password grant needs a client id and a token endpoint.");
 	ulen = username ? strnlen(username, ET_OAUTH_USERNAME_MAX + 1) : 0;
 	if (ulen == 0 || ulen > ET_OAUTH_USERNAME_MAX)
-		return et_err_set(err, "bad_argument", "The user name is empty or longer than %d bytes.",
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The user name is empty or longer than %d bytes.",
 				  ET_OAUTH_USERNAME_MAX);
 	for (size_t i = 0; i < ulen; i++)
 		if ((unsigned char)username[i] < 0x20 || username[i] == 0x7f)
-			return et_err_set(err, "bad_argument", "The user name has a control character.");
+			return et_err_set(err, ET_E_BAD_ARGUMENT, "The user name has a control character.");
 	plen = password ? strnlen(password, ET_OAUTH_PASSWORD_MAX + 1) : 0;
 	if (plen == 0 || plen > ET_OAUTH_PASSWORD_MAX)
-		return et_err_set(err, "bad_argument", "The pass is empty or longer than %d bytes.",
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The pass is empty or longer than %d bytes.",
 				  ET_OAUTH_PASSWORD_MAX);
 	if (et_oauth_scope(scope, &full_scope, err) < 0)
 		return -1;
@@ -1002,7 +1002,7 @@ int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, c
 					       {"password", password},
 					       {"scope", full_scope}};
 		if (form_build(f, 5, &form, &form_size) < 0) {
-			et_err_set(err, "no_memory", "Out of memory.");
+			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			goto done;
 		}
 	}

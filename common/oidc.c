@@ -45,18 +45,18 @@ static int take_endpoint(json_object *doc, const char *key, bool optional, const
 			*ret = NULL;
 			return 0;
 		}
-		return et_err_set(err, "bad_discovery", "the discovery document at %s has no \"%s\"", where, key);
+		return et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s has no \"%s\"", where, key);
 	}
 	v = et_json_get_string(doc, key);
 	if (!v)
-		return et_err_set(err, "bad_discovery", "the discovery document at %s: \"%s\" is not a string", where,
+		return et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s: \"%s\" is not a string", where,
 				  key);
 	if (!https_url_ok(v))
-		return et_err_set(err, "bad_discovery", "the discovery document at %s: \"%s\" is not an https URL",
+		return et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s: \"%s\" is not an https URL",
 				  where, key);
 	copy = strdup(v);
 	if (!copy)
-		return et_err_set(err, "no_memory", "out of memory");
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	*ret = copy;
 	return 0;
 }
@@ -73,44 +73,44 @@ int et_oidc_discover(const struct et_config *cfg, struct et_oidc *ret, struct et
 	int r = -1;
 
 	if (!url || !*url)
-		return et_err_set(err, "bad_discovery", "no discovery URL is configured");
+		return et_err_set(err, ET_E_BAD_DISCOVERY, "no discovery URL is configured");
 	if (et_http_get(cfg, url, &resp, &herr) < 0) {
-		et_err_set(err, "discovery_failed", "OpenID discovery failed (%s): %s", herr.reason, herr.message);
+		et_err_set(err, ET_E_DISCOVERY_FAILED, "OpenID discovery failed (%s): %s", herr.reason, herr.message);
 		goto done;
 	}
 	if (resp.status != 200) {
-		et_err_set(err, "discovery_failed", "OpenID discovery failed: %s answered HTTP %ld", url, resp.status);
+		et_err_set(err, ET_E_DISCOVERY_FAILED, "OpenID discovery failed: %s answered HTTP %ld", url, resp.status);
 		goto done;
 	}
 	if (et_json_parse(resp.body, resp.len, ET_JSON_MAX_DEPTH, &doc, &herr) < 0) {
-		et_err_set(err, "bad_discovery", "the discovery document at %s is not valid JSON: %s", url,
+		et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s is not valid JSON: %s", url,
 			   herr.message);
 		goto done;
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
-		et_err_set(err, "bad_discovery", "the discovery document at %s is not a JSON object", url);
+		et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s is not a JSON object", url);
 		goto done;
 	}
 
 	expected = et_config_issuer_v2(cfg);
 	if (!expected) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 	issuer = et_json_get_string(doc, "issuer");
 	if (!issuer) {
-		et_err_set(err, "bad_discovery", "the discovery document at %s has no string \"issuer\"", url);
+		et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s has no string \"issuer\"", url);
 		goto done;
 	}
 	if (strcmp(issuer, expected) != 0) {
-		et_err_set(err, "bad_issuer",
+		et_err_set(err, ET_E_BAD_ISSUER,
 			   "the discovery document at %s names issuer \"%.100s\", expected \"%.100s\"", url, issuer,
 			   expected);
 		goto done;
 	}
 	o.issuer = strdup(issuer);
 	if (!o.issuer) {
-		et_err_set(err, "no_memory", "out of memory");
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto done;
 	}
 	if (take_endpoint(doc, "jwks_uri", false, url, &o.jwks_uri, err) < 0 ||
@@ -122,7 +122,7 @@ int et_oidc_discover(const struct et_config *cfg, struct et_oidc *ret, struct et
 		if (asprintf(&o.device_authorization_endpoint, "%s/%s/oauth2/v2.0/devicecode", cfg->authority,
 			     cfg->tenant_id) < 0) {
 			o.device_authorization_endpoint = NULL;
-			et_err_set(err, "no_memory", "out of memory");
+			et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 			goto done;
 		}
 	}

@@ -203,7 +203,7 @@ static int spawn_begin(struct sigaction *old_chld, int pipefd[2], struct et_err 
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
 	if (sigaction(SIGCHLD, &dfl, old_chld) < 0)
-		return et_err_set(err, "spawn_failed", "cannot set SIGCHLD: %s", strerror(errno));
+		return et_err_set(err, ET_E_SPAWN_FAILED, "cannot set SIGCHLD: %s", strerror(errno));
 	if (pipe2(pipefd, O_CLOEXEC) < 0 || move_above_stdio(&pipefd[0]) < 0 || move_above_stdio(&pipefd[1]) < 0) {
 		int e = errno;
 		for (int i = 0; i < 2; i++)
@@ -212,7 +212,7 @@ static int spawn_begin(struct sigaction *old_chld, int pipefd[2], struct et_err 
 				pipefd[i] = -1;
 			}
 		(void)sigaction(SIGCHLD, old_chld, NULL);
-		return et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(e));
+		return et_err_set(err, ET_E_SPAWN_FAILED, "cannot create a pipe: %s", strerror(e));
 	}
 	return 0;
 }
@@ -228,19 +228,19 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 	pid_t pid;
 
 	if (!path || path[0] != '/' || !argv || !argv[0])
-		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
+		return et_err_set(err, ET_E_SPAWN_FAILED, "a program to run needs an absolute path and argv[0]");
 	if (cap && (!cap->buf || cap->size == 0))
-		return et_err_set(err, "spawn_failed", "an output buffer needs room for at least the final NUL");
+		return et_err_set(err, ET_E_SPAWN_FAILED, "an output buffer needs room for at least the final NUL");
 	if (spawn_begin(&old_chld, pipefd, err) < 0)
 		return -1;
 	if (cap && (pipe2(outpipe, O_CLOEXEC) < 0 || move_above_stdio(&outpipe[0]) < 0 ||
 		    move_above_stdio(&outpipe[1]) < 0 || fcntl(outpipe[0], F_SETFL, O_NONBLOCK) < 0)) {
-		et_err_set(err, "spawn_failed", "cannot create a pipe: %s", strerror(errno));
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot create a pipe: %s", strerror(errno));
 		goto out;
 	}
 	pid = fork();
 	if (pid < 0) {
-		et_err_set(err, "spawn_failed", "cannot fork: %s", strerror(errno));
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -261,7 +261,7 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 	while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)sizeof(child_errno)) {
 		(void)reap(pid, &status);
-		et_err_set(err, "exec_failed", "cannot run %s: %s", path, strerror(child_errno));
+		et_err_set(err, ET_E_EXEC_FAILED, "cannot run %s: %s", path, strerror(child_errno));
 		goto out;
 	}
 
@@ -272,21 +272,21 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 	}
 	timed_out = wait_child(pid, timeout_ms, cap, outpipe[0]);
 	if (reap(pid, &status) < 0) {
-		et_err_set(err, "spawn_failed", "cannot wait for %s: %s", path, strerror(errno));
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot wait for %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (cap)
 		cap->buf[cap->len] = '\0';
 	if (timed_out) {
-		et_err_set(err, "timeout", "%s did not finish within %d ms and was killed", path, timeout_ms);
+		et_err_set(err, ET_E_TIMEOUT, "%s did not finish within %d ms and was killed", path, timeout_ms);
 		goto out;
 	}
 	if (WIFSIGNALED(status)) {
-		et_err_set(err, "killed", "%s was ended by signal %d", path, WTERMSIG(status));
+		et_err_set(err, ET_E_KILLED, "%s was ended by signal %d", path, WTERMSIG(status));
 		goto out;
 	}
 	if (cap && cap->overflow) {
-		et_err_set(err, "output_too_long", "%s wrote more than %zu bytes to its standard output", path,
+		et_err_set(err, ET_E_OUTPUT_TOO_LONG, "%s wrote more than %zu bytes to its standard output", path,
 			   cap->size - 1);
 		goto out;
 	}
@@ -331,12 +331,12 @@ int et_spawn_detached(const char *path, const char *const argv[], struct et_err 
 	pid_t pid;
 
 	if (!path || path[0] != '/' || !argv || !argv[0])
-		return et_err_set(err, "spawn_failed", "a program to run needs an absolute path and argv[0]");
+		return et_err_set(err, ET_E_SPAWN_FAILED, "a program to run needs an absolute path and argv[0]");
 	if (spawn_begin(&old_chld, pipefd, err) < 0)
 		return -1;
 	pid = fork();
 	if (pid < 0) {
-		et_err_set(err, "spawn_failed", "cannot fork: %s", strerror(errno));
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -358,7 +358,7 @@ int et_spawn_detached(const char *path, const char *const argv[], struct et_err 
 	close(pipefd[1]);
 	pipefd[1] = -1;
 	if (reap(pid, &status) < 0) {
-		et_err_set(err, "spawn_failed", "cannot wait for the intermediate process: %s", strerror(errno));
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot wait for the intermediate process: %s", strerror(errno));
 		goto out;
 	}
 	/* EOF once the program is running (the pipe is close-on-exec), an errno when it is not */
@@ -366,12 +366,12 @@ int et_spawn_detached(const char *path, const char *const argv[], struct et_err 
 		n = read(pipefd[0], &child_errno, sizeof(child_errno));
 	while (n < 0 && errno == EINTR);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		et_err_set(err, "spawn_failed", "cannot start %s: %s", path,
+		et_err_set(err, ET_E_SPAWN_FAILED, "cannot start %s: %s", path,
 			   n == (ssize_t)sizeof(child_errno) ? strerror(child_errno) : "the intermediate process failed");
 		goto out;
 	}
 	if (n == (ssize_t)sizeof(child_errno)) {
-		et_err_set(err, "exec_failed", "cannot run %s: %s", path, strerror(child_errno));
+		et_err_set(err, ET_E_EXEC_FAILED, "cannot run %s: %s", path, strerror(child_errno));
 		goto out;
 	}
 	r = 0;

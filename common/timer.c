@@ -210,17 +210,17 @@ int et_timer_schedule(const char *grant_id, time_t expires, const char *helper_p
 	int r, ret = -1, tries;
 
 	if (!grant_id_ok(grant_id))
-		return et_err_set(err, "bad_grant_id", "A grant id must be 32 lowercase hexadecimal digits.");
+		return et_err_set(err, ET_E_BAD_GRANT_ID, "A grant id must be 32 lowercase hexadecimal digits.");
 	if (!helper_path_ok(helper_path))
-		return et_err_set(err, "bad_helper_path",
+		return et_err_set(err, ET_E_BAD_HELPER_PATH,
 				  "The revoke command must be a normalised absolute path without spaces or specials.");
 	/* OnCalendar= has one-second resolution; an instant in the current second or earlier
 	 * would never elapse, so the caller revokes now instead. */
 	if (expires <= time(NULL))
-		return et_err_set(err, "expired", "Grant %s has already expired: no timer to set.", grant_id);
+		return et_err_set(err, ET_E_EXPIRED, "Grant %s has already expired: no timer to set.", grant_id);
 	if (!gmtime_r(&expires, &tm) || tm.tm_year + 1900 > 9999 ||
 	    strftime(calendar, sizeof(calendar), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		return et_err_set(err, "bad_expiry", "The expiry time of grant %s is out of range.", grant_id);
+		return et_err_set(err, ET_E_BAD_EXPIRY, "The expiry time of grant %s is out of range.", grant_id);
 	unit_names(grant_id, timer, service);
 
 	r = bus_connect(&bus);
@@ -229,7 +229,7 @@ int et_timer_schedule(const char *grant_id, time_t expires, const char *helper_p
 
 	r = build_start_call(bus, grant_id, timer, service, calendar, helper_path, &m);
 	if (r < 0) {
-		et_err_set(err, "bus_message", "Cannot build the systemd request for %s: %s.", timer, strerror(-r));
+		et_err_set(err, ET_E_BUS_MESSAGE, "Cannot build the systemd request for %s: %s.", timer, strerror(-r));
 		goto done;
 	}
 
@@ -245,7 +245,7 @@ int et_timer_schedule(const char *grant_id, time_t expires, const char *helper_p
 		if (!sd_bus_error_has_name(&e, "org.freedesktop.systemd1.UnitExists") ||
 		    tries >= ET_TIMER_REPLACE_TRIES) {
 			et_err_set(err, sd_bus_error_has_name(&e, "org.freedesktop.systemd1.UnitExists") ?
-						"unit_exists" : "bus_call",
+						ET_E_UNIT_EXISTS : ET_E_BUS_CALL,
 				   "systemd refused to start %s: %s.", timer,
 				   e.message ? e.message : strerror(-r));
 			goto done;
@@ -256,7 +256,7 @@ int et_timer_schedule(const char *grant_id, time_t expires, const char *helper_p
 		if (tries == 0) {
 			sd_bus_error se = SD_BUS_ERROR_NULL;
 			if (stop_unit(bus, timer, &se) < 0) {
-				et_err_set(err, "bus_call", "Cannot stop the old %s: %s.", timer,
+				et_err_set(err, ET_E_BUS_CALL, "Cannot stop the old %s: %s.", timer,
 					   se.message ? se.message : "unknown error");
 				sd_bus_error_free(&se);
 				goto done;
@@ -266,7 +266,7 @@ int et_timer_schedule(const char *grant_id, time_t expires, const char *helper_p
 		m = sd_bus_message_unref(m);
 		r = build_start_call(bus, grant_id, timer, service, calendar, helper_path, &m);
 		if (r < 0) {
-			et_err_set(err, "bus_message", "Cannot build the systemd request for %s: %s.", timer,
+			et_err_set(err, ET_E_BUS_MESSAGE, "Cannot build the systemd request for %s: %s.", timer,
 				   strerror(-r));
 			goto done;
 		}
@@ -289,7 +289,7 @@ int et_timer_cancel(const char *grant_id, struct et_err *err)
 	int r, ret = -1;
 
 	if (!grant_id_ok(grant_id))
-		return et_err_set(err, "bad_grant_id", "A grant id must be 32 lowercase hexadecimal digits.");
+		return et_err_set(err, ET_E_BAD_GRANT_ID, "A grant id must be 32 lowercase hexadecimal digits.");
 	unit_names(grant_id, timer, service);
 
 	r = bus_connect(&bus);
@@ -304,7 +304,7 @@ int et_timer_cancel(const char *grant_id, struct et_err *err)
 			ret = 0;
 			goto done;
 		}
-		et_err_set(err, "bus_call", "Cannot stop %s: %s.", timer, e.message ? e.message : strerror(-r));
+		et_err_set(err, ET_E_BUS_CALL, "Cannot stop %s: %s.", timer, e.message ? e.message : strerror(-r));
 		goto done;
 	}
 	ret = 0;

@@ -43,7 +43,7 @@ int et_token_verify(struct et_keystore *ks, const char *token, size_t len, const
 		goto done;
 	v->user = user;
 	if (opts->expect_user && strcmp(opts->expect_user, user) != 0) {
-		et_err_set(&v->why, "wrong_user", "The token is for local user \"%s\", not \"%s\".", user,
+		et_err_set(&v->why, ET_E_WRONG_USER, "The token is for local user \"%s\", not \"%s\".", user,
 			   opts->expect_user);
 		goto done;
 	}

@@ -137,20 +137,32 @@ static int become_root(void)
 	return 0;
 }
 
+/* The exit status of a failure class: the one place it is decided. */
 static int exit_for(const struct et_err *e)
 {
-	static const struct {
-		const char *reason;
-		int code;
-	} map[] = {
-		{ "store_locked", ET_EXIT_BUSY },   { "group_locked", ET_EXIT_BUSY },  { "no_group", ET_EXIT_NO_GROUP },
-		{ "not_found", ET_EXIT_NOT_FOUND }, { "no_user", ET_EXIT_NOT_FOUND },  { "not_owner", ET_EXIT_DENIED },
-		{ "bad_id", ET_EXIT_USAGE },        { "bad_user", ET_EXIT_USAGE },     { "bad_duration", ET_EXIT_USAGE },
-		{ "bad_method", ET_EXIT_USAGE },    { "config", ET_EXIT_CONFIG },      { "state_dir", ET_EXIT_CONFIG },
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strcmp(e->reason, map[i].reason) == 0)
-			return map[i].code;
+	switch (et_err_class(e)) {
+	case ET_CLASS_NONE:
+		return ET_EXIT_OK;
+	case ET_CLASS_DENIED:
+	case ET_CLASS_RATE_LIMITED:
+		return ET_EXIT_DENIED;
+	case ET_CLASS_USER_UNKNOWN:
+	case ET_CLASS_NOT_FOUND:
+		return ET_EXIT_NOT_FOUND;
+	case ET_CLASS_UNAVAILABLE:
+		return ET_EXIT_IDP_UNAVAILABLE;
+	case ET_CLASS_CONFIG:
+		return ET_EXIT_CONFIG;
+	case ET_CLASS_NO_GROUP:
+		return ET_EXIT_NO_GROUP;
+	case ET_CLASS_BUSY:
+		return ET_EXIT_BUSY;
+	case ET_CLASS_USAGE:
+		return ET_EXIT_USAGE;
+	case ET_CLASS_NO_MEMORY:
+	case ET_CLASS_INTERNAL:
+		return ET_EXIT_FAILED;
+	}
 	return ET_EXIT_FAILED;
 }
 
@@ -240,7 +252,7 @@ static int verb_drop(const struct et_config *cfg, const struct caller *who, int 
 	}
 	if (argc == 1) {
 		if (et_grant_revoke(cfg, argv[0], ET_REVOKE_DROP, who->uid, now, &g, &err) < 0) {
-			if (strcmp(err.reason, "not_owner") == 0)
+			if (err.code == ET_E_NOT_OWNER)
 				refuse(who, "drop", "not the owner of the grant");
 			return fail(&err);
 		}
@@ -258,7 +270,7 @@ static int verb_drop(const struct et_config *cfg, const struct caller *who, int 
 		if (l.items[i].uid != who->uid)
 			continue;
 		if (et_grant_revoke(cfg, l.items[i].id, ET_REVOKE_DROP, who->uid, now, &g, &err) < 0 &&
-		    strcmp(err.reason, "not_found") != 0) {
+		    err.code != ET_E_NOT_FOUND) {
 			et_grant_list_free(&l);
 			return fail(&err);
 		}
@@ -587,7 +599,7 @@ static int verb_guard(const struct et_config *cfg, int argc, char **argv)
 		goto quiet;
 	/* nobody settled the transaction: the login did not succeed */
 	if (et_grant_revoke(cfg, id, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, time(NULL), &g, &err) < 0) {
-		if (strcmp(err.reason, "not_found") != 0) {
+		if (err.code != ET_E_NOT_FOUND) {
 			rc = fail(&err);
 			goto done; /* the marker stays: the sweep tries again */
 		}

@@ -60,7 +60,7 @@ static int marker_write(const struct et_config *cfg, const char *id, const char 
 	char dir[PATH_MAX], text[64 + ET_GRANT_NAME_MAX];
 	int n;
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir))
-		return et_err_set(err, "path_too_long", "the state directory path is too long");
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state directory path is too long");
 	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
 		return -1;
 	n = snprintf(text, sizeof(text), "user %s\npid %ld\n", user, (long)getpid());
@@ -88,7 +88,7 @@ static int guard_start(const struct pending_grant *p, struct et_err *err)
 	snprintf(self, sizeof(self), "%ld", (long)getpid());
 	snprintf(parent, sizeof(parent), "%ld", (long)ppid);
 	if (et_spawn_detached(ET_HELPER_PATH, argv, &e) < 0)
-		return et_err_set(err, "guard_failed", "cannot start the guard of grant %s: %s", p->id, e.message);
+		return et_err_set(err, ET_E_GUARD_FAILED, "cannot start the guard of grant %s: %s", p->id, e.message);
 	return 0;
 }
 
@@ -98,7 +98,7 @@ static int run_helper(const char *const argv[], struct et_err *err)
 	if (et_helper_run(argv, &status, err) < 0)
 		return -1;
 	if (status != ET_EXIT_OK)
-		return et_err_set(err, status == ET_EXIT_NO_GROUP ? "no_group" : "helper_failed",
+		return et_err_set(err, status == ET_EXIT_NO_GROUP ? ET_E_NO_GROUP : ET_E_HELPER_FAILED,
 				  "%s %s exited with status %d", ET_HELPER_PATH, argv[1], status);
 	return 0;
 }
@@ -148,14 +148,14 @@ static int make_grant(struct et_pam *m, const char *const argv[], enum et_grant_
 	if (et_helper_run_capture(argv, out, sizeof(out), &len, &status, err) < 0)
 		return -1;
 	if (status != ET_EXIT_OK)
-		return et_err_set(err, status == ET_EXIT_NO_GROUP ? "no_group" : "helper_failed",
+		return et_err_set(err, status == ET_EXIT_NO_GROUP ? ET_E_NO_GROUP : ET_E_HELPER_FAILED,
 				  "%s grant exited with status %d", ET_HELPER_PATH, status);
 	if (et_helper_grant_id_parse(out, len, id, err) < 0)
 		return -1;
 	if (et_grant_store_read(&m->cfg, id, ret, err) < 0)
 		return -1;
 	if (strcmp(ret->user, m->user) != 0 || ret->method != method)
-		return et_err_set(err, "grant_mismatch", "grant %s reported by %s is not the one asked for %s", id,
+		return et_err_set(err, ET_E_GRANT_MISMATCH, "grant %s reported by %s is not the one asked for %s", id,
 				  ET_HELPER_PATH, m->user);
 	return 0;
 }
@@ -234,7 +234,7 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 			   err.reason, err.message);
 		et_pam_error(m, "You signed in, but the elevation could not be granted%s; the administrator can find "
 				"why in the system log.",
-			     strcmp(err.reason, "no_group") == 0 ? " (the elevated group is missing)" : "");
+			     err.code == ET_E_NO_GROUP ? " (the elevated group is missing)" : "");
 		return PAM_SYSTEM_ERR;
 	}
 	p = calloc(1, sizeof(*p));

@@ -33,23 +33,23 @@ static int state_open(const struct et_config *cfg, const char *sub, const char *
 	int fd;
 
 	if (!et_path_component_ok(name))
-		return et_err_set(err, "bad_user", "'%.64s' cannot name a state file", name);
+		return et_err_set(err, ET_E_BAD_USER, "'%.64s' cannot name a state file", name);
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", cfg->state_dir, sub) >= sizeof(dir) ||
 	    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return et_err_set(err, "path_too_long", "the state path for %.64s is too long", name);
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state path for %.64s is too long", name);
 	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
-		return et_err_set(err, "state_write", "cannot open %s: %s", path, strerror(errno));
+		return et_err_set(err, ET_E_STATE_WRITE, "cannot open %s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
 		close(fd);
-		return et_err_set(err, "state_dir", "%s is not a private regular file", path);
+		return et_err_set(err, ET_E_STATE_DIR, "%s is not a private regular file", path);
 	}
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			close(fd);
-			return et_err_set(err, "state_write", "cannot lock %s: %s", path, strerror(errno));
+			return et_err_set(err, ET_E_STATE_WRITE, "cannot lock %s: %s", path, strerror(errno));
 		}
 	}
 	*ret_fd = fd;
@@ -79,13 +79,13 @@ static int state_rewrite(int fd, const char *text, struct et_err *err)
 {
 	size_t len = strlen(text), done = 0;
 	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
-		return et_err_set(err, "state_write", "cannot rewrite a state file: %s", strerror(errno));
+		return et_err_set(err, ET_E_STATE_WRITE, "cannot rewrite a state file: %s", strerror(errno));
 	while (done < len) {
 		ssize_t n = write(fd, text + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return et_err_set(err, "state_write", "cannot write a state file: %s", strerror(errno));
+			return et_err_set(err, ET_E_STATE_WRITE, "cannot write a state file: %s", strerror(errno));
 		done += (size_t)n;
 	}
 	return 0;
@@ -195,7 +195,7 @@ int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires,
 	until = field(buf, "expires");
 	if (pid && pid != getpid() && pid_alive(pid) && until > (long long)time(NULL)) {
 		close(fd);
-		return et_err_set(err, "flow_busy", "Another sign-in with a code for %s is in progress; finish or cancel it first.",
+		return et_err_set(err, ET_E_FLOW_BUSY, "Another sign-in with a code for %s is in progress; finish or cancel it first.",
 				  user);
 	}
 	snprintf(buf, sizeof(buf), "pid %lld\nexpires %lld\n", (long long)getpid(), (long long)expires);
@@ -263,7 +263,7 @@ int et_rate_take(const struct et_config *cfg, const char *user, const char *rhos
 		if (rate_window(cfg, name, cfg->device_code_max_per_user, now, &ok, err) < 0)
 			return -1;
 		if (!ok)
-			return et_err_set(err, "rate_limited",
+			return et_err_set(err, ET_E_RATE_LIMITED,
 					  "Too many sign-ins with a code for %s recently (at most %ld in %ld minutes); try again later.",
 					  user, cfg->device_code_max_per_user, cfg->device_code_rate_window / 60);
 	}
@@ -276,7 +276,7 @@ int et_rate_take(const struct et_config *cfg, const char *user, const char *rhos
 		if (rate_window(cfg, name, cfg->device_code_max_per_rhost, now, &ok, err) < 0)
 			return -1;
 		if (!ok)
-			return et_err_set(err, "rate_limited",
+			return et_err_set(err, ET_E_RATE_LIMITED,
 					  "Too many sign-ins with a code from %.64s recently (at most %ld in %ld minutes); try again later.",
 					  rhost, cfg->device_code_max_per_rhost, cfg->device_code_rate_window / 60);
 	}

@@ -60,6 +60,9 @@ int et_pam_ask(struct et_pam *m, int style, char **ret_reply, const char *fmt, .
 void et_pam_info(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An error sentence for the person: always shown. */
 void et_pam_error(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Derived from a failure's class (reasons.h), and only from it. */
+int et_pam_code(enum et_class cls);
+const char *et_pam_class_sentence(enum et_class cls);
 /* Wipe and free a reply. */
 void et_pam_reply_free(char *reply);
 

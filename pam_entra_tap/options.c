@@ -146,7 +146,7 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 	m->cfg.log.debug = m->debug;
 	if (et_config_load(&m->cfg, config_path, &err) < 0) {
 		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
-		return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+		return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
 	}
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq;
@@ -180,7 +180,7 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 			}
 			if (et_config_set(&m->cfg, key, eq + 1, "module argument", &err) < 0) {
 				pam_syslog(pamh, LOG_ERR, "%s", err.message);
-				return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+				return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
 			}
 		} else {
 			pam_syslog(pamh, LOG_ERR, "unknown module argument '%.64s'", a);
@@ -200,7 +200,7 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 	}
 	if (et_config_finish(&m->cfg, &err) < 0) {
 		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
-		return strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_SERVICE_ERR;
+		return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
 	}
 
 	m->service = item_or_empty(pamh, PAM_SERVICE);

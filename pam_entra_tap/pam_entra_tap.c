@@ -71,7 +71,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 		et_pam_grant_confirm(&m);
 	if (et_grant_setcred(&m.cfg, m.user, time(NULL), &dropped, &err) < 0) {
 		pam_syslog(pamh, LOG_ERR, "%s: setcred: %s", m.user, err.message);
-		retval = strcmp(err.reason, "no_memory") == 0 ? PAM_BUF_ERR : PAM_CRED_ERR;
+		retval = err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_CRED_ERR;
 		goto done;
 	}
 	if (dropped)
@@ -104,8 +104,8 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 		pam_syslog(pamh, LOG_ERR, "%s: account: the grant check failed: %s", m.user, err.message);
 		et_pam_error(&m, "Access denied: the elevation state of %s cannot be checked.", m.user);
 		(void)et_pam_grant_revoke_pending(&m, "the account check failed");
-		retval = strcmp(err.reason, "revoke_failed") == 0 ? PAM_PERM_DENIED
-			 : strcmp(err.reason, "no_memory") == 0   ? PAM_BUF_ERR
+		retval = err.code == ET_E_REVOKE_FAILED ? PAM_PERM_DENIED
+			 : err.code == ET_E_NO_MEMORY   ? PAM_BUF_ERR
 								  : PAM_SYSTEM_ERR;
 		goto done;
 	}

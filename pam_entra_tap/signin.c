@@ -71,25 +71,6 @@ static enum reply_kind classify(const char *reply)
 	return REPLY_PASS;
 }
 
-/* A failure class from the core's reasons. */
-static int pam_code_for(const char *reason)
-{
-	static const char *const unavailable[] = { "idp_unavailable", "idp_error", "client_not_allowed",
-						   "discovery_failed", "bad_discovery", "jwks_fetch_failed",
-						   "bad_jwks" };
-	static const char *const system[] = { "state_dir", "state_write", "pin_corrupt", "path_too_long",
-					      "cache_lock", "config", "bad_map_file", "corrupt", "bad_argument" };
-	if (strcmp(reason, "no_memory") == 0)
-		return PAM_BUF_ERR;
-	for (size_t i = 0; i < sizeof(unavailable) / sizeof(unavailable[0]); i++)
-		if (strcmp(reason, unavailable[i]) == 0)
-			return PAM_AUTHINFO_UNAVAIL;
-	for (size_t i = 0; i < sizeof(system) / sizeof(system[0]); i++)
-		if (strcmp(reason, system[i]) == 0)
-			return PAM_SYSTEM_ERR;
-	return PAM_AUTH_ERR;
-}
-
 /* The PAM user for logs: a name that is no local account is shown only when it has the shape
  * of one. */
 static const char *log_user(const struct et_pam *m)
@@ -112,33 +93,33 @@ static const char *display_name(const struct et_pam *m)
 	return strlen(m->user) <= 64 ? m->user : "this account";
 }
 
-static void audit_denied(struct et_pam *m, const char *method, const char *reason, const char *message)
+static void audit_denied(struct et_pam *m, const char *method, enum et_reason code, const char *message)
 {
 	struct et_audit a = { .user = log_user(m),
 			      .method = method,
 			      .upn = m->upn[0] ? m->upn : NULL,
-			      .reason = reason,
+			      .reason = et_reason_name(code),
+			      .error_class = et_class_name(et_reason_class(code)),
 			      .service = m->service,
 			      .rhost = m->rhost[0] ? m->rhost : NULL };
 	(void)et_audit(ET_AUDIT_AUTH_DENIED, LOG_NOTICE, &a, "sign-in for %s refused (%s): %s", m->user, method,
 		       message);
 }
 
-/* A failure of the core: log, tell the person, audit; returns the PAM code. */
+/* A failure of the core: log the detail, tell the person the sentence for its class (a
+ * refusal says why; nothing else shows a local path or internal detail), audit; returns the
+ * PAM code of its class. */
 static int fail_with(struct et_pam *m, const char *method, const struct et_err *err, const char *lead)
 {
-	int code = pam_code_for(err->reason);
-	pam_syslog(m->pamh, code == PAM_AUTH_ERR ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", log_user(m), method,
+	enum et_class cls = et_err_class(err);
+	int code = et_pam_code(cls);
+	pam_syslog(m->pamh, cls == ET_CLASS_DENIED ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", log_user(m), method,
 		   err->message, err->reason);
-	if (code == PAM_AUTHINFO_UNAVAIL)
-		et_pam_error(m, "%s: Microsoft Entra ID cannot be reached or answered something unusable; try again later.",
-			     lead);
-	else if (code == PAM_AUTH_ERR)
+	if (cls == ET_CLASS_DENIED)
 		et_pam_error(m, "%s: %s", lead, err->message);
 	else
-		et_pam_error(m, "%s: an internal error occurred; the administrator can find it in the system log.",
-			     lead);
-	audit_denied(m, method, err->reason, err->message);
+		et_pam_error(m, "%s: %s", lead, et_pam_class_sentence(cls));
+	audit_denied(m, method, err->code, err->message);
 	return code;
 }
 
@@ -157,7 +138,7 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 	et_keystore_free(&ks);
 	if (v.accept && !m->user_known) {
 		v.accept = false;
-		et_err_set(&v.why, "wrong_user", "The token is not for local user \"%s\".", log_user(m));
+		et_err_set(&v.why, ET_E_WRONG_USER, "The token is not for local user \"%s\".", log_user(m));
 	}
 	if (!v.accept) {
 		code = fail_with(m, method, &v.why, "Sign-in refused");
@@ -197,11 +178,11 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	/* a name that is no local account names no state file: only the address limit counts */
 	if (et_rate_take(&m->cfg, m->user_known ? m->user : NULL, m->rhost, now, &err) < 0 ||
 	    (m->user_known && et_flow_begin(&m->cfg, m->user, now + m->cfg.device_code_timeout + 5, &err) < 0)) {
-		if (strcmp(err.reason, "rate_limited") == 0 || strcmp(err.reason, "flow_busy") == 0) {
+		if (err.code == ET_E_RATE_LIMITED || err.code == ET_E_FLOW_BUSY) {
 			pam_syslog(m->pamh, LOG_NOTICE, "%s: device code: %s", lu, err.message);
 			et_pam_error(m, "%s", err.message);
-			audit_denied(m, "device_code", err.reason, err.message);
-			retval = strcmp(err.reason, "rate_limited") == 0 ? PAM_MAXTRIES : PAM_AUTH_ERR;
+			audit_denied(m, "device_code", err.code, err.message);
+			retval = err.code == ET_E_RATE_LIMITED ? PAM_MAXTRIES : PAM_AUTH_ERR;
 		} else {
 			retval = fail_with(m, "device_code", &err, "Sign-in with a code is unavailable");
 		}
@@ -227,18 +208,18 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 			    dev.verification_uri, dev.user_code, m->host);
 	if (retval != PAM_SUCCESS) {
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s: the conversation failed", lu, rid);
-		audit_denied(m, "device_code", "conversation", "the conversation failed");
+		audit_denied(m, "device_code", ET_E_CONVERSATION, "the conversation failed");
 		goto done;
 	}
 	if (reply[0] == 'n' || reply[0] == 'N') {
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s cancelled at the prompt", lu, rid);
-		audit_denied(m, "device_code", "cancelled", "cancelled at the prompt");
+		audit_denied(m, "device_code", ET_E_CANCELLED, "cancelled at the prompt");
 		retval = PAM_AUTH_ERR;
 		goto done;
 	}
 	if (et_device_wait(&m->cfg, &oidc, &dev, &w, &id_token, &err) < 0) {
-		if (strcmp(err.reason, "deadline") == 0)
-			et_err_set(&err, "deadline", "The sign-in with a code was not finished within %ld seconds.",
+		if (err.code == ET_E_DEADLINE)
+			et_err_set(&err, ET_E_DEADLINE, "The sign-in with a code was not finished within %ld seconds.",
 				   m->cfg.device_code_timeout);
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code failed");
 		goto done;
@@ -266,22 +247,22 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 	int retval;
 
 	if (et_rate_take(&m->cfg, NULL, m->rhost, time(NULL), &err) < 0) {
-		if (strcmp(err.reason, "rate_limited") == 0) {
+		if (err.code == ET_E_RATE_LIMITED) {
 			pam_syslog(m->pamh, LOG_NOTICE, "%s: tap: %s", log_user(m), err.message);
-			et_err_set(&err, "auth_failed", "Too many sign-ins from %.64s recently; try again later.",
+			et_err_set(&err, ET_E_AUTH_FAILED, "Too many sign-ins from %.64s recently; try again later.",
 				   m->rhost);
 		}
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
 	if (strlen(pass) > ET_OAUTH_PASSWORD_MAX) {
-		et_err_set(&err, "auth_failed", "That is not a Temporary Access Pass (too long).");
+		et_err_set(&err, ET_E_AUTH_FAILED, "That is not a Temporary Access Pass (too long).");
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
-		if (strcmp(err.reason, "mfa_required") == 0)
-			et_err_set(&err, "mfa_required",
+		if (err.code == ET_E_MFA_REQUIRED)
+			et_err_set(&err, ET_E_MFA_REQUIRED,
 				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
 				   "at the prompt to sign in with a code instead.");
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
@@ -304,7 +285,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 
 	if (!m->upn[0]) {
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: no Entra user name can be derived for a pass", log_user(m));
-		audit_denied(m, "tap", "unmapped", "no Entra user name for this local user");
+		audit_denied(m, "tap", ET_E_UNMAPPED, "no Entra user name for this local user");
 		return PAM_USER_UNKNOWN;
 	}
 	if (!m->user_known)
@@ -318,24 +299,24 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: locked out after too many wrong passes, until %s", m->user, when);
 		et_pam_error(m, "Too many wrong passes for %s: locked until %s. You can still sign in with a code.",
 			     m->user, when);
-		audit_denied(m, "tap", "locked_out", "too many wrong passes");
+		audit_denied(m, "tap", ET_E_LOCKED_OUT, "too many wrong passes");
 		return PAM_MAXTRIES;
 	}
 	if (strlen(pass) > ET_OAUTH_PASSWORD_MAX) {
-		et_err_set(&err, "auth_failed", "That is not a Temporary Access Pass (too long).");
+		et_err_set(&err, ET_E_AUTH_FAILED, "That is not a Temporary Access Pass (too long).");
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		goto count;
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
-		if (strcmp(err.reason, "mfa_required") == 0)
-			et_err_set(&err, "mfa_required",
+		if (err.code == ET_E_MFA_REQUIRED)
+			et_err_set(&err, ET_E_MFA_REQUIRED,
 				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
 				   "at the prompt to sign in with a code instead.");
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		et_oidc_free(&oidc);
-		if (strcmp(err.reason, "auth_failed") != 0)
+		if (err.code != ET_E_AUTH_FAILED)
 			return retval;
 		goto count;
 	}
@@ -394,7 +375,7 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: refused: no prior publickey authentication (SSH_AUTH_INFO_0)",
 			   m->user);
 		et_pam_error(m, "Sign in with your SSH key first.");
-		audit_denied(m, "-", "no_prior_publickey", "no prior publickey authentication");
+		audit_denied(m, "-", ET_E_NO_PRIOR_PUBLICKEY, "no prior publickey authentication");
 		return PAM_AUTH_ERR;
 	}
 
@@ -440,14 +421,14 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		et_pam_error(m, "The token did not fit through this prompt (it was cut at %zu characters); "
 				"press Enter to sign in with a code instead.",
 			     strlen(reply));
-		audit_denied(m, "token", "truncated", "a pasted token was cut short");
+		audit_denied(m, "token", ET_E_TRUNCATED, "a pasted token was cut short");
 		retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
 		break;
 	case REPLY_TOKEN:
 		*ret_method = "token";
 		if (!offer_token) {
 			et_pam_error(m, "Sign-in refused: signing in with a pasted token is not enabled here.");
-			audit_denied(m, "token", "method_disabled", "token sign-in is not enabled");
+			audit_denied(m, "token", ET_E_METHOD_DISABLED, "token sign-in is not enabled");
 			retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
 		} else if (!m->user_known) {
 			retval = PAM_USER_UNKNOWN;

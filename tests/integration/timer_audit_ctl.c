@@ -40,7 +40,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r;
 
 	if (argc < 2)

@@ -988,6 +988,23 @@ static void test_users_and_options(void)
 		script_reset(&s);
 	}
 
+	/* an unsafe user map (group- and world-writable): the host's configuration cannot be used,
+	 * which is not the person's fault and names no local path at the prompt */
+	{
+		char *dir = tu_tmpdir();
+		char *map = tu_write_file(dir, "map", "alice@contoso.com alice\n", 0666);
+		service("unsafemap", mu_str_of(TAP_ARGS " user_map=file:%s", map), NULL);
+		s.replies[0] = tap;
+		s.n_replies = 1;
+		r = run_pam("unsafemap", "alice", &s, 0, NULL);
+		ok(r.auth == PAM_SYSTEM_ERR || r.auth == PAM_SERVICE_ERR,
+		   "users: an unsafe user map -> a system error, not a refusal (%d)", r.auth);
+		ok(!any_message_contains(&s, dir), "users: unsafe map: no message names the file");
+		ok(!any_message_contains(&s, tap), "users: unsafe map: the pass appears in no message");
+		free(map);
+		script_reset(&s);
+	}
+
 	/* upn_format */
 	service("fmt", TAP_ARGS " upn_format=%u@contoso.com", NULL);
 	s.replies[0] = tap;

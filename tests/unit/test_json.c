@@ -12,7 +12,7 @@
 static void bad_n(const char *text, size_t len, int depth, const char *reason, const char *msg_part, const char *name)
 {
 	json_object *o = (json_object *)(uintptr_t)1;
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r = et_json_parse(text, len, depth, &o, &err);
 	int good = r == -1 && strcmp(err.reason, reason) == 0 && (!msg_part || strstr(err.message, msg_part)) &&
 		   o == (json_object *)(uintptr_t)1;
@@ -33,7 +33,7 @@ static void bad(const char *text, const char *msg_part, const char *name)
 static json_object *good_n(const char *text, size_t len, int depth, const char *name)
 {
 	json_object *o = NULL;
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r = et_json_parse(text, len, depth, &o, &err);
 	if (!ok(r == 0, "accepts %s", name))
 		tap_diag("reason='%s' message='%s'", err.reason, err.message);

@@ -39,7 +39,7 @@ static struct et_jwks parse_keys(const char *keys_json, size_t want_n, size_t wa
 {
 	char *doc = malloc(strlen(keys_json) + 32);
 	struct et_jwks set = { NULL, 0, 0 };
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r;
 	sprintf(doc, "{\"keys\":[%s]}", keys_json);
 	r = et_jwks_parse(doc, strlen(doc), &set, &err);
@@ -477,7 +477,7 @@ static void test_duplicates_and_cap(void)
 static void bad_set(const char *doc, const char *reason, const char *name)
 {
 	struct et_jwks set = { (struct et_jwk *)(uintptr_t)1, 7, 7 };
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r = et_jwks_parse(doc, strlen(doc), &set, &err);
 	if (!ok(r == -1 && strcmp(err.reason, reason) == 0 && set.n == 7 &&
 			set.keys == (struct et_jwk *)(uintptr_t)1,

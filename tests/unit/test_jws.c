@@ -92,7 +92,7 @@ static void load_jwks(void)
 static void bad_token(const char *token, size_t len, const char *reason, const char *name)
 {
 	struct et_jws j;
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r;
 	memset(&j, 0x5A, sizeof(j));
 	r = et_jws_parse(token, len, &j, &err);
@@ -117,7 +117,7 @@ static void bad_segments(const char *h64, const char *p64, const char *reason, c
 
 static int parse_ok(const char *token, struct et_jws *j, const char *name)
 {
-	struct et_err err = { { 0 }, { 0 } };
+	struct et_err err = { 0 };
 	int r = et_jws_parse(token, strlen(token), j, &err);
 	if (!ok(r == 0, "parses %s", name))
 		tap_diag("reason='%s' message='%s'", err.reason, err.message);
