@@ -3,8 +3,9 @@
  * The store, one file per grant in {state_dir}/grants/ (root, 0700), is the source of truth;
  * the group files follow it. Every mutation (create, revoke, sweep) runs under the store lock
  * ({state_dir}/lock, flock) and then the group-file locks (see groupfile.h), in that order,
- * and only in a process of its own: the helper. The PAM module reads the store and the group
- * file itself but changes them only by running the helper's root verbs (et_helper_run).
+ * and only in a process of its own (a program of the caller's, never inside sshd or sudo,
+ * whose alarm() lckpwdf would clobber). The PAM module reads the store and the group file
+ * itself but changes them only through such a program.
  *
  * Ordering, so that a kill at any instant fails closed and the sweep repairs the rest:
  *   create: add the member, then write the grant (a member without a grant is removed by the
@@ -20,11 +21,6 @@
 #include <time.h>
 #include "config.h"
 #include "err.h"
-
-#ifndef SBINDIR
-#define SBINDIR "/usr/sbin"
-#endif
-#define ET_HELPER_PATH SBINDIR "/entra-tap-helper"
 
 #define ET_GRANT_ID_HEX 32       /* 128 random bits */
 #define ET_GRANT_NAME_MAX 32     /* user and group names */
@@ -119,6 +115,9 @@ int et_grant_store_tidy(const struct et_config *cfg, unsigned *ret_quarantined, 
 /* ---- what the helper and the PAM module do (grant_ops.c) ---- */
 
 struct et_grant_request {
+	/* the program the grant's revocation timer runs as `PROGRAM revoke ID` (timer.h);
+	 * NULL: no timer (the sweep and the account check still end the grant) */
+	const char *revoke_program;
 	const char *user;
 	long duration; /* seconds; 0: duration_default; always clamped to duration_min..max */
 	enum et_grant_method method;
@@ -146,8 +145,8 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 			 unsigned *ret_count, struct et_err *err);
 
 /* Pending grants: a grant made during a PAM sign-in is *pending* until the login succeeds.
- * The module writes the marker {state_dir}/pending/ID and starts `entra-tap-helper guard ID
- * PID [PID]`, which waits at most ET_GUARD_WAIT_S for those processes to end and then
+ * The module writes the marker {state_dir}/pending/ID and starts a guard (the root program's
+ * `guard ID PID [PID]`), which waits at most ET_GUARD_WAIT_S for those processes to end and then
  * revokes the grant (cause login_failed) if the marker is still there. A successful login
  * removes the marker. A marker that outlives its guard (reboot, kill) is settled by the full
  * sweep: without a grant it is removed; older than ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S with
@@ -185,9 +184,12 @@ const char *et_grant_state_name(enum et_grant_state s);
 
 enum et_check_revoke {
 	ET_CHECK_REPORT_ONLY,   /* change nothing */
-	ET_CHECK_REVOKE_HELPER, /* the PAM module: run the helper's root verb (et_helper_run) */
-	ET_CHECK_REVOKE_HERE,   /* the helper itself: revoke in this process */
+	ET_CHECK_REVOKE_BY,     /* the PAM module: the caller's revoke_user (a program of its own) */
+	ET_CHECK_REVOKE_HERE,   /* a root program: revoke in this process */
 };
+/* ET_CHECK_REVOKE_BY: end the expired grants and the stale membership of user (as
+ * et_grant_sweep(cfg, user, ET_REVOKE_ACCOUNT, ...) would) and return 0, or fail. */
+typedef int (*et_revoke_user_fn)(const char *user, struct et_err *err);
 
 struct et_check_result {
 	enum et_grant_state state;
@@ -199,46 +201,10 @@ struct et_check_result {
  * STALE_MEMBER and EXPIRED are revoked on the spot as `how` says; a failed revocation is an
  * error (reason "revoke_failed"): the caller must deny. */
 int et_grant_check(const struct et_config *cfg, const char *user, time_t now, enum et_check_revoke how,
-		   struct et_check_result *ret, struct et_err *err);
+		   et_revoke_user_fn revoke_user, struct et_check_result *ret, struct et_err *err);
 
 /* For pam_sm_setcred: when user has no live grant (and is not a permanent member), remove the
  * elevated group's gid from this process's supplementary groups. ret_dropped (optional):
  * whether it was there and was removed. */
 int et_grant_setcred(const struct et_config *cfg, const char *user, time_t now, bool *ret_dropped,
 		     struct et_err *err);
-
-/* Run the helper (ET_HELPER_PATH) with fixed argv (argv[0] included) and an empty
- * environment, as a full root process when the caller's euid is 0; reaps only its own child.
- * ret_exit gets the helper's exit status (enum et_helper_exit). */
-#define ET_HELPER_TIMEOUT_MS 60000
-int et_helper_run(const char *const argv[], int *ret_exit, struct et_err *err);
-/* The same with another program (tests). */
-int et_helper_run_path(const char *path, const char *const argv[], int timeout_ms, int *ret_exit,
-		       struct et_err *err);
-/* The same, with the helper's standard output captured (et_spawn_capture: at most
- * out_size - 1 bytes, NUL-terminated; ret_len optional; more is "output_too_long"). */
-#define ET_HELPER_OUTPUT_MAX 256
-int et_helper_run_capture(const char *const argv[], char *out, size_t out_size, size_t *ret_len, int *ret_exit,
-			  struct et_err *err);
-int et_helper_run_path_capture(const char *path, const char *const argv[], int timeout_ms, char *out,
-			       size_t out_size, size_t *ret_len, int *ret_exit, struct et_err *err);
-/* The machine line of `entra-tap-helper grant`: its standard output is exactly the new
- * grant's id (ET_GRANT_ID_HEX lowercase hex digits) and one "\n", nothing else; sentences for
- * people go to standard error. Parse the captured output (len bytes) into ret_id. Reasons:
- * "no_grant_id" (nothing printed), "bad_grant_id" (anything but one valid id line). */
-int et_helper_grant_id_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
-
-/* The helper's exit statuses: one per class of outcome. */
-enum et_helper_exit {
-	ET_EXIT_OK = 0,
-	ET_EXIT_FAILED = 1,    /* an operational error */
-	ET_EXIT_USAGE = 2,     /* bad arguments */
-	ET_EXIT_DENIED = 3,    /* not allowed for this caller */
-	ET_EXIT_NOT_FOUND = 4, /* no such grant / user */
-	ET_EXIT_CONFIG = 5,    /* the configuration cannot be used */
-	ET_EXIT_BUSY = 6,      /* a lock could not be taken in time */
-	ET_EXIT_NO_GROUP = 7,  /* the elevated group does not exist */
-	ET_EXIT_UNSAFE = 8,    /* refused to run: argc 0, not setuid root, bad environment */
-	ET_EXIT_UNAVAILABLE = 9, /* a reserved verb that is not available yet */
-	ET_EXIT_IDP_UNAVAILABLE = 10, /* elevate: the identity provider could not be reached */
-};

@@ -4,7 +4,6 @@
 #include "audit.h"
 #include "groupfile.h"
 #include "identity.h"
-#include "spawn.h"
 #include "strlist.h"
 #include "timer.h"
 #include <dirent.h>
@@ -214,7 +213,7 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	et_grant_store_unlock(lock);
 	lock = -1;
 
-	tr = et_timer_schedule(g.id, g.expires, ET_HELPER_PATH, &terr);
+	tr = req->revoke_program ? et_timer_schedule(g.id, g.expires, req->revoke_program, &terr) : 1;
 	if (tr == 1)
 		et_log(&cfg->log, ET_LOG_NOTICE,
 		       "no systemd on the system bus: no timer set for grant %s; the sweep and the account check will "
@@ -555,48 +554,8 @@ done:
 	return r;
 }
 
-int et_helper_run_path(const char *path, const char *const argv[], int timeout_ms, int *ret_exit,
-		       struct et_err *err)
-{
-	return et_spawn_wait(path, argv, timeout_ms, ret_exit, err);
-}
-
-int et_helper_run(const char *const argv[], int *ret_exit, struct et_err *err)
-{
-	return et_spawn_wait(ET_HELPER_PATH, argv, ET_HELPER_TIMEOUT_MS, ret_exit, err);
-}
-
-int et_helper_run_path_capture(const char *path, const char *const argv[], int timeout_ms, char *out,
-			       size_t out_size, size_t *ret_len, int *ret_exit, struct et_err *err)
-{
-	return et_spawn_capture(path, argv, timeout_ms, out, out_size, ret_len, ret_exit, err);
-}
-
-int et_helper_run_capture(const char *const argv[], char *out, size_t out_size, size_t *ret_len, int *ret_exit,
-			  struct et_err *err)
-{
-	return et_spawn_capture(ET_HELPER_PATH, argv, ET_HELPER_TIMEOUT_MS, out, out_size, ret_len, ret_exit, err);
-}
-
-int et_helper_grant_id_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)
-{
-	char id[ET_GRANT_ID_HEX + 1];
-	if (!out || len == 0)
-		return et_err_set(err, ET_E_NO_GRANT_ID, "%s grant printed no grant id", ET_HELPER_PATH);
-	if (len != ET_GRANT_ID_HEX + 1 || out[ET_GRANT_ID_HEX] != '\n' || memchr(out, '\0', len))
-		return et_err_set(err, ET_E_BAD_GRANT_ID,
-				  "%s grant printed %zu bytes, not one line with a grant id of %d hex digits",
-				  ET_HELPER_PATH, len, ET_GRANT_ID_HEX);
-	memcpy(id, out, ET_GRANT_ID_HEX);
-	id[ET_GRANT_ID_HEX] = '\0';
-	if (!et_grant_id_ok(id))
-		return et_err_set(err, ET_E_BAD_GRANT_ID, "%s grant printed a line that is not a grant id", ET_HELPER_PATH);
-	memcpy(ret_id, id, sizeof(id));
-	return 0;
-}
-
 int et_grant_check(const struct et_config *cfg, const char *user, time_t now, enum et_check_revoke how,
-		   struct et_check_result *ret, struct et_err *err)
+		   et_revoke_user_fn revoke_user, struct et_check_result *ret, struct et_err *err)
 {
 	struct et_check_result res;
 	struct et_grant_list l = { 0 };
@@ -658,18 +617,10 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 					   rerr.message);
 				goto done;
 			}
-		} else {
-			const char *const argv[] = { "entra-tap-helper", "sweep", "--user", user, "--cause", "account", NULL };
-			int status = -1;
-			if (et_helper_run(argv, &status, &rerr) < 0) {
-				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke for %s: %s", user, rerr.message);
-				goto done;
-			}
-			if (status != ET_EXIT_OK) {
-				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke for %s: %s exited with status %d", user,
-					   ET_HELPER_PATH, status);
-				goto done;
-			}
+		} else if (!revoke_user || revoke_user(user, &rerr) < 0) {
+			et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke for %s: %s", user,
+				   revoke_user ? rerr.message : "no way to revoke was given");
+			goto done;
 		}
 		res.revoked = true;
 	}

@@ -10,7 +10,6 @@
  * is not an error: the caller is told (return 1) and relies on the sweep and the account
  * check. Every bus call is bounded by ET_TIMER_BUS_TIMEOUT_USEC. */
 #include "timer.h"
-#include "grant.h" /* the helper's exit statuses */
 
 #include <errno.h>
 #include <limits.h>
@@ -179,7 +178,7 @@ static int build_start_call(sd_bus *bus, const char *id, const char *timer, cons
 	/* The grant may already be gone when the timer fires (dropped, or ended by the sweep at
 	 * the same instant): the helper then says "not found", which is not a failure here. */
 	if (r >= 0)
-		r = sd_bus_message_append(m, "(sv)", "SuccessExitStatus", "(aiai)", 1, (int32_t)ET_EXIT_NOT_FOUND, 0);
+		r = sd_bus_message_append(m, "(sv)", "SuccessExitStatus", "(aiai)", 1, (int32_t)ET_TIMER_REVOKE_GONE_STATUS, 0);
 	if (r >= 0)
 		r = sd_bus_message_append(m, "(sv)", "TimeoutStartUSec", "t",
 					  (uint64_t)ET_TIMER_SERVICE_TIMEOUT_USEC);

@@ -1,6 +1,8 @@
 /* entra-tap: the administrator's command line — check the configuration, look at the
- * identity provider, judge a token the way the PAM module would, reset an identity pin. */
+ * identity provider, judge a token the way the PAM module would, reset an identity pin; and
+ * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep), which it runs. */
 #include "config.h"
+#include "contract.h"
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -35,6 +37,8 @@ static const char usage_main[] =
 	"  discover         fetch the OpenID discovery document and the signing keys\n"
 	"  verify-token     judge one token read on standard input, print a JSON verdict\n"
 	"  reset-identity   forget the Entra object id pinned to a local user\n"
+	"  grant, revoke, list, sweep\n"
+	"                   grants (root): run " ET_GRANTCTL_NAME ", see entra-tap-grantctl(8)\n"
 	"\n"
 	"Common options:\n"
 	"  -c, --config FILE  configuration file (default " ET_DEFAULT_CONFIG ")\n"
@@ -105,8 +109,9 @@ static int parse_epoch(const char *s, long long *ret)
 	return 0;
 }
 
-static int cmd_check_config(const struct cli *cli)
+static int cmd_check_config(const struct cli *cli, const char *arg)
 {
+	(void)arg; /* takes no argument */
 	struct et_config cfg;
 	if (load_config(cli, &cfg) < 0)
 		return EXIT_USAGE;
@@ -124,8 +129,9 @@ static void print_kids(const struct et_jwks *set)
 		printf("keys ignored: %zu (too small, unsupported or ambiguous)\n", set->skipped);
 }
 
-static int cmd_discover(const struct cli *cli)
+static int cmd_discover(const struct cli *cli, const char *arg)
 {
+	(void)arg; /* takes no argument */
 	struct et_config cfg;
 	struct et_oidc oidc;
 	struct et_keystore ks;
@@ -183,8 +189,9 @@ static char *read_token(size_t *ret_len)
 	return buf;
 }
 
-static int cmd_verify_token(const struct cli *cli)
+static int cmd_verify_token(const struct cli *cli, const char *arg)
 {
+	(void)arg; /* takes no argument */
 	struct et_config cfg;
 	struct et_keystore ks;
 	struct et_verdict v;
@@ -250,6 +257,40 @@ static int cmd_reset_identity(const struct cli *cli, const char *user)
 	return rc;
 }
 
+/* The commands: one row each; a name not in the table is an error, never a default. */
+enum cmd_args { ARGS_NONE, ARGS_USER };
+static const struct command {
+	const char *name;
+	const char *help;
+	enum cmd_args args;
+	bool at; /* takes --at */
+	int (*run)(const struct cli *cli, const char *arg);
+} commands[] = {
+	{ "check-config", usage_check, ARGS_NONE, false, cmd_check_config },
+	{ "discover", usage_discover, ARGS_NONE, false, cmd_discover },
+	{ "verify-token", usage_verify, ARGS_NONE, true, cmd_verify_token },
+	{ "reset-identity", usage_reset, ARGS_USER, false, cmd_reset_identity },
+};
+
+/* An administrator's grant verb: entra-tap-grantctl does it, with the same arguments (it
+ * reads only the default configuration and refuses anyone but root). */
+static int run_grantctl(int argc, char **argv)
+{
+	static char name[] = ET_GRANTCTL_NAME;
+	char *args[ET_ARGC_MAX + 1];
+	if (argc > ET_ARGC_MAX) {
+		fprintf(stderr, "entra-tap: too many arguments\n");
+		return EXIT_USAGE;
+	}
+	args[0] = name;
+	for (int i = 1; i < argc; i++)
+		args[i] = argv[i];
+	args[argc] = NULL;
+	execv(ET_GRANTCTL_PATH, args);
+	fprintf(stderr, "entra-tap: cannot run %s: %s\n", ET_GRANTCTL_PATH, strerror(errno));
+	return EXIT_REJECTED;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -260,28 +301,25 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { .config_path = ET_DEFAULT_CONFIG };
-	const char *cmd, *help;
-	int c, want_help = 0;
+	const struct command *cmd = NULL;
+	int c, want_help = 0, verb;
 
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return EXIT_USAGE;
 	}
-	cmd = argv[1];
-	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage_main, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "check-config") == 0)
-		help = usage_check;
-	else if (strcmp(cmd, "discover") == 0)
-		help = usage_discover;
-	else if (strcmp(cmd, "verify-token") == 0)
-		help = usage_verify;
-	else if (strcmp(cmd, "reset-identity") == 0)
-		help = usage_reset;
-	else {
-		fprintf(stderr, "entra-tap: unknown command \"%s\" (try entra-tap --help)\n", cmd);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		for (verb = 0; verb < ET_VERB__COUNT; verb++)
+			if (et_verbs[verb].admin && strcmp(argv[1], et_verbs[verb].name) == 0)
+				return run_grantctl(argc - 1, argv + 1);
+		fprintf(stderr, "entra-tap: unknown command \"%s\" (try entra-tap --help)\n", argv[1]);
 		return EXIT_USAGE;
 	}
 
@@ -295,7 +333,7 @@ int main(int argc, char **argv)
 			cli.debug = 1;
 			break;
 		case 'a':
-			if (help != usage_verify) {
+			if (!cmd->at) {
 				fprintf(stderr, "entra-tap: --at applies to verify-token only\n");
 				return EXIT_USAGE;
 			}
@@ -309,29 +347,25 @@ int main(int argc, char **argv)
 			want_help = 1;
 			break;
 		default:
-			fputs(help, stderr);
+			fputs(cmd->help, stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (want_help) {
-		fputs(help, stdout);
+		fputs(cmd->help, stdout);
 		return 0;
 	}
-	if (help == usage_reset) {
+	if (cmd->args == ARGS_USER) {
 		if (argc - optind != 1) {
-			fputs(usage_reset, stderr);
+			fputs(cmd->help, stderr);
 			return EXIT_USAGE;
 		}
-		return cmd_reset_identity(&cli, argv[optind]);
+		return cmd->run(&cli, argv[optind]);
 	}
 	if (optind != argc) {
 		fprintf(stderr, "entra-tap: unexpected argument \"%s\"\n", argv[optind]);
-		fputs(help, stderr);
+		fputs(cmd->help, stderr);
 		return EXIT_USAGE;
 	}
-	if (help == usage_check)
-		return cmd_check_config(&cli);
-	if (help == usage_discover)
-		return cmd_discover(&cli);
-	return cmd_verify_token(&cli);
+	return cmd->run(&cli, NULL);
 }

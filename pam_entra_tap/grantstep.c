@@ -1,6 +1,6 @@
-/* The grant after a verified sign-in: made by the root-only helper verb (fork + exec with a
- * fixed argv and an empty environment: the group files are never edited inside sshd or
- * sudo), announced to the person, and remembered so that a transaction that fails later
+/* The grant after a verified sign-in: made by entra-tap-grantctl (helper_cmd.c: fork + exec
+ * with a fixed argv and an empty environment; the group files are never edited inside sshd
+ * or sudo), announced to the person, and remembered so that a transaction that fails later
  * (account phase, a later module, pam_end with an error) leaves no grant behind.
  *
  * Until the transaction succeeds the grant is *pending*, and three records of it exist:
@@ -13,7 +13,7 @@
  *   - a marker {state_dir}/pending/ID and a guard process. sshd runs pam_authenticate *and*
  *     pam_acct_mgmt in a child that exits without pam_end, and passes the environment back
  *     only on success: when another account module refuses there, no process of ours would
- *     ever learn of the failure. The guard is the helper's root verb `guard ID PID PPID`,
+ *     ever learn of the failure. The guard is entra-tap-grantctl's `guard ID PID PPID`,
  *     started detached when the grant is made (exec'd at once: no copy of the host's memory
  *     lingers). It waits for the process that made the grant and its parent (sshd's
  *     connection process) to end, at most ET_GUARD_WAIT_S; if the marker is still there by
@@ -28,7 +28,6 @@
 #include "grant.h"
 #include "json_strict.h"
 #include "fsutil.h"
-#include "spawn.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -74,35 +73,6 @@ static void marker_remove(const char *path)
 		(void)unlink(path);
 }
 
-/* Start the guard of a pending grant: `entra-tap-helper guard ID PID [PPID]`, detached (two
- * forks and a session of its own: the host never reaps it, and it outlives sshd's connection
- * process), exec'd at once so that no copy of the host's memory lingers. It waits for this
- * process and its parent to end (at most ET_GUARD_WAIT_S), then revokes the grant if the
- * marker is still there. */
-static int guard_start(const struct pending_grant *p, struct et_err *err)
-{
-	char self[24], parent[24];
-	struct et_err e;
-	pid_t ppid = getppid();
-	const char *argv[] = { "entra-tap-helper", "guard", p->id, self, ppid > 1 ? parent : NULL, NULL };
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
-	snprintf(parent, sizeof(parent), "%ld", (long)ppid);
-	if (et_spawn_detached(ET_HELPER_PATH, argv, &e) < 0)
-		return et_err_set(err, ET_E_GUARD_FAILED, "cannot start the guard of grant %s: %s", p->id, e.message);
-	return 0;
-}
-
-static int run_helper(const char *const argv[], struct et_err *err)
-{
-	int status = -1;
-	if (et_helper_run(argv, &status, err) < 0)
-		return -1;
-	if (status != ET_EXIT_OK)
-		return et_err_set(err, status == ET_EXIT_NO_GROUP ? ET_E_NO_GROUP : ET_E_HELPER_FAILED,
-				  "%s %s exited with status %d", ET_HELPER_PATH, argv[1], status);
-	return 0;
-}
-
 static void pending_cleanup(pam_handle_t *pamh, void *data, int error_status)
 {
 	struct pending_grant *p = data;
@@ -111,9 +81,8 @@ static void pending_cleanup(pam_handle_t *pamh, void *data, int error_status)
 	/* PAM_DATA_REPLACE: another record took over; this grant's marker stays for its guard */
 	if (!(error_status & PAM_DATA_REPLACE) && !p->confirmed && (error_status & ~PAM_DATA_SILENT) != PAM_SUCCESS &&
 	    p->id[0]) {
-		const char *argv[] = { "entra-tap-helper", "revoke", p->id, NULL };
 		struct et_err err;
-		if (run_helper(argv, &err) < 0) {
+		if (et_cmd_revoke(p->id, &err) < 0) {
 			/* the marker stays: the guard tries again when this process ends */
 			pam_syslog(pamh, LOG_ERR, "%s: cannot revoke grant %s of a failed login: %s", p->user, p->id,
 				   err.message);
@@ -136,28 +105,26 @@ static void local_time(time_t t, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)t);
 }
 
-/* Make the grant: the helper prints the new grant's id as its only line on standard output
- * (et_helper_grant_id_parse); read that grant back from the store and check that it is the
- * one asked for. */
-static int make_grant(struct et_pam *m, const char *const argv[], enum et_grant_method method, struct et_grant *ret,
-		      struct et_err *err)
+/* Make the grant, read it back from the store and check that it is the one asked for. */
+static int make_grant(struct et_pam *m, const struct et_cmd_grant_args *a, enum et_grant_method method,
+		      struct et_grant *ret, struct et_err *err)
 {
-	char out[ET_HELPER_OUTPUT_MAX], id[ET_GRANT_ID_HEX + 1];
-	size_t len = 0;
-	int status = -1;
-	if (et_helper_run_capture(argv, out, sizeof(out), &len, &status, err) < 0)
-		return -1;
-	if (status != ET_EXIT_OK)
-		return et_err_set(err, status == ET_EXIT_NO_GROUP ? ET_E_NO_GROUP : ET_E_HELPER_FAILED,
-				  "%s grant exited with status %d", ET_HELPER_PATH, status);
-	if (et_helper_grant_id_parse(out, len, id, err) < 0)
+	char id[ET_GRANT_ID_HEX + 1];
+	if (et_cmd_grant(a, id, err) < 0)
 		return -1;
 	if (et_grant_store_read(&m->cfg, id, ret, err) < 0)
 		return -1;
 	if (strcmp(ret->user, m->user) != 0 || ret->method != method)
 		return et_err_set(err, ET_E_GRANT_MISMATCH, "grant %s reported by %s is not the one asked for %s", id,
-				  ET_HELPER_PATH, m->user);
+				  ET_GRANTCTL_NAME, m->user);
 	return 0;
+}
+
+/* Take back a grant this transaction just made (it could not be guarded or remembered). */
+static void undo_grant(const char *id)
+{
+	struct et_err err;
+	(void)et_cmd_revoke(id, &err);
 }
 
 int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
@@ -167,18 +134,17 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	const char *upn = et_json_get_string(claims, "preferred_username");
 	const char *duration = NULL, *reason = NULL;
 	char reason_buf[ET_GRANT_TEXT_MAX + 1], dur_buf[32], until[64], env[64];
-	const char *argv[24];
+	struct et_cmd_grant_args args = { 0 };
 	struct pending_grant *p = NULL;
 	struct et_grant g;
 	struct et_err err;
 	long seconds = 0;
-	int n = 0;
 
 	if (et_grant_method_parse(method, &gm) < 0)
 		gm = ET_GRANT_METHOD_DEVICE_CODE;
 	/* duration and reason only from `entra-tap-helper elevate`, never from another service's
 	 * environment */
-	if (strcmp(m->service, ET_PAM_ELEVATE_SERVICE) == 0) {
+	if (strcmp(m->service, ET_PAM_SERVICE) == 0) {
 		const char *d = pam_getenv(m->pamh, ET_PAM_ENV_DURATION);
 		if (d && et_duration_parse(d, &seconds) == 0) {
 			snprintf(dur_buf, sizeof(dur_buf), "%ld", seconds);
@@ -196,40 +162,17 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	if (!upn)
 		upn = et_json_get_string(claims, "upn");
 
-	argv[n++] = "entra-tap-helper";
-	argv[n++] = "grant";
-	argv[n++] = m->user;
-	argv[n++] = "--method";
-	argv[n++] = et_grant_method_name(gm);
-	argv[n++] = "--reason";
-	argv[n++] = reason;
-	if (duration) {
-		argv[n++] = "--duration";
-		argv[n++] = duration;
-	}
-	if (oid && strlen(oid) <= ET_GRANT_SHORT_MAX) {
-		argv[n++] = "--oid";
-		argv[n++] = oid;
-	}
-	if (tid && strlen(tid) <= ET_GRANT_SHORT_MAX) {
-		argv[n++] = "--tid";
-		argv[n++] = tid;
-	}
-	if (upn && strlen(upn) <= ET_GRANT_TEXT_MAX) {
-		argv[n++] = "--upn";
-		argv[n++] = upn;
-	}
-	if (m->service[0] && strlen(m->service) <= ET_GRANT_SHORT_MAX) {
-		argv[n++] = "--service";
-		argv[n++] = m->service;
-	}
-	if (m->rhost[0] && strlen(m->rhost) <= ET_GRANT_TEXT_MAX) {
-		argv[n++] = "--rhost";
-		argv[n++] = m->rhost;
-	}
-	argv[n] = NULL;
+	args.user = m->user;
+	args.method = et_grant_method_name(gm);
+	args.reason = reason;
+	args.duration = duration;
+	args.oid = oid;
+	args.tid = tid;
+	args.upn = upn;
+	args.service = m->service;
+	args.rhost = m->rhost;
 
-	if (make_grant(m, argv, gm, &g, &err) < 0) {
+	if (make_grant(m, &args, gm, &g, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made (%s): %s", m->user,
 			   err.reason, err.message);
 		et_pam_error(m, "You signed in, but the elevation could not be granted%s; the administrator can find "
@@ -239,19 +182,17 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		const char *rv[] = { "entra-tap-helper", "revoke", g.id, NULL };
-		(void)run_helper(rv, &err);
+		undo_grant(g.id);
 		return PAM_BUF_ERR;
 	}
 	snprintf(p->id, sizeof(p->id), "%s", g.id);
 	snprintf(p->user, sizeof(p->user), "%s", m->user);
 	/* fail closed: a grant that nothing could take back after a failed login is not made */
 	if (marker_path(&m->cfg, g.id, p->marker, sizeof(p->marker)) < 0 ||
-	    marker_write(&m->cfg, g.id, m->user, p->marker, &err) < 0 || guard_start(p, &err) < 0) {
-		const char *rv[] = { "entra-tap-helper", "revoke", g.id, NULL };
+	    marker_write(&m->cfg, g.id, m->user, p->marker, &err) < 0 || et_cmd_guard_start(g.id, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot guard grant %s (%s); revoking it", m->user, g.id,
 			   p->marker[0] ? err.message : "bad state path");
-		(void)run_helper(rv, &err);
+		undo_grant(g.id);
 		marker_remove(p->marker);
 		free(p);
 		et_pam_error(m, "You signed in, but the elevation could not be granted; the administrator can find why "
@@ -259,14 +200,13 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 		return PAM_SYSTEM_ERR;
 	}
 	if (pam_set_data(m->pamh, ET_PAM_DATA_GRANT, p, pending_cleanup) != PAM_SUCCESS) {
-		const char *rv[] = { "entra-tap-helper", "revoke", g.id, NULL };
-		(void)run_helper(rv, &err);
+		undo_grant(g.id);
 		marker_remove(p->marker);
 		free(p);
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot remember grant %s; revoked it", m->user, g.id);
 		return PAM_SYSTEM_ERR;
 	}
-	snprintf(env, sizeof(env), "%s=%s", ET_PAM_ENV_GRANT, g.id);
+	snprintf(env, sizeof(env), "%s=%s", ET_PAM_ENV_GRANT_ID, g.id);
 	if (pam_putenv(m->pamh, env) != PAM_SUCCESS)
 		pam_syslog(m->pamh, LOG_WARNING, "%s: cannot put the grant id into the PAM environment", m->user);
 	local_time(g.expires, until, sizeof(until));
@@ -280,7 +220,7 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 /* The grant named by the PAM environment, if it is a grant of this user in the store. */
 static int env_grant(struct et_pam *m, struct et_grant *ret)
 {
-	const char *id = pam_getenv(m->pamh, ET_PAM_ENV_GRANT);
+	const char *id = pam_getenv(m->pamh, ET_PAM_ENV_GRANT_ID);
 	struct et_err err;
 	if (!id || !et_grant_id_ok(id))
 		return -1;
@@ -334,7 +274,6 @@ void et_pam_grant_adopt(struct et_pam *m)
 
 int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why)
 {
-	const char *argv[] = { "entra-tap-helper", "revoke", id, NULL };
 	struct et_grant g;
 	struct et_err err;
 	if (!et_grant_id_ok(id))
@@ -342,7 +281,7 @@ int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why)
 	/* only a grant of this user: the id came through the PAM environment */
 	if (et_grant_store_read(&m->cfg, id, &g, &err) < 0 || strcmp(g.user, m->user) != 0)
 		return -1;
-	if (run_helper(argv, &err) < 0) {
+	if (et_cmd_revoke(id, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot revoke grant %s (%s): %s", m->user, id, why, err.message);
 		return -1;
 	}

@@ -5,14 +5,12 @@
 #include <time.h>
 #include <security/pam_modules.h>
 #include "config.h"
+#include "contract.h"
 #include "err.h"
+#include "grant.h"
 
 #define ET_PAM_DATA_GRANT "pam_entra_tap:grant"
-#define ET_PAM_ENV_GRANT "ENTRA_TAP_GRANT_ID"
 /* Set by `entra-tap-helper elevate` for the entra-tap service only. */
-#define ET_PAM_ENV_DURATION "ENTRA_TAP_DURATION"
-#define ET_PAM_ENV_REASON "ENTRA_TAP_REASON"
-#define ET_PAM_ELEVATE_SERVICE "entra-tap"
 /* sudo cuts a reply at this many characters. */
 #define ET_PAM_SUDO_REPLY_MAX 1023
 #define ET_PAM_UPN_MAX 256
@@ -101,3 +99,20 @@ void et_pam_grant_confirm(struct et_pam *m);
 void et_pam_grant_adopt(struct et_pam *m);
 int et_pam_grant_revoke_pending(struct et_pam *m, const char *why);
 int et_pam_revoke_id(struct et_pam *m, const char *id, const char *why);
+
+/* ---- helper_cmd.c: every command line given to entra-tap-grantctl (contract.h) ---- */
+struct et_cmd_grant_args {
+	const char *user, *method, *reason; /* required */
+	const char *duration;               /* seconds, as text; NULL: the default */
+	const char *oid, *tid, *upn, *service, *rhost;
+};
+/* `grant`: the new grant's id from its one output line. */
+int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
+int et_cmd_revoke(const char *id, struct et_err *err);
+/* `sweep --user USER --cause account`: an et_revoke_user_fn for et_grant_check. */
+int et_cmd_revoke_user_at_account(const char *user, struct et_err *err);
+/* `guard ID PID PPID`, detached (spawn.h), for this process and its parent. */
+int et_cmd_guard_start(const char *id, struct et_err *err);
+/* The machine line of `grant` (contract.h): exactly one id and "\n". Reasons "no_grant_id",
+ * "bad_grant_id". */
+int et_grant_id_line_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);

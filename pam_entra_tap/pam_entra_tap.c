@@ -99,7 +99,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	}
 	/* before the check, so that its refusal and a later pam_end(failure) both reach it */
 	et_pam_grant_adopt(&m);
-	if (et_grant_check(&m.cfg, m.user, time(NULL), ET_CHECK_REVOKE_HELPER, &res, &err) < 0) {
+	if (et_grant_check(&m.cfg, m.user, time(NULL), ET_CHECK_REVOKE_BY, et_cmd_revoke_user_at_account, &res, &err) < 0) {
 		/* fail closed: without an answer the elevated group must not be used */
 		pam_syslog(pamh, LOG_ERR, "%s: account: the grant check failed: %s", m.user, err.message);
 		et_pam_error(&m, "Access denied: the elevation state of %s cannot be checked.", m.user);
@@ -143,7 +143,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	if (retval != PAM_SUCCESS)
 		goto done;
 	et_pam_grant_confirm(&m);
-	id = pam_getenv(pamh, ET_PAM_ENV_GRANT);
+	id = pam_getenv(pamh, ET_PAM_ENV_GRANT_ID);
 	pam_syslog(pamh, LOG_INFO, "%s: session opened (service %s, grant %s)", m.user, m.service,
 		   id && et_grant_id_ok(id) ? id : "-");
 	retval = PAM_SUCCESS;
@@ -161,7 +161,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
 	if (retval != PAM_SUCCESS)
 		goto done;
-	id = pam_getenv(pamh, ET_PAM_ENV_GRANT);
+	id = pam_getenv(pamh, ET_PAM_ENV_GRANT_ID);
 	pam_syslog(pamh, LOG_INFO, "%s: session closed (service %s, grant %s)", m.user, m.service,
 		   id && et_grant_id_ok(id) ? id : "-");
 	if (m.revoke_on_close && id && et_grant_id_ok(id) && et_pam_revoke_id(&m, id, "session closed") < 0)

@@ -2,6 +2,7 @@
  * Entra ID, asserting the code, the prompts shown (count and text) and that no secret
  * reaches a message. Run by tests/pam/test_pam.sh (a private /etc, the real setuid helper,
  * a fresh mock). Service files live in a private directory (pam_start_confdir). */
+#include "contract.h"
 #include "grant.h"
 #include "mockutil.h"
 #include "tap.h"
@@ -360,12 +361,12 @@ static size_t grants_of(const char *user, struct et_grant *ret_last)
 	return n;
 }
 
-static void helper(const char *args)
+static void grantctl(const char *args)
 {
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", ET_HELPER_PATH, args);
+	snprintf(cmd, sizeof(cmd), "%s %s >/dev/null 2>&1", ET_GRANTCTL_PATH, args);
 	if (system(cmd) != 0)
-		tap_diag("helper %s failed", args);
+		tap_diag("grantctl %s failed", args);
 }
 
 static bool file_contains(const char *path, const char *needle)
@@ -1298,7 +1299,7 @@ static void test_pending(void)
 	struct et_grant g;
 	int rc;
 
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	/* another account module refuses in the child, before or after this module, with
 	 * `required` (the module still runs) or `requisite` (it does not) */
 	free(tu_write_file(confdir, "shape-req",
@@ -1325,7 +1326,7 @@ static void test_pending(void)
 			   "pending (%s): the grant made in the child is revoked once the connection process ends", svcs[i]);
 			ok(!in_group("alice"), "pending (%s): ... and the membership is gone", svcs[i]);
 			ok(pending_empty(), "pending (%s): ... and so is its marker", svcs[i]);
-			helper("revoke --user alice");
+			grantctl("revoke --user alice");
 		}
 	}
 
@@ -1353,7 +1354,7 @@ static void test_pending(void)
 	usleep(1500 * 1000);
 	is_int((int)grants_of("alice", &g), 1, "pending: ... and the grant outlives the connection process");
 	is_str(g.id, id, "pending: ... the very grant the child made");
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 
 	/* success in a stack without this module's session line: establishing credentials
 	 * (through the auth line) settles the grant */
@@ -1368,14 +1369,14 @@ static void test_pending(void)
 	usleep(1500 * 1000);
 	ok(grants_of("alice", &g) == 1 && strcmp(g.id, id) == 0,
 	   "pending: ... and the grant outlives the connection process");
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	/* control: neither credentials nor a session: nothing settles it, the guard revokes */
 	rc = sshd_shape("shape-nosession", tap, 0, id);
 	is_int(rc, 0, "pending: control: signed in, then neither setcred nor a session, pam_end(success)");
 	ok(grants_gone("alice") == 0, "pending: control: ... the guard revokes the unsettled grant");
 
 	/* a grant id in the environment that is not this user's is never revoked */
-	helper("grant bob --duration 1h");
+	grantctl("grant bob --duration 1h");
 	{
 		struct script s = { 0 };
 		struct pam_conv c = { conv, &s };
@@ -1396,7 +1397,7 @@ static void test_pending(void)
 		is_int(r, PAM_SUCCESS, "pending: a malformed grant id in the environment is ignored");
 		script_reset(&s);
 	}
-	helper("revoke --user bob");
+	grantctl("revoke --user bob");
 	free(tap);
 }
 
@@ -1408,7 +1409,7 @@ static void test_grants(void)
 	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
 	time_t t0 = time(NULL);
 
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	service("grant", TAP_ARGS " grant", "no_grant=success");
 	s.replies[0] = tap;
 	s.n_replies = 1;
@@ -1430,7 +1431,7 @@ static void test_grants(void)
 	script_reset(&s);
 
 	/* a login that fails after the sign-in leaves no grant */
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	s.replies[0] = tap;
 	s.n_replies = 1;
 	r = run_pam("grant", "alice", &s, END_FAIL, NULL);
@@ -1448,7 +1449,7 @@ static void test_grants(void)
 	is_int(r.auth, PAM_SUCCESS, "grant: entra-tap service with a duration");
 	ok(grants_of("alice", &g) == 1 && g.expires >= t0 + 7200 - 5 && g.expires <= t0 + 7200 + 30,
 	   "grant: the asked duration (2h) is used");
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	script_reset(&s);
 	s.replies[0] = tap;
 	s.n_replies = 1;
@@ -1456,7 +1457,7 @@ static void test_grants(void)
 	r = run_pam("entra-tap", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=30d");
 	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 8 * 3600 + 30,
 	   "grant: a duration beyond duration_max is clamped (8h)");
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	script_reset(&s);
 	s.replies[0] = tap;
 	s.n_replies = 1;
@@ -1464,7 +1465,7 @@ static void test_grants(void)
 	r = run_pam("grant", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=2h");
 	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 3600 + 30,
 	   "grant: another service cannot choose the duration");
-	helper("revoke --user alice");
+	grantctl("revoke --user alice");
 	script_reset(&s);
 
 	/* revoke_on_close */
@@ -1482,7 +1483,7 @@ static void test_grants(void)
 	service("acctok", TAP_ARGS, "no_grant=success");
 	is_int(run_acct("acct", "alice", &s), PAM_IGNORE, "account: no grant -> PAM_IGNORE (no_grant=ignore default)");
 	is_int(run_acct("acctok", "alice", &s), PAM_SUCCESS, "account: no grant with no_grant=success -> PAM_SUCCESS");
-	helper("grant alice --duration 1s");
+	grantctl("grant alice --duration 1s");
 	sleep(2);
 	ok(in_group("alice"), "account: an expired grant whose membership is still there");
 	script_reset(&s);
@@ -1491,7 +1492,7 @@ static void test_grants(void)
 	ok(!in_group("alice") && grants_of("alice", NULL) == 0, "account: expired: revoked on the spot");
 	script_reset(&s);
 	/* a member without a grant */
-	helper("grant alice --duration 1h");
+	grantctl("grant alice --duration 1h");
 	{
 		struct et_grant_list l = { 0 };
 		struct et_config cfg;
@@ -1526,7 +1527,7 @@ static void test_grants(void)
 				has = true;
 		ok(!has, "setcred: the elevated gid was dropped from the process");
 		setgroups(1, mine);
-		helper("grant alice --duration 1h");
+		grantctl("grant alice --duration 1h");
 		is_int(run_setcred("acct", "alice"), PAM_SUCCESS, "setcred: with a live grant -> PAM_SUCCESS");
 		n = getgroups(64, now);
 		has = false;
@@ -1534,7 +1535,7 @@ static void test_grants(void)
 			if (now[i] == gid)
 				has = true;
 		ok(has, "setcred: with a live grant the gid stays");
-		helper("revoke --user alice");
+		grantctl("revoke --user alice");
 		setgroups(0, NULL);
 	}
 	free(tap);

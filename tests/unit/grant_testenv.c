@@ -11,9 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef SBINDIR
-#define SBINDIR "/usr/local/sbin"
-#endif
+#include "contract.h"
 
 __attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
 {
@@ -236,23 +234,23 @@ static void helper_unmount(void)
 		umount(helper_mount);
 }
 
-bool gte_install_helper(const char *group, const char *state_dir, const char *extra_config)
+bool gte_install_grantctl(const char *group, const char *state_dir, const char *extra_config)
 {
 	static const char *const refused[] = { "/", "/usr", "/etc", "/var", "/proc", "/sys", "/dev", "/run", "/tmp" };
 	const char *top = getenv("top_builddir");
 	char helper[1024], *dir, cmd[4096], conf[2048], anc[1024];
 	int fd;
-	snprintf(helper, sizeof(helper), "%s/entra-tap-helper", top && *top ? top : ".");
+	snprintf(helper, sizeof(helper), "%s/" ET_GRANTCTL_NAME, top && *top ? top : ".");
 	if (access(helper, X_OK) < 0)
 		return false;
 	/* an overlay on the install directory (or, when it does not exist, on its deepest
 	 * existing ancestor, and the rest made inside): host files below, a tmpfs on top */
-	snprintf(anc, sizeof(anc), "%s", SBINDIR);
+	snprintf(anc, sizeof(anc), "%s", LIBEXECDIR);
 	while (access(anc, F_OK) < 0 && strrchr(anc, '/') && strrchr(anc, '/') != anc)
 		*strrchr(anc, '/') = '\0';
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
 		if (strcmp(anc, refused[i]) == 0 || access(anc, F_OK) < 0)
-			die("will not overlay %s to make %s: configure another prefix", anc, SBINDIR);
+			die("will not overlay %s to make %s: configure another prefix", anc, LIBEXECDIR);
 	dir = tu_tmpdir();
 	if (mount("tmpfs", dir, "tmpfs", 0, "mode=0755") < 0)
 		die("cannot mount a tmpfs on %s: %s", dir, strerror(errno));
@@ -266,8 +264,7 @@ bool gte_install_helper(const char *group, const char *state_dir, const char *ex
 	if (mount("overlay", anc, "overlay", 0, cmd) < 0)
 		die("cannot overlay %s: %s", anc, strerror(errno));
 	snprintf(overlay_on, sizeof(overlay_on), "%s", anc);
-	snprintf(cmd, sizeof(cmd), "mkdir -p '" SBINDIR "' && install -o root -g root -m 4755 '%s' '" SBINDIR
-		 "/entra-tap-helper'", helper);
+	snprintf(cmd, sizeof(cmd), "install -D -o root -g root -m 0755 '%s' '" ET_GRANTCTL_PATH "'", helper);
 	run(cmd);
 	mkdir("/etc/security", 0755);
 	snprintf(conf, sizeof(conf),

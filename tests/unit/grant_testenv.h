@@ -24,9 +24,10 @@ char *gte_members(const char *file, const char *group);
 char *gte_state_dir(void);
 /* et_config_init plus the keys the grant code needs (and the ones et_config_finish wants). */
 void gte_config(struct et_config *cfg, const char *group, const char *state_dir);
-/* Copy the built helper ($top_builddir/entra-tap-helper) to its compiled-in path inside the
- * namespace (a tmpfs over SBINDIR), setuid root, and write cfg-equivalent configuration to
- * /etc/security/pam_entra_tap.conf. false when there is no built helper. */
-bool gte_install_helper(const char *group, const char *state_dir, const char *extra_config);
+/* Copy the built root program ($top_builddir/entra-tap-grantctl) to its compiled-in path
+ * inside the namespace (an overlay over LIBEXECDIR's deepest existing ancestor), and write
+ * cfg-equivalent configuration to /etc/security/pam_entra_tap.conf. false when there is no
+ * built program. */
+bool gte_install_grantctl(const char *group, const char *state_dir, const char *extra_config);
 /* Read a whole file (malloc'd, NUL-terminated) or NULL. */
 char *gte_slurp(const char *path);

@@ -3,6 +3,7 @@
 #include "grant.h"
 #include "groupfile.h"
 #include "grant_testenv.h"
+#include "../../pam_entra_tap/module.h"
 #include "tap.h"
 #include "testutil.h"
 #include <errno.h>
@@ -228,21 +229,21 @@ static void test_check(void)
 	struct et_err err;
 	char line[256];
 
-	ok(et_grant_check(&cfg, "erin", now, ET_CHECK_REVOKE_HERE, &r, &err) == 0 && r.state == ET_GRANT_STATE_LIVE &&
+	ok(et_grant_check(&cfg, "erin", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 && r.state == ET_GRANT_STATE_LIVE &&
 		   r.expires == now + 3600 && !r.revoked,
 	   "check: erin is live until her expiry");
-	ok(et_grant_check(&cfg, "frank", now, ET_CHECK_REVOKE_HERE, &r, &err) == 0 && r.state == ET_GRANT_STATE_NONE,
+	ok(et_grant_check(&cfg, "frank", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 && r.state == ET_GRANT_STATE_NONE,
 	   "check: frank has nothing (none)");
-	ok(et_grant_check(&cfg, "root", now, ET_CHECK_REVOKE_HERE, &r, &err) == 0 &&
+	ok(et_grant_check(&cfg, "root", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_PERMANENT && member("root"),
 	   "check: root is a permanent member (kept)");
 
 	/* expired: report only, then revoked on the spot */
 	ok(grant("frank", 60, &g, &err) == 0, "check: frank gets a 1-minute grant");
-	ok(et_grant_check(&cfg, "frank", now + 61, ET_CHECK_REPORT_ONLY, &r, &err) == 0 &&
+	ok(et_grant_check(&cfg, "frank", now + 61, ET_CHECK_REPORT_ONLY, NULL, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_EXPIRED && !r.revoked && strcmp(r.grant_id, g.id) == 0 && member("frank"),
 	   "check: after expiry, report only: expired, nothing changed");
-	ok(et_grant_check(&cfg, "frank", now + 60, ET_CHECK_REVOKE_HERE, &r, &err) == 0 &&
+	ok(et_grant_check(&cfg, "frank", now + 60, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_EXPIRED && r.revoked,
 	   "check: at the expiry instant the grant is expired and revoked");
 	ok(!member("frank") && grants_of("frank") == 0, "check: frank's grant and membership are gone");
@@ -258,16 +259,16 @@ static void test_check(void)
 		free(m);
 		free(ms);
 	}
-	ok(et_grant_check(&cfg, "frank", now, ET_CHECK_REVOKE_HERE, &r, &err) == 0 &&
+	ok(et_grant_check(&cfg, "frank", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_STALE_MEMBER && r.revoked && !member("frank"),
 	   "check: a member without a grant is stale and removed on the spot");
 
-	ok(et_grant_check(&cfg, "x y", now, ET_CHECK_REPORT_ONLY, &r, &err) < 0 && strcmp(err.reason, "bad_user") == 0,
+	ok(et_grant_check(&cfg, "x y", now, ET_CHECK_REPORT_ONLY, NULL, &r, &err) < 0 && strcmp(err.reason, "bad_user") == 0,
 	   "check: a bad user name is bad_user");
 	{
 		struct et_config other;
 		gte_config(&other, "no-such-group", state);
-		ok(et_grant_check(&other, "erin", now, ET_CHECK_REPORT_ONLY, &r, &err) < 0 &&
+		ok(et_grant_check(&other, "erin", now, ET_CHECK_REPORT_ONLY, NULL, &r, &err) < 0 &&
 			   strcmp(err.reason, "no_group") == 0,
 		   "check: a missing elevated group is no_group");
 		et_config_free(&other);
@@ -281,7 +282,7 @@ static void test_check_via_helper(void)
 	struct et_check_result r;
 	struct et_grant g;
 	struct et_err err;
-	if (!gte_install_helper(GTE_GROUP, state, "permanent_members = root\n")) {
+	if (!gte_install_grantctl(GTE_GROUP, state, "permanent_members = root\n")) {
 		ok(!(getenv("CI") && strcmp(getenv("CI"), "true") == 0),
 		   "helper: no built helper (top_builddir unset); CI=true needs it");
 		return;
@@ -298,7 +299,7 @@ static void test_check_via_helper(void)
 		ok(et_grant_create(&c2, &req, time(NULL) - 10, &g, &err) == 0, "helper check: and an already expired one");
 		et_config_free(&c2);
 	}
-	ok(et_grant_check(&cfg, "gina", time(NULL) + 3600, ET_CHECK_REVOKE_HELPER, &r, &err) == 0 &&
+	ok(et_grant_check(&cfg, "gina", time(NULL) + 3600, ET_CHECK_REVOKE_BY, et_cmd_revoke_user_at_account, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_EXPIRED && r.revoked,
 	   "helper check: an expired grant is revoked by running the helper (%s)", r.revoked ? "ok" : err.message);
 	ok(grants_of("gina") == 1 && member("gina"),

@@ -6,6 +6,7 @@
 #include "grant.h"
 #include "spawn.h"
 #include "grant_testenv.h"
+#include "../../pam_entra_tap/module.h"
 #include "tap.h"
 #include "testutil.h"
 #include <errno.h>
@@ -34,7 +35,7 @@ static int sh(const char *script, const char *out, int timeout_ms, struct et_err
 	int status = -1;
 	const char *argv[] = { "sh", "-c", cmd, NULL };
 	snprintf(cmd, sizeof(cmd), "OUT='%s'; %s", out ? out : "/dev/null", script);
-	if (et_helper_run_path("/bin/sh", argv, timeout_ms, &status, err) < 0)
+	if (et_spawn_wait("/bin/sh", argv, timeout_ms, &status, err) < 0)
 		return -1;
 	return status;
 }
@@ -122,13 +123,13 @@ int main(void)
 	/* bad input and failures, each with its reason */
 	{
 		const char *argv[] = { "x", NULL };
-		ok(et_helper_run_path("/nonexistent/helper", argv, 1000, &status, &err) < 0 &&
+		ok(et_spawn_wait("/nonexistent/helper", argv, 1000, &status, &err) < 0 &&
 			   strcmp(err.reason, "exec_failed") == 0,
 		   "a missing program is exec_failed");
-		ok(et_helper_run_path("relative/helper", argv, 1000, &status, &err) < 0 &&
+		ok(et_spawn_wait("relative/helper", argv, 1000, &status, &err) < 0 &&
 			   strcmp(err.reason, "spawn_failed") == 0,
 		   "a relative path is refused (spawn_failed)");
-		ok(et_helper_run_path("/bin/sh", NULL, 1000, &status, &err) < 0 && strcmp(err.reason, "spawn_failed") == 0,
+		ok(et_spawn_wait("/bin/sh", NULL, 1000, &status, &err) < 0 && strcmp(err.reason, "spawn_failed") == 0,
 		   "no argv is refused (spawn_failed)");
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -165,10 +166,10 @@ int main(void)
 
 	/* ---- standard output captured (et_helper_run_path_capture) ---- */
 	{
-		char out[ET_HELPER_OUTPUT_MAX];
+		char out[ET_GRANT_OUTPUT_MAX];
 		size_t len = 99;
 		const char *a1[] = { "sh", "-c", "echo to-stderr >&2; printf 'one\\ntwo\\n'; exit 3", NULL };
-		ok(et_helper_run_path_capture("/bin/sh", a1, 5000, out, sizeof(out), &len, &status, &err) == 0,
+		ok(et_spawn_capture("/bin/sh", a1, 5000, out, sizeof(out), &len, &status, &err) == 0,
 		   "capture: the program runs");
 		is_str(out, "one\ntwo\n", "capture: standard output comes back, standard error does not");
 		is_int((int)len, 8, "capture: its length");
@@ -176,12 +177,12 @@ int main(void)
 
 		const char *a2[] = { "sh", "-c", "a=$(readlink /proc/$$/fd/0); c=$(readlink /proc/$$/fd/2); "
 						 "b=$(readlink /proc/$$/fd/1); echo \"$a $c ${b%%:*}\"", NULL };
-		et_helper_run_path_capture("/bin/sh", a2, 5000, out, sizeof(out), &len, &status, &err);
+		et_spawn_capture("/bin/sh", a2, 5000, out, sizeof(out), &len, &status, &err);
 		is_str(out, "/dev/null /dev/null pipe\n", "capture: fd 1 is the pipe, fds 0 and 2 stay /dev/null");
 
 		const char *a3[] = { "sh", "-c", "exit 0", NULL };
 		len = 99;
-		ok(et_helper_run_path_capture("/bin/sh", a3, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+		ok(et_spawn_capture("/bin/sh", a3, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
 			   len == 0 && out[0] == '\0',
 		   "capture: no output is an empty, terminated string");
 
@@ -189,7 +190,7 @@ int main(void)
 		char small[64];
 		const char *a4[] = { "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a; exit 0", NULL };
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ok(et_helper_run_path_capture("/bin/sh", a4, 10000, small, sizeof(small), &len, &status, &err) < 0 &&
+		ok(et_spawn_capture("/bin/sh", a4, 10000, small, sizeof(small), &len, &status, &err) < 0 &&
 			   strcmp(err.reason, "output_too_long") == 0,
 		   "capture: more than the cap is output_too_long (%s)", err.message);
 		ms = elapsed_ms(&t0);
@@ -197,13 +198,13 @@ int main(void)
 		ok(strlen(small) == sizeof(small) - 1, "capture: ... the buffer is filled and terminated, no further");
 
 		const char *a5[] = { "sh", "-c", "printf '%063d' 0", NULL };
-		ok(et_helper_run_path_capture("/bin/sh", a5, 5000, small, sizeof(small), &len, &status, &err) == 0 &&
+		ok(et_spawn_capture("/bin/sh", a5, 5000, small, sizeof(small), &len, &status, &err) == 0 &&
 			   len == 63,
 		   "capture: exactly the cap (out_size - 1 bytes) fits");
 
 		const char *a6[] = { "sh", "-c", "exec yes", NULL };
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ok(et_helper_run_path_capture("/bin/sh", a6, 300, small, sizeof(small), &len, &status, &err) < 0 &&
+		ok(et_spawn_capture("/bin/sh", a6, 300, small, sizeof(small), &len, &status, &err) < 0 &&
 			   strcmp(err.reason, "timeout") == 0,
 		   "capture: a program that never stops writing is killed at the timeout (timeout)");
 		ms = elapsed_ms(&t0);
@@ -211,7 +212,7 @@ int main(void)
 
 		const char *a7[] = { "sh", "-c", "sleep 20 & echo done", NULL };
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ok(et_helper_run_path_capture("/bin/sh", a7, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
+		ok(et_spawn_capture("/bin/sh", a7, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
 			   strcmp(out, "done\n") == 0,
 		   "capture: a descendant that keeps the pipe open does not hold the caller");
 		ms = elapsed_ms(&t0);
@@ -219,19 +220,19 @@ int main(void)
 
 		const char *a8[] = { "sh", "-c", "echo early; exec >&-; sleep 0.3; exit 6", NULL };
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ok(et_helper_run_path_capture("/bin/sh", a8, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
+		ok(et_spawn_capture("/bin/sh", a8, 10000, out, sizeof(out), &len, &status, &err) == 0 &&
 			   status == 6 && strcmp(out, "early\n") == 0,
 		   "capture: a program that closes its output early is still waited for (status 6)");
 		ok(elapsed_ms(&t0) >= 250, "capture: ... until it exits");
 
 		const char *a9[] = { "x", NULL };
-		ok(et_helper_run_path_capture("/nonexistent/helper", a9, 1000, out, sizeof(out), &len, &status, &err) < 0 &&
+		ok(et_spawn_capture("/nonexistent/helper", a9, 1000, out, sizeof(out), &len, &status, &err) < 0 &&
 			   strcmp(err.reason, "exec_failed") == 0,
 		   "capture: a missing program is exec_failed");
-		ok(et_helper_run_path_capture("/bin/sh", a3, 1000, out, 0, &len, &status, &err) < 0 &&
+		ok(et_spawn_capture("/bin/sh", a3, 1000, out, 0, &len, &status, &err) < 0 &&
 			   strcmp(err.reason, "spawn_failed") == 0,
 		   "capture: a zero-sized buffer is refused (spawn_failed)");
-		ok(et_helper_run_path_capture("/bin/sh", a3, 1000, NULL, 16, &len, &status, &err) < 0 &&
+		ok(et_spawn_capture("/bin/sh", a3, 1000, NULL, 16, &len, &status, &err) < 0 &&
 			   strcmp(err.reason, "spawn_failed") == 0,
 		   "capture: no buffer is refused (spawn_failed)");
 
@@ -245,7 +246,7 @@ int main(void)
 			close(0);
 			close(1);
 			close(2);
-			if (et_helper_run_path_capture("/bin/sh", a10, 5000, o, sizeof(o), &l, &st, &err) < 0)
+			if (et_spawn_capture("/bin/sh", a10, 5000, o, sizeof(o), &l, &st, &err) < 0)
 				_exit(10);
 			_exit(strcmp(o, "fine\n") == 0 && st == 0 ? 0 : 11);
 		}
@@ -258,7 +259,7 @@ int main(void)
 		sa.sa_handler = SIG_IGN;
 		sigaction(SIGCHLD, &sa, NULL);
 		const char *a11[] = { "sh", "-c", "echo ign; exit 2", NULL };
-		ok(et_helper_run_path_capture("/bin/sh", a11, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+		ok(et_spawn_capture("/bin/sh", a11, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
 			   status == 2 && strcmp(out, "ign\n") == 0,
 		   "capture: with SIGCHLD ignored by the host, output and status come back");
 		sa.sa_handler = SIG_DFL;
@@ -269,49 +270,49 @@ int main(void)
 	{
 		const char *good = "0123456789abcdef0123456789abcdef\n";
 		char id[ET_GRANT_ID_HEX + 1] = "unchanged";
-		char out[ET_HELPER_OUTPUT_MAX];
+		char out[ET_GRANT_OUTPUT_MAX];
 		size_t len = 0;
-		ok(et_helper_grant_id_parse(good, strlen(good), id, &err) == 0, "grant id: one id line parses");
+		ok(et_grant_id_line_parse(good, strlen(good), id, &err) == 0, "grant id: one id line parses");
 		is_str(id, "0123456789abcdef0123456789abcdef", "grant id: ... into the id");
 		strcpy(id, "unchanged");
-		ok(et_helper_grant_id_parse("", 0, id, &err) < 0 && strcmp(err.reason, "no_grant_id") == 0 &&
+		ok(et_grant_id_line_parse("", 0, id, &err) < 0 && strcmp(err.reason, "no_grant_id") == 0 &&
 			   strstr(err.message, "printed no grant id"),
 		   "grant id: nothing printed is no_grant_id, said plainly (%s)", err.message);
 		is_str(id, "unchanged", "grant id: ... and the output parameter is untouched");
-		ok(et_helper_grant_id_parse(good, strlen(good) - 1, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+		ok(et_grant_id_line_parse(good, strlen(good) - 1, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
 		   "grant id: no newline is bad_grant_id");
 		{
 			const char *two = "0123456789abcdef0123456789abcdef\n0123456789abcdef0123456789abcdef\n";
-			ok(et_helper_grant_id_parse(two, strlen(two), id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+			ok(et_grant_id_line_parse(two, strlen(two), id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
 			   "grant id: two lines are bad_grant_id");
 		}
 		{
 			const char *upper = "0123456789ABCDEF0123456789abcdef\n";
-			ok(et_helper_grant_id_parse(upper, strlen(upper), id, &err) < 0 &&
+			ok(et_grant_id_line_parse(upper, strlen(upper), id, &err) < 0 &&
 				   strcmp(err.reason, "bad_grant_id") == 0,
 			   "grant id: upper-case hex is bad_grant_id");
 		}
 		{
 			const char *sentence = "alice is in group x until y (grant 0123456789abcdef0123456789abcdef)\n";
-			ok(et_helper_grant_id_parse(sentence, strlen(sentence), id, &err) < 0 &&
+			ok(et_grant_id_line_parse(sentence, strlen(sentence), id, &err) < 0 &&
 				   strcmp(err.reason, "bad_grant_id") == 0,
 			   "grant id: a sentence that contains an id is bad_grant_id");
 		}
 		{
 			char nul[] = "0123456789abcdef\0" "123456789abcdef\n";
-			ok(et_helper_grant_id_parse(nul, 33, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
+			ok(et_grant_id_line_parse(nul, 33, id, &err) < 0 && strcmp(err.reason, "bad_grant_id") == 0,
 			   "grant id: a NUL byte inside is bad_grant_id");
 		}
 		{
 			const char *shortid = "0123456789abcdef0123456789abcde\n";
-			ok(et_helper_grant_id_parse(shortid, strlen(shortid), id, &err) < 0 &&
+			ok(et_grant_id_line_parse(shortid, strlen(shortid), id, &err) < 0 &&
 				   strcmp(err.reason, "bad_grant_id") == 0,
 			   "grant id: 31 digits is bad_grant_id");
 		}
 		/* end to end: a program in the helper's place that exits 0 and prints no id */
 		const char *quiet[] = { "entra-tap-helper", "grant", "alice", NULL };
-		ok(et_helper_run_path_capture("/bin/true", quiet, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
-			   status == 0 && et_helper_grant_id_parse(out, len, id, &err) < 0 &&
+		ok(et_spawn_capture("/bin/true", quiet, 5000, out, sizeof(out), &len, &status, &err) == 0 &&
+			   status == 0 && et_grant_id_line_parse(out, len, id, &err) < 0 &&
 			   strcmp(err.reason, "no_grant_id") == 0,
 		   "grant id: a helper that succeeds without printing an id gives no_grant_id, not a guess");
 	}

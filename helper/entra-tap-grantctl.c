@@ -1,0 +1,395 @@
+/* entra-tap-grantctl: the root-only program of grants (contract.h). Not setuid: it refuses
+ * anyone but root. The PAM module (already root inside sshd or sudo) runs it for every
+ * change, the systemd units run it for the timers' revoke and the sweep, the administrator
+ * through `entra-tap grant|revoke|list|sweep`:
+ *
+ *   grant USER [--duration D] [--reason TEXT] [--method M] [--oid OID] [--upn UPN]
+ *              [--tid TID] [--service NAME] [--rhost HOST]
+ *   revoke ID | revoke --user USER
+ *   list [--json]
+ *   sweep [--user USER] [--cause sweep|account]
+ *   guard ID PID [PID]
+ *
+ * The configuration is ET_DEFAULT_CONFIG; the environment is replaced. */
+#include "audit.h"
+#include "config.h"
+#include "grant.h"
+#include "groupfile.h"
+#include "progutil.h"
+#include <errno.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(FILE *out)
+{
+	fputs("usage: " ET_GRANTCTL_NAME " VERB [ARGS]   (root only)\n"
+	      "  grant USER [--duration D] [--reason TEXT] [--method M]\n"
+	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
+	      "  revoke ID | revoke --user USER\n"
+	      "  list [--json]\n"
+	      "  sweep [--user USER] [--cause sweep|account]\n"
+	      "  guard ID PID [PID]          (started by the PAM module) revoke grant ID when the\n"
+	      "                              processes end and its login never succeeded\n",
+	      out);
+}
+
+/* ---- grant, revoke, list, sweep ---- */
+
+static int verb_grant(const struct et_config *cfg, int argc, char **argv)
+{
+	const char *duration = NULL, *method = NULL;
+	struct et_grant_request req = { .revoke_program = ET_GRANTCTL_PATH, .method = ET_GRANT_METHOD_ADMIN };
+	struct et_opt opts[] = {
+		{ ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &req.reason },   { ET_OPT_METHOD, &method },
+		{ ET_OPT_OID, &req.oid },       { ET_OPT_UPN, &req.upn },         { ET_OPT_TID, &req.tid },
+		{ ET_OPT_SERVICE, &req.service }, { ET_OPT_RHOST, &req.rhost },
+	};
+	struct et_grant g;
+	struct et_err err;
+	char until[64];
+	long clamped;
+
+	if (argc < 1 || argv[0][0] == '-') {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	req.user = argv[0];
+	if (et_parse_opts(argc - 1, argv + 1, opts, sizeof(opts) / sizeof(opts[0])) < 0)
+		return ET_EXIT_USAGE;
+	if (duration && et_duration_parse(duration, &req.duration) < 0) {
+		et_say("'%.64s' is not a duration (like 90s, 10m, 8h or 1d)", duration);
+		return ET_EXIT_USAGE;
+	}
+	if (method && et_grant_method_parse(method, &req.method) < 0) {
+		et_say("'%.64s' is not a method (tap, device_code, token, breakglass, admin)", method);
+		return ET_EXIT_USAGE;
+	}
+	if (req.reason && strlen(req.reason) > ET_GRANT_TEXT_MAX) {
+		et_say("the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
+		return ET_EXIT_USAGE;
+	}
+	clamped = et_grant_clamp_duration(cfg, req.duration);
+	if (req.duration && clamped != req.duration)
+		et_say("duration %lds is outside %lds..%lds: using %lds", req.duration, cfg->duration_min,
+		    cfg->duration_max, clamped);
+	if (et_grant_create(cfg, &req, time(NULL), &g, &err) < 0)
+		return et_fail(&err);
+	et_format_utc(g.expires, until, sizeof(until));
+	printf("%s\n", g.id);
+	et_say("%s is in group %s until %s (grant %s)", g.user, g.group, until, g.id);
+	return ET_EXIT_OK;
+}
+
+static int verb_revoke(const struct et_config *cfg, int argc, char **argv)
+{
+	struct et_grant g;
+	struct et_err err;
+	unsigned n = 0;
+	if (argc == 2 && strcmp(argv[0], ET_OPT_USER) == 0) {
+		if (et_grant_revoke_user(cfg, argv[1], ET_REVOKE_ADMIN, time(NULL), &n, &err) < 0)
+			return et_fail(&err);
+		printf("%u grant(s) of %s ended\n", n, argv[1]);
+		return ET_EXIT_OK;
+	}
+	if (argc != 1 || argv[0][0] == '-') {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	/* The per-grant timer runs this at expiry; before expiry it is an administrator's revoke. */
+	if (et_grant_revoke(cfg, argv[0], ET_REVOKE_EXPIRY, (uid_t)-1, time(NULL), &g, &err) < 0)
+		return et_fail(&err);
+	printf("grant %s ended\n", g.id);
+	return ET_EXIT_OK;
+}
+
+static json_object *grant_json(const struct et_grant *g, time_t now)
+{
+	json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(g->id));
+	json_object_object_add(o, "user", json_object_new_string(g->user));
+	json_object_object_add(o, "uid", json_object_new_int64((int64_t)g->uid));
+	json_object_object_add(o, "group", json_object_new_string(g->group));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)g->created));
+	json_object_object_add(o, "expires", json_object_new_int64((int64_t)g->expires));
+	json_object_object_add(o, "live", json_object_new_boolean(g->expires > now));
+	json_object_object_add(o, "method", json_object_new_string(et_grant_method_name(g->method)));
+	json_object_object_add(o, "oid", json_object_new_string(g->oid));
+	json_object_object_add(o, "upn", json_object_new_string(g->upn));
+	json_object_object_add(o, "tid", json_object_new_string(g->tid));
+	json_object_object_add(o, "reason", json_object_new_string(g->reason));
+	json_object_object_add(o, "service", json_object_new_string(g->service));
+	json_object_object_add(o, "rhost", json_object_new_string(g->rhost));
+	json_object_object_add(o, "added_membership", json_object_new_boolean(g->added_membership));
+	return o;
+}
+
+static int verb_list(const struct et_config *cfg, int argc, char **argv)
+{
+	struct et_grant_list l = { 0 };
+	struct et_err err;
+	time_t now = time(NULL);
+	bool json = argc == 1 && strcmp(argv[0], ET_OPT_JSON) == 0;
+
+	if (argc > 1 || (argc == 1 && !json)) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (et_grant_store_list(cfg, NULL, &l, &err) < 0)
+		return et_fail(&err);
+	if (json) {
+		json_object *arr = json_object_new_array();
+		for (size_t i = 0; arr && i < l.n; i++)
+			json_object_array_add(arr, grant_json(&l.items[i], now));
+		if (!arr) {
+			et_grant_list_free(&l);
+			et_say("out of memory");
+			return ET_EXIT_FAILED;
+		}
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	} else {
+		if (l.n)
+			printf("%-32s  %-16s  %-16s  %-23s  %-14s  %s\n", "ID", "USER", "GROUP", "EXPIRES", "LEFT", "METHOD");
+		for (size_t i = 0; i < l.n; i++) {
+			char until[64], left[64];
+			et_format_utc(l.items[i].expires, until, sizeof(until));
+			et_format_left(l.items[i].expires, now, left, sizeof(left));
+			printf("%-32s  %-16s  %-16s  %-23s  %-14s  %s\n", l.items[i].id, l.items[i].user, l.items[i].group,
+			       until, left, et_grant_method_name(l.items[i].method));
+		}
+		if (!l.n)
+			printf("no grants\n");
+	}
+	if (l.n_corrupt)
+		et_say("%zu grant file(s) could not be read (see above); `entra-tap sweep` moves them aside", l.n_corrupt);
+	et_grant_list_free(&l);
+	return ET_EXIT_OK;
+}
+
+static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
+{
+	const char *user = NULL, *cause_name = NULL;
+	struct et_opt opts[] = { { ET_OPT_USER, &user }, { ET_OPT_CAUSE, &cause_name } };
+	enum et_revoke_cause cause = ET_REVOKE_SWEEP;
+	struct et_sweep_result res;
+	struct et_err err;
+
+	if (et_parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
+		return ET_EXIT_USAGE;
+	if (cause_name) {
+		if (strcmp(cause_name, ET_CAUSE_ACCOUNT) == 0)
+			cause = ET_REVOKE_ACCOUNT;
+		else if (strcmp(cause_name, ET_CAUSE_SWEEP) != 0) {
+			et_say("--cause is 'sweep' or 'account'");
+			return ET_EXIT_USAGE;
+		}
+	}
+	if (et_grant_sweep(cfg, user, cause, time(NULL), &res, &err) < 0)
+		return et_fail(&err);
+	printf("sweep: %u expired grant(s) ended, %u member(s) removed, %u member(s) restored, %u corrupt file(s) "
+	       "moved aside\n",
+	       res.expired, res.members_removed, res.members_added, res.quarantined);
+	return ET_EXIT_OK;
+}
+
+/* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant.h) ---- */
+
+
+/* A process id as the module writes it: decimal digits, no sign, no leading zero, above 1
+ * (init never ends) and within pid_t. */
+static bool pid_parse(const char *s, pid_t *ret)
+{
+	long long v = 0;
+	if (!s[0] || s[0] == '0' || strlen(s) > 10)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < 2 || v > INT_MAX)
+		return false;
+	*ret = (pid_t)v;
+	return true;
+}
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool marker_present(const char *path)
+{
+	struct stat st;
+	/* anything but a clear "not there" keeps the grant under watch */
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+static int verb_guard(const struct et_config *cfg, int argc, char **argv)
+{
+	struct pollfd fds[ET_GUARD_PIDS_MAX + 1];
+	pid_t pids[ET_GUARD_PIDS_MAX];
+	char marker[PATH_MAX], dir[PATH_MAX];
+	const char *id;
+	long long deadline;
+	size_t n_fds = 0, n_alive = 0;
+	bool unwatched = false;
+	int ino = -1, rc = ET_EXIT_OK;
+	struct et_grant g;
+	struct et_err err;
+
+	if (argc < 2 || argc > 1 + ET_GUARD_PIDS_MAX) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	id = argv[0];
+	if (!et_grant_id_ok(id)) {
+		et_say("'%.64s' is not a grant id (32 hexadecimal digits)", id);
+		return ET_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!pid_parse(argv[i], &pids[i - 1])) {
+			et_say("'%.64s' is not a process id", argv[i]);
+			return ET_EXIT_USAGE;
+		}
+	}
+	if (et_pending_marker_path(cfg, id, marker, sizeof(marker)) < 0 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir)) {
+		et_say("the state directory path is too long");
+		return ET_EXIT_CONFIG;
+	}
+	deadline = monotonic_ms() + ET_GUARD_WAIT_S * 1000LL;
+	for (int i = 0; i < argc - 1; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (fd >= 0) {
+			fds[n_fds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			n_alive++;
+		} else if (errno != ESRCH) { /* ESRCH: already gone */
+			/* without a pidfd (Linux < 5.3) the wait is the whole limit */
+			et_say("cannot watch process %ld: %s: waiting %d s", (long)pids[i], strerror(errno), ET_GUARD_WAIT_S);
+			unwatched = true;
+		}
+	}
+	/* the marker going away (the login succeeded) ends the watch early */
+	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ino >= 0 && inotify_add_watch(ino, dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+		close(ino);
+		ino = -1;
+	}
+	for (;;) {
+		long long left;
+		int pr;
+		if (!marker_present(marker))
+			goto quiet;
+		if (n_alive == 0 && !unwatched)
+			break;
+		left = deadline - monotonic_ms();
+		if (left <= 0)
+			break;
+		fds[n_fds] = (struct pollfd){ .fd = ino, .events = POLLIN }; /* poll skips a negative fd */
+		pr = poll(fds, n_fds + 1, (int)left);
+		if (pr < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; pr > 0 && i < n_fds; i++) {
+			if (fds[i].fd >= 0 && fds[i].revents) {
+				close(fds[i].fd);
+				fds[i].fd = -1;
+				n_alive--;
+			}
+		}
+		if (pr > 0 && ino >= 0 && fds[n_fds].revents) {
+			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+			if (fds[n_fds].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+				close(ino);
+				ino = -1;
+			} else {
+				while (read(ino, buf, sizeof(buf)) > 0)
+					;
+			}
+		}
+	}
+	if (!marker_present(marker))
+		goto quiet;
+	/* nobody settled the transaction: the login did not succeed */
+	if (et_grant_revoke(cfg, id, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, time(NULL), &g, &err) < 0) {
+		if (err.code != ET_E_NOT_FOUND) {
+			rc = et_fail(&err);
+			goto done; /* the marker stays: the sweep tries again */
+		}
+	} else {
+		printf("grant %s ended: its login never succeeded\n", g.id);
+	}
+	(void)unlink(marker);
+	goto done;
+quiet:
+	rc = ET_EXIT_OK;
+done:
+	for (size_t i = 0; i < n_fds; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
+	if (ino >= 0)
+		close(ino);
+	return rc;
+}
+
+typedef int (*verb_fn)(const struct et_config *cfg, int argc, char **argv);
+static const verb_fn verbs[ET_VERB__COUNT] = {
+	[ET_VERB_GRANT] = verb_grant, [ET_VERB_REVOKE] = verb_revoke, [ET_VERB_LIST] = verb_list,
+	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,
+};
+
+int main(int argc, char **argv)
+{
+	struct et_config cfg;
+	struct et_caller who;
+	int verb, rc;
+
+	et_prog_name = ET_GRANTCTL_NAME;
+	rc = et_prog_start(argc, argv);
+	if (rc != ET_EXIT_OK)
+		return rc;
+	et_caller_of(getuid(), &who);
+	if (argc < 2) {
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+		usage(stdout);
+		return ET_EXIT_OK;
+	}
+	verb = et_verb_find(ET_PROG_GRANTCTL, argv[1]);
+	if (verb < 0) {
+		et_say("unknown verb '%.64s'", argv[1]);
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	/* not setuid: a non-root caller could not edit anything anyway, but is told plainly */
+	if (getuid() != 0 || geteuid() != 0) {
+		et_refuse(&who, argv[1], "a root-only verb from a non-root caller");
+		et_say("%s is for root only", argv[1]);
+		return ET_EXIT_DENIED;
+	}
+	if (et_config_init(&cfg) < 0) {
+		et_say("out of memory");
+		return ET_EXIT_FAILED;
+	}
+	if (et_prog_config(&cfg, &who, argv[1]) < 0)
+		rc = ET_EXIT_CONFIG;
+	else
+		rc = verbs[verb](&cfg, argc - 2, argv + 2);
+	et_config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,237 @@
+/* Shared start-up and output of the two programs (progutil.h). */
+#include "progutil.h"
+#include "audit.h"
+#include "config.h"
+#include "identity.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SAFE_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
+
+const char *et_prog_name = "entra-tap";
+
+void et_say(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", et_prog_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void et_log_stderr(void *data, int level, const char *msg)
+{
+	(void)data;
+	(void)level;
+	et_say("%s", msg);
+}
+
+/* fds 0-2 closed by the caller would otherwise be reused by our own opens, and a message
+ * meant for stderr could end up in /etc/group. For a setuid start glibc has already put
+ * placeholders there, opened so that writing fails (stdout and stderr read-only): those are
+ * replaced by /dev/null as well, so that a finished operation is not reported as failed just
+ * because its output had nowhere to go. */
+static int fix_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int flags = fcntl(fd, F_GETFL), n;
+		if (flags < 0 && errno != EBADF)
+			return -1;
+		if (flags >= 0 && (fd == 0 || (flags & O_ACCMODE) != O_RDONLY))
+			continue;
+		n = open("/dev/null", O_RDWR | O_NOCTTY);
+		if (n < 0)
+			return -1;
+		if (n != fd) {
+			if (dup2(n, fd) < 0) {
+				close(n);
+				return -1;
+			}
+			close(n);
+		}
+	}
+	return 0;
+}
+
+static int harden(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -1;
+	umask(077);
+	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
+		return -1;
+	/* The caller's terminal must not interrupt or stop an edit half way: a kill is survivable
+	 * (see groupfile.c), but a stopped process holding the locks would block everyone. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int et_prog_start(int argc, char **argv)
+{
+	if (fix_std_fds() < 0)
+		return ET_EXIT_UNSAFE;
+	/* Linux 5.18 and later replace an empty argv by { "" }: refuse that as well. */
+	if (argc < 1 || !argv || !argv[0] || !argv[0][0]) {
+		et_say("refusing to run without argv[0]");
+		return ET_EXIT_UNSAFE;
+	}
+	if (harden() < 0) {
+		et_say("cannot sanitise the process: %s", strerror(errno));
+		return ET_EXIT_UNSAFE;
+	}
+	if (argc > ET_ARGC_MAX) {
+		et_say("too many arguments (at most %d)", ET_ARGC_MAX - 1);
+		return ET_EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strnlen(argv[i], ET_ARG_MAX_BYTES + 1) > ET_ARG_MAX_BYTES) {
+			et_say("argument %d is longer than %d bytes", i, ET_ARG_MAX_BYTES);
+			return ET_EXIT_USAGE;
+		}
+	}
+	return ET_EXIT_OK;
+}
+
+int et_exit_for(const struct et_err *e)
+{
+	switch (et_err_class(e)) {
+	case ET_CLASS_NONE:
+		return ET_EXIT_OK;
+	case ET_CLASS_DENIED:
+	case ET_CLASS_RATE_LIMITED:
+		return ET_EXIT_DENIED;
+	case ET_CLASS_USER_UNKNOWN:
+	case ET_CLASS_NOT_FOUND:
+		return ET_EXIT_NOT_FOUND;
+	case ET_CLASS_UNAVAILABLE:
+		return ET_EXIT_IDP_UNAVAILABLE;
+	case ET_CLASS_CONFIG:
+		return ET_EXIT_CONFIG;
+	case ET_CLASS_NO_GROUP:
+		return ET_EXIT_NO_GROUP;
+	case ET_CLASS_BUSY:
+		return ET_EXIT_BUSY;
+	case ET_CLASS_USAGE:
+		return ET_EXIT_USAGE;
+	case ET_CLASS_NO_MEMORY:
+	case ET_CLASS_INTERNAL:
+		return ET_EXIT_FAILED;
+	}
+	return ET_EXIT_FAILED;
+}
+
+int et_fail(const struct et_err *e)
+{
+	et_say("%s", e->message);
+	return et_exit_for(e);
+}
+
+void et_caller_of(uid_t uid, struct et_caller *ret)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	memset(ret, 0, sizeof(*ret));
+	ret->uid = uid;
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found && et_local_name_ok(pw.pw_name) &&
+	    strlen(pw.pw_name) <= ET_GRANT_NAME_MAX) {
+		snprintf(ret->name, sizeof(ret->name), "%s", pw.pw_name);
+		ret->have_name = true;
+	}
+}
+
+void et_refuse(const struct et_caller *who, const char *verb, const char *why)
+{
+	struct et_audit a = { .user = who->have_name ? who->name : NULL, .reason = why };
+	(void)et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s refused for uid %lu: %s", verb, (unsigned long)who->uid,
+		       why);
+}
+
+int et_parse_opts(int argc, char **argv, struct et_opt *opts, size_t n_opts)
+{
+	for (int i = 0; i < argc; i++) {
+		size_t k;
+		for (k = 0; k < n_opts; k++)
+			if (strcmp(argv[i], opts[k].name) == 0)
+				break;
+		if (k == n_opts) {
+			et_say("unknown argument '%.64s'", argv[i]);
+			return -1;
+		}
+		if (i + 1 >= argc) {
+			et_say("%s needs a value", opts[k].name);
+			return -1;
+		}
+		if (*opts[k].value) {
+			et_say("%s is given twice", opts[k].name);
+			return -1;
+		}
+		*opts[k].value = argv[++i];
+	}
+	return 0;
+}
+
+int et_prog_config(struct et_config *cfg, const struct et_caller *who, const char *verb)
+{
+	struct et_err err;
+	cfg->log.fn = et_log_stderr;
+	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0 || et_config_finish(cfg, &err) < 0) {
+		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
+				      .reason = err.reason,
+				      .error_class = et_class_name(et_err_class(&err)) };
+		(void)et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s: the configuration cannot be used: %s", verb, err.message);
+		et_say("%s", err.message);
+		return -1;
+	}
+	return 0;
+}
+
+int et_verb_find(enum et_program program, const char *name)
+{
+	for (int v = 0; v < ET_VERB__COUNT; v++)
+		if (et_verbs[v].program == program && strcmp(et_verbs[v].name, name) == 0)
+			return v;
+	return -1;
+}
+
+void et_format_utc(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
+void et_format_local(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	if (!localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm))
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
+void et_format_left(time_t expires, time_t now, char *buf, size_t size)
+{
+	long long left = (long long)expires - (long long)now;
+	if (left <= 0)
+		snprintf(buf, size, "expired");
+	else if (left >= 3600)
+		snprintf(buf, size, "%lldh %02lldm left", left / 3600, (left % 3600) / 60);
+	else if (left >= 60)
+		snprintf(buf, size, "%lldm %02llds left", left / 60, left % 60);
+	else
+		snprintf(buf, size, "%llds left", left);
+}

@@ -1,0 +1,58 @@
+/* What entra-tap-helper (setuid) and entra-tap-grantctl (root only) share: a clean process,
+ * one sentence per failure on stderr, the exit status of a failure class, option parsing,
+ * times for people. Nothing here is a verb. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+#include "contract.h"
+#include "err.h"
+#include "grant.h"
+
+/* The program's name, for its sentences ("entra-tap-helper: ..."). */
+extern const char *et_prog_name;
+
+void et_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A log sink (struct et_logger) that writes to stderr through et_say. */
+void et_log_stderr(void *data, int level, const char *msg);
+
+/* Start-up of every program, before anything else: fds 0-2 open (on /dev/null where the
+ * caller closed them, so that our own opens never land there), argv[0] present, no core
+ * dumps, umask 077, an empty environment but a fixed PATH, the terminal's signals ignored (a
+ * stopped or interrupted process holding the group-file locks would block everyone), and
+ * argc/argv within ET_ARGC_MAX/ET_ARG_MAX_BYTES. Returns ET_EXIT_OK or the status to exit
+ * with (having said why). */
+int et_prog_start(int argc, char **argv);
+
+/* The exit status of a failure's class: the one place it is decided. */
+int et_exit_for(const struct et_err *e);
+/* Say e's sentence and return its exit status. */
+int et_fail(const struct et_err *e);
+
+/* The caller, by real uid. */
+struct et_caller {
+	uid_t uid;
+	char name[ET_GRANT_NAME_MAX + 1];
+	bool have_name;
+};
+void et_caller_of(uid_t uid, struct et_caller *ret);
+/* Audit a refused request of the caller's. */
+void et_refuse(const struct et_caller *who, const char *verb, const char *why);
+
+/* --name VALUE pairs, each at most once; says what is wrong and returns -1. */
+struct et_opt {
+	const char *name;
+	const char **value;
+};
+int et_parse_opts(int argc, char **argv, struct et_opt *opts, size_t n_opts);
+
+/* Load the one configuration (ET_DEFAULT_CONFIG); on failure audit and say why. */
+int et_prog_config(struct et_config *cfg, const struct et_caller *who, const char *verb);
+
+/* The verb named argv[1] among those of `program` (contract.h); -1 when there is none. */
+int et_verb_find(enum et_program program, const char *name);
+
+void et_format_utc(time_t t, char *buf, size_t size);
+void et_format_local(time_t t, char *buf, size_t size);
+void et_format_left(time_t expires, time_t now, char *buf, size_t size);
