@@ -11,7 +11,7 @@
  * Runs as root with the PAM user root (its Entra name root@contoso.com is made in the mock):
  * nothing outside the mock's temporary directory is written. Run through with-mock.sh:
  *     make bench-pam */
-#include "config.h"
+#include "conf.h"
 #include "mockutil.h"
 #include "oauth.h"
 #include "oidc.h"

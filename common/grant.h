@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <time.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 
 #define ET_GRANT_ID_HEX 32       /* 128 random bits */

@@ -9,7 +9,7 @@
  * The polling loop runs inside sshd and sudo: it sleeps with clock_nanosleep on the monotonic
  * clock, never with alarm() or signals, and never outlives the caller's deadline by more than
  * a second. */
-#include "config.h"
+#include "conf.h"
 #include "oauth.h"
 #include "http.h"
 #include "jws.h"

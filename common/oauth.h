@@ -77,7 +77,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 #include "oidc.h"
 

@@ -12,7 +12,7 @@
  *
  * The configuration is ET_DEFAULT_CONFIG; the environment is replaced. */
 #include "audit.h"
-#include "config.h"
+#include "conf.h"
 #include "grant.h"
 #include "groupfile.h"
 #include "progutil.h"

@@ -11,7 +11,7 @@
  * setuid: an ordinary user gains nothing from those verbs, so the setuid bit does not carry
  * them. */
 #include "audit.h"
-#include "config.h"
+#include "conf.h"
 #include "grant.h"
 #include "groupfile.h"
 #include "progutil.h"

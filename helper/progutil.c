@@ -1,7 +1,7 @@
 /* Shared start-up and output of the two programs (progutil.h). */
 #include "progutil.h"
 #include "audit.h"
-#include "config.h"
+#include "conf.h"
 #include "identity.h"
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <time.h>
 #include <security/pam_modules.h>
-#include "config.h"
+#include "conf.h"
 #include "contract.h"
 #include "err.h"
 #include "grant.h"

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
+#include "conf.h"
 #include "json_strict.h"
 #include "jws.h"
 #include "mockutil.h"
