@@ -3,7 +3,7 @@
  *   first prompt (echo off)  "Temporary Access Pass for alice@contoso.com (Enter to sign in
  *                            with a code): " — an empty answer starts a device sign-in, a
  *                            reply that looks like a JWT is a pasted token, anything else a
- *                            pass (redeemed with the password grant, only where
+ *                            pass (redeemed with the password flow, only where
  *                            tap_password_grant = yes says the identity provider takes it).
  *   device code              URL, code, host, service, tty, remote address and a request id
  *                            go *inside* an echo-on prompt ("... then press Enter"): sshd
@@ -260,7 +260,7 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED,
 				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
@@ -309,7 +309,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED,
 				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
