@@ -71,7 +71,7 @@ static int harden(void)
 	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
 		return -1;
 	/* The caller's terminal must not interrupt or stop an edit half way: a kill is survivable
-	 * (see groupfile.c), but a stopped process holding the locks would block everyone. */
+	 * (see groupfile_edit.c), but a stopped process holding the locks would block everyone. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGTSTP, SIG_IGN);
