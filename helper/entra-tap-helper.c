@@ -12,7 +12,8 @@
  * them. */
 #include "audit.h"
 #include "conf.h"
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "groupfile.h"
 #include "progutil.h"
 #include "strlist.h"

@@ -7,7 +7,7 @@
 #include "conf.h"
 #include "contract.h"
 #include "err.h"
-#include "grant.h"
+#include "grant_ops.h"
 
 #define ET_PAM_DATA_GRANT "pam_entra_tap:grant"
 /* Set by `entra-tap-helper elevate` for the entra-tap service only. */

@@ -8,7 +8,8 @@
  *   session   log; with revoke_on_close, end this login's grant when the session closes */
 #include "module.h"
 #include "audit.h"
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "json_strict.h"
 #include <json-c/json.h>
 #include <stdio.h>

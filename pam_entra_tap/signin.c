@@ -14,7 +14,6 @@
  * and the identity pin recorded. Secrets (pass, token) are wiped as soon as they are used. */
 #include "module.h"
 #include "audit.h"
-#include "grant.h"
 #include "identity.h"
 #include "json_strict.h"
 #include "jwks_cache.h"
