@@ -190,7 +190,7 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 {
 	struct et_err err;
 	cfg->log.fn = et_log_stderr;
-	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0 || et_config_finish(cfg, &err) < 0) {
+	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0) {
 		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
 				      .reason = err.reason,
 				      .error_class = et_class_name(et_err_class(&err)) };

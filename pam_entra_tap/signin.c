@@ -235,6 +235,11 @@ done:
 	return retval;
 }
 
+/* Told to whoever typed a pass when the tenant demands MFA: the same words whether the name
+ * is a local account or not. */
+static const char tap_mfa_sentence[] = "Your organisation requires a sign-in that a pass typed here cannot "
+				       "satisfy; press Enter at the prompt to sign in with a code instead.";
+
 /* A pass typed for a name that is no local account: the same discovery and token request as
  * for a known one (the identity provider answers for the derived Entra name), counted against
  * the remote address's limit instead of a per-user lockout file, and never a success. */
@@ -261,9 +266,7 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
-			et_err_set(&err, ET_E_MFA_REQUIRED,
-				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
-				   "at the prompt to sign in with a code instead.");
+			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 	} else {
 		retval = verify_token(m, id_token, "tap", ret_claims);
@@ -310,9 +313,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
-			et_err_set(&err, ET_E_MFA_REQUIRED,
-				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
-				   "at the prompt to sign in with a code instead.");
+			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		et_oidc_free(&oidc);
 		if (err.code != ET_E_AUTH_FAILED)
