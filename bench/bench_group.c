@@ -9,7 +9,8 @@
  * The two edit methods alternate within one run so that they see the same disk. Prints p50
  * and p99 per size and the gpasswd/own ratio. Needs root. Usage: bench_group [ITERATIONS].
  * The copy of /etc goes to $TMPDIR (default /tmp): TMPDIR=/dev/shm measures without the disk. */
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "groupfile.h"
 #include "spawn.h"
 #include "grant_testenv.h"

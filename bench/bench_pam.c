@@ -2,7 +2,7 @@
  *
  * 1. Sign-in with a Temporary Access Pass: a full pam_authenticate (p50/p99), and in the
  *    same run the identity provider's part of it measured on its own (the discovery fetch
- *    and the password grant, over the same HTTPS), so that the module's own overhead is the
+ *    and the password flow, over the same HTTPS), so that the module's own overhead is the
  *    difference: prompt, configuration, state files, key cache, signature and claim checks,
  *    identity pin.
  * 2. Device-code polling: the time from Enter to the first poll, and the gaps between polls
@@ -11,7 +11,7 @@
  * Runs as root with the PAM user root (its Entra name root@contoso.com is made in the mock):
  * nothing outside the mock's temporary directory is written. Run through with-mock.sh:
  *     make bench-pam */
-#include "config.h"
+#include "conf.h"
 #include "mockutil.h"
 #include "oauth.h"
 #include "oidc.h"
@@ -186,7 +186,7 @@ int main(void)
 		}
 		t0 = mono();
 		if (et_oidc_discover(&cfg, &oidc, &err) < 0 ||
-		    et_password_grant(&cfg, &oidc, "root@contoso.com", tap, NULL, &tok, &err) < 0) {
+		    et_password_flow(&cfg, &oidc, "root@contoso.com", tap, NULL, &tok, &err) < 0) {
 			printf("Bail out! direct token call: %s\n", err.message);
 			return 1;
 		}
@@ -211,7 +211,7 @@ int main(void)
 	printf("# TAP sign-in, %d runs, pam_authenticate through libpam against the loopback mock\n", RUNS);
 	printf("#   full pam_authenticate:         p50 %7.2f ms  p99 %7.2f ms\n", d_full * 1e3, pct(full, RUNS, 0.99) * 1e3);
 	printf("#   IdP part alone (discovery +\n");
-	printf("#     password grant, same HTTPS): p50 %7.2f ms  p99 %7.2f ms\n", d_idp * 1e3, pct(idp, RUNS, 0.99) * 1e3);
+	printf("#     password flow, same HTTPS):  p50 %7.2f ms  p99 %7.2f ms\n", d_idp * 1e3, pct(idp, RUNS, 0.99) * 1e3);
 	printf("#   module overhead (p50 difference): %.2f ms (goal <= 2 ms)\n", (d_full - d_idp) * 1e3);
 	printf("#   of which libpam's pam_start + pam_end (service file, module load): p50 %.2f ms\n",
 	       pct(load, RUNS, 0.5) * 1e3);

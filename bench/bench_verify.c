@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
-#include "config.h"
+#include "conf.h"
 #include "testutil.h"
 #include "verify.h"
 

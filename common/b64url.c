@@ -1,6 +1,5 @@
 /* Strict base64url (RFC 4648 §5), unpadded, canonical only. Runs on every token, so decoding
  * is one table lookup per character with a single validity check per quantum. */
-#include "config.h"
 #include "b64url.h"
 #include <errno.h>
 #include <stdint.h>

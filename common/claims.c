@@ -1,4 +1,4 @@
-#include "config.h"
+#include "conf.h"
 #include "claims.h"
 #include "json_strict.h"
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #pragma once
 #include <time.h>
 #include <json-c/json.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 
 /* iss exact (v2; v1 only with accept_v1_issuer), aud == client_id (string or array

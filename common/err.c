@@ -1,4 +1,3 @@
-#include "config.h"
 #include "err.h"
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,3 @@
-#include "config.h"
 #include "fsutil.h"
 #include <errno.h>
 #include <fcntl.h>

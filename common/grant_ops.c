@@ -1,6 +1,7 @@
 /* Grant, revoke, sweep, the account check and setcred: the store, the group files, the
  * revocation timers and the audit trail put together. See grant.h for the ordering rules. */
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "audit.h"
 #include "groupfile.h"
 #include "identity.h"

@@ -1,6 +1,6 @@
 /* The grant store: {state_dir}/grants/<id>.grant, one small strictly parsed text file per
  * grant, written atomically, plus the store lock {state_dir}/lock. */
-#include "grant.h"
+#include "grant_store.h"
 #include "fsutil.h"
 #include "identity.h"
 #include <dirent.h>

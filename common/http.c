@@ -4,7 +4,7 @@
  * environment. So nothing here may come from the environment: proxy and CA are always set
  * explicitly from the configuration, only https is spoken, certificate and host checks are
  * always on, and every call is bounded in time and size. */
-#include "config.h"
+#include "conf.h"
 #include "http.h"
 #include <errno.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * only from config (never from the environment), bounded time and size. */
 #pragma once
 #include <stddef.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 
 #define ET_HTTP_MAX_BODY (256 * 1024)

@@ -4,7 +4,7 @@
  * so they only *select* a local user; the first object ID (oid) that signs in as that user is
  * pinned, and a different oid is refused until an administrator resets the pin.
  */
-#include "config.h"
+#include "conf.h"
 #include "identity.h"
 #include "fsutil.h"
 #include <ctype.h>

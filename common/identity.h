@@ -2,7 +2,7 @@
 #pragma once
 #include <stdbool.h>
 #include <json-c/json.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 
 #define ET_USER_NAME_MAX 32

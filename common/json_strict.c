@@ -4,7 +4,6 @@
  * members with the same name, so a token could carry one "oid" for us and another for a
  * different consumer. This parser is small, recursive descent, and refuses anything outside
  * the grammar, with the byte offset of the first problem. */
-#include "config.h"
 #include "json_strict.h"
 #include <errno.h>
 #include <limits.h>

@@ -3,10 +3,10 @@
  * A key we cannot use safely is skipped, never fatal: an IdP publishes keys for other
  * purposes and other algorithms next to the ones that sign our tokens. What we keep is only
  * what a token can be verified with unambiguously by its kid. */
-#include "config.h"
 #include "jwks.h"
 #include "b64url.h"
 #include "json_strict.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

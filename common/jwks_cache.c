@@ -11,7 +11,7 @@
  * across all processes: otherwise anyone able to present tokens with made-up kids could make
  * every login hammer the identity provider. When the provider is unreachable a stale cache
  * is used (and said so in the log) rather than locking everybody out. */
-#include "config.h"
+#include "conf.h"
 #include "jwks_cache.h"
 #include "fsutil.h"
 #include "http.h"

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <time.h>
-#include "config.h"
+#include "conf.h"
 #include "jwks.h"
 #include "err.h"
 

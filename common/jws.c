@@ -1,7 +1,6 @@
 /* Compact JWS (RFC 7515) with a closed algorithm list: RS256 and ES256, keys only from our
  * JWKS by kid. Everything a token could use to choose its own algorithm or key is refused
  * before any cryptography runs. */
-#include "config.h"
 #include "jws.h"
 #include "b64url.h"
 #include "json_strict.h"

@@ -1,4 +1,4 @@
-/* OAuth 2.0 device authorization grant (RFC 8628) and password grant against Entra's token
+/* OAuth 2.0 device authorization flow (RFC 8628) and password flow against Entra's token
  * endpoint.
  *
  * Everything the identity provider says is checked before it is used: answers are parsed
@@ -9,7 +9,7 @@
  * The polling loop runs inside sshd and sudo: it sleeps with clock_nanosleep on the monotonic
  * clock, never with alarm() or signals, and never outlives the caller's deadline by more than
  * a second. */
-#include "config.h"
+#include "conf.h"
 #include "oauth.h"
 #include "http.h"
 #include "jws.h"
@@ -417,7 +417,7 @@ static bool entra_mfa_required(json_object *doc, const char *desc)
 }
 
 /* Turn an OAuth error answer into a poll result or a failure with its reason. */
-static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long status, json_object *doc,
+static enum et_poll_result classify_oauth_error(enum et_flow_kind kind, long status, json_object *doc,
 						const char *secret, struct et_err *err)
 {
 	char desc_clean[ET_OAUTH_IDP_TEXT_MAX];
@@ -440,7 +440,7 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 	}
 	snprintf(code_clean, sizeof(code_clean), "%s", code);
 
-	if (kind == ET_GRANT_DEVICE_CODE) {
+	if (kind == ET_FLOW_DEVICE_CODE) {
 		if (strcmp(code, "authorization_pending") == 0)
 			return ET_POLL_PENDING;
 		if (strcmp(code, "slow_down") == 0)
@@ -462,7 +462,7 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 	else
 		snprintf(detail, sizeof(detail), ".");
 
-	if (kind == ET_GRANT_DEVICE_CODE) {
+	if (kind == ET_FLOW_DEVICE_CODE) {
 		if (strcmp(code, "authorization_declined") == 0 || strcmp(code, "access_denied") == 0) {
 			et_err_set(err, ET_E_DECLINED, "The sign-in was declined at the identity provider.");
 			return ET_POLL_FAILED;
@@ -504,7 +504,7 @@ static enum et_poll_result classify_oauth_error(enum et_grant_kind kind, long st
 	return ET_POLL_FAILED;
 }
 
-enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status, const char *body, size_t len,
+enum et_poll_result et_token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
 					    const char *secret, char **ret_id_token, struct et_err *err)
 {
 	struct et_err jerr = {0};
@@ -768,7 +768,7 @@ int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, con
 			goto done;
 	} else {
 		char *unused = NULL;
-		enum et_poll_result pr = et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len,
+		enum et_poll_result pr = et_token_response_parse(ET_FLOW_DEVICE_CODE, resp.status, resp.body, resp.len,
 								 NULL, &unused, err);
 		et_oauth_secret_free(unused);
 		if (pr != ET_POLL_FAILED)
@@ -836,7 +836,7 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	if (et_http_post_form(cfg, oidc->token_endpoint, form, &resp, &herr) < 0)
 		http_failure(&herr, "Polling the token endpoint failed", err);
 	else
-		r = et_token_response_parse(ET_GRANT_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
+		r = et_token_response_parse(ET_FLOW_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
 					    &tok, err);
 	rec.answered = mono_now();
 
@@ -969,10 +969,10 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 	}
 }
 
-/* ---- password grant ---- */
+/* ---- password flow ---- */
 
-int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
-		      const char *password, const char *scope, char **ret_id_token, struct et_err *err)
+int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+		     const char *password, const char *scope, char **ret_id_token, struct et_err *err)
 {
 	struct et_http_resp resp = {0};
 	struct et_err herr = {0};
@@ -981,7 +981,7 @@ int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, c
 	int r = -1;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->token_endpoint || !ret_id_token)
-		return et_err_set(err, ET_E_BAD_ARGUMENT, "The password grant needs a client id and a token endpoint.");
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The password flow needs a client id and a token endpoint.");
 	ulen = username ? strnlen(username, ET_OAUTH_USERNAME_MAX + 1) : 0;
 	if (ulen == 0 || ulen > ET_OAUTH_USERNAME_MAX)
 		return et_err_set(err, ET_E_BAD_ARGUMENT, "The user name is empty or longer than %d bytes.",
@@ -1010,14 +1010,14 @@ int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, c
 		http_failure(&herr, "The token endpoint could not be reached", err);
 		goto done;
 	}
-	if (et_token_response_parse(ET_GRANT_PASSWORD, resp.status, resp.body, resp.len, password, &tok, err) !=
+	if (et_token_response_parse(ET_FLOW_PASSWORD, resp.status, resp.body, resp.len, password, &tok, err) !=
 	    ET_POLL_OK)
 		goto done;
 	*ret_id_token = tok;
 	tok = NULL;
 	r = 0;
 done:
-	et_log(&cfg->log, ET_LOG_DEBUG, "password grant for %.*s: %s", (int)ulen, username,
+	et_log(&cfg->log, ET_LOG_DEBUG, "password flow for %.*s: %s", (int)ulen, username,
 	       r == 0 ? "signed in" : (err ? err->reason : "failed"));
 	et_oauth_secret_free(tok);
 	form_free(form, form_size);

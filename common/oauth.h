@@ -1,5 +1,5 @@
-/* OAuth 2.0 client flows against the tenant's token endpoint: the device authorization grant
- * (RFC 8628) and the resource owner password grant (RFC 6749 §4.3, Entra's "ROPC"), both for
+/* OAuth 2.0 client flows against the tenant's token endpoint: the device authorization flow
+ * (RFC 8628) and the resource owner password flow (RFC 6749 §4.3, Entra's "ROPC"), both for
  * the configured public client (cfg->client_id, no secret).
  *
  * What comes back is the raw ID token: nothing here verifies it. Callers hand it to
@@ -24,7 +24,7 @@
  *                           The sentence carries the first line of the IdP's
  *                           error_description, sanitised, never the credential.
  *   "mfa_required"          interaction_required, or AADSTS50076 / AADSTS50079 in any error:
- *                           the tenant demands MFA, which a password grant cannot satisfy
+ *                           the tenant demands MFA, which a password flow cannot satisfy
  *                           → PAM_AUTH_ERR (the message should point at the device-code
  *                           sign-in).
  *   "declined"              the person declined the device sign-in (authorization_declined,
@@ -34,7 +34,7 @@
  *   "bad_verification_code" the token endpoint does not know the device code (already
  *                           redeemed, issued to another client) → PAM_AUTH_ERR.
  *   "client_not_allowed"    invalid_client / unauthorized_client: the app registration is
- *                           unknown to the tenant, or is not allowed this grant (Entra answers
+ *                           unknown to the tenant, or is not allowed this flow (Entra answers
  *                           AADSTS7000218 when public client flows are off) → PAM_AUTHINFO_UNAVAIL
  *                           (an administrator must fix the registration; the user cannot).
  *   "idp_unavailable"       network failure, TLS failure, timeout, HTTP 5xx or 429, or an
@@ -66,9 +66,9 @@
  *     et_oauth_secret_free(id_token);
  *     et_device_free(&dev);
  *
- * or, for a pass typed at the prompt (where the IdP accepts the password grant):
+ * or, for a pass typed at the prompt (where the IdP accepts the password flow):
  *
- *     et_password_grant(cfg, &oidc, upn, pass, NULL, &id_token, &err);
+ *     et_password_flow(cfg, &oidc, upn, pass, NULL, &id_token, &err);
  *     explicit_bzero(pass, ...);  then verify and free id_token as above.
  *
  * Nothing here keeps global state: calls on different et_device values may run in parallel.
@@ -77,7 +77,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 #include "oidc.h"
 
@@ -193,7 +193,7 @@ struct et_device_wait_opts {
 int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
 		   const struct et_device_wait_opts *opts, char **ret_id_token, struct et_err *err);
 
-/* Password grant: POST grant_type=password, client_id, username, password, scope (built as for
+/* Password flow: POST grant_type=password, client_id, username, password, scope (built as for
  * et_device_start) to oidc->token_endpoint. The password may be a Temporary Access Pass where
  * the IdP accepts one this way (Entra does not document that; see README). The form body is
  * built in a buffer that is wiped after the call; the password is neither logged nor put in
@@ -201,8 +201,8 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
  * "mfa_required", "client_not_allowed", "idp_unavailable", "idp_error", "bad_argument"
  * (empty or oversized username or password, a control character in the username),
  * "no_memory". On success *ret_id_token as for et_device_poll. */
-int et_password_grant(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
-		      const char *password, const char *scope, char **ret_id_token, struct et_err *err);
+int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+		     const char *password, const char *scope, char **ret_id_token, struct et_err *err);
 
 /* Wipe a NUL-terminated secret (an ID token from the calls above) and free it; NULL-safe. */
 void et_oauth_secret_free(char *secret);
@@ -228,14 +228,14 @@ char *et_oauth_sanitize_text(const char *in, char *out, size_t outsz);
  * Reasons: "idp_error", "no_memory". */
 int et_device_parse_response(const char *body, size_t len, struct et_device *ret, struct et_err *err);
 
-/* Which grant an answer of the token endpoint belongs to: some errors mean different things
- * (authorization_pending is only meaningful for the device grant). */
-enum et_grant_kind { ET_GRANT_DEVICE_CODE = 0, ET_GRANT_PASSWORD = 1 };
+/* Which flow an answer of the token endpoint belongs to: some errors mean different things
+ * (authorization_pending is only meaningful for the device flow). */
+enum et_flow_kind { ET_FLOW_DEVICE_CODE = 0, ET_FLOW_PASSWORD = 1 };
 
 /* Classify an answer of the token endpoint (HTTP status and body). Returns ET_POLL_OK with
  * *ret_id_token set (status 200 with a well-formed id_token), ET_POLL_PENDING or
- * ET_POLL_SLOW_DOWN (device grant only; for the password grant these are "idp_error"), or
+ * ET_POLL_SLOW_DOWN (device flow only; for the password flow these are "idp_error"), or
  * ET_POLL_FAILED with the reason. `secret` (the password or device code, may be NULL) is
  * used only to make sure no IdP text that contains it reaches err. */
-enum et_poll_result et_token_response_parse(enum et_grant_kind kind, long status, const char *body, size_t len,
+enum et_poll_result et_token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
 					    const char *secret, char **ret_id_token, struct et_err *err);

@@ -2,7 +2,7 @@
  * over verified TLS, but it is still checked: the issuer must be exactly the tenant's v2
  * issuer (so a document for another tenant or authority is refused), and every endpoint we
  * will send anything to must be https. */
-#include "config.h"
+#include "conf.h"
 #include "oidc.h"
 #include "http.h"
 #include "json_strict.h"

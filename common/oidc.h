@@ -1,6 +1,6 @@
 /* OpenID Connect discovery for the tenant. */
 #pragma once
-#include "config.h"
+#include "conf.h"
 #include "err.h"
 
 struct et_oidc {

@@ -1,4 +1,3 @@
-#include "config.h"
 #include "strlist.h"
 #include <stdlib.h>
 #include <string.h>

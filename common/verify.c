@@ -1,4 +1,4 @@
-#include "config.h"
+#include "conf.h"
 #include "verify.h"
 #include "claims.h"
 #include "identity.h"

@@ -3,7 +3,6 @@
 #include <stdbool.h>
 #include <time.h>
 #include <json-c/json.h>
-#include "config.h"
 #include "jwks_cache.h"
 #include "err.h"
 

@@ -132,7 +132,7 @@ static_assert(ET_EXIT_NOT_FOUND == ET_TIMER_REVOKE_GONE_STATUS, "the timer's 'al
 /* How long the module waits for entra-tap-grantctl. */
 #define ET_GRANTCTL_TIMEOUT_MS 60000
 
-/* `guard ID PID [PID]`: the module starts it detached for a pending grant (grant.h,
+/* `guard ID PID [PID]`: the module starts it detached for a pending grant (grant_ops.h,
  * ET_GUARD_WAIT_S); it waits for those processes to end, then revokes the grant (cause
  * login_failed) unless the pending marker (et_pending_marker_path) is gone. */
 #define ET_GUARD_PIDS_MAX 2

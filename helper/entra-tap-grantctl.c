@@ -12,8 +12,9 @@
  *
  * The configuration is ET_DEFAULT_CONFIG; the environment is replaced. */
 #include "audit.h"
-#include "config.h"
-#include "grant.h"
+#include "conf.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "groupfile.h"
 #include "progutil.h"
 #include <errno.h>
@@ -203,7 +204,7 @@ static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
 	return ET_EXIT_OK;
 }
 
-/* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant.h) ---- */
+/* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant_ops.h) ---- */
 
 
 /* A process id as the module writes it: decimal digits, no sign, no leading zero, above 1

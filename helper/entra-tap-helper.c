@@ -11,8 +11,9 @@
  * setuid: an ordinary user gains nothing from those verbs, so the setuid bit does not carry
  * them. */
 #include "audit.h"
-#include "config.h"
-#include "grant.h"
+#include "conf.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "groupfile.h"
 #include "progutil.h"
 #include "strlist.h"

@@ -1,7 +1,7 @@
 /* entra-tap: the administrator's command line — check the configuration, look at the
  * identity provider, judge a token the way the PAM module would, reset an identity pin; and
  * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep), which it runs. */
-#include "config.h"
+#include "conf.h"
 #include "contract.h"
 #include <errno.h>
 #include <getopt.h>
@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
-#include "config.h"
 #include "identity.h"
 #include "jwks_cache.h"
 #include "jws.h"

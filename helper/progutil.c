@@ -1,7 +1,7 @@
 /* Shared start-up and output of the two programs (progutil.h). */
 #include "progutil.h"
 #include "audit.h"
-#include "config.h"
+#include "conf.h"
 #include "identity.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +71,7 @@ static int harden(void)
 	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
 		return -1;
 	/* The caller's terminal must not interrupt or stop an edit half way: a kill is survivable
-	 * (see groupfile.c), but a stopped process holding the locks would block everyone. */
+	 * (see groupfile_edit.c), but a stopped process holding the locks would block everyone. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGTSTP, SIG_IGN);
@@ -190,7 +190,7 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 {
 	struct et_err err;
 	cfg->log.fn = et_log_stderr;
-	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0 || et_config_finish(cfg, &err) < 0) {
+	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0) {
 		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
 				      .reason = err.reason,
 				      .error_class = et_class_name(et_err_class(&err)) };

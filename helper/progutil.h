@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+#include "conf.h"
 #include "contract.h"
 #include "err.h"
 #include "grant.h"

@@ -25,16 +25,6 @@ int et_pam_ask(struct et_pam *m, int style, char **ret_reply, const char *fmt, .
 	return PAM_SUCCESS;
 }
 
-void et_pam_info(struct et_pam *m, const char *fmt, ...)
-{
-	va_list ap;
-	if (m->flags & PAM_SILENT)
-		return;
-	va_start(ap, fmt);
-	(void)pam_vprompt(m->pamh, PAM_TEXT_INFO, NULL, fmt, ap);
-	va_end(ap);
-}
-
 void et_pam_error(struct et_pam *m, const char *fmt, ...)
 {
 	va_list ap;

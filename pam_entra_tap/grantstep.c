@@ -25,7 +25,8 @@
  * The grant store stays the source of truth: the account phase and setcred read it, never
  * these records. */
 #include "module.h"
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "json_strict.h"
 #include "fsutil.h"
 #include <errno.h>

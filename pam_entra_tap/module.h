@@ -4,10 +4,10 @@
 #include <stdbool.h>
 #include <time.h>
 #include <security/pam_modules.h>
-#include "config.h"
+#include "conf.h"
 #include "contract.h"
 #include "err.h"
-#include "grant.h"
+#include "grant_ops.h"
 
 #define ET_PAM_DATA_GRANT "pam_entra_tap:grant"
 /* Set by `entra-tap-helper elevate` for the entra-tap service only. */
@@ -44,7 +44,7 @@ struct et_pam {
 /* ---- options.c ---- */
 /* Fill m from pamh, the configuration and argv. Returns PAM_SUCCESS, or a PAM code after
  * logging why (PAM_SERVICE_ERR for a configuration that cannot be used, PAM_BUF_ERR). */
-int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv, bool need_user);
+int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv);
 void et_pam_teardown(struct et_pam *m);
 /* The Entra name for a local user: upn_format, the user map file read backwards, or
  * user@first allowed domain. Returns 0 or -1 (none can be derived). */
@@ -54,8 +54,6 @@ int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, siz
 /* A prompt; *ret_reply is malloc'd (wipe it). PAM_SUCCESS or PAM_CONV_ERR / PAM_BUF_ERR. */
 int et_pam_ask(struct et_pam *m, int style, char **ret_reply, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Information, dropped under PAM_SILENT. */
-void et_pam_info(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* An error sentence for the person: always shown. */
 void et_pam_error(struct et_pam *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Derived from a failure's class (reasons.h), and only from it. */

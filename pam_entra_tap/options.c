@@ -114,7 +114,7 @@ static int parse_no_grant(const char *v, enum et_no_grant *ret)
 	return 0;
 }
 
-int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv, bool need_user)
+int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const char *config_path = ET_DEFAULT_CONFIG;
 	struct et_err err;
@@ -215,7 +215,8 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 	if (gethostname(m->host, sizeof(m->host) - 1) < 0 || !printable(m->host))
 		snprintf(m->host, sizeof(m->host), "this host");
 
-	if (need_user) {
+	/* the user: every phase needs one */
+	{
 		const char *user = NULL;
 		r = pam_get_user(pamh, &user, NULL);
 		if (r != PAM_SUCCESS || !user || !*user) {

@@ -8,7 +8,8 @@
  *   session   log; with revoke_on_close, end this login's grant when the session closes */
 #include "module.h"
 #include "audit.h"
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "json_strict.h"
 #include <json-c/json.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 	const char *method = "-";
 	int retval;
 
-	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	retval = et_pam_signin(&m, &claims, &method);
@@ -57,7 +58,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 
 	if (!(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED)))
 		return PAM_SUCCESS;
-	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	if (!m.user_known) {
@@ -90,7 +91,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	struct et_err err;
 	int retval;
 
-	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	if (!m.user_known) {
@@ -139,7 +140,7 @@ PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, cons
 	const char *id;
 	int retval;
 
-	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	et_pam_grant_confirm(&m);
@@ -158,7 +159,7 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	const char *id;
 	int retval;
 
-	retval = et_pam_setup(&m, pamh, flags, argc, argv, true);
+	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	id = pam_getenv(pamh, ET_PAM_ENV_GRANT_ID);

@@ -3,7 +3,7 @@
  *   first prompt (echo off)  "Temporary Access Pass for alice@contoso.com (Enter to sign in
  *                            with a code): " — an empty answer starts a device sign-in, a
  *                            reply that looks like a JWT is a pasted token, anything else a
- *                            pass (redeemed with the password grant, only where
+ *                            pass (redeemed with the password flow, only where
  *                            tap_password_grant = yes says the identity provider takes it).
  *   device code              URL, code, host, service, tty, remote address and a request id
  *                            go *inside* an echo-on prompt ("... then press Enter"): sshd
@@ -14,7 +14,6 @@
  * and the identity pin recorded. Secrets (pass, token) are wiped as soon as they are used. */
 #include "module.h"
 #include "audit.h"
-#include "grant.h"
 #include "identity.h"
 #include "json_strict.h"
 #include "jwks_cache.h"
@@ -236,6 +235,11 @@ done:
 	return retval;
 }
 
+/* Told to whoever typed a pass when the tenant demands MFA: the same words whether the name
+ * is a local account or not. */
+static const char tap_mfa_sentence[] = "Your organisation requires a sign-in that a pass typed here cannot "
+				       "satisfy; press Enter at the prompt to sign in with a code instead.";
+
 /* A pass typed for a name that is no local account: the same discovery and token request as
  * for a known one (the identity provider answers for the derived Entra name), counted against
  * the remote address's limit instead of a per-user lockout file, and never a success. */
@@ -260,11 +264,9 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
-			et_err_set(&err, ET_E_MFA_REQUIRED,
-				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
-				   "at the prompt to sign in with a code instead.");
+			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 	} else {
 		retval = verify_token(m, id_token, "tap", ret_claims);
@@ -309,11 +311,9 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	}
 	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_grant(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
 		if (err.code == ET_E_MFA_REQUIRED)
-			et_err_set(&err, ET_E_MFA_REQUIRED,
-				   "Your organisation requires a sign-in that a pass typed here cannot satisfy; press Enter "
-				   "at the prompt to sign in with a code instead.");
+			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		et_oidc_free(&oidc);
 		if (err.code != ET_E_AUTH_FAILED)

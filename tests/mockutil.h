@@ -1,7 +1,7 @@
 /* Helpers for C tests that run next to the mock Entra ID (tests/mock-entra/with-mock.sh). */
 #pragma once
 #include <sys/types.h>
-#include "config.h"
+#include "conf.h"
 
 /* ---- the mock's control API, through $ET_MOCKCTL ---- */
 

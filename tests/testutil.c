@@ -1,4 +1,3 @@
-#include "config.h"
 #include "testutil.h"
 #include <ftw.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The manual pages document everything the sources define: every configuration key of the
-# table in common/config.c (with its default and range), every module option of
+# table in common/conf.c (with its default and range), every module option of
 # pam_entra_tap/options.c, every PAM return code the module uses, every verb, option and
 # exit status of both commands, every journal field, event name and MESSAGE_ID of
 # common/audit.c. The names are extracted from the sources, so a key, option, code or
@@ -77,7 +77,7 @@ else
 fi
 
 # ---- configuration keys: name, default, range ----
-TABLE=$(sed -n '/^static const struct et_key keys\[\] = {/,/^};/p' "$S/common/config.c" | tr '\n\t' '  ')
+TABLE=$(sed -n '/^static const struct et_key keys\[\] = {/,/^};/p' "$S/common/conf.c" | tr '\n\t' '  ')
 KEYS=$(printf '%s\n' "$TABLE" | grep -oE '(STR|DUR|COUNT|LIST)\([a-z_0-9]+|\.name = "[a-z_0-9]+"' |
 	sed -E 's/^(STR|DUR|COUNT|LIST)\(//; s/^\.name = "//; s/"$//')
 at_least 30 "configuration keys" "$KEYS"
@@ -102,8 +102,8 @@ for k in $KEYS; do
 		not_ok "pam_entra_tap.conf(5) has an entry for key $k"
 	fi
 done
-# defaults: quoted ones and the ET_DEFAULT_* macros of config.h
-macro_value() { sed -n "s/^#define $1 \"\\(.*\\)\"\$/\\1/p" "$S/common/config.h"; }
+# defaults: quoted ones and the ET_DEFAULT_* macros of conf.h
+macro_value() { sed -n "s/^#define $1 \"\\(.*\\)\"\$/\\1/p" "$S/common/conf.h"; }
 DEFAULTS=$(
 	printf '%s\n' "$TABLE" | grep -oE '(DUR|COUNT)\([a-z_0-9]+, "[^"]*"' | sed -E 's/^[A-Z]+\(([a-z_0-9]+), "([^"]*)"/\1 \2/'
 	printf '%s\n' "$TABLE" | grep -oE 'STR\([a-z_0-9]+, [a-z_0-9]+, ET_DEFAULT_[A-Z_]+' | sed -E 's/^STR\(([a-z_0-9]+), [a-z_0-9]+, /\1 /'
@@ -124,7 +124,7 @@ while read -r k v; do
 		not_ok "key $k: default $v documented"
 	fi
 done <"$TMPF"
-# ranges: "Range LO to HI" in the key's entry, written as config.c's printer writes them
+# ranges: "Range LO to HI" in the key's entry, written as conf.c's printer writes them
 fmt_duration() {
 	s=$1
 	if [ "$s" -eq 0 ]; then echo 0
@@ -133,7 +133,7 @@ fmt_duration() {
 	elif [ $((s % 60)) -eq 0 ]; then echo "$((s / 60))m"
 	else echo "${s}s"; fi
 }
-CAP=$(sed -n 's/^#define DURATION_CAP (\(.*\))$/\1/p' "$S/common/config.c" | sed 's/L//g')
+CAP=$(sed -n 's/^#define DURATION_CAP (\(.*\))$/\1/p' "$S/common/conf.c" | sed 's/L//g')
 RANGES=$(printf '%s\n' "$TABLE" | grep -oE '(DUR|COUNT)\([a-z_0-9]+, "[^"]*", [^,()]+, [^,()]+\)' |
 	sed -E 's/^(DUR|COUNT)\(([a-z_0-9]+), "[^"]*", ([^,]+), (.*)\)$/\1|\2|\3|\4/')
 at_least 10 "keys with a range" "$(printf '%s\n' "$RANGES" | cut -d'|' -f2)"

@@ -3,7 +3,7 @@
  * reaches a message. Run by tests/pam/test_pam.sh (a private /etc, the real setuid helper,
  * a fresh mock). Service files live in a private directory (pam_start_confdir). */
 #include "contract.h"
-#include "grant.h"
+#include "grant_store.h"
 #include "mockutil.h"
 #include "tap.h"
 #include "testutil.h"

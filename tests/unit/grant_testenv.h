@@ -5,7 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <sys/types.h>
-#include "config.h"
+#include "conf.h"
 
 #define GTE_GROUP "entra-elevated"
 

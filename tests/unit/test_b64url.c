@@ -1,5 +1,4 @@
 /* Strict base64url: RFC 4648 vectors, the alphabet byte by byte, canonical trailing bits. */
-#include "config.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

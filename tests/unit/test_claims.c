@@ -4,7 +4,7 @@
 #include <string.h>
 #include <json-c/json.h>
 #include "claims.h"
-#include "config.h"
+#include "conf.h"
 #include "tap.h"
 
 #define TENANT "8eaef023-2b34-4da1-9baa-8bc8c9d6a490"

@@ -1,6 +1,6 @@
 /* The configuration parser: syntax, every key's bad values, file safety, cross-key rules,
  * module arguments, the printed form and durations. */
-#include "config.h"
+#include "conf.h"
 #include "tap.h"
 #include "testutil.h"
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* Grant, revoke, sweep, the account check and setcred, against the real group files of a
  * private mount namespace (no systemd on the bus there: no timers, which is a supported mode). */
-#include "grant.h"
+#include "grant_ops.h"
+#include "grant_store.h"
 #include "groupfile.h"
 #include "grant_testenv.h"
 #include "../../pam_entra_tap/module.h"

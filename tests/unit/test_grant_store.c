@@ -1,5 +1,5 @@
 /* The grant file format, ids, text sanitising, and the store on disk. */
-#include "grant.h"
+#include "grant_store.h"
 #include "grant_testenv.h"
 #include "tap.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /* Identity: local name rules, claim → user mapping (strip_domain, map file), the tid+oid pin. */
-#include "config.h"
+#include "conf.h"
 #include "identity.h"
 #include "tap.h"
 #include "testutil.h"

@@ -1,5 +1,4 @@
 /* Strict JSON parser: every rejection with its reason, and the values it builds. */
-#include "config.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,4 @@
 /* JWKS parsing: which keys are kept, which are skipped, and why the whole set is refused. */
-#include "config.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

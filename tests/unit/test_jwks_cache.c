@@ -2,7 +2,7 @@
  * its rate limit (within one process and across processes), key rotation, the stale cache
  * when the provider is down, corrupt caches, and pinned keys that never touch the network.
  * Run through test_jwks_cache.sh (with-mock.sh). */
-#include "config.h"
+#include "conf.h"
 #include "jwks_cache.h"
 #include "mockutil.h"
 #include "tap.h"

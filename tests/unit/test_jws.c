@@ -1,5 +1,4 @@
 /* Compact JWS: every rejection reason, then signatures that must and must not verify. */
-#include "config.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

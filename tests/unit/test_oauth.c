@@ -1,9 +1,9 @@
 /* The OAuth client flows: the answer parsers on crafted input first (every rejection with its
- * reason), then the device code and password grants against the mock Entra ID, driven
+ * reason), then the device code and password flows against the mock Entra ID, driven
  * through its control API: approve, decline, expire, bad code, slow_down, deadline, cancel,
  * 5xx, non-JSON, connection resets, timeouts; a Temporary Access Pass that works, is wrong,
- * expired, used up, not yet valid; MFA required; the grant disabled. Secrets (passes, device
- * codes) must appear in no error sentence and no log line. */
+ * expired, used up, not yet valid; MFA required; the password flow disabled. Secrets (passes,
+ * device codes) must appear in no error sentence and no log line. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "config.h"
+#include "conf.h"
 #include "json_strict.h"
 #include "jws.h"
 #include "mockutil.h"
@@ -266,7 +266,7 @@ static void test_device_parse(void)
 	device_parse_bad("{" DEV_OK_FIELDS ",\"message\":{}}", "message an object");
 }
 
-static void token_case(enum et_grant_kind kind, long status, const char *body, const char *secret,
+static void token_case(enum et_flow_kind kind, long status, const char *body, const char *secret,
 		       enum et_poll_result want, const char *want_reason, const char *name)
 {
 	struct et_err err = {0};
@@ -290,7 +290,7 @@ static void token_message(long status, const char *body, const char *secret, con
 {
 	struct et_err err = {0};
 	char *tok = NULL;
-	et_token_response_parse(ET_GRANT_PASSWORD, status, body, strlen(body), secret, &tok, &err);
+	et_token_response_parse(ET_FLOW_PASSWORD, status, body, strlen(body), secret, &tok, &err);
 	if (!ok((!want_in || strstr(err.message, want_in)) && (!not_in || !strstr(err.message, not_in)),
 		"token answer message: %s", name))
 		printf("#   message: %s\n", err.message);
@@ -299,7 +299,7 @@ static void token_message(long status, const char *body, const char *secret, con
 
 static void test_token_parse(void)
 {
-	const enum et_grant_kind D = ET_GRANT_DEVICE_CODE, P = ET_GRANT_PASSWORD;
+	const enum et_flow_kind D = ET_FLOW_DEVICE_CODE, P = ET_FLOW_PASSWORD;
 	char big[ET_JWS_MAX_BYTES + 200];
 
 	token_case(P, 200, "{\"token_type\":\"Bearer\",\"id_token\":\"" ID_TOKEN "\",\"access_token\":\"x\"}", NULL,
@@ -836,7 +836,7 @@ static void password_case(const char *user, const char *pass, const char *want_r
 		ok(0, "%s: no pass from the mock", name);
 		return;
 	}
-	r = et_password_grant(&cfg, &oidc, user, pass, NULL, &tok, &err);
+	r = et_password_flow(&cfg, &oidc, user, pass, NULL, &tok, &err);
 	if (!want_reason) {
 		if (!ok(r == 0 && tok, "%s: signed in", name))
 			printf("#   %s: %s\n", err.reason, err.message);
@@ -851,7 +851,7 @@ static void password_case(const char *user, const char *pass, const char *want_r
 		printf("#   message: %s\n", err.message);
 }
 
-static void test_password_grant(void)
+static void test_password_flow(void)
 {
 	struct et_err err = {0};
 	struct timespec t0, t1;
@@ -909,7 +909,7 @@ static void test_password_grant(void)
 		long saved = cfg.http_timeout;
 		cfg.http_timeout = 1;
 		t0 = mono();
-		r = et_password_grant(&cfg, &oidc, "alice@contoso.com", tap, NULL, &tok, &err);
+		r = et_password_flow(&cfg, &oidc, "alice@contoso.com", tap, NULL, &tok, &err);
 		t1 = mono();
 		cfg.http_timeout = saved;
 	}
@@ -920,18 +920,18 @@ static void test_password_grant(void)
 	password_case("alice@contoso.com", tap, NULL, NULL, "TAP works again after the faults");
 
 	/* caller errors */
-	r = et_password_grant(&cfg, &oidc, "alice@contoso.com", "", NULL, &tok, &err);
+	r = et_password_flow(&cfg, &oidc, "alice@contoso.com", "", NULL, &tok, &err);
 	is_reason(r, &err, "bad_argument", "empty pass");
-	r = et_password_grant(&cfg, &oidc, "", "x", NULL, &tok, &err);
+	r = et_password_flow(&cfg, &oidc, "", "x", NULL, &tok, &err);
 	is_reason(r, &err, "bad_argument", "empty user name");
-	r = et_password_grant(&cfg, &oidc, "alice@contoso.com\nX", "x", NULL, &tok, &err);
+	r = et_password_flow(&cfg, &oidc, "alice@contoso.com\nX", "x", NULL, &tok, &err);
 	is_reason(r, &err, "bad_argument", "user name with a newline");
 	memset(longpass, 'p', sizeof(longpass) - 1);
 	longpass[sizeof(longpass) - 1] = '\0';
-	r = et_password_grant(&cfg, &oidc, "alice@contoso.com", longpass, NULL, &tok, &err);
+	r = et_password_flow(&cfg, &oidc, "alice@contoso.com", longpass, NULL, &tok, &err);
 	is_reason(r, &err, "bad_argument", "pass over 256 bytes");
 	ok(!strstr(err.message, "ppppppppp"), "long pass: not echoed");
-	r = et_password_grant(&cfg, &oidc, "alice@contoso.com", "x", "a\\b", &tok, &err);
+	r = et_password_flow(&cfg, &oidc, "alice@contoso.com", "x", "a\\b", &tok, &err);
 	is_reason(r, &err, "bad_argument", "bad scope");
 	ok(tok == NULL, "caller errors: no token");
 }
@@ -978,7 +978,7 @@ int main(void)
 		return tap_done();
 	}
 	test_device_flow();
-	test_password_grant();
+	test_password_flow();
 	test_no_secret_leaked();
 	et_oidc_free(&oidc);
 	et_config_free(&cfg);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The OAuth client flows (device code and password grant) against a fresh mock Entra ID.
+# The OAuth client flows (device code and password flow) against a fresh mock Entra ID.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-.}
 export top_srcdir top_builddir

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "config.h"
+#include "conf.h"
 #include "tap.h"
 #include "testutil.h"
 #include "verify.h"

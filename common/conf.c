@@ -7,7 +7,7 @@
  *
  * To add a key: add a field to struct et_config and one row to `keys` below.
  */
-#include "config.h"
+#include "conf.h"
 #include "fsutil.h"
 #include "identity.h"
 #include <ctype.h>
