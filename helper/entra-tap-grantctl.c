@@ -16,6 +16,7 @@
 #include "grant_ops.h"
 #include "grant_store.h"
 #include "groupfile.h"
+#include "args.h"
 #include "progutil.h"
 #include <errno.h>
 #include <json-c/json.h>
@@ -45,43 +46,26 @@ static void usage(FILE *out)
 
 /* ---- grant, revoke, list, sweep ---- */
 
-static int verb_grant(const struct et_config *cfg, int argc, char **argv)
+static int verb_grant(const struct et_config *cfg, const struct et_args *a)
 {
-	const char *duration = NULL, *method = NULL;
-	struct et_grant_request req = { .revoke_program = ET_GRANTCTL_PATH, .method = ET_GRANT_METHOD_ADMIN };
-	struct et_opt opts[] = {
-		{ ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &req.reason },   { ET_OPT_METHOD, &method },
-		{ ET_OPT_OID, &req.oid },       { ET_OPT_UPN, &req.upn },         { ET_OPT_TID, &req.tid },
-		{ ET_OPT_SERVICE, &req.service }, { ET_OPT_RHOST, &req.rhost },
-	};
+	struct et_grant_request req = { .revoke_program = ET_GRANTCTL_PATH,
+					.user = a->user,
+					.duration = a->duration,
+					.method = a->have_method ? a->method : ET_GRANT_METHOD_ADMIN,
+					.reason = a->reason,
+					.oid = a->oid,
+					.upn = a->upn,
+					.tid = a->tid,
+					.service = a->service,
+					.rhost = a->rhost };
 	struct et_grant g;
 	struct et_err err;
 	char until[64];
-	long clamped;
+	long clamped = et_grant_clamp_duration(cfg, req.duration);
 
-	if (argc < 1 || argv[0][0] == '-') {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	req.user = argv[0];
-	if (et_parse_opts(argc - 1, argv + 1, opts, sizeof(opts) / sizeof(opts[0])) < 0)
-		return ET_EXIT_USAGE;
-	if (duration && et_duration_parse(duration, &req.duration) < 0) {
-		et_say("'%.64s' is not a duration (like 90s, 10m, 8h or 1d)", duration);
-		return ET_EXIT_USAGE;
-	}
-	if (method && et_grant_method_parse(method, &req.method) < 0) {
-		et_say("'%.64s' is not a method (tap, device_code, token, breakglass, admin)", method);
-		return ET_EXIT_USAGE;
-	}
-	if (req.reason && strlen(req.reason) > ET_GRANT_TEXT_MAX) {
-		et_say("the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
-		return ET_EXIT_USAGE;
-	}
-	clamped = et_grant_clamp_duration(cfg, req.duration);
 	if (req.duration && clamped != req.duration)
 		et_say("duration %lds is outside %lds..%lds: using %lds", req.duration, cfg->duration_min,
-		    cfg->duration_max, clamped);
+		       cfg->duration_max, clamped);
 	if (et_grant_create(cfg, &req, time(NULL), &g, &err) < 0)
 		return et_fail(&err);
 	et_format_utc(g.expires, until, sizeof(until));
@@ -90,23 +74,19 @@ static int verb_grant(const struct et_config *cfg, int argc, char **argv)
 	return ET_EXIT_OK;
 }
 
-static int verb_revoke(const struct et_config *cfg, int argc, char **argv)
+static int verb_revoke(const struct et_config *cfg, const struct et_args *a)
 {
 	struct et_grant g;
 	struct et_err err;
 	unsigned n = 0;
-	if (argc == 2 && strcmp(argv[0], ET_OPT_USER) == 0) {
-		if (et_grant_revoke_user(cfg, argv[1], ET_REVOKE_ADMIN, time(NULL), &n, &err) < 0)
+	if (!a->id) {
+		if (et_grant_revoke_user(cfg, a->user, ET_REVOKE_ADMIN, time(NULL), &n, &err) < 0)
 			return et_fail(&err);
-		printf("%u grant(s) of %s ended\n", n, argv[1]);
+		printf("%u grant(s) of %s ended\n", n, a->user);
 		return ET_EXIT_OK;
 	}
-	if (argc != 1 || argv[0][0] == '-') {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
 	/* The per-grant timer runs this at expiry; before expiry it is an administrator's revoke. */
-	if (et_grant_revoke(cfg, argv[0], ET_REVOKE_EXPIRY, (uid_t)-1, time(NULL), &g, &err) < 0)
+	if (et_grant_revoke(cfg, a->id, ET_REVOKE_EXPIRY, (uid_t)-1, time(NULL), &g, &err) < 0)
 		return et_fail(&err);
 	printf("grant %s ended\n", g.id);
 	return ET_EXIT_OK;
@@ -135,17 +115,13 @@ static json_object *grant_json(const struct et_grant *g, time_t now)
 	return o;
 }
 
-static int verb_list(const struct et_config *cfg, int argc, char **argv)
+static int verb_list(const struct et_config *cfg, const struct et_args *a)
 {
 	struct et_grant_list l = { 0 };
 	struct et_err err;
 	time_t now = time(NULL);
-	bool json = argc == 1 && strcmp(argv[0], ET_OPT_JSON) == 0;
+	bool json = a->json;
 
-	if (argc > 1 || (argc == 1 && !json)) {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
 	if (et_grant_store_list(cfg, NULL, &l, &err) < 0)
 		return et_fail(&err);
 	if (json) {
@@ -178,25 +154,13 @@ static int verb_list(const struct et_config *cfg, int argc, char **argv)
 	return ET_EXIT_OK;
 }
 
-static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
+static int verb_sweep(const struct et_config *cfg, const struct et_args *a)
 {
-	const char *user = NULL, *cause_name = NULL;
-	struct et_opt opts[] = { { ET_OPT_USER, &user }, { ET_OPT_CAUSE, &cause_name } };
-	enum et_revoke_cause cause = ET_REVOKE_SWEEP;
 	struct et_sweep_result res;
 	struct et_err err;
 
-	if (et_parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
-		return ET_EXIT_USAGE;
-	if (cause_name) {
-		if (strcmp(cause_name, ET_CAUSE_ACCOUNT) == 0)
-			cause = ET_REVOKE_ACCOUNT;
-		else if (strcmp(cause_name, ET_CAUSE_SWEEP) != 0) {
-			et_say("--cause is 'sweep' or 'account'");
-			return ET_EXIT_USAGE;
-		}
-	}
-	if (et_grant_sweep(cfg, user, cause, time(NULL), &res, &err) < 0)
+	if (et_grant_sweep(cfg, a->user, a->cause_account ? ET_REVOKE_ACCOUNT : ET_REVOKE_SWEEP, time(NULL), &res,
+			   &err) < 0)
 		return et_fail(&err);
 	printf("sweep: %u expired grant(s) ended, %u member(s) removed, %u member(s) restored, %u corrupt file(s) "
 	       "moved aside\n",
@@ -206,24 +170,6 @@ static int verb_sweep(const struct et_config *cfg, int argc, char **argv)
 
 /* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant_ops.h) ---- */
 
-
-/* A process id as the module writes it: decimal digits, no sign, no leading zero, above 1
- * (init never ends) and within pid_t. */
-static bool pid_parse(const char *s, pid_t *ret)
-{
-	long long v = 0;
-	if (!s[0] || s[0] == '0' || strlen(s) > 10)
-		return false;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return false;
-		v = v * 10 + (*p - '0');
-	}
-	if (v < 2 || v > INT_MAX)
-		return false;
-	*ret = (pid_t)v;
-	return true;
-}
 
 static long long monotonic_ms(void)
 {
@@ -239,12 +185,11 @@ static bool marker_present(const char *path)
 	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-static int verb_guard(const struct et_config *cfg, int argc, char **argv)
+static int verb_guard(const struct et_config *cfg, const struct et_args *a)
 {
 	struct pollfd fds[ET_GUARD_PIDS_MAX + 1];
-	pid_t pids[ET_GUARD_PIDS_MAX];
 	char marker[PATH_MAX], dir[PATH_MAX];
-	const char *id;
+	const char *id = a->id;
 	long long deadline;
 	size_t n_fds = 0, n_alive = 0;
 	bool unwatched = false;
@@ -252,35 +197,21 @@ static int verb_guard(const struct et_config *cfg, int argc, char **argv)
 	struct et_grant g;
 	struct et_err err;
 
-	if (argc < 2 || argc > 1 + ET_GUARD_PIDS_MAX) {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	id = argv[0];
-	if (!et_grant_id_ok(id)) {
-		et_say("'%.64s' is not a grant id (32 hexadecimal digits)", id);
-		return ET_EXIT_USAGE;
-	}
-	for (int i = 1; i < argc; i++) {
-		if (!pid_parse(argv[i], &pids[i - 1])) {
-			et_say("'%.64s' is not a process id", argv[i]);
-			return ET_EXIT_USAGE;
-		}
-	}
 	if (et_pending_marker_path(cfg, id, marker, sizeof(marker)) < 0 ||
 	    (size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir)) {
 		et_say("the state directory path is too long");
 		return ET_EXIT_CONFIG;
 	}
 	deadline = monotonic_ms() + ET_GUARD_WAIT_S * 1000LL;
-	for (int i = 0; i < argc - 1; i++) {
-		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+	for (size_t i = 0; i < a->n_pids; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, a->pids[i], 0);
 		if (fd >= 0) {
 			fds[n_fds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 			n_alive++;
 		} else if (errno != ESRCH) { /* ESRCH: already gone */
 			/* without a pidfd (Linux < 5.3) the wait is the whole limit */
-			et_say("cannot watch process %ld: %s: waiting %d s", (long)pids[i], strerror(errno), ET_GUARD_WAIT_S);
+			et_say("cannot watch process %ld: %s: waiting %d s", (long)a->pids[i], strerror(errno),
+			       ET_GUARD_WAIT_S);
 			unwatched = true;
 		}
 	}
@@ -346,7 +277,7 @@ done:
 	return rc;
 }
 
-typedef int (*verb_fn)(const struct et_config *cfg, int argc, char **argv);
+typedef int (*verb_fn)(const struct et_config *cfg, const struct et_args *a);
 static const verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_GRANT] = verb_grant, [ET_VERB_REVOKE] = verb_revoke, [ET_VERB_LIST] = verb_list,
 	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,
@@ -356,32 +287,32 @@ int main(int argc, char **argv)
 {
 	struct et_config cfg;
 	struct et_caller who;
-	int verb, rc;
+	struct et_args args;
+	char why[160];
+	int rc;
 
 	et_prog_name = ET_GRANTCTL_NAME;
 	rc = et_prog_start(argc, argv);
 	if (rc != ET_EXIT_OK)
 		return rc;
 	et_caller_of(getuid(), &who);
-	if (argc < 2) {
+	/* not setuid: a non-root caller could not edit anything anyway, but is told plainly,
+	 * before any argument of theirs is looked at */
+	if ((getuid() != 0 || geteuid() != 0) &&
+	    !(argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0))) {
+		const char *verb = argc >= 2 && et_verb_find(ET_PROG_GRANTCTL, argv[1]) >= 0 ? argv[1] : "?";
+		et_refuse(&who, verb, "a root-only verb from a non-root caller");
+		et_say("%s is for root only", ET_GRANTCTL_NAME);
+		return ET_EXIT_DENIED;
+	}
+	if (et_args_parse(ET_PROG_GRANTCTL, argc, argv, &args, why, sizeof(why)) < 0) {
+		et_say("%s", why);
 		usage(stderr);
 		return ET_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (args.help) {
 		usage(stdout);
 		return ET_EXIT_OK;
-	}
-	verb = et_verb_find(ET_PROG_GRANTCTL, argv[1]);
-	if (verb < 0) {
-		et_say("unknown verb '%.64s'", argv[1]);
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	/* not setuid: a non-root caller could not edit anything anyway, but is told plainly */
-	if (getuid() != 0 || geteuid() != 0) {
-		et_refuse(&who, argv[1], "a root-only verb from a non-root caller");
-		et_say("%s is for root only", argv[1]);
-		return ET_EXIT_DENIED;
 	}
 	if (et_config_init(&cfg) < 0) {
 		et_say("out of memory");
@@ -390,7 +321,7 @@ int main(int argc, char **argv)
 	if (et_prog_config(&cfg, &who, argv[1]) < 0)
 		rc = ET_EXIT_CONFIG;
 	else
-		rc = verbs[verb](&cfg, argc - 2, argv + 2);
+		rc = verbs[args.verb](&cfg, &args);
 	et_config_free(&cfg);
 	return rc;
 }

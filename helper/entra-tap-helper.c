@@ -15,6 +15,7 @@
 #include "grant_ops.h"
 #include "grant_store.h"
 #include "groupfile.h"
+#include "args.h"
 #include "progutil.h"
 #include "strlist.h"
 #include <errno.h>
@@ -50,7 +51,7 @@ static int become_root(void)
 
 /* ---- user verbs ---- */
 
-static int verb_status(const struct et_config *cfg, const struct et_caller *who, int argc, char **argv)
+static int verb_status(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	struct et_grant_list l = { 0 };
 	struct et_strlist members = { 0 };
@@ -58,10 +59,7 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 	time_t now = time(NULL);
 	size_t shown = 0;
 
-	if (argc != 0) {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
+	(void)a; /* takes no arguments */
 	if (!who->have_name) {
 		et_say("your uid %lu has no user name", (unsigned long)who->uid);
 		return ET_EXIT_NOT_FOUND;
@@ -87,7 +85,7 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 	return ET_EXIT_OK;
 }
 
-static int verb_drop(const struct et_config *cfg, const struct et_caller *who, int argc, char **argv)
+static int verb_drop(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	struct et_grant_list l = { 0 };
 	struct et_grant g;
@@ -95,12 +93,8 @@ static int verb_drop(const struct et_config *cfg, const struct et_caller *who, i
 	time_t now = time(NULL);
 	unsigned n = 0;
 
-	if (argc > 1) {
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	if (argc == 1) {
-		if (et_grant_revoke(cfg, argv[0], ET_REVOKE_DROP, who->uid, now, &g, &err) < 0) {
+	if (a->id) {
+		if (et_grant_revoke(cfg, a->id, ET_REVOKE_DROP, who->uid, now, &g, &err) < 0) {
 			if (err.code == ET_E_NOT_OWNER)
 				et_refuse(who, "drop", "not the owner of the grant");
 			return et_fail(&err);
@@ -171,14 +165,6 @@ static int elevate_failed(int pam_rc, bool account_phase, const char *user)
 	}
 }
 
-static bool text_printable(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
 /* The caller's grant made by this sign-in: the one the module named in the PAM environment,
  * or else the caller's newest live grant created since `since`. */
 static int elevate_find_grant(const struct et_config *cfg, const struct et_caller *who, const char *named,
@@ -210,34 +196,19 @@ static int elevate_find_grant(const struct et_config *cfg, const struct et_calle
 	return best ? 0 : -1;
 }
 
-static int verb_elevate(const struct et_config *cfg, const struct et_caller *who, int argc, char **argv)
+static int verb_elevate(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
-	const char *duration = NULL, *reason = NULL, *item = NULL;
-	struct et_opt opts[] = { { ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &reason } };
+	const char *reason = a->reason, *item = NULL;
 	struct pam_conv conv = { misc_conv, NULL };
 	pam_handle_t *pamh = NULL;
 	char env[sizeof(ET_PAM_ENV_REASON "=") + ET_GRANT_TEXT_MAX], named[ET_GRANT_ID_HEX + 1] = "";
 	char tty[256], until[64], left[64];
 	struct et_grant g;
-	long asked = 0, clamped;
+	long asked = a->duration, clamped;
 	time_t since = time(NULL), now;
 	bool account_phase = false;
 	int rc;
 
-	if (et_parse_opts(argc, argv, opts, sizeof(opts) / sizeof(opts[0])) < 0)
-		return ET_EXIT_USAGE;
-	if (duration && et_duration_parse(duration, &asked) < 0) {
-		et_say("'%.64s' is not a duration (like 90s, 10m, 8h or 1d)", duration);
-		return ET_EXIT_USAGE;
-	}
-	if (reason && strlen(reason) > ET_GRANT_TEXT_MAX) {
-		et_say("the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
-		return ET_EXIT_USAGE;
-	}
-	if (reason && !text_printable(reason)) {
-		et_say("the reason must be one line of printable text");
-		return ET_EXIT_USAGE;
-	}
 	if (!who->have_name) {
 		et_say("your uid %lu has no user name", (unsigned long)who->uid);
 		return ET_EXIT_NOT_FOUND;
@@ -304,7 +275,7 @@ static int verb_elevate(const struct et_config *cfg, const struct et_caller *who
 	return ET_EXIT_OK;
 }
 
-typedef int (*verb_fn)(const struct et_config *cfg, const struct et_caller *who, int argc, char **argv);
+typedef int (*verb_fn)(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a);
 static const verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_STATUS] = verb_status,
 	[ET_VERB_DROP] = verb_drop,
@@ -315,7 +286,9 @@ int main(int argc, char **argv)
 {
 	struct et_config cfg;
 	struct et_caller who;
-	int verb, rc;
+	struct et_args args;
+	char why[160];
+	int rc;
 
 	et_prog_name = ET_HELPER_NAME;
 	rc = et_prog_start(argc, argv);
@@ -330,23 +303,14 @@ int main(int argc, char **argv)
 		et_say("cannot switch to root: %s", strerror(errno));
 		return ET_EXIT_UNSAFE;
 	}
-	if (argc < 2) {
+	if (et_args_parse(ET_PROG_HELPER, argc, argv, &args, why, sizeof(why)) < 0) {
+		et_say("%s", why);
 		usage(stderr);
 		return ET_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (args.help) {
 		usage(stdout);
 		return ET_EXIT_OK;
-	}
-	verb = et_verb_find(ET_PROG_HELPER, argv[1]);
-	if (verb < 0) {
-		int other = et_verb_find(ET_PROG_GRANTCTL, argv[1]);
-		if (other >= 0 && et_verbs[other].admin)
-			et_say("%s is an administrator's verb: run `entra-tap %s` as root", argv[1], argv[1]);
-		else
-			et_say("unknown verb '%.64s'", argv[1]);
-		usage(stderr);
-		return ET_EXIT_USAGE;
 	}
 	if (et_config_init(&cfg) < 0) {
 		et_say("out of memory");
@@ -355,7 +319,7 @@ int main(int argc, char **argv)
 	if (et_prog_config(&cfg, &who, argv[1]) < 0)
 		rc = ET_EXIT_CONFIG;
 	else
-		rc = verbs[verb](&cfg, &who, argc - 2, argv + 2);
+		rc = verbs[args.verb](&cfg, &who, &args);
 	et_config_free(&cfg);
 	return rc;
 }

@@ -162,30 +162,6 @@ void et_refuse(const struct et_caller *who, const char *verb, const char *why)
 		       why);
 }
 
-int et_parse_opts(int argc, char **argv, struct et_opt *opts, size_t n_opts)
-{
-	for (int i = 0; i < argc; i++) {
-		size_t k;
-		for (k = 0; k < n_opts; k++)
-			if (strcmp(argv[i], opts[k].name) == 0)
-				break;
-		if (k == n_opts) {
-			et_say("unknown argument '%.64s'", argv[i]);
-			return -1;
-		}
-		if (i + 1 >= argc) {
-			et_say("%s needs a value", opts[k].name);
-			return -1;
-		}
-		if (*opts[k].value) {
-			et_say("%s is given twice", opts[k].name);
-			return -1;
-		}
-		*opts[k].value = argv[++i];
-	}
-	return 0;
-}
-
 int et_prog_config(struct et_config *cfg, const struct et_caller *who, const char *verb)
 {
 	struct et_err err;

@@ -41,13 +41,6 @@ void et_caller_of(uid_t uid, struct et_caller *ret);
 /* Audit a refused request of the caller's. */
 void et_refuse(const struct et_caller *who, const char *verb, const char *why);
 
-/* --name VALUE pairs, each at most once; says what is wrong and returns -1. */
-struct et_opt {
-	const char *name;
-	const char **value;
-};
-int et_parse_opts(int argc, char **argv, struct et_opt *opts, size_t n_opts);
-
 /* Load the one configuration (ET_DEFAULT_CONFIG); on failure audit and say why. */
 int et_prog_config(struct et_config *cfg, const struct et_caller *who, const char *verb);
 
