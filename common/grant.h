@@ -20,6 +20,7 @@
 #include <time.h>
 #include "config.h"
 #include "err.h"
+#include "text.h" /* et_text_sanitize, for the text fields of a grant */
 
 #ifndef SBINDIR
 #define SBINDIR "/usr/sbin"
@@ -84,10 +85,6 @@ const char *et_revoke_cause_name(enum et_revoke_cause c);
 /* A new id: 32 lowercase hex digits from getrandom(). */
 int et_grant_id_new(char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 bool et_grant_id_ok(const char *id);
-/* Copy text into out (size bytes), replacing control characters and invalid UTF-8 with '?'
- * and cutting at a character boundary so that the result fits. */
-void et_text_sanitize(const char *text, char *out, size_t size);
-
 /* The file format, exposed for tests and fuzzing: "entra-tap-grant 1" then one key=value per
  * line, every key exactly once, then "end". Unknown keys, missing keys, bad values, a missing
  * "end" (truncation) are errors with reason "corrupt_grant". */

@@ -8,6 +8,8 @@
  * their dead PID, as shadow-utils does. */
 #include "groupfile.h"
 #include "spawn.h"
+#include "clock.h"
+#include "fsutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -347,31 +349,27 @@ static int load_file(int dfd, const char *name, struct loaded *f, struct et_err 
 		goto fail;
 	}
 	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
+		ssize_t r = et_read_all(fd, buf + len, cap - len);
+		char *grown;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
 			et_err_set(err, ET_E_READ_FAILED, "cannot read /etc/%s: %s", name, strerror(errno));
 			goto fail;
 		}
-		if (r == 0)
-			break;
 		len += (size_t)r;
-		if (len == cap) { /* the file grew while we read it */
-			char *grown;
-			if (cap >= ET_GROUP_FILE_MAX) {
-				et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name,
-					   ET_GROUP_FILE_MAX);
-				goto fail;
-			}
-			cap = cap * 2 > ET_GROUP_FILE_MAX ? ET_GROUP_FILE_MAX : cap * 2;
-			grown = realloc(buf, cap + 1);
-			if (!grown) {
-				et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
-				goto fail;
-			}
-			buf = grown;
+		if (len < cap)
+			break;
+		/* the file grew while we read it */
+		if (cap >= ET_GROUP_FILE_MAX) {
+			et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name, ET_GROUP_FILE_MAX);
+			goto fail;
 		}
+		cap = cap * 2 > ET_GROUP_FILE_MAX ? ET_GROUP_FILE_MAX : cap * 2;
+		grown = realloc(buf, cap + 1);
+		if (!grown) {
+			et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
+			goto fail;
+		}
+		buf = grown;
 	}
 	close(fd);
 	buf[len] = '\0';
@@ -409,20 +407,6 @@ done:
 	loaded_free(&f);
 	close(dfd);
 	return r;
-}
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* The PID in a shadow-utils lock file, or -1 when it holds none. */
@@ -499,7 +483,7 @@ static long long process_start(long pid)
 static int lock_file_take(int dfd, const char *base, struct et_err *err)
 {
 	char tmp[64], lock[64], text[24];
-	long long deadline = monotonic_ms() + ET_GROUP_LOCK_WAIT_MS;
+	long long deadline = et_mono_ms() + ET_GROUP_LOCK_WAIT_MS;
 	long wait = 1;
 	int fd, len, r = -1;
 
@@ -510,7 +494,7 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return et_err_set(err, ET_E_GROUP_LOCKED, "cannot create /etc/%s: %s", tmp, strerror(errno));
-	if (write(fd, text, (size_t)len) != len) {
+	if (et_write_all(fd, text, (size_t)len) < 0) {
 		et_err_set(err, ET_E_GROUP_LOCKED, "cannot write /etc/%s: %s", tmp, strerror(errno));
 		close(fd);
 		goto done;
@@ -534,7 +518,7 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 			break;
 		}
 		holder = lock_holder(dfd, lock, &mtime);
-		if (monotonic_ms() >= deadline) {
+		if (et_mono_ms() >= deadline) {
 			et_err_set(err, ET_E_GROUP_LOCKED, "/etc/%s is held by process %ld", lock, holder);
 			break;
 		}
@@ -552,7 +536,7 @@ static int lock_file_take(int dfd, const char *base, struct et_err *err)
 			}
 			continue;
 		}
-		sleep_ms(wait);
+		et_sleep_ms(wait);
 		if (wait < 50)
 			wait *= 2;
 	}

@@ -13,6 +13,7 @@
 #include "grant.h"
 #include "groupfile.h"
 #include "identity.h"
+#include "clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -498,13 +499,6 @@ static bool pid_parse(const char *s, pid_t *ret)
 	return true;
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool marker_present(const char *path)
 {
 	struct stat st;
@@ -545,7 +539,7 @@ static int verb_guard(const struct et_config *cfg, int argc, char **argv)
 		say("the state directory path is too long");
 		return ET_EXIT_CONFIG;
 	}
-	deadline = monotonic_ms() + ET_GUARD_WAIT_S * 1000LL;
+	deadline = et_mono_ms() + ET_GUARD_WAIT_S * 1000LL;
 	for (int i = 0; i < argc - 1; i++) {
 		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
 		if (fd >= 0) {
@@ -570,7 +564,7 @@ static int verb_guard(const struct et_config *cfg, int argc, char **argv)
 			goto quiet;
 		if (n_alive == 0 && !unwatched)
 			break;
-		left = deadline - monotonic_ms();
+		left = deadline - et_mono_ms();
 		if (left <= 0)
 			break;
 		fds[n_fds] = (struct pollfd){ .fd = ino, .events = POLLIN }; /* poll skips a negative fd */
