@@ -10,10 +10,12 @@
  *   ENTRA_TAP_EXPIRES       the expiry as ISO 8601 UTC, "2025-01-31T12:00:00Z"
  *   ENTRA_TAP_EXPIRES_UNIX  the same instant in seconds since the epoch
  * Only the fields a caller sets are sent. Values come partly from outside (a reason typed by
- * a person, a name from a token), so each is made one printable line: control characters
- * become '?', invalid UTF-8 bytes become '?', and the length is capped without splitting a
+ * a person, a name from a token), so each is made one printable line by et_text_sanitize
+ * (text.h): control characters (C0, DEL, C1), bidirectional marks and line separators become
+ * '?', invalid UTF-8 bytes become '?', and the length is capped without splitting a
  * character. The journal is the only sink here; no secret is ever passed in. */
 #include "audit.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -56,69 +58,6 @@ const char *et_audit_message_id(enum et_audit_event ev)
 	return events[ev].id;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes available), 0 when invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len, i;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* Copy src into dst (capacity cap including the NUL) as one printable line of at most max
- * bytes. Returns the bytes written (without NUL). */
-static size_t sanitize(char *dst, size_t cap, const char *src, size_t max)
-{
-	const unsigned char *s = (const unsigned char *)src;
-	size_t n = strlen(src), i = 0, o = 0;
-
-	if (max > cap - 1)
-		max = cap - 1;
-	while (i < n) {
-		size_t l = utf8_seq_len(s + i, n - i);
-		if (l == 0 || (l == 1 && (s[i] < 0x20 || s[i] == 0x7f))) {
-			if (o + 1 > max)
-				break;
-			dst[o++] = '?';
-			i += l ? l : 1;
-			continue;
-		}
-		if (o + l > max)
-			break;
-		memcpy(dst + o, s + i, l);
-		o += l;
-		i += l;
-	}
-	dst[o] = '\0';
-	return o;
-}
-
 struct fields {
 	struct iovec iov[ET_AUDIT_MAX_FIELDS];
 	size_t n;
@@ -137,7 +76,7 @@ static void field_add(struct fields *f, const char *name, const char *value, siz
 		return;
 	memcpy(p, name, nl);
 	p[nl] = '=';
-	vl = sanitize(p + nl + 1, room - nl - 1, value, max);
+	vl = et_text_sanitize(value, p + nl + 1, room - nl - 1 < max + 1 ? room - nl - 1 : max + 1);
 	f->iov[f->n].iov_base = p;
 	f->iov[f->n].iov_len = nl + 1 + vl;
 	f->n++;

@@ -26,6 +26,43 @@ int et_dir_ensure_private(const char *dir, mode_t mode, struct et_err *err)
 	return 0;
 }
 
+ssize_t et_read_all(int fd, void *buf, size_t size)
+{
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = read(fd, (char *)buf + got, size - got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int et_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int et_dir_sync(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
@@ -55,25 +92,13 @@ static int fsync_parent(const char *path)
  * as the final name), with mode, fsync'ed and closed. On success tmpl holds the name. */
 static int temp_write(char *tmpl, const char *path, const void *data, size_t len, mode_t mode, struct et_err *err)
 {
-	const char *p = data;
-	size_t left = len;
 	int fd, saved;
 
 	fd = mkostemp(tmpl, O_CLOEXEC);
 	if (fd < 0)
 		return et_err_set(err, ET_E_WRITE_FAILED, "cannot create a temporary file for %s: %s", path, strerror(errno));
-	if (fchmod(fd, mode) < 0)
+	if (fchmod(fd, mode) < 0 || et_write_all(fd, data, len) < 0)
 		goto fail;
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
 	if (fsync(fd) < 0)
 		goto fail;
 	if (close(fd) < 0) {
@@ -140,6 +165,7 @@ int et_file_read(const char *path, size_t max, int require_root, char **ret_buf,
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
+	ssize_t got;
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below anyway,
 	 * and the flag means nothing for the regular files we accept. */
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -175,21 +201,16 @@ int et_file_read(const char *path, size_t max, int require_root, char **ret_buf,
 		et_err_set(err, ET_E_NO_MEMORY, "out of memory reading %s", path);
 		goto fail;
 	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, max + 1 - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > max) {
-			et_err_set(err, ET_E_TOO_LARGE, "%s is larger than %zu bytes", path, max);
-			goto fail;
-		}
+	/* one byte more than allowed: a file that grew since the fstat is caught */
+	got = et_read_all(fd, buf, max + 1);
+	if (got < 0) {
+		et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	len = (size_t)got;
+	if (len > max) {
+		et_err_set(err, ET_E_TOO_LARGE, "%s is larger than %zu bytes", path, max);
+		goto fail;
 	}
 	close(fd);
 	buf[len] = '\0';

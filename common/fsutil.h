@@ -20,6 +20,12 @@ int et_file_create_exclusive(const char *path, const char *tmpl, const void *dat
  * Returns 0, or -1 with err ("not_found" reason when it does not exist). */
 int et_file_read(const char *path, size_t max, int require_root, char **ret_buf, size_t *ret_len,
 		 struct et_err *err);
+/* Read from fd until size bytes are in buf or the end of the file, resuming after a signal.
+ * Returns the bytes read (fewer than size only at the end of the file), or -1 with errno. */
+ssize_t et_read_all(int fd, void *buf, size_t size);
+/* Write all len bytes of data to fd, resuming after a signal and a short write. Returns 0, or
+ * -1 with errno (EIO when write(2) makes no progress). */
+int et_write_all(int fd, const void *data, size_t len);
 /* fsync a directory (after a rename, link or unlink in it); -1 with errno on failure. */
 int et_dir_sync(const char *dir);
 /* A name usable as one path component we create (no '/', not "." or "..", no control chars). */

@@ -3,6 +3,8 @@
 #include "grant_store.h"
 #include "fsutil.h"
 #include "identity.h"
+#include "clock.h"
+#include "text.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -106,74 +108,6 @@ bool et_grant_id_ok(const char *id)
 	return i == ET_GRANT_ID_HEX;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0. Rejects overlong forms, surrogates
- * and code points beyond U+10FFFF. cp gets the code point. */
-static size_t utf8_seq(const unsigned char *s, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c, min;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	} else if ((s[0] & 0xe0) == 0xc0) {
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-void et_text_sanitize(const char *text, char *out, size_t size)
-{
-	const unsigned char *s = (const unsigned char *)(text ? text : "");
-	size_t o = 0;
-	if (size == 0)
-		return;
-	while (*s) {
-		uint32_t cp;
-		size_t n = utf8_seq(s, &cp);
-		if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
-			if (o + 1 >= size)
-				break;
-			out[o++] = '?';
-			s += n ? n : 1;
-			continue;
-		}
-		if (o + n >= size)
-			break;
-		memcpy(out + o, s, n);
-		o += n;
-		s += n;
-	}
-	out[o] = '\0';
-}
-
-/* Already sanitised: valid UTF-8, no control characters. */
-static bool text_clean(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		uint32_t cp;
-		size_t n = utf8_seq(p, &cp);
-		if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
-			return false;
-		p += n;
-	}
-	return true;
-}
-
 /* ---- the file format ---- */
 
 int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *ret_len, struct et_err *err)
@@ -182,8 +116,8 @@ int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *re
 	int n;
 	if (!et_grant_id_ok(g->id) || !et_local_name_ok(g->user) || !et_local_name_ok(g->group) || !method ||
 	    g->created < 0 || g->expires < g->created || (long long)g->expires >= TIME_MAX_ACCEPTED ||
-	    !text_clean(g->oid) || !text_clean(g->upn) || !text_clean(g->tid) || !text_clean(g->reason) ||
-	    !text_clean(g->service) || !text_clean(g->rhost))
+	    !et_text_clean(g->oid) || !et_text_clean(g->upn) || !et_text_clean(g->tid) ||
+	    !et_text_clean(g->reason) || !et_text_clean(g->service) || !et_text_clean(g->rhost))
 		return et_err_set(err, ET_E_BAD_GRANT, "the grant has an invalid field and was not written");
 	n = snprintf(buf, size,
 		     MAGIC " %d\n"
@@ -224,14 +158,17 @@ static int bad_value(struct et_err *err, int key)
 	return et_err_set(err, ET_E_CORRUPT_GRANT, "bad value for '%s' in the grant file", key_names[key]);
 }
 
-/* Copy a text value into a field of size `size`; too long or unclean is corrupt. */
+/* Copy a text value into a field of size `size`; too long, invalid UTF-8 or a control
+ * character is corrupt. A bidirectional mark or a line separator, which writers before the
+ * rule of text.h let through, is read back as '?'. */
 static int take_text(char *field, size_t size, const char *v)
 {
 	size_t n = strlen(v);
-	if (n >= size || !text_clean(v))
+	unsigned flags;
+	if (n >= size)
 		return -1;
-	memcpy(field, v, n + 1);
-	return 0;
+	et_text_sanitize_n(v, n, field, size, &flags);
+	return flags & ~ET_TEXT_MARK ? -1 : 0;
 }
 
 int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et_err *err)
@@ -380,17 +317,10 @@ int et_grant_store_prepare(const struct et_config *cfg, struct et_err *err)
 	return et_dir_ensure_private(dir, 0700, err);
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int et_grant_store_lock(const struct et_config *cfg, int timeout_ms, int *ret_fd, struct et_err *err)
 {
 	char path[PATH_MAX];
-	long long deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = et_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	long wait_us = 200;
 	int fd;
 
@@ -408,7 +338,7 @@ int et_grant_store_lock(const struct et_config *cfg, int timeout_ms, int *ret_fd
 			close(fd);
 			return -1;
 		}
-		if (monotonic_ms() >= deadline) {
+		if (et_mono_ms() >= deadline) {
 			et_err_set(err, ET_E_STORE_LOCKED, "the grant store %s stayed locked for %d ms", path, timeout_ms);
 			close(fd);
 			return -1;

@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "err.h"
 #include "grant.h"
+#include "text.h" /* et_text_sanitize, for the text fields of a grant */
 
 #define ET_GRANT_FILE_MAX 4096   /* one grant file */
 #define ET_GRANTS_MAX 4096       /* grant files in the store */
@@ -43,9 +44,6 @@ void et_grant_list_free(struct et_grant_list *l);
 /* A new id: 32 lowercase hex digits from getrandom(). */
 int et_grant_id_new(char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 bool et_grant_id_ok(const char *id);
-/* Copy text into out (size bytes), replacing control characters and invalid UTF-8 with '?'
- * and cutting at a character boundary so that the result fits. */
-void et_text_sanitize(const char *text, char *out, size_t size);
 
 /* The file format, exposed for tests and fuzzing: "entra-tap-grant 1" then one key=value per
  * line, every key exactly once, then "end". Unknown keys, missing keys, bad values, a missing

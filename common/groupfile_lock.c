@@ -2,6 +2,8 @@
  * group.lock / gshadow.lock, with stale locks of dead (or reused) PIDs recognised and removed,
  * and the litter a killed editor can leave behind. */
 #include "groupfile_private.h"
+#include "clock.h"
+#include "fsutil.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,20 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* The PID in a shadow-utils lock file, or -1 when it holds none. */
 static long lock_holder(int dfd, const char *lock, time_t *ret_mtime)
@@ -102,7 +90,7 @@ static long long process_start(long pid)
 int lock_file_take(int dfd, const char *base, struct et_err *err)
 {
 	char tmp[64], lock[64], text[24];
-	long long deadline = monotonic_ms() + ET_GROUP_LOCK_WAIT_MS;
+	long long deadline = et_mono_ms() + ET_GROUP_LOCK_WAIT_MS;
 	long wait = 1;
 	int fd, len, r = -1;
 
@@ -113,7 +101,7 @@ int lock_file_take(int dfd, const char *base, struct et_err *err)
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return et_err_set(err, ET_E_GROUP_LOCKED, "cannot create /etc/%s: %s", tmp, strerror(errno));
-	if (write(fd, text, (size_t)len) != len) {
+	if (et_write_all(fd, text, (size_t)len) < 0) {
 		et_err_set(err, ET_E_GROUP_LOCKED, "cannot write /etc/%s: %s", tmp, strerror(errno));
 		close(fd);
 		goto done;
@@ -137,7 +125,7 @@ int lock_file_take(int dfd, const char *base, struct et_err *err)
 			break;
 		}
 		holder = lock_holder(dfd, lock, &mtime);
-		if (monotonic_ms() >= deadline) {
+		if (et_mono_ms() >= deadline) {
 			et_err_set(err, ET_E_GROUP_LOCKED, "/etc/%s is held by process %ld", lock, holder);
 			break;
 		}
@@ -155,7 +143,7 @@ int lock_file_take(int dfd, const char *base, struct et_err *err)
 			}
 			continue;
 		}
-		sleep_ms(wait);
+		et_sleep_ms(wait);
 		if (wait < 50)
 			wait *= 2;
 	}

@@ -2,6 +2,7 @@
  * list split into names, a whole file read with its owner, mode and security label, and the
  * members and gid of one group without a lock. */
 #include "groupfile_private.h"
+#include "fsutil.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -151,31 +152,27 @@ int load_file(int dfd, const char *name, struct loaded *f, struct et_err *err)
 		goto fail;
 	}
 	for (;;) {
-		ssize_t r = read(fd, buf + len, cap - len);
+		ssize_t r = et_read_all(fd, buf + len, cap - len);
+		char *grown;
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
 			et_err_set(err, ET_E_READ_FAILED, "cannot read /etc/%s: %s", name, strerror(errno));
 			goto fail;
 		}
-		if (r == 0)
-			break;
 		len += (size_t)r;
-		if (len == cap) { /* the file grew while we read it */
-			char *grown;
-			if (cap >= ET_GROUP_FILE_MAX) {
-				et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name,
-					   ET_GROUP_FILE_MAX);
-				goto fail;
-			}
-			cap = cap * 2 > ET_GROUP_FILE_MAX ? ET_GROUP_FILE_MAX : cap * 2;
-			grown = realloc(buf, cap + 1);
-			if (!grown) {
-				et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
-				goto fail;
-			}
-			buf = grown;
+		if (len < cap)
+			break;
+		/* the file grew while we read it */
+		if (cap >= ET_GROUP_FILE_MAX) {
+			et_err_set(err, ET_E_TOO_LARGE, "/etc/%s is larger than %u bytes", name, ET_GROUP_FILE_MAX);
+			goto fail;
 		}
+		cap = cap * 2 > ET_GROUP_FILE_MAX ? ET_GROUP_FILE_MAX : cap * 2;
+		grown = realloc(buf, cap + 1);
+		if (!grown) {
+			et_err_set(err, ET_E_NO_MEMORY, "out of memory reading /etc/%s", name);
+			goto fail;
+		}
+		buf = grown;
 	}
 	close(fd);
 	buf[len] = '\0';

@@ -6,6 +6,7 @@
  * always on, and every call is bounded in time and size. */
 #include "conf.h"
 #include "http.h"
+#include "clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -106,20 +107,6 @@ static void body_wipe(struct body_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 	b->too_large = false;
-}
-
-static long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* "https://" (any case) followed by at least one character. */
@@ -285,7 +272,7 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 				  curl_easy_strerror(curl_init_result));
 
 	budget_ms = (cfg->http_timeout > 0 ? cfg->http_timeout : 10) * 1000L;
-	start_ms = monotonic_ms();
+	start_ms = et_mono_ms();
 
 	h2 = curl_slist_append(NULL, "Accept: application/json");
 	if (!h2)
@@ -304,7 +291,7 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 	}
 
 	for (int attempt = 1; attempt <= attempts; attempt++) {
-		long left_ms = budget_ms - (monotonic_ms() - start_ms);
+		long left_ms = budget_ms - (et_mono_ms() - start_ms);
 		CURL *h;
 		CURLcode rc;
 
@@ -338,9 +325,9 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 
 		if (attempt < attempts) {
 			bool retry = (rc == CURLE_COULDNT_CONNECT) || (rc == CURLE_OK && status_retryable(status));
-			long after_ms = budget_ms - (monotonic_ms() - start_ms) - HTTP_RETRY_BACKOFF_MS;
+			long after_ms = budget_ms - (et_mono_ms() - start_ms) - HTTP_RETRY_BACKOFF_MS;
 			if (retry && after_ms >= HTTP_RETRY_MIN_LEFT_MS) {
-				sleep_ms(HTTP_RETRY_BACKOFF_MS);
+				et_sleep_ms(HTTP_RETRY_BACKOFF_MS);
 				continue;
 			}
 		}

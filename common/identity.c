@@ -127,17 +127,74 @@ static bool is_guid(const char *s)
 	return true;
 }
 
-/* Map file: "KEY USER" per line, KEY an object ID (GUID) or a UPN; '#' starts a comment line.
- * A malformed or ambiguous file is refused as a whole: a mapping is a security decision. */
+int et_map_file_open(struct et_map_file *m, const char *path, struct et_err *err)
+{
+	size_t len = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!path)
+		return et_err_set(err, ET_E_BAD_MAP_FILE, "user_map = file: needs a path.");
+	if (et_file_read(path, MAP_FILE_MAX, 1, &m->buf, &len, err) < 0) {
+		/* the host's configuration, not the person's doing (too_large is a refusal's class) */
+		if (err && err->code == ET_E_TOO_LARGE)
+			et_err_set(err, ET_E_BAD_MAP_FILE, "%s is larger than %d bytes.", path, MAP_FILE_MAX);
+		return -1;
+	}
+	if (strlen(m->buf) != len) {
+		et_err_set(err, ET_E_BAD_MAP_FILE, "%s contains a NUL byte.", path);
+		et_map_file_close(m);
+		return -1;
+	}
+	m->path = path;
+	m->next = m->buf;
+	return 0;
+}
+
+int et_map_file_next(struct et_map_file *m, struct et_map_entry *ret, struct et_err *err)
+{
+	char shown[80];
+
+	while (m->next && *m->next) {
+		char *line = m->next, *end = strchr(line, '\n'), *key, *name, *save = NULL;
+		m->next = end ? end + 1 : NULL;
+		if (end)
+			*end = '\0';
+		m->lineno++;
+		key = strtok_r(line, " \t\r", &save);
+		if (!key || key[0] == '#')
+			continue;
+		name = strtok_r(NULL, " \t\r", &save);
+		if (!name || strtok_r(NULL, " \t\r", &save))
+			return et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: expected 'KEY USER'.", m->path, m->lineno);
+		ret->key_is_oid = is_guid(key);
+		if (!ret->key_is_oid && !strchr(key, '@'))
+			return et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is neither an object ID nor a UPN.",
+					  m->path, m->lineno, printable(key, shown, sizeof(shown)));
+		ret->key = key;
+		ret->user = name;
+		ret->lineno = m->lineno;
+		return 1;
+	}
+	return 0;
+}
+
+void et_map_file_close(struct et_map_file *m)
+{
+	free(m->buf);
+	memset(m, 0, sizeof(*m));
+}
+
+/* The whole file is read, so that a malformed line anywhere refuses it; the entry for this
+ * identity must be unambiguous. */
 static int map_file(const struct et_config *cfg, json_object *claims, const char *claim, char **ret_user,
 		    struct et_err *err)
 {
-	const char *path = cfg->user_map_file, *oid = NULL, *value = NULL;
-	char *buf = NULL, *line, *next, *by_oid = NULL, *by_name = NULL, *user;
-	size_t len = 0, lineno = 0;
+	const char *path = cfg->user_map_file, *oid = NULL, *value = NULL, *by_oid = NULL, *by_name = NULL, *found;
+	struct et_map_file map;
+	struct et_map_entry e;
 	struct et_err cerr;
-	char shown[80], shown_oid[80];
-	int ret = -1;
+	char shown[80], shown_oid[80], *user;
+	int r, ret = -1;
 
 	if (!path)
 		return et_err_set(err, ET_E_BAD_MAP_FILE, "user_map = file: needs a path.");
@@ -154,59 +211,36 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 	}
 	if (!oid && !value)
 		return et_err_set(err, ET_E_MISSING_CLAIM, "The token has neither an oid nor a %s claim.", claim);
-	if (et_file_read(path, MAP_FILE_MAX, 1, &buf, &len, err) < 0)
+	if (et_map_file_open(&map, path, err) < 0)
 		return -1;
-	if (strlen(buf) != len) {
-		et_err_set(err, ET_E_BAD_MAP_FILE, "%s contains a NUL byte.", path);
-		goto done;
-	}
-	for (line = buf; line && *line; line = next) {
-		char *end = strchr(line, '\n'), *key, *name, *save = NULL;
-		bool key_is_oid;
-		next = end ? end + 1 : NULL;
-		if (end)
-			*end = '\0';
-		lineno++;
-		key = strtok_r(line, " \t\r", &save);
-		if (!key || key[0] == '#')
+	while ((r = et_map_file_next(&map, &e, err)) > 0) {
+		if (e.key_is_oid ? !(oid && strcasecmp(e.key, oid) == 0) : !(value && strcasecmp(e.key, value) == 0))
 			continue;
-		name = strtok_r(NULL, " \t\r", &save);
-		if (!name || strtok_r(NULL, " \t\r", &save)) {
-			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: expected 'KEY USER'.", path, lineno);
+		if (e.key_is_oid ? by_oid != NULL : by_name != NULL) {
+			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is mapped twice.", path, e.lineno,
+				   printable(e.key, shown, sizeof(shown)));
 			goto done;
 		}
-		key_is_oid = is_guid(key);
-		if (!key_is_oid && !strchr(key, '@')) {
-			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is neither an object ID nor a UPN.", path,
-				   lineno, printable(key, shown, sizeof(shown)));
-			goto done;
-		}
-		if (key_is_oid ? !(oid && strcasecmp(key, oid) == 0) : !(value && strcasecmp(key, value) == 0))
-			continue;
-		/* The entry for this identity must be unambiguous. */
-		if (key_is_oid ? by_oid != NULL : by_name != NULL) {
-			et_err_set(err, ET_E_BAD_MAP_FILE, "%s:%zu: \"%s\" is mapped twice.", path, lineno,
-				   printable(key, shown, sizeof(shown)));
-			goto done;
-		}
-		if (key_is_oid)
-			by_oid = name;
+		if (e.key_is_oid)
+			by_oid = e.user;
 		else
-			by_name = name;
+			by_name = e.user;
 	}
-	user = by_oid ? by_oid : by_name;
-	if (!user) {
+	if (r < 0)
+		goto done;
+	found = by_oid ? by_oid : by_name;
+	if (!found) {
 		et_err_set(err, ET_E_UNMAPPED, "The user map has no entry for object ID %s or %s \"%s\".",
 			   oid ? printable(oid, shown_oid, sizeof(shown_oid)) : "(none)", claim,
 			   value ? printable(value, shown, sizeof(shown)) : "(none)");
 		goto done;
 	}
-	if (!et_local_name_ok(user)) {
+	if (!et_local_name_ok(found)) {
 		et_err_set(err, ET_E_BAD_USER_NAME, "%s maps this identity to \"%s\", which is not a valid local user name.",
-			   path, printable(user, shown, sizeof(shown)));
+			   path, printable(found, shown, sizeof(shown)));
 		goto done;
 	}
-	user = strdup(user);
+	user = strdup(found);
 	if (!user) {
 		et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 		goto done;
@@ -214,7 +248,7 @@ static int map_file(const struct et_config *cfg, json_object *claims, const char
 	*ret_user = user;
 	ret = 0;
 done:
-	free(buf);
+	et_map_file_close(&map);
 	return ret;
 }
 

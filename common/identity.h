@@ -12,6 +12,29 @@ int et_local_name_ok(const char *name);
 /* Map the identity_claim (or, for file maps, the oid first) to a local user name (malloc'd).
  * Reasons: "missing_claim", "domain_not_allowed", "unmapped", "bad_user_name". */
 int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret_user, struct et_err *err);
+/* The user map file (user_map = file:PATH): "KEY USER" per line, KEY an object ID (GUID) or a
+ * UPN, blank lines and lines whose first word starts with '#' ignored. Read through one
+ * parser with the safety checks: a regular file (no symbolic link), owned by root, not
+ * group- or world-writable, at most 1 MiB, no NUL byte; and a malformed line refuses the
+ * file as a whole (a mapping is a security decision). */
+struct et_map_file {
+	const char *path;
+	char *buf;
+	char *next;
+	size_t lineno;
+};
+struct et_map_entry {
+	const char *key;  /* as written: compare case-insensitively */
+	const char *user; /* as written: not checked with et_local_name_ok */
+	bool key_is_oid;
+	size_t lineno;
+};
+/* Read the file. Returns 0, or -1 with err (reasons of et_file_read, "bad_map_file"). */
+int et_map_file_open(struct et_map_file *m, const char *path, struct et_err *err);
+/* The next entry: 1 with *ret, 0 at the end, -1 with err ("bad_map_file", naming the file
+ * and line) at a malformed line. The entry points into m until et_map_file_close. */
+int et_map_file_next(struct et_map_file *m, struct et_map_entry *ret, struct et_err *err);
+void et_map_file_close(struct et_map_file *m);
 /* Compare tid+oid with the pin stored for user in {state_dir}/identities. With record, store
  * the pin when none exists. Reason "oid_mismatch" names both oids. */
 int et_identity_pin_check(const struct et_config *cfg, const char *user, const char *tid, const char *oid,

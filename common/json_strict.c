@@ -5,6 +5,7 @@
  * different consumer. This parser is small, recursive descent, and refuses anything outside
  * the grammar, with the byte offset of the first problem. */
 #include "json_strict.h"
+#include "text.h"
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
@@ -174,35 +175,6 @@ static int hex4(const unsigned char *p, unsigned *ret)
 	return 0;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (Unicode Table 3-7: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_seq_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t avail = (size_t)(end - p);
-	if (c >= 0xC2 && c <= 0xDF)
-		return avail >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (c >= 0xE0 && c <= 0xEF) {
-		unsigned lo = 0x80, hi = 0xBF;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-		return avail >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-	}
-	if (c >= 0xF0 && c <= 0xF4) {
-		unsigned lo = 0x80, hi = 0xBF;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-		return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
-			       ? 4
-			       : 0;
-	}
-	return 0;
-}
-
 static size_t utf8_put(char *out, unsigned cp)
 {
 	if (cp < 0x80) {
@@ -249,7 +221,7 @@ static int parse_string_raw(struct parser *ps, const char **ret_s, size_t *ret_l
 		if (c < 0x20)
 			return fail_at(ps, p, "control character in string");
 		if (c >= 0x80) {
-			size_t k = utf8_seq_len(p, end);
+			size_t k = et_utf8_step(p, (size_t)(end - p), NULL);
 			if (!k)
 				return fail_at(ps, p, "invalid UTF-8");
 			p += k;

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "json_strict.h"
 #include "oidc.h"
+#include "clock.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -259,13 +260,6 @@ static int stamp_write(const char *path, time_t now, struct et_err *err)
 
 /* ---- the lock ---- */
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* flock with a deadline: a holder is itself bounded (two HTTP calls), but a stopped or stuck
  * process must not hang every login behind it. No signals (we live inside sshd and sudo). */
 static int lock_acquire(const struct et_keystore *ks, const char *path, int *ret_fd, struct et_err *err)
@@ -288,7 +282,7 @@ static int lock_acquire(const struct et_keystore *ks, const char *path, int *ret
 			return et_err_set(err, ET_E_CACHE_LOCK, "%s stayed locked for %ld s: another process is stuck",
 					  path, limit / 1000);
 		}
-		sleep_ms(LOCK_POLL_MS);
+		et_sleep_ms(LOCK_POLL_MS);
 		waited += LOCK_POLL_MS;
 	}
 	*ret_fd = fd;

@@ -14,6 +14,8 @@
 #include "http.h"
 #include "jws.h"
 #include "json_strict.h"
+#include "clock.h"
+#include "text.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -27,13 +29,6 @@
 #define OAUTH_ERROR_CODE_MAX 64
 
 /* ---- time ---- */
-
-static struct timespec mono_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts;
-}
 
 static struct timespec ts_add_ms(struct timespec t, long long ms)
 {
@@ -63,7 +58,7 @@ static long long ts_diff_ms(const struct timespec *a, const struct timespec *b)
 
 struct timespec et_deadline_in(long seconds)
 {
-	return ts_add_ms(mono_now(), (long long)seconds * 1000LL);
+	return ts_add_ms(et_mono_now(), (long long)seconds * 1000LL);
 }
 
 /* ---- small helpers ---- */
@@ -136,17 +131,6 @@ static bool chars_in(const char *s, unsigned char lo, unsigned char hi)
 	return true;
 }
 
-/* An https URL we are willing to show a person: a host, no spaces or control characters. */
-static bool https_url_ok(const char *url, size_t max)
-{
-	size_t len = strlen(url);
-	if (len <= 8 || len > max || strncasecmp(url, "https://", 8) != 0)
-		return false;
-	if (url[8] == '/' || url[8] == '?' || url[8] == '#' || url[8] == ':' || url[8] == '@')
-		return false;
-	return chars_in(url, 0x21, 0x7e);
-}
-
 /* A compact JWS: three base64url segments, the first two non-empty. */
 static bool compact_jws_ok(const char *t, size_t len)
 {
@@ -172,67 +156,17 @@ static bool compact_jws_ok(const char *t, size_t len)
 
 /* ---- untrusted text ---- */
 
-/* Length of the UTF-8 sequence at p when it is well formed (continuations checked), else 0. */
-static size_t utf8_seq_len(const unsigned char *p)
-{
-	size_t n;
-	if (p[0] < 0x80)
-		return 1;
-	if ((p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2)
-		n = 2;
-	else if ((p[0] & 0xf0) == 0xe0)
-		n = 3;
-	else if ((p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-/* C1 controls (U+0080..U+009F), line/paragraph separators and the bidirectional overrides
- * and isolates: a terminal or a log viewer may act on them, and they can make a sentence
- * read differently from what it says. */
-static bool utf8_is_control(const unsigned char *p, size_t n)
-{
-	if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f)
-		return true;
-	if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae)
-		return true;
-	if (n == 3 && p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
-		return true;
-	return false;
-}
-
 char *et_oauth_sanitize_text(const char *in, char *out, size_t outsz)
 {
-	const unsigned char *p = (const unsigned char *)(in ? in : "");
-	size_t o = 0;
-	bool cut = false;
+	const char *s = in ? in : "";
+	unsigned flags;
+	size_t o;
 
 	if (!out || outsz == 0)
 		return out;
-	while (*p && *p != '\r' && *p != '\n') {
-		size_t n = utf8_seq_len(p);
-		if (n == 0 || *p < 0x20 || *p == 0x7f) {
-			p++;
-			continue;
-		}
-		if (utf8_is_control(p, n)) {
-			p += n;
-			continue;
-		}
-		if (o + n > outsz - 1) {
-			cut = true;
-			break;
-		}
-		memcpy(out + o, p, n);
-		o += n;
-		p += n;
-	}
-	if (cut && outsz >= 4) {
+	/* the first line only; on it, the rule of et_text_sanitize */
+	o = et_text_sanitize_n(s, strcspn(s, "\r\n"), out, outsz, &flags);
+	if ((flags & ET_TEXT_CUT) && outsz >= 4) {
 		/* Back off whole characters until "..." fits. */
 		while (o > 0 && o + 3 > outsz - 1) {
 			o--;
@@ -420,7 +354,7 @@ static bool entra_mfa_required(json_object *doc, const char *desc)
 static enum et_poll_result classify_oauth_error(enum et_flow_kind kind, long status, json_object *doc,
 						const char *secret, struct et_err *err)
 {
-	char desc_clean[ET_OAUTH_IDP_TEXT_MAX];
+	char desc_clean[ET_OAUTH_IDP_TEXT_MAX], desc_bare[ET_OAUTH_IDP_TEXT_MAX];
 	char code_clean[OAUTH_ERROR_CODE_MAX + 1];
 	char detail[ET_OAUTH_IDP_TEXT_MAX + 8];
 	const char *code, *desc;
@@ -452,7 +386,9 @@ static enum et_poll_result classify_oauth_error(enum et_flow_kind kind, long sta
 	desc_clean[0] = '\0';
 	if (desc) {
 		et_oauth_sanitize_text(desc, desc_clean, sizeof(desc_clean));
-		if (secret && *secret && (strstr(desc, secret) || strstr(desc_clean, secret)))
+		/* without the characters the display replaces: a pass split by one is still found */
+		et_text_strip(desc, desc_bare, sizeof(desc_bare));
+		if (secret && *secret && (strstr(desc, secret) || strstr(desc_clean, secret) || strstr(desc_bare, secret)))
 			snprintf(desc_clean, sizeof(desc_clean), "(description withheld: it repeats the credential)");
 	}
 	if (secret && *secret && strstr(code_clean, secret))
@@ -663,7 +599,7 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		et_err_set(err, ET_E_IDP_ERROR, "The device authorization answer has no verification_uri string.");
 		goto done;
 	}
-	if (!https_url_ok(s, ET_VERIFICATION_URI_MAX)) {
+	if (!et_https_url_ok(s, ET_VERIFICATION_URI_MAX)) {
 		et_err_set(
 			err, ET_E_IDP_ERROR,
 			"The device authorization answer's %s is not an https URL of at most %d printable characters.",
@@ -674,7 +610,7 @@ int et_device_parse_response(const char *body, size_t len, struct et_device *ret
 		goto done;
 
 	s = json_string_member(doc, "verification_uri_complete", &present, &bad);
-	if (bad || (s && !https_url_ok(s, ET_VERIFICATION_URI_MAX))) {
+	if (bad || (s && !et_https_url_ok(s, ET_VERIFICATION_URI_MAX))) {
 		et_err_set(err, ET_E_IDP_ERROR,
 			   "The device authorization answer's verification_uri_complete is not an https URL of at most "
 			   "%d printable characters.",
@@ -777,7 +713,7 @@ int et_device_start(const struct et_config *cfg, const struct et_oidc *oidc, con
 				   resp.status);
 		goto done;
 	}
-	d.issued = mono_now();
+	d.issued = et_mono_now();
 	d.expires_at = ts_add_ms(d.issued, (long long)d.expires_in * 1000LL);
 	et_log(&cfg->log, ET_LOG_DEBUG, "device sign-in started: code valid %ld s, poll interval %ld s", d.expires_in,
 	       d.interval);
@@ -832,13 +768,13 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 			return ET_POLL_FAILED;
 		}
 	}
-	rec.sent = mono_now();
+	rec.sent = et_mono_now();
 	if (et_http_post_form(cfg, oidc->token_endpoint, form, &resp, &herr) < 0)
 		http_failure(&herr, "Polling the token endpoint failed", err);
 	else
 		r = et_token_response_parse(ET_FLOW_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
 					    &tok, err);
-	rec.answered = mono_now();
+	rec.answered = et_mono_now();
 
 	if (r == ET_POLL_SLOW_DOWN && dev->interval <= ET_DEVICE_EXPIRES_MAX)
 		dev->interval += ET_DEVICE_SLOW_DOWN_STEP;
@@ -875,7 +811,7 @@ static bool cancel_requested(const struct et_device_wait_opts *o)
 static bool sleep_until(const struct timespec *when, const struct et_device_wait_opts *o)
 {
 	for (;;) {
-		struct timespec now = mono_now(), wake = *when;
+		struct timespec now = et_mono_now(), wake = *when;
 		int rc;
 
 		if (ts_cmp(&now, when) >= 0)
@@ -914,7 +850,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		if (cancel_requested(opts))
 			return et_err_set(err, ET_E_CANCELLED, "The device sign-in was cancelled after %u poll%s.",
 					  dev->polls, dev->polls == 1 ? "" : "s");
-		now = mono_now();
+		now = et_mono_now();
 		next = now;
 		if (dev->polls > 0) {
 			struct timespec due = ts_add_ms(dev->last_answered, (long long)dev->interval * 1000LL);
@@ -935,7 +871,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 					  dev->polls, dev->polls == 1 ? "" : "s");
 
 		/* The request may not outlive the deadline by more than the timeout's granularity. */
-		now = mono_now();
+		now = et_mono_now();
 		left_ms = ts_diff_ms(&opts->deadline, &now);
 		if (left_ms <= 0)
 			return et_err_set(

@@ -217,10 +217,10 @@ struct timespec et_deadline_in(long seconds);
  * "bad_argument", "no_memory". */
 int et_oauth_scope(const char *extra, char **ret_scope, struct et_err *err);
 
-/* Copy untrusted IdP text into out (outsz >= 4): the first line only, control characters
- * (C0, DEL and UTF-8-encoded C1) removed, cut at a UTF-8 character boundary and marked with
- * "..." when it does not fit. Input must be valid UTF-8 (et_json_parse guarantees it);
- * stray bytes >= 0x80 that do not form a sequence are dropped. Returns out. */
+/* Copy untrusted IdP text into out (outsz >= 4): the first line only, sanitised by the rule
+ * of et_text_sanitize (text.h: invalid UTF-8, controls, bidirectional marks and separators
+ * become '?'), cut at a UTF-8 character boundary and marked with "..." when it does not fit,
+ * without trailing blanks. Returns out. */
 char *et_oauth_sanitize_text(const char *in, char *out, size_t outsz);
 
 /* Parse and validate a device authorization answer (the JSON body of an HTTP 200). Fills

@@ -6,6 +6,7 @@
 #include "oidc.h"
 #include "http.h"
 #include "json_strict.h"
+#include "text.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +15,6 @@
 
 /* Longest endpoint URL we accept from a discovery document. */
 #define OIDC_URL_MAX 2048
-
-static bool https_url_ok(const char *url)
-{
-	size_t len;
-	if (!url)
-		return false;
-	len = strlen(url);
-	if (len <= 8 || len > OIDC_URL_MAX || strncasecmp(url, "https://", 8) != 0)
-		return false;
-	/* A host must follow, and no control characters or spaces anywhere. */
-	if (url[8] == '/' || url[8] == '?' || url[8] == '#')
-		return false;
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
 
 /* Copy a required (or, with optional, possibly absent) https endpoint out of the document. */
 static int take_endpoint(json_object *doc, const char *key, bool optional, const char *where, char **ret,
@@ -51,7 +35,7 @@ static int take_endpoint(json_object *doc, const char *key, bool optional, const
 	if (!v)
 		return et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s: \"%s\" is not a string", where,
 				  key);
-	if (!https_url_ok(v))
+	if (!et_https_url_ok(v, OIDC_URL_MAX))
 		return et_err_set(err, ET_E_BAD_DISCOVERY, "the discovery document at %s: \"%s\" is not an https URL",
 				  where, key);
 	copy = strdup(v);

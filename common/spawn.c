@@ -1,6 +1,8 @@
 /* fork + execve with an empty environment, bounded wait on a pidfd, own child only; optionally
  * the program's standard output through a pipe, capped. */
 #include "spawn.h"
+#include "clock.h"
+#include "fsutil.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -13,13 +15,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* In the child, between fork and exec: only async-signal-safe calls. On failure the errno is
  * written to errfd (close-on-exec, so the parent reads EOF when exec succeeded). detached: the
@@ -139,7 +134,7 @@ static void capture_read(struct capture *c, int fd)
  * is left to reap(). */
 static bool wait_child(pid_t pid, int timeout_ms, struct capture *cap, int outfd)
 {
-	long long deadline = timeout_ms > 0 ? monotonic_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms > 0 ? et_mono_ms() + timeout_ms : 0;
 	bool exited = false, timed_out = false;
 	int pidfd = -1;
 
@@ -157,7 +152,7 @@ static bool wait_child(pid_t pid, int timeout_ms, struct capture *cap, int outfd
 		if (n == 0 || (pidfd < 0 && !cap) || (exited && (!cap || cap->eof)))
 			break;
 		if (deadline) {
-			long long left = deadline - monotonic_ms();
+			long long left = deadline - et_mono_ms();
 			if (left <= 0) {
 				timed_out = true;
 				break;
@@ -256,9 +251,7 @@ static int spawn_run(const char *path, const char *const argv[], int timeout_ms,
 		outpipe[1] = -1;
 	}
 
-	do
-		n = read(pipefd[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
+	n = et_read_all(pipefd[0], &child_errno, sizeof(child_errno));
 	if (n == (ssize_t)sizeof(child_errno)) {
 		(void)reap(pid, &status);
 		et_err_set(err, ET_E_EXEC_FAILED, "cannot run %s: %s", path, strerror(child_errno));
@@ -362,9 +355,7 @@ int et_spawn_detached(const char *path, const char *const argv[], struct et_err 
 		goto out;
 	}
 	/* EOF once the program is running (the pipe is close-on-exec), an errno when it is not */
-	do
-		n = read(pipefd[0], &child_errno, sizeof(child_errno));
-	while (n < 0 && errno == EINTR);
+	n = et_read_all(pipefd[0], &child_errno, sizeof(child_errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		et_err_set(err, ET_E_SPAWN_FAILED, "cannot start %s: %s", path,
 			   n == (ssize_t)sizeof(child_errno) ? strerror(child_errno) : "the intermediate process failed");

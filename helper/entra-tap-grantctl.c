@@ -17,6 +17,7 @@
 #include "grant_store.h"
 #include "groupfile.h"
 #include "args.h"
+#include "clock.h"
 #include "progutil.h"
 #include <errno.h>
 #include <json-c/json.h>
@@ -171,13 +172,6 @@ static int verb_sweep(const struct et_config *cfg, const struct et_args *a)
 /* ---- guard: the watch over a pending grant (see ET_GUARD_WAIT_S in grant_ops.h) ---- */
 
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool marker_present(const char *path)
 {
 	struct stat st;
@@ -202,7 +196,7 @@ static int verb_guard(const struct et_config *cfg, const struct et_args *a)
 		et_say("the state directory path is too long");
 		return ET_EXIT_CONFIG;
 	}
-	deadline = monotonic_ms() + ET_GUARD_WAIT_S * 1000LL;
+	deadline = et_mono_ms() + ET_GUARD_WAIT_S * 1000LL;
 	for (size_t i = 0; i < a->n_pids; i++) {
 		int fd = (int)syscall(SYS_pidfd_open, a->pids[i], 0);
 		if (fd >= 0) {
@@ -228,7 +222,7 @@ static int verb_guard(const struct et_config *cfg, const struct et_args *a)
 			goto quiet;
 		if (n_alive == 0 && !unwatched)
 			break;
-		left = deadline - monotonic_ms();
+		left = deadline - et_mono_ms();
 		if (left <= 0)
 			break;
 		fds[n_fds] = (struct pollfd){ .fd = ino, .events = POLLIN }; /* poll skips a negative fd */

@@ -58,36 +58,23 @@ static int state_open(const struct et_config *cfg, const char *sub, const char *
 
 static ssize_t state_read(int fd, char *buf, size_t size)
 {
-	size_t got = 0;
+	ssize_t got;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return -1;
-	while (got + 1 < size) {
-		ssize_t n = read(fd, buf + got, size - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	got = et_read_all(fd, buf, size - 1);
+	if (got < 0)
+		return -1;
 	buf[got] = '\0';
-	return (ssize_t)got;
+	return got;
 }
 
 static int state_rewrite(int fd, const char *text, struct et_err *err)
 {
-	size_t len = strlen(text), done = 0;
+	size_t len = strlen(text);
 	if (ftruncate(fd, 0) < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return et_err_set(err, ET_E_STATE_WRITE, "cannot rewrite a state file: %s", strerror(errno));
-	while (done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return et_err_set(err, ET_E_STATE_WRITE, "cannot write a state file: %s", strerror(errno));
-		done += (size_t)n;
-	}
+	if (et_write_all(fd, text, len) < 0)
+		return et_err_set(err, ET_E_STATE_WRITE, "cannot write a state file: %s", strerror(errno));
 	return 0;
 }
 

@@ -38,6 +38,7 @@ struct et_pam {
 	const char *rhost;
 	bool user_known;       /* a valid local name that exists in the passwd database */
 	char upn[ET_PAM_UPN_MAX + 1]; /* the Entra name for user, "" when none can be derived */
+	struct et_err upn_err;        /* why upn is "": the user map cannot be used (else ET_E_NONE) */
 	char host[256];
 };
 
@@ -47,8 +48,9 @@ struct et_pam {
 int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv);
 void et_pam_teardown(struct et_pam *m);
 /* The Entra name for a local user: upn_format, the user map file read backwards, or
- * user@first allowed domain. Returns 0 or -1 (none can be derived). */
-int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size);
+ * user@first allowed domain. Returns 0 or -1 (none can be derived); err is set only when the
+ * user map cannot be used (unsafe, malformed, missing). */
+int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size, struct et_err *err);
 
 /* ---- conv.c ---- */
 /* A prompt; *ret_reply is malloc'd (wipe it). PAM_SUCCESS or PAM_CONV_ERR / PAM_BUF_ERR. */

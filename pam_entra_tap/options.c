@@ -14,8 +14,6 @@
 #include <unistd.h>
 #include <security/pam_ext.h>
 
-#define MAP_FILE_MAX (1024 * 1024)
-
 static void log_to_syslog(void *data, int level, const char *msg)
 {
 	pam_syslog((pam_handle_t *)data, level, "%s", msg);
@@ -38,38 +36,28 @@ static bool printable(const char *s)
 	return strlen(s) < 256;
 }
 
-static int upn_from_map_file(const struct et_config *cfg, const char *user, char *out, size_t size)
+/* The user map read backwards: the first UPN mapped to user. The file is read whole through
+ * the one parser and its safety checks; err is set only when the map cannot be used. */
+static int upn_from_map_file(const struct et_config *cfg, const char *user, char *out, size_t size,
+			     struct et_err *err)
 {
-	FILE *f;
-	char line[1024];
-	int fd, r = -1;
+	struct et_map_file map;
+	struct et_map_entry e;
+	int r, found = -1;
 
-	fd = open(cfg->user_map_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
+	if (et_map_file_open(&map, cfg->user_map_file, err) < 0)
 		return -1;
-	f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
-		return -1;
-	}
-	for (unsigned n = 0; r < 0 && n < MAP_FILE_MAX / 16 && fgets(line, sizeof(line), f); n++) {
-		char *save = NULL, *key, *name;
-		if (line[0] == '#')
-			continue;
-		key = strtok_r(line, " \t\r\n", &save);
-		name = key ? strtok_r(NULL, " \t\r\n", &save) : NULL;
-		if (!key || !name || strcmp(name, user) != 0 || !strchr(key, '@'))
-			continue;
-		if (strlen(key) < size) {
-			snprintf(out, size, "%s", key);
-			r = 0;
+	while ((r = et_map_file_next(&map, &e, err)) > 0) {
+		if (found < 0 && !e.key_is_oid && strcmp(e.user, user) == 0 && strlen(e.key) < size) {
+			snprintf(out, size, "%s", e.key);
+			found = 0;
 		}
 	}
-	fclose(f);
-	return r;
+	et_map_file_close(&map);
+	return r < 0 ? -1 : found;
 }
 
-int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size)
+int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, size_t size, struct et_err *err)
 {
 	if (!user || !*user || size == 0)
 		return -1;
@@ -82,7 +70,7 @@ int et_pam_upn_for(const struct et_config *cfg, const char *user, char *out, siz
 		return n < 0 || (size_t)n >= size ? -1 : 0;
 	}
 	if (cfg->user_map == ET_MAP_FILE)
-		return cfg->user_map_file ? upn_from_map_file(cfg, user, out, size) : -1;
+		return upn_from_map_file(cfg, user, out, size, err);
 	if (cfg->allowed_domains.n == 0)
 		return -1;
 	{
@@ -229,7 +217,7 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 			char buf[4096];
 			m->user_known = getpwnam_r(user, &pw, buf, sizeof(buf), &found) == 0 && found;
 			/* derived for unknown users as well, so that their prompt looks the same */
-			if (et_pam_upn_for(&m->cfg, user, m->upn, sizeof(m->upn)) < 0)
+			if (et_pam_upn_for(&m->cfg, user, m->upn, sizeof(m->upn), &m->upn_err) < 0)
 				m->upn[0] = '\0';
 		}
 	}

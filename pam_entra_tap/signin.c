@@ -14,6 +14,7 @@
  * and the identity pin recorded. Secrets (pass, token) are wiped as soon as they are used. */
 #include "module.h"
 #include "audit.h"
+#include "clock.h"
 #include "identity.h"
 #include "json_strict.h"
 #include "jwks_cache.h"
@@ -153,8 +154,7 @@ static void request_id(char out[9])
 {
 	unsigned char b[4] = { 0 };
 	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
+		struct timespec ts = et_mono_now();
 		memcpy(b, &ts.tv_nsec, sizeof(b));
 	}
 	snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
@@ -286,6 +286,8 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	int retval;
 
 	if (!m->upn[0]) {
+		if (m->upn_err.code != ET_E_NONE)
+			return fail_with(m, "tap", &m->upn_err, "Sign-in refused");
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: no Entra user name can be derived for a pass", log_user(m));
 		audit_denied(m, "tap", ET_E_UNMAPPED, "no Entra user name for this local user");
 		return PAM_USER_UNKNOWN;

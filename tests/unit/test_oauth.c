@@ -84,13 +84,13 @@ static void test_sanitize(void)
 	is_str(et_oauth_sanitize_text("a\x1b[31mb\tc\x7f"
 				      "d",
 				      out, sizeof(out)),
-	       "a[31mbcd", "sanitize: C0 controls and DEL removed");
-	is_str(et_oauth_sanitize_text("x\xc2\x9by\xe2\x80\xaez\xe2\x81\xa6w", out, sizeof(out)), "xyzw",
-	       "sanitize: C1, bidi override and isolate removed");
+	       "a?[31mb?c?d", "sanitize: C0 controls and DEL become '?'");
+	is_str(et_oauth_sanitize_text("x\xc2\x9by\xe2\x80\xaez\xe2\x81\xa6w", out, sizeof(out)), "x?y?z?w",
+	       "sanitize: C1, bidi override and isolate become '?'");
 	is_str(et_oauth_sanitize_text("a\xff\xc3"
 				      "b\xc3\xa9",
 				      out, sizeof(out)),
-	       "ab\xc3\xa9", "sanitize: stray bytes dropped, valid UTF-8 kept");
+	       "a??b\xc3\xa9", "sanitize: stray bytes become '?', valid UTF-8 kept");
 	is_str(et_oauth_sanitize_text("0123456", tiny, sizeof(tiny)), "0123456", "sanitize: exact fit, no ellipsis");
 	is_str(et_oauth_sanitize_text("01234567", tiny, sizeof(tiny)), "0123...", "sanitize: cut with ellipsis");
 	is_str(et_oauth_sanitize_text("ab\xc3\xa9\xc3\xa9\xc3\xa9", tiny, sizeof(tiny)), "ab\xc3\xa9...",
@@ -367,7 +367,7 @@ static void test_token_parse(void)
 		      "credentials.\\r\\nTrace ID: 1234\\r\\nTimestamp: now\"}",
 		      NULL, "AADSTS50126: Error validating credentials.", "Trace ID", "first line of the description");
 	token_message(400, "{\"error\":\"invalid_grant\",\"error_description\":\"bad\\u001b[2Jthing\\u0007\"}", NULL,
-		      "bad[2Jthing", "\x1b", "control characters stripped");
+		      "bad?[2Jthing?", "\x1b", "control characters become '?'");
 	token_message(400, "{\"error\":\"invalid_grant\",\"error_description\":\"the pass hunter2XY is wrong\"}",
 		      "hunter2XY", "withheld", "hunter2XY", "a description repeating the pass is withheld");
 	token_message(400, "{\"error\":\"invalid_grant\",\"error_description\":\"hunter\\u00072XY\"}", "hunter2XY",
