@@ -90,43 +90,11 @@ if [ -z "${_DEMO_INNER:-}" ]; then
 fi
 
 # ---- inside: the journey ----
-JNY_MODE=demo
-_demo_n=0
-_demo_failed=0
-# checks print as the demo goes; the journey's steps call these
-ok() {
-	local st=$1
-	shift
-	_demo_n=$((_demo_n + 1))
-	if [ "$st" -eq 0 ]; then
-		printf '    \033[32m[ok]\033[0m %s\n' "$*"
-	else
-		printf '    \033[31m[FAILED]\033[0m %s\n' "$*"
-		_demo_failed=$((_demo_failed + 1))
-	fi
-	return "$st"
-}
-check() {
-	local name=$1
-	shift
-	[ "$1" = "--" ] && shift
-	"$@"
-	ok $? "$name"
-}
-diag() { echo "    note: $*"; }
-require_root() { [ "$(id -u)" = 0 ]; }
-done_testing() {
-	if [ "$_demo_failed" = 0 ]; then
-		printf '\n%d checks passed.\n' "$_demo_n"
-		return 0
-	fi
-	printf '\n%d of %d checks FAILED.\n' "$_demo_failed" "$_demo_n"
-	return 1
-}
-
+# the checks print for people as the demo goes (tests/integration/lib.sh)
+TAP_STYLE=human
 # shellcheck source=tests/integration/journey_sandbox.sh
 . "$demo_src/tests/integration/journey_sandbox.sh"
-[ "${_JNY_STAGE:-0}" = 0 ] && printf '\n\033[1m==> %s\033[0m\n' \
+[ "${_MOCK_STAGE:-0}" = 0 ] && printf '\n\033[1m==> %s\033[0m\n' \
 	"starting the sandbox: private network with the mock Entra ID, systemd as PID 1, a private /etc"
 jny_enter "$@"
 # shellcheck source=tests/integration/journey_steps.sh

@@ -1,12 +1,9 @@
-#!/bin/sh
+#!/bin/bash
 # The entra-tap command line: help, usage errors, check-config, discover.
-. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
-require_root
-[ -n "${ET_MOCK_DIR:-}" ] || exec sh "$top_srcdir/tests/mock-entra/with-mock.sh" sh "$0" "$@"
-
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-CONF="$ET_MOCK_CONFIG"
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/mock.sh"
+mock_enter "$@"
+T=$MOCK_T
 
 for c in check-config discover verify-token reset-identity; do
 	"$ENTRA_TAP" $c --help >"$T/h" 2>&1
@@ -19,57 +16,57 @@ check "entra-tap --help lists the commands" -- grep -q verify-token "$T/h"
 check "unknown command exits 2" -- test $? -eq 2
 "$ENTRA_TAP" 2>/dev/null
 check "no command exits 2" -- test $? -eq 2
-"$ENTRA_TAP" verify-token --at yesterday --config "$CONF" </dev/null 2>"$T/e"
+"$ENTRA_TAP" verify-token --at yesterday --config "$MOCK_CONF" </dev/null 2>"$T/e"
 check "--at with a non-number exits 2" -- test $? -eq 2
-"$ENTRA_TAP" check-config --at 5 --config "$CONF" 2>/dev/null
+"$ENTRA_TAP" check-config --at 5 --config "$MOCK_CONF" 2>/dev/null
 check "--at on another command exits 2" -- test $? -eq 2
-"$ENTRA_TAP" reset-identity --config "$CONF" ../etc 2>/dev/null
+"$ENTRA_TAP" reset-identity --config "$MOCK_CONF" ../etc 2>/dev/null
 check "reset-identity refuses a hostile user name" -- test $? -eq 2
-"$ENTRA_TAP" check-config --config "$CONF" extra 2>/dev/null
+"$ENTRA_TAP" check-config --config "$MOCK_CONF" extra 2>/dev/null
 check "stray argument exits 2" -- test $? -eq 2
 
-"$ENTRA_TAP" check-config --config "$CONF" >"$T/out" 2>&1
+"$ENTRA_TAP" check-config --config "$MOCK_CONF" >"$T/out" 2>&1
 check "check-config accepts the test config" -- test $? -eq 0
 check "check-config prints the tenant" -- grep -q "^tenant_id = $ET_MOCK_TENANT" "$T/out"
 check "check-config prints derived discovery_url" -- grep -q "^discovery_url = $ET_MOCK_BASE/$ET_MOCK_TENANT/v2.0/.well-known/openid-configuration" "$T/out"
 check "check-config prints defaults (clock_skew)" -- grep -q "^clock_skew = " "$T/out"
 
-cp "$CONF" "$T/c1" && echo "http_timeout = forever" >>"$T/c1" && chmod 600 "$T/c1"
+cp "$MOCK_CONF" "$T/c1" && echo "http_timeout = forever" >>"$T/c1" && chmod 600 "$T/c1"
 n=$(wc -l <"$T/c1")
 "$ENTRA_TAP" check-config --config "$T/c1" >/dev/null 2>"$T/e"
 check "bad value exits 2" -- test $? -eq 2
 check "bad value names file:line and key" -- grep -q "$T/c1:$n: http_timeout" "$T/e"
-cp "$CONF" "$T/c2" && chown 65534 "$T/c2"
+cp "$MOCK_CONF" "$T/c2" && chown 65534 "$T/c2"
 "$ENTRA_TAP" check-config --config "$T/c2" >/dev/null 2>"$T/e"
 check "config not owned by root is refused" -- test $? -eq 2
 check "refusal says why" -- grep -q "not owned by root" "$T/e"
-cp "$CONF" "$T/c3" && chmod 666 "$T/c3"
+cp "$MOCK_CONF" "$T/c3" && chmod 666 "$T/c3"
 "$ENTRA_TAP" check-config --config "$T/c3" >/dev/null 2>"$T/e"
 check "world-writable config is refused" -- test $? -eq 2
 "$ENTRA_TAP" check-config --config "$T/none" >/dev/null 2>"$T/e"
 check "missing config exits 2" -- test $? -eq 2
 
-"$ENTRA_TAP" discover --config "$CONF" >"$T/out" 2>"$T/e"
+"$ENTRA_TAP" discover --config "$MOCK_CONF" >"$T/out" 2>"$T/e"
 check "discover succeeds against the mock" -- test $? -eq 0
 check "discover prints the issuer" -- grep -q "^issuer: $ET_MOCK_BASE/$ET_MOCK_TENANT/v2.0" "$T/out"
 check "discover prints the device endpoint" -- grep -q "^device_authorization_endpoint: https://" "$T/out"
 check "discover prints key ids" -- grep -q "^key: " "$T/out"
 
-$ET_MOCKCTL down '{"mode":"reset"}' >/dev/null
-"$ENTRA_TAP" discover --config "$CONF" >"$T/out" 2>"$T/e"
+mock_ctl down '{"mode":"reset"}' >/dev/null
+"$ENTRA_TAP" discover --config "$MOCK_CONF" >"$T/out" 2>"$T/e"
 check "discover with the IdP down exits 1" -- test $? -eq 1
 check "and says discovery failed" -- grep -q "discovery failed" "$T/e"
-$ET_MOCKCTL up '{}' >/dev/null
+mock_ctl up '{}' >/dev/null
 
 # pinned keys: discover reads the file and never fetches keys
-"$ENTRA_TAP" discover --config "$CONF" >/dev/null 2>&1
-cache=$(sed -n 's/^jwks_cache_dir *= *//p' "$CONF")
+"$ENTRA_TAP" discover --config "$MOCK_CONF" >/dev/null 2>&1
+cache=$(mock_conf jwks_cache_dir)
 "$PYTHON3" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["jwks"]))' "$cache/jwks.json" >"$T/keys.json"
-grep -v '^jwks_cache_dir' "$CONF" >"$T/c4" && echo "jwks_file = $T/keys.json" >>"$T/c4" && chmod 600 "$T/c4"
-before=$($ET_MOCKCTL stats | jget /dev/stdin 'd["requests"]["keys"]')
+grep -v '^jwks_cache_dir' "$MOCK_CONF" >"$T/c4" && echo "jwks_file = $T/keys.json" >>"$T/c4" && chmod 600 "$T/c4"
+before=$(mock_ctl stats | jget /dev/stdin 'd["requests"]["keys"]')
 "$ENTRA_TAP" discover --config "$T/c4" >"$T/out" 2>"$T/e"
 check "discover with jwks_file says the keys are pinned" -- grep -q "pinned" "$T/out"
-after=$($ET_MOCKCTL stats | jget /dev/stdin 'd["requests"]["keys"]')
+after=$(mock_ctl stats | jget /dev/stdin 'd["requests"]["keys"]')
 check "jwks_file mode fetched no keys" -- test "$before" = "$after"
 cp "$top_srcdir/data/pam_entra_tap.conf.example" "$T/example.conf" && chmod 600 "$T/example.conf"
 "$ENTRA_TAP" check-config --config "$T/example.conf" >"$T/out" 2>"$T/e"

@@ -12,9 +12,8 @@
 #      PAM stacks unchanged.
 # Needs root; never skipped when CI=true.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
-here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
-. "${top_srcdir:-$here/../..}/tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 PKG=libpam-entra-tap
 GROUP=entra-admins
@@ -28,27 +27,16 @@ missing=
 for tool in dpkg-buildpackage dh lintian hardening-check unshare; do
 	command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
-if [ -n "$missing" ]; then
-	if [ "${CI:-}" = true ]; then
-		echo "1..1"
-		echo "not ok 1 - packaging tools missing:$missing (apt-get install debhelper dpkg-dev devscripts lintian)"
-		exit 1
-	fi
-	echo "1..0 # SKIP packaging tools missing:$missing"
-	exit 0
-fi
-if ! grep -qw overlay /proc/filesystems && ! modprobe overlay 2>/dev/null; then
-	[ "${CI:-}" = true ] && { echo "1..1"; echo "not ok 1 - no overlayfs"; exit 1; }
-	echo "1..0 # SKIP no overlayfs"
-	exit 0
-fi
+[ -z "$missing" ] ||
+	skip_all "packaging tools missing:$missing (apt-get install debhelper dpkg-dev devscripts lintian)"
+grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || skip_all "no overlayfs"
 
 T=$(mktemp -d /tmp/deb-package.XXXXXX) || exit 1
 cleanup() {
 	# the namespaces die with their processes; only the directory is left
 	rm -rf "$T"
 }
-trap cleanup EXIT
+at_exit cleanup
 # A clean environment for the build and the sandbox: nothing from `make check` (MAKEFLAGS
 # with jobserver fds, top_srcdir...) and the Debian interpreter first on PATH.
 CLEAN_ENV=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$T" LC_ALL=C.UTF-8 TMPDIR=/tmp)
@@ -70,8 +58,7 @@ chmod -R u+w "$T/src" # a distcheck tree is read-only
 st=$?
 if ! ok $st "dpkg-buildpackage -us -uc -b builds"; then
 	tail -40 "$T/build.log" | sed 's/^/# /'
-	done_testing
-	exit 1
+	finish
 fi
 debs=("$T/${PKG}"_*.deb)
 DEB=${debs[0]}
@@ -144,8 +131,7 @@ sbx "dpkg -i '$DEB'" >"$T/install.log" 2>&1
 st=$?
 sed 's/^/# install: /' "$T/install.log"
 if ! ok $st "dpkg -i installs the package in the sandbox"; then
-	done_testing
-	exit 1
+	finish
 fi
 [ "$(sbx "dpkg-query -W -f='\${db:Status-Abbrev}' $PKG")" = "ii " ]
 ok $? "inside, dpkg says installed"
@@ -228,7 +214,7 @@ if sbx "chattr +i /var/lib/entra-tap/grants" 2>/dev/null; then
 		[[ $(pkg_status) == ?"i " ]]
 	ok $? "dpkg -r stops when a grant cannot be revoked (store made immutable; exit $st, $(pkg_status))"
 else
-	ok 0 "dpkg -r stops when a grant cannot be revoked # SKIP chattr +i does not work on $T"
+	skip_optional "dpkg -r stops when a grant cannot be revoked: chattr +i does not work on $T"
 fi
 [ -n "$(sbx "find /var/lib/entra-tap/grants -name '*.grant'")" ]
 ok $? "grants are still in the store before the real removal"

@@ -1,18 +1,17 @@
 #!/bin/bash
 # 200 concurrent grants, then 200 revokes racing 200 more grants, all for different users:
 # no member entry is lost or duplicated, group and gshadow agree, the store matches.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/grant_sandbox.sh"
 gsb_enter "$@"
-PY=${PYTHON3:-/usr/bin/python3}
-CHECK="$top_srcdir/tests/integration/grant_files_check.py"
 G=$GSB_GROUP
-T=$(mktemp -d "$GSB_DIR/t.XXXXXX")
+T=$(sb_tmpdir)
 N=${GRANT_CONCURRENCY:-200}
 
 users_a=$(seq -f 'ca%03g' 1 "$N")
 users_b=$(seq -f 'cb%03g' 1 "$N")
 # shellcheck disable=SC2086
-gsb_useradd $users_a $users_b
+sb_useradd $users_a $users_b
 
 # run_all OUTDIR CMD-PREFIX... USERS: one background helper per user, exit codes in OUTDIR
 run_all() {
@@ -27,7 +26,7 @@ run_all() {
 	done
 }
 failures() { grep -lvx 0 "$1"/*.rc 2>/dev/null | wc -l; }
-sorted_members() { awk -F: -v g="$G" '$1 == g { print $4 }' "/etc/$1" | tr ',' '\n' | sed '/^$/d' | sort; }
+sorted_members() { sb_members "$1" | tr ',' '\n'; }
 
 start=$(date +%s%N)
 # shellcheck disable=SC2086
@@ -42,9 +41,9 @@ is "$(sorted_members group | tr '\n' ' ')" "$(echo $users_a | tr ' ' '\n' | sort
 is "$(sorted_members group | uniq -d | wc -l)" 0 "no user is listed twice in /etc/group"
 is "$(sorted_members gshadow | tr '\n' ' ')" "$(sorted_members group | tr '\n' ' ')" "/etc/gshadow agrees"
 gsb_helper list --json >"$T/grants.json"
-is "$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/grants.json")" "$N" \
+is "$("$PYTHON3" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/grants.json")" "$N" \
 	"the store holds $N grants"
-check "group files parse and agree with the store" "$PY" "$CHECK" --group "$G" --grants "$T/grants.json"
+check "group files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 
 start=$(date +%s%N)
 # shellcheck disable=SC2086
@@ -60,7 +59,7 @@ is "$(sorted_members group | tr '\n' ' ')" "$(echo $users_b | tr ' ' '\n' | sort
 is "$(sorted_members group | uniq -d | wc -l)" 0 "no user is listed twice"
 is "$(sorted_members gshadow | tr '\n' ' ')" "$(sorted_members group | tr '\n' ' ')" "/etc/gshadow agrees"
 gsb_helper list --json >"$T/grants.json"
-check "group files parse and agree with the store" "$PY" "$CHECK" --group "$G" --grants "$T/grants.json"
+check "group files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 out=$(gsb_helper sweep)
 check "a sweep afterwards has nothing to repair" grep -q "0 expired grant(s) ended, 0 member(s) removed, 0 member(s) restored" <<<"$out"
-tap_done
+done_testing

@@ -2,22 +2,21 @@
 # kill -9 at random instants of grants, revokes and sweeps (hundreds of runs): right after
 # each kill /etc/group and /etc/gshadow parse; after the next sweep they agree with the store,
 # no lock or temp file is left, and the elevated group has no member without a live grant.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/grant_sandbox.sh"
 gsb_enter "$@"
-PY=${PYTHON3:-/usr/bin/python3}
-CHECK="$top_srcdir/tests/integration/grant_files_check.py"
 KILLER=${GRANT_KILLER:-$top_builddir/tests/unit/helper_killer}
 G=$GSB_GROUP
-T=$(mktemp -d "$GSB_DIR/t.XXXXXX")
+T=$(sb_tmpdir)
 RUNS=${GRANT_KILL_RUNS:-300}
 # the sweep of each run ends the 1 s grants of earlier runs
-gsb_config duration_min 1s
-gsb_config permanent_members kperm
+sb_config duration_min 1s
+sb_config permanent_members kperm
 users="k0 k1 k2 k3 k4 k5 k6 k7 k8 k9 kperm"
 # shellcheck disable=SC2086
-gsb_useradd $users
+sb_useradd $users
 set -- $users
-[ -x "$KILLER" ] || { not_ok "no helper_killer at $KILLER"; tap_done; exit 1; }
+[ -x "$KILLER" ] || { fail "no helper_killer at $KILLER"; finish; }
 gpasswd -a kperm "$G" >/dev/null
 
 # kill delays spread over a whole grant's run time on this build and machine to start with,
@@ -51,7 +50,7 @@ for run in $(seq 1 "$RUNS"); do
 	*) finished=$((finished + 1)) span=$((span * 9 / 10)) ;;
 	esac
 	[ "$span" -ge 200 ] || span=200
-	if ! "$PY" "$CHECK" --group "$G" --parse-only 2>"$T/parse.err"; then
+	if ! gsb_files_check --parse-only 2>"$T/parse.err"; then
 		parse_fail=$((parse_fail + 1))
 		[ -n "$first_problem" ] || first_problem="run $run (${args[*]}, ${delay}us, $res): $(cat "$T/parse.err")"
 	fi
@@ -63,7 +62,7 @@ for run in $(seq 1 "$RUNS"); do
 		continue
 	fi
 	gsb_helper list --json >"$T/grants.json" 2>/dev/null
-	if ! "$PY" "$CHECK" --group "$G" --permanent kperm --grants "$T/grants.json" --now "$now" 2>"$T/agree.err"; then
+	if ! gsb_files_check --permanent kperm --grants "$T/grants.json" --now "$now" 2>"$T/agree.err"; then
 		agree_fail=$((agree_fail + 1))
 		[ -n "$first_problem" ] || first_problem="run $run (${args[*]}, ${delay}us, $res, now $now): $(cat "$T/agree.err")"
 	fi
@@ -82,4 +81,4 @@ check "some runs finished before the kill ($finished)" test "$finished" -gt 0
 check "the permanent member survived every sweep" grep -q "^$G:.*kperm" /etc/group
 ls /etc/group.[0-9]* /etc/gshadow.[0-9]* >/dev/null 2>&1
 is "$?" 2 "no lock-in-progress file of a killed process is left in /etc"
-tap_done
+done_testing

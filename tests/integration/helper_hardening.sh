@@ -2,21 +2,18 @@
 # The setuid helper against hostile callers: root verbs refused to non-root, argc 0 refused,
 # closed fds 0-2 survived, a hostile environment ignored, oversized arguments refused, no way
 # to hand it a path or a configuration, and a clear refusal when it is not setuid root.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/grant_sandbox.sh"
 gsb_enter "$@"
-PY=${PYTHON3:-/usr/bin/python3}
-CHECK="$top_srcdir/tests/integration/grant_files_check.py"
 ARGV0=${GRANT_ARGV0:-$top_builddir/tests/unit/helper_argv0}
 PRELOAD=${GRANT_PRELOAD:-$top_builddir/tests/unit/.libs/helper_preload.so}
 G=$GSB_GROUP
-T=$(mktemp -d "$GSB_DIR/t.XXXXXX")
-chmod 0755 "$T"
-gsb_useradd alice bob
-members() { awk -F: -v g="$G" '$1 == g { print $4 }' /etc/group; }
+T=$(sb_tmpdir)
+sb_useradd alice bob
 
 # ---- root verbs from a non-root caller ----
 id=$(gsb_helper grant alice --duration 10m 2>/dev/null)
-before=$(members)
+before=$(sb_members)
 for v in "grant bob" "revoke $id" "revoke --user alice" "list" "list --json" "sweep" "sweep --user alice"; do
 	# shellcheck disable=SC2086
 	gsb_as nobody $v >/dev/null 2>"$T/err"
@@ -26,7 +23,7 @@ for v in "grant bob" "revoke $id" "revoke --user alice" "list" "list --json" "sw
 done
 gsb_as alice grant alice >/dev/null 2>&1
 is "$?" 3 "alice cannot grant herself (exit 3)"
-is "$(members)" "$before" "the refused calls changed nothing"
+is "$(sb_members)" "$before" "the refused calls changed nothing"
 check "the grant is still there" test -f "$GSB_STATE/grants/$id.grant"
 gsb_as nobody status >"$T/out" 2>&1
 is "$?" 0 "nobody may run status"
@@ -48,7 +45,7 @@ if [ -x "$ARGV0" ]; then
 	"$ARGV0" "$GSB_BIN" 2>/dev/null
 	is "$?" 8 "argc 0 is refused for root too"
 else
-	not_ok "no helper_argv0 at $ARGV0"
+	fail "no helper_argv0 at $ARGV0"
 fi
 
 # ---- closed fds 0-2 ----
@@ -57,7 +54,7 @@ is "$?" 0 "root: grant with fds 0-2 closed succeeds"
 check "bob is a member" grep -q "^$G:.*bob" /etc/group
 check "no stray output went into a group file" bash -c "! grep -q 'entra-tap-helper' /etc/group /etc/gshadow"
 gsb_helper list --json >"$T/grants.json"
-check "the files parse and agree with the store" "$PY" "$CHECK" --group "$G" --grants "$T/grants.json"
+check "the files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 gsb_as alice status 0<&- 1>&- 2>&-
 is "$?" 0 "alice: status with fds 0-2 closed exits 0"
 gsb_as alice status 1>&- 2>&- 0<&- >/dev/null
@@ -79,7 +76,7 @@ if [ -f "$PRELOAD" ]; then
 	env "LD_PRELOAD=$PRELOAD" "ET_PRELOAD_MARKER=$T/control" /bin/true
 	check "control: the marker library leaves its mark in an ordinary program" test -f "$T/control"
 else
-	not_ok "no marker library at $PRELOAD"
+	fail "no marker library at $PRELOAD"
 fi
 out=$(setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" status 2>&1)
 is "$?" 0 "alice: status in a hostile environment exits 0"
@@ -99,7 +96,7 @@ setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}"
 check "LD_PRELOAD is ignored for a non-root caller" test ! -f "$T/preload-loaded"
 check "no program was taken from the caller's PATH" bash -c "! ls $T/path-used-* >/dev/null 2>&1"
 gsb_helper list --json >"$T/grants.json"
-check "the files still parse and agree with the store" "$PY" "$CHECK" --group "$G" --grants "$T/grants.json"
+check "the files still parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 
 # ---- oversized and excess arguments ----
 long=$(head -c 2000 /dev/zero | tr '\0' a)
@@ -117,7 +114,7 @@ is "$?" 2 "30 arguments are refused (exit 2)"
 check "the refusal names the limit" grep -q "too many arguments" "$T/err"
 gsb_helper grant bob --reason $'multi\nline\x1b[31m' --duration 10m >/dev/null 2>&1
 gsb_helper list --json >"$T/grants.json"
-check "a reason with control characters is stored sanitised" "$PY" -c '
+check "a reason with control characters is stored sanitised" "$PYTHON3" -c '
 import json,sys
 r=[x["reason"] for x in json.load(open(sys.argv[1])) if x["user"]=="bob"]
 sys.exit(0 if "multi?line?[31m" in r else 1)' "$T/grants.json"
@@ -128,4 +125,4 @@ chmod 0755 "$T/helper-copy"
 setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "$T/helper-copy" status 2>"$T/err"
 is "$?" 8 "a copy without the setuid bit refuses to run (exit 8)"
 check "and says it must be setuid root" grep -q "must be installed setuid root" "$T/err"
-tap_done
+done_testing

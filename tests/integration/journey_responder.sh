@@ -10,7 +10,8 @@
 . "$(dirname "$0")/journey_sandbox.sh"
 jny_enter "$@"
 . "$_jny_here/journey_steps.sh"
-GRANT_S=20
+# the grant must outlast the checks and the sudo before its end (about 4 s), no more
+GRANT_S=10
 
 eng_begin
 eng_elevate_code "${GRANT_S}s" "INC-2024 database failover"
@@ -21,7 +22,7 @@ eng_sudo refused
 eng_journal device_code
 
 # sudo's own entry of the command sits between the grant and its end
-order=$(sbx_journal_json ENTRA_TAP_GRANT_ID="$ENG_GRANT" + SYSLOG_IDENTIFIER=sudo | "$JNY_PY" -c '
+order=$(sbx_journal_json ENTRA_TAP_GRANT_ID="$ENG_GRANT" + SYSLOG_IDENTIFIER=sudo | "$PYTHON3" -c '
 import json, sys
 m_grant, m_revoke = sys.argv[1:3]
 out = []
@@ -40,6 +41,6 @@ print(" ".join(out))' "$(jny_msgid grant)" "$(jny_msgid revoke)")
 # one after the revoke does not either
 [ "$order" = "grant sudo revoke:expiry" ]
 ok $? "sudo's log of alice's command lies between the grant and its end by expiry" || diag "order: $order"
-is "$(jny_grant_field "$ENG_GRANT" 'g["id"]')" none "the ended grant is gone from the store"
+is "$(sb_grant_field "$ENG_GRANT" 'g["id"]')" none "the ended grant is gone from the store"
 
 done_testing

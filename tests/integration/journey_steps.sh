@@ -11,8 +11,9 @@
 #                                     sets ENG_GRANT (the printed id)
 #   eng_elevate_code DURATION REASON  the same, with Enter at the prompt: a device code,
 #                                     approved through the mock's control API
-#   eng_status [countdown]            `entra-tap-helper status`; with countdown, twice, 2 s
-#                                     apart, and the time left must have gone down
+#   eng_status [countdown]            `entra-tap-helper status`; with countdown, again once
+#                                     the clock's second has changed, and the time left must
+#                                     have gone down
 #   eng_sudo ok|refused               `sudo -n true` in the same shell
 #   eng_drop                          `entra-tap-helper drop`
 #   eng_expiry                        the grant's timer ends it; waits for it
@@ -39,6 +40,17 @@ _eng_result() {
 	_eng_failed=0
 	return "$r"
 }
+# _eng_prompted DURATION REASON SAY CHECK: alice types `entra-tap-helper elevate` (SAY
+# narrates it, @CMD@ standing for the command); CHECK names the test that the PAM service
+# prompted for the pass
+_eng_prompted() {
+	local cmd="entra-tap-helper elevate --duration $1 --reason \"$2\""
+	jny_say "${3//@CMD@/$cmd}"
+	ENG_GRANT=
+	jny_shell_send "$cmd"
+	jny_shell_expect "$ENG_PROMPT_RE" 20
+	_eng_ok $? "$4"
+}
 # show the command as typed and what the terminal printed
 _eng_show() { jny_show "$(printf '%s%s\n%s' "$JNY_SH_PROMPT" "$1" "$JNY_OUT")"; }
 
@@ -60,13 +72,13 @@ eng_begin() {
 eng_issue_tap() {
 	local var=$1 upn=${2:-alice@contoso.com} answer pass
 	jny_say "the administrator issues $upn a Temporary Access Pass (in Entra ID: user > Authentication methods > Temporary Access Pass; here the mock Entra ID)"
-	answer=$(jny_mock tap "{\"upn\":\"$upn\"}")
-	pass=$(printf '%s' "$answer" | "$JNY_PY" -c 'import json,sys; print(json.load(sys.stdin)["tap"])')
+	answer=$(mock_ctl tap "{\"upn\":\"$upn\"}")
+	pass=$(printf '%s' "$answer" | jget /dev/stdin 'd["tap"]')
 	[ -n "$pass" ]
 	_eng_ok $? "the mock Entra ID issued a Temporary Access Pass for $upn"
 	export "$var=$pass"
 	# a demo may show the pass of a mock; a test log keeps it out
-	[ "$JNY_MODE" = demo ] && jny_show "$(printf '%s' "$answer" | "$JNY_PY" -c '
+	[ "$TAP_STYLE" = human ] && jny_show "$(printf '%s' "$answer" | "$PYTHON3" -c '
 import json, sys
 a = json.load(sys.stdin)
 print("Temporary Access Pass: %s   (%s, valid %d minutes)" % (a["tap"], "one use" if a["one_time"] else "several uses", a["lifetime_minutes"]))')"
@@ -75,18 +87,16 @@ print("Temporary Access Pass: %s   (%s, valid %d minutes)" % (a["tap"], "one use
 
 # eng_elevate VAR DURATION REASON
 eng_elevate() {
-	local var=$1 dur=$2 reason=$3 cmd line secs
-	cmd="entra-tap-helper elevate --duration $dur --reason \"$reason\""
-	jny_say "alice asks for elevation: $cmd"
-	ENG_GRANT=
-	jny_shell_send "$cmd"
-	jny_shell_expect "$ENG_PROMPT_RE" 20
-	_eng_ok $? "the entra-tap PAM service prompts for the pass" || { _eng_abort; return 1; }
+	local var=$1 dur=$2 reason=$3 line
+	_eng_prompted "$dur" "$reason" "alice asks for elevation: @CMD@" \
+		"the entra-tap PAM service prompts for the pass" || { _eng_abort; return 1; }
 	line=$(_jny_sh_new | grep -oE "$ENG_PROMPT_RE" | tail -1)
 	jny_show "$line"
 	jny_say "alice types her pass at that prompt (it is not echoed)"
-	# the pass goes in only once the terminal's echo is off
-	sleep 0.3
+	# the pass goes in only once the terminal's echo is off: typed earlier, it would be
+	# echoed, then flushed when the prompt turns the echo off
+	jny_shell_echo_off
+	_eng_ok $? "the prompt turns the terminal's echo off"
 	jny_shell_type "${!var}"
 	jny_shell_wait 30
 	jny_show "$(printf '%s\n' "$JNY_OUT" | grep -vF "$line")"
@@ -105,37 +115,33 @@ _eng_granted() {
 	_eng_ok $? "it prints the group, the expiry in local time, the time left and the grant id"
 	ENG_GRANT=$(printf '%s\n' "$secs" | grep -oE '[0-9a-f]{32}$')
 	local want
-	want=$(date -d "@$(jny_grant_field "$ENG_GRANT" 'g["expires"]')" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null)
+	want=$(date -d "@$(sb_grant_field "$ENG_GRANT" 'g["expires"]')" '+%Y-%m-%d %H:%M:%S %Z' 2>/dev/null)
 	printf '%s\n' "$secs" | grep -qF "until $want"
 	_eng_ok $? "the expiry shown is the grant's, in the host's local time ($want)"
-	is "$(jny_grant_field "$ENG_GRANT" 'g["expires"] - g["created"]')" "$(_eng_seconds "$dur")" \
+	is "$(sb_grant_field "$ENG_GRANT" 'g["expires"] - g["created"]')" "$(_eng_seconds "$dur")" \
 		"the grant lasts the $dur asked"
-	is "$(jny_grant_field "$ENG_GRANT" 'g["reason"]')" "$reason" "the grant carries the reason"
-	is "$(jny_grant_field "$ENG_GRANT" 'g["method"]')" "$method" "the grant's method is $method"
-	jny_in_group alice
+	is "$(sb_grant_field "$ENG_GRANT" 'g["reason"]')" "$reason" "the grant carries the reason"
+	is "$(sb_grant_field "$ENG_GRANT" 'g["method"]')" "$method" "the grant's method is $method"
+	sb_in_group alice
 	_eng_ok $? "alice is in $G now"
 }
 
 # eng_elevate_code DURATION REASON: Enter at the prompt, the code approved at the mock
 eng_elevate_code() {
-	local dur=$1 reason=$2 cmd code shown
-	cmd="entra-tap-helper elevate --duration $dur --reason \"$reason\""
-	jny_say "alice asks for elevation with a device code: $cmd, then Enter at the prompt"
-	ENG_GRANT=
-	jny_shell_send "$cmd"
-	jny_shell_expect "$ENG_PROMPT_RE" 20
-	_eng_ok $? "the entra-tap PAM service prompts" || { _eng_abort; return 1; }
-	sleep 0.3
+	local dur=$1 reason=$2 code shown
+	_eng_prompted "$dur" "$reason" "alice asks for elevation with a device code: @CMD@, then Enter at the prompt" \
+		"the entra-tap PAM service prompts" || { _eng_abort; return 1; }
+	jny_shell_echo_off
 	jny_shell_type ''
 	jny_shell_expect 'Press Enter' 20
 	_eng_ok $? "Enter starts a device-code sign-in that says where to sign in" || { _eng_abort; return 1; }
 	shown=$(_jny_sh_new | sed '1d')
 	jny_show "$shown"
-	code=$(jny_mock device/pending | "$JNY_PY" -c 'import json,sys; p=json.load(sys.stdin)["pending"]; print(p[0]["user_code"] if len(p) == 1 else "")')
+	code=$(mock_ctl device/pending | "$PYTHON3" -c 'import json,sys; p=json.load(sys.stdin)["pending"]; print(p[0]["user_code"] if len(p) == 1 else "")')
 	[ -n "$code" ] && printf '%s\n' "$shown" | grep -qF "$code"
 	_eng_ok $? "the one pending code ($code) is the one shown on the terminal"
 	jny_say "alice signs in with her pass in a browser and approves code $code (here: the mock's control API)"
-	jny_mock device/approve "{\"user_code\":\"$code\",\"upn\":\"alice@contoso.com\"}" >/dev/null
+	mock_ctl device/approve "{\"user_code\":\"$code\",\"upn\":\"alice@contoso.com\"}" >/dev/null
 	_eng_ok $? "the mock approved the code for alice@contoso.com"
 	jny_shell_type ''
 	jny_shell_wait 60
@@ -168,12 +174,13 @@ eng_status() {
 	_eng_ok $? "status says alice is a member of $G"
 	l1=$(_eng_left_s "$JNY_OUT")
 	if [ "${1:-}" = countdown ]; then
-		sleep 2
+		# the time left is in whole seconds: once the clock's second has changed it is less
+		sleep_until $(($(date +%s) + 1))
 		jny_shell 'entra-tap-helper status'
 		_eng_show 'entra-tap-helper status'
 		l2=$(_eng_left_s "$JNY_OUT")
 		[ -n "$l1" ] && [ -n "$l2" ] && [ "$l2" -lt "$l1" ] && [ "$l2" -ge $((l1 - 4)) ]
-		_eng_ok $? "the time left counts down: ${l1}s, then ${l2}s two seconds later"
+		_eng_ok $? "the time left counts down: ${l1}s, then ${l2}s in a later second"
 	fi
 	_eng_result
 }
@@ -207,26 +214,26 @@ eng_drop() {
 	is "$JNY_RC" 0 "drop exits 0"
 	printf '%s\n' "$JNY_OUT" | grep -qx "grant $ENG_GRANT ended"
 	_eng_ok $? "it says the grant ended"
-	jny_in_group alice
+	sb_in_group alice
 	_eng_ok $((!$?)) "alice is no longer in $G"
 	_eng_result
 }
 
 eng_expiry() {
 	local exp unit late
-	exp=$(jny_grant_field "$ENG_GRANT" 'g["expires"]')
+	exp=$(sb_grant_field "$ENG_GRANT" 'g["expires"]')
 	unit=entra-tap-revoke-$ENG_GRANT.timer
 	jny_say "systemd holds a timer for the grant's end: $unit"
 	jny_show "$(sbx_exec systemctl list-timers --all --no-pager "$unit" | head -2)"
 	[ "$(sbx_exec systemctl show "$unit" -p ActiveState --value)" = active ]
 	_eng_ok $? "the grant's revocation timer is active in systemd"
 	jny_say "waiting for the expiry at $(date -d "@$exp" '+%H:%M:%S %Z') ..."
-	while [ "$(date +%s)" -lt "$exp" ]; do sleep 0.1; done
-	sbx_wait_for 10 sh -c "[ \"\$(systemctl show '$unit' -p LoadState --value)\" = not-found ] && ! getent group '$G' | cut -d: -f4 | tr ',' '\\n' | grep -qx alice"
+	sleep_until "$exp"
+	wait_until 10 sbx_exec sh -c "[ \"\$(systemctl show '$unit' -p LoadState --value)\" = not-found ] && ! getent group '$G' | cut -d: -f4 | tr ',' '\\n' | grep -qx alice"
 	_eng_ok $? "the timer fired and removed alice from $G"
 	late=$(awk -v a="$(date +%s.%N)" -v b="$exp" 'BEGIN { printf "%.1f", a - b }')
 	jny_say "the timer revoked the grant (seen ${late}s after the expiry instant)"
-	is "$(jny_grants alice)" 0 "no grant of alice is left in the store"
+	is "$(sb_grants --live alice)" 0 "no grant of alice is left in the store"
 	_eng_result
 }
 
@@ -235,7 +242,7 @@ eng_journal() {
 	local lines
 	jny_say "the journal tells the story: journalctl SYSLOG_IDENTIFIER=entra-tap + sudo's own log"
 	# journald may still be writing the last entry
-	sbx_wait_for 5 sh -c "journalctl --no-pager -q ENTRA_TAP_GRANT_ID=$ENG_GRANT ENTRA_TAP_EVENT=revoke | grep -q ."
+	wait_until 5 sbx_exec sh -c "journalctl --no-pager -q ENTRA_TAP_GRANT_ID=$ENG_GRANT ENTRA_TAP_EVENT=revoke | grep -q ."
 	# sudo's session lines (pam_unix, and pam_limits, which a sandbox may not apply) are noise here
 	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
 		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
@@ -247,7 +254,7 @@ eng_journal() {
 # _eng_story GRANT METHOD CAUSE: auth_ok, grant and revoke (with CAUSE), in this order
 _eng_story() {
 	local story
-	story=$(sbx_journal_json ENTRA_TAP_USER=alice | "$JNY_PY" -c '
+	story=$(sbx_journal_json ENTRA_TAP_USER=alice | "$PYTHON3" -c '
 import json, sys
 gid, method, cause, m_auth, m_grant, m_revoke = sys.argv[1:7]
 es = sorted((json.loads(l) for l in sys.stdin if l.strip()), key=lambda e: int(e["__REALTIME_TIMESTAMP"]))
@@ -280,13 +287,13 @@ eng_refused() {
 		;;
 	ineligible)
 		user=bob
-		pass=$(jny_tap bob@contoso.com)
+		pass=$(mock_tap bob@contoso.com)
 		rc_want=3
 		sentence='entra-tap-helper: elevate: the sign-in failed: no grant was made'
 		;;
 	idp-down)
-		pass=$(jny_tap alice@contoso.com)
-		jny_mock down '{"mode": "reset"}' >/dev/null
+		pass=$(mock_tap alice@contoso.com)
+		mock_ctl down '{"mode": "reset"}' >/dev/null
 		rc_want=10
 		sentence='entra-tap-helper: elevate: the identity provider could not be reached: no grant was made'
 		;;
@@ -296,19 +303,19 @@ eng_refused() {
 	[ "$user" = alice ] || { jny_shell_stop; jny_shell_start "$user"; }
 	jny_shell_send "entra-tap-helper elevate --duration 30m --reason \"INC-1234 restart api\""
 	if jny_shell_expect "$ENG_PROMPT_RE" 20; then
-		sleep 0.3
+		jny_shell_echo_off
 		jny_shell_type "$pass"
 	fi
 	jny_shell_wait 30
-	[ "$what" = idp-down ] && jny_mock up >/dev/null
+	[ "$what" = idp-down ] && mock_ctl up >/dev/null
 	jny_show "$JNY_OUT"
 	is "$JNY_RC" "$rc_want" "$what: elevate exits $rc_want"
 	want=$(printf '%s\n' "$JNY_OUT" | grep -c 'entra-tap-helper:')
 	is "$want" 1 "$what: the helper says one sentence"
 	printf '%s\n' "$JNY_OUT" | grep -qxF "$sentence"
 	_eng_ok $? "$what: '$sentence'"
-	is "$(jny_grants "$user")" 0 "$what: no grant for $user"
-	jny_in_group "$user"
+	is "$(sb_grants --live "$user")" 0 "$what: no grant for $user"
+	sb_in_group "$user"
 	_eng_ok $((!$?)) "$what: $user is not in $G"
 	jny_shell 'sudo -n true'
 	[ "$JNY_RC" != 0 ] && [ "$JNY_RC" != timeout ]

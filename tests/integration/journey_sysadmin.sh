@@ -14,13 +14,13 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/journey_sandbox.sh"
 jny_enter "$@"
-[ -x /usr/sbin/sshd ] || _jny_cannot "needs openssh-server"
-command -v ssh >/dev/null || _jny_cannot "needs openssh-client"
+[ -x /usr/sbin/sshd ] || skip_all "needs openssh-server"
+require_cmd ssh
 PORT=2299
 S=$SBX_DIR/ssh
 mkdir -p "$S"
 ssh-keygen -q -t ed25519 -N '' -f "$S/host_key" && ssh-keygen -q -t ed25519 -N '' -f "$S/alice_key" ||
-	_jny_cannot "ssh-keygen failed"
+	skip_all "ssh-keygen failed"
 mkdir -p "$SBX_DIR/home/alice/.ssh"
 install -m 0600 "$S/alice_key.pub" "$SBX_DIR/home/alice/.ssh/authorized_keys"
 chmod 0700 "$SBX_DIR/home/alice/.ssh"
@@ -30,10 +30,10 @@ chown -R --reference="$SBX_DIR/home/alice" "$SBX_DIR/home/alice/.ssh"
 debian_sshd=$(cat "$SBX_DIR/etc/pam.d/sshd")
 printf '%s\n' "$debian_sshd" | sed -e 's|^@include common-auth$|auth       required     pam_entra_tap.so grant|' \
 	-e 's|^@include common-account$|@include common-account\naccount    required     pam_entra_tap.so|' \
-	-e 's|^@include common-session$|@include common-session\nsession    optional     pam_entra_tap.so|' | jny_pam sshd
-grep -qE "^auth +required +$JNY_MODULE grant\$" "$SBX_DIR/etc/pam.d/sshd" &&
-	grep -qE "^account +required +$JNY_MODULE\$" "$SBX_DIR/etc/pam.d/sshd" &&
-	grep -qE "^session +optional +$JNY_MODULE\$" "$SBX_DIR/etc/pam.d/sshd"
+	-e 's|^@include common-session$|@include common-session\nsession    optional     pam_entra_tap.so|' | sb_pam sshd
+grep -qE "^auth +required +$SB_MODULE grant\$" "$SBX_DIR/etc/pam.d/sshd" &&
+	grep -qE "^account +required +$SB_MODULE\$" "$SBX_DIR/etc/pam.d/sshd" &&
+	grep -qE "^session +optional +$SB_MODULE\$" "$SBX_DIR/etc/pam.d/sshd"
 ok $? "/etc/pam.d/sshd: Debian's, with the module's auth (grant), account and session lines"
 {
 	echo "Port $PORT"
@@ -49,12 +49,7 @@ ok $? "/etc/pam.d/sshd: Debian's, with the module's auth (grant), account and se
 sbx_exec mkdir -p /run/sshd
 check "sshd -t accepts the configuration with the shipped fragment" -- sbx_exec /usr/sbin/sshd -t -f "$S/sshd_config"
 sbx_exec systemd-run -q --unit=journey-sshd /usr/sbin/sshd -D -e -f "$S/sshd_config"
-up=1
-for _ in $(seq 1 100); do
-	(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && { up=0; break; }
-	sleep 0.05
-done
-ok $up "sshd runs as a systemd service (journey-sshd) on 127.0.0.1:$PORT" || { done_testing; exit 1; }
+check "sshd runs as a systemd service (journey-sshd) on 127.0.0.1:$PORT" wait_until 5 sb_port_open "$PORT" || finish
 
 export ET_TAP
 PROMPT='Temporary Access Pass for alice@contoso.com'
@@ -62,36 +57,29 @@ PROMPT='Temporary Access Pass for alice@contoso.com'
 ssh_login() {
 	local log=$1
 	shift
-	"$JNY_PY" "$_jny_here/pam_drive.py" --timeout 40 --log "$log" "$@" -- ssh -F /dev/null -p "$PORT" \
+	sb_drive --timeout 40 --log "$log" "$@" -- ssh -F /dev/null -p "$PORT" \
 		-o UserKnownHostsFile="$S/known_hosts" -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=no \
 		-o IdentityAgent=none -o IdentitiesOnly=yes -o LogLevel=ERROR -o NumberOfPasswordPrompts=1 \
 		-o ConnectTimeout=10 -i "$S/alice_key" -o PreferredAuthentications=publickey,keyboard-interactive \
 		alice@127.0.0.1 'id -Gn'
 }
 session_has_group() { tr -d '\r' <"$1" | grep -qE "(^| )$G( |$)"; }
-newest_grant() {
-	sbx_helper list --json | "$JNY_PY" -c '
-import json, sys
-gs = [g for g in json.load(sys.stdin) if g["user"] == "alice"]
-print(max(gs, key=lambda g: g["created"])["id"] if gs else "none")'
-}
 revoke_timers() { sbx_exec systemctl list-units --all --no-legend --plain 'entra-tap-revoke-*' | grep -c 'entra-tap-revoke-'; }
-not_member() { ! jny_in_group alice; }
 
 # ---- key + Temporary Access Pass ----
-ET_TAP=$(jny_tap alice@contoso.com)
+ET_TAP=$(mock_tap alice@contoso.com)
 ssh_login "$SBX_DIR/log" "expect=$PROMPT" sendenv=ET_TAP
 is "$?" 0 "ssh with key and TAP: exit 0"
 jny_show "$(tr -d '\r' <"$SBX_DIR/log")"
 check "the session's first command already has $G" -- session_has_group "$SBX_DIR/log"
-g=$(newest_grant)
-is "$(jny_grant_field "$g" 'g["service"]')" sshd "the grant names the sshd service"
-is "$(jny_grant_field "$g" 'g["rhost"]')" 127.0.0.1 "... the remote address"
-is "$(jny_grant_field "$g" 'g["method"]')" tap "... and the method tap"
+g=$(sb_grant_field alice 'g["id"]')
+is "$(sb_grant_field "$g" 'g["service"]')" sshd "the grant names the sshd service"
+is "$(sb_grant_field "$g" 'g["rhost"]')" 127.0.0.1 "... the remote address"
+is "$(sb_grant_field "$g" 'g["method"]')" tap "... and the method tap"
 is "$(sbx_exec systemctl show "entra-tap-revoke-$g.timer" -p ActiveState --value)" active \
 	"systemd holds the login grant's revocation timer"
 e=$(sbx_journal_json MESSAGE_ID="$(jny_msgid auth_ok)" ENTRA_TAP_SERVICE=sshd ENTRA_TAP_USER=alice | tail -1)
-[ -n "$e" ] && printf '%s' "$e" | "$JNY_PY" -c 'import json,sys; e=json.load(sys.stdin); sys.exit(not (e.get("ENTRA_TAP_RHOST") == "127.0.0.1" and e.get("ENTRA_TAP_METHOD") == "tap"))'
+[ -n "$e" ] && printf '%s' "$e" | "$PYTHON3" -c 'import json,sys; e=json.load(sys.stdin); sys.exit(not (e.get("ENTRA_TAP_RHOST") == "127.0.0.1" and e.get("ENTRA_TAP_METHOD") == "tap"))'
 ok $? "the journal has the verified sign-in for sshd from 127.0.0.1, method tap"
 ! grep -qF "$ET_TAP" "$SBX_DIR/log" && ! sbx_exec journalctl --no-pager -q | grep -qF "$ET_TAP"
 ok $? "the pass is neither on the terminal nor in the journal"
@@ -102,8 +90,8 @@ ssh_login "$SBX_DIR/log" "expect=$PROMPT" send= "expect=Press Enter" device=appr
 is "$?" 0 "ssh with key and a device code approved at the mock: exit 0"
 jny_show "$(tr -d '\r' <"$SBX_DIR/log")"
 check "the session's first command already has $G" -- session_has_group "$SBX_DIR/log"
-g=$(newest_grant)
-is "$(jny_grant_field "$g" 'g["method"]')" device_code "the grant's method is device_code"
+g=$(sb_grant_field alice 'g["id"]')
+is "$(sb_grant_field "$g" 'g["method"]')" device_code "the grant's method is device_code"
 check "the code's message names this host and says to continue only if you started it" -- \
 	grep -q "Only continue if you started this on $(sbx_exec hostname) just now" "$SBX_DIR/log"
 sbx_helper revoke --user alice >/dev/null
@@ -113,27 +101,27 @@ timers0=$(revoke_timers)
 ET_TAP=WRONG0PASS1
 ssh_login "$SBX_DIR/log" "expect=$PROMPT" sendenv=ET_TAP
 is "$?" 255 "a wrong pass: ssh fails (255)"
-is "$(jny_grants alice)" 0 "... no grant"
-check "... alice is not in $G" -- not_member
+is "$(sb_grants --live alice)" 0 "... no grant"
+check_not "... alice is not in $G" -- sb_in_group alice
 
 # alice's local account has expired: pam_unix's account check refuses after the sign-in,
 # which had already made a grant in sshd's authentication child
 sed -i 's/^\(alice:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:[^:]*:\)[^:]*:/\11:/' "$SBX_DIR/etc/shadow"
 check "alice's account has an expiry date in the past" -- grep -q '^alice:\([^:]*:\)\{6\}1:' "$SBX_DIR/etc/shadow"
-ET_TAP=$(jny_tap alice@contoso.com)
+ET_TAP=$(mock_tap alice@contoso.com)
 ssh_login "$SBX_DIR/log" "expect=$PROMPT" sendenv=ET_TAP
 is "$?" 255 "a valid pass for an expired local account: ssh fails (255)"
 e=$(sbx_journal_json MESSAGE_ID="$(jny_msgid grant)" ENTRA_TAP_SERVICE=sshd ENTRA_TAP_USER=alice | tail -1)
-g=$(printf '%s' "$e" | "$JNY_PY" -c 'import json,sys; print(json.load(sys.stdin).get("ENTRA_TAP_GRANT_ID", ""))' 2>/dev/null)
+g=$(printf '%s' "$e" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin).get("ENTRA_TAP_GRANT_ID", ""))' 2>/dev/null)
 # common-account refuses (requisite) before the module's account line runs: the grant is
 # ended by the module's guard once sshd's connection process is gone, so allow it a moment
 t0=$(date +%s%N)
-sbx_wait_for 10 sh -c "journalctl --no-pager -q MESSAGE_ID=$(jny_msgid revoke) ENTRA_TAP_GRANT_ID=$g | grep -q ."
+wait_until 10 sbx_exec sh -c "journalctl --no-pager -q MESSAGE_ID=$(jny_msgid revoke) ENTRA_TAP_GRANT_ID=$g | grep -q ."
 ok $? "the grant made during the sign-in ($g) was revoked when the login failed"
 diag "revoked $(((($(date +%s%N) - t0) / 1000000))) ms after ssh exited"
-is "$(jny_grants alice)" 0 "... no grant is left"
-check "... alice is not in $G" -- not_member
-sbx_wait_for 3 sh -c "[ \$(systemctl list-units --all --no-legend --plain 'entra-tap-revoke-*' | grep -c entra-tap-revoke-) = $timers0 ]"
+is "$(sb_grants --live alice)" 0 "... no grant is left"
+check_not "... alice is not in $G" -- sb_in_group alice
+wait_until 3 sbx_exec sh -c "[ \$(systemctl list-units --all --no-legend --plain 'entra-tap-revoke-*' | grep -c entra-tap-revoke-) = $timers0 ]"
 ok $? "... and no revocation timer is left behind"
 sed -i 's/^\(alice:\([^:]*:\)\{6\}\)1:/\1:/' "$SBX_DIR/etc/shadow"
 

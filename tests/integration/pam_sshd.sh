@@ -10,6 +10,7 @@
 #     refuses keyboard-interactive alone;
 #   - setcred drops the elevated gid of a stale member from the session's groups.
 # sshd listens on 127.0.0.1:2299 in the test's own network namespace.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/pam_sandbox.sh"
 psb_enter "$@"
 T=$PSB_T
@@ -17,11 +18,10 @@ G=$GSB_GROUP
 PORT=2299
 HOME_ALICE=$GSB_DIR/home/alice
 FRAGMENT=$top_srcdir/data/sshd_config.d/entra-tap.conf
-command -v /usr/sbin/sshd >/dev/null || _psb_cannot "needs openssh-server"
-command -v ssh >/dev/null || _psb_cannot "needs openssh-client"
+require_cmd /usr/sbin/sshd ssh
 
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" || _psb_cannot "ssh-keygen failed"
-ssh-keygen -q -t ed25519 -N '' -f "$T/alice_key" || _psb_cannot "ssh-keygen failed"
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key" || skip_all "ssh-keygen failed"
+ssh-keygen -q -t ed25519 -N '' -f "$T/alice_key" || skip_all "ssh-keygen failed"
 install -d -o alice -g alice -m 0700 "$HOME_ALICE/.ssh"
 install -o alice -g alice -m 0600 "$T/alice_key.pub" "$HOME_ALICE/.ssh/authorized_keys"
 mkdir -p /run/sshd && chmod 0755 /run/sshd
@@ -33,7 +33,7 @@ sshd_stop() {
 	wait "$SSHD_PID" 2>/dev/null
 	SSHD_PID=
 }
-trap 'sshd_stop; _gsb_cleanup' EXIT
+at_exit sshd_stop
 
 # sshd_start [sshd_config lines...]: the lines first (the first value of a keyword wins),
 # then the shipped fragment
@@ -55,10 +55,7 @@ sshd_start() {
 	/usr/sbin/sshd -t -f "$T/sshd_config" 2>"$T/sshd.log" || { sed 's/^/# /' "$T/sshd.log"; return 1; }
 	/usr/sbin/sshd -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
 	SSHD_PID=$!
-	for _ in $(seq 1 100); do
-		(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return 0
-		sleep 0.05
-	done
+	wait_until 5 sb_port_open "$PORT" && return 0
 	sed 's/^/# /' "$T/sshd.log"
 	return 1
 }
@@ -70,29 +67,30 @@ SSH_OPTS=(-F /dev/null -p "$PORT" -o UserKnownHostsFile="$T/known_hosts" -o Glob
 ssh_kbd() {
 	local log=$1
 	shift
-	psb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -o IdentityFile=none \
+	sb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -o IdentityFile=none \
 		-o PubkeyAuthentication=no -o PreferredAuthentications=keyboard-interactive alice@127.0.0.1 'id -Gn'
 }
 # ssh_key LOG STEP...: public key first, then keyboard-interactive when the server asks
 ssh_key() {
 	local log=$1
 	shift
-	psb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -i "$T/alice_key" \
+	sb_drive --timeout 90 --log "$log" "$@" -- ssh "${SSH_OPTS[@]}" -i "$T/alice_key" \
 		-o PreferredAuthentications=publickey,keyboard-interactive alice@127.0.0.1 'id -Gn'
 }
-session_has_group() { tr -d '\r' <"$1" | grep -qE "(^| )$G( |$)"; }
-grant_field() {
-	gsb_helper list --json | "$PSB_PY" -c '
-import json, sys
-gs = [g for g in json.load(sys.stdin) if g["user"] == sys.argv[1]]
-g = max(gs, key=lambda g: g["created"]) if gs else None
-print(eval(sys.argv[2]) if g else "none")' "$1" "$2"
+# tap_login kbd|key [PASS]: alice logs in, PASS (default: a fresh pass from the mock) typed at
+# the module's prompt; how long it took in TIMED_MS
+tap_login() {
+	ET_TAP=${2:-$(mock_tap alice@contoso.com)}
+	timed "ssh_$1" "$T/log" "expect=$PROMPT" sendenv=ET_TAP
 }
+# code_login [STEP]: alice logs in with a device code (STEP: what the mock does with it)
+code_login() { timed ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" "$@" send=; }
+session_has_group() { tr -d '\r' <"$1" | grep -qE "(^| )$G( |$)"; }
 reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
 PROMPT='Temporary Access Pass for alice@contoso.com'
 export ET_TAP
 
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant
 account  required @MODULE@
 session  required @MODULE@
@@ -101,28 +99,21 @@ EOF
 # ---- keyboard-interactive alone: a TAP, then a device code ----
 check "sshd starts with keyboard-interactive" sshd_start "AuthenticationMethods keyboard-interactive"
 
-ET_TAP=$(psb_tap alice@contoso.com)
-t0=$(psb_now)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
-rc=$?
-ms=$(psb_ms_since "$t0")
-is "$rc" 0 "ssh with a TAP at the keyboard-interactive prompt: exit 0"
-diag "ssh login with a TAP, to the end of \`id -Gn\`: ${ms} ms"
+tap_login kbd
+is "$?" 0 "ssh with a TAP at the keyboard-interactive prompt: exit 0"
+diag "ssh login with a TAP, to the end of \`id -Gn\`: ${TIMED_MS} ms"
 check "... the first command's groups include $G" session_has_group "$T/log"
-is "$(grant_field alice 'g["service"]')" sshd "... the grant names the sshd service"
-is "$(grant_field alice 'g["rhost"]')" 127.0.0.1 "... and the remote address"
-is "$(grant_field alice 'g["method"]')" tap "... and the method tap"
+is "$(sb_grant_field alice 'g["service"]')" sshd "... the grant names the sshd service"
+is "$(sb_grant_field alice 'g["rhost"]')" 127.0.0.1 "... and the remote address"
+is "$(sb_grant_field alice 'g["method"]')" tap "... and the method tap"
 check "the pass is not in sshd's log" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/sshd.log"
 reset_user alice
 
-t0=$(psb_now)
-ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" device=approve:alice@contoso.com send=
-rc=$?
-ms=$(psb_ms_since "$t0")
-is "$rc" 0 "ssh with a device code approved at the mock: exit 0"
-diag "ssh login with a device code, to the end of \`id -Gn\`: ${ms} ms"
+code_login device=approve:alice@contoso.com
+is "$?" 0 "ssh with a device code approved at the mock: exit 0"
+diag "ssh login with a device code, to the end of \`id -Gn\`: ${TIMED_MS} ms"
 check "... the first command's groups include $G" session_has_group "$T/log"
-is "$(grant_field alice 'g["method"]')" device_code "... the grant's method is device_code"
+is "$(sb_grant_field alice 'g["method"]')" device_code "... the grant's method is device_code"
 check "... the prompt names the host" grep -qF "$(hostname)" "$T/log"
 check "... the service" grep -q "service sshd" "$T/log"
 check "... the remote address" grep -qF "from 127.0.0.1" "$T/log"
@@ -132,39 +123,30 @@ reset_user alice
 
 # declined and expired codes: a refusal soon after Enter, no grant
 for how in decline expire; do
-	t0=$(psb_now)
-	ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" device=$how send=
-	rc=$?
-	ms=$(psb_ms_since "$t0")
-	is "$rc" 255 "a device code the mock was told to $how: ssh fails (255)"
-	check "... within 15 s: ${ms} ms" test "$ms" -lt 15000
-	is "$(psb_grants alice)" 0 "... no grant"
-	if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
+	code_login device=$how
+	is "$?" 255 "a device code the mock was told to $how: ssh fails (255)"
+	check "... within 15 s: ${TIMED_MS} ms" test "$TIMED_MS" -lt 15000
+	is "$(sb_grants alice)" 0 "... no grant"
+	check_not "... alice is not in $G" sb_in_group alice
 done
 
 # nobody approves: the module's own deadline (device_code_timeout, here its minimum of 10 s)
 # ends the wait well inside sshd's LoginGraceTime
-gsb_config device_code_timeout 10s
-t0=$(psb_now)
-ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" send=
-rc=$?
-ms=$(psb_ms_since "$t0")
-gsb_config device_code_timeout 90s
+sb_config device_code_timeout 10s
+code_login
+rc=$? ms=$TIMED_MS
+sb_config device_code_timeout 90s
 is "$rc" 255 "a device code nobody approves: ssh fails (255)"
 # the wait ends at the deadline, or at the last poll when the next one could not come
 # before it (polls every 5 s here): never later than the deadline
 check "... by device_code_timeout (10 s), after at least one poll interval: ${ms} ms" \
 	test "$ms" -ge 4500 -a "$ms" -lt 12000
-is "$(psb_grants alice)" 0 "... no grant"
+is "$(sb_grants alice)" 0 "... no grant"
 
-ET_TAP=WRONG0PASS1
-t0=$(psb_now)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
-rc=$?
-ms=$(psb_ms_since "$t0")
-is "$rc" 255 "a wrong TAP: ssh fails (255)"
-check "... within 10 s: ${ms} ms" test "$ms" -lt 10000
-is "$(psb_grants alice)" 0 "... no grant"
+tap_login kbd WRONG0PASS1
+is "$?" 255 "a wrong TAP: ssh fails (255)"
+check "... within 10 s: ${TIMED_MS} ms" test "$TIMED_MS" -lt 10000
+is "$(sb_grants alice)" 0 "... no grant"
 
 # a login refused after authentication (account phase) leaves no grant behind, although the
 # grant was made in sshd's authentication child: sshd runs pam_acct_mgmt in that child too,
@@ -172,95 +154,85 @@ is "$(psb_grants alice)" 0 "... no grant"
 # account stack refuses. The grant's guard revokes it when the connection process ends.
 # grants_gone USER: wait (at most 5 s) for USER's grants to be gone; prints the count left
 grants_gone() {
-	local n
-	for _ in $(seq 1 50); do
-		n=$(psb_grants "$1")
-		[ "$n" = 0 ] && break
-		sleep 0.1
-	done
-	echo "$n"
+	wait_until 5 no_grants "$1" >&2
+	sb_grants "$1"
 }
+no_grants() { [ "$(sb_grants "$1")" = 0 ]; }
+# guard_done: the guard of alice's newest grant has ended (whatever it was to revoke is revoked)
+guard_done() { ! pgrep -f "entra-tap-helper guard $(sb_grant_field alice 'g["id"]') " >/dev/null; }
 no_marker() { [ -z "$(ls -A /var/lib/entra-tap/pending 2>/dev/null)" ]; }
 for how in required requisite; do
-	psb_pam sshd <<EOF
+	sb_pam sshd <<EOF
 auth     required @MODULE@ grant
 account  $how pam_deny.so
 account  required @MODULE@
 session  required @MODULE@
 EOF
-	ET_TAP=$(psb_tap alice@contoso.com)
-	t0=$(psb_now)
-	ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+	t0=$(now_ns)
+	tap_login kbd
 	is "$?" 255 "a TAP login that the account phase refuses (pam_deny, $how, before the module): ssh fails (255)"
 	is "$(grants_gone alice)" 0 "... no grant is left behind"
-	diag "... gone $(psb_ms_since "$t0") ms after the login started"
-	if psb_in_group alice; then not_ok "... alice is not in $G"; else ok "... alice is not in $G"; fi
+	diag "... gone $(ms_since "$t0") ms after the login started"
+	check_not "... alice is not in $G" sb_in_group alice
 	check "... the pending marker is gone too" no_marker
 	reset_user alice
 done
 # the same with the refusal after the module
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant
 account  required @MODULE@
 account  required pam_deny.so
 session  required @MODULE@
 EOF
-ET_TAP=$(psb_tap alice@contoso.com)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+tap_login kbd
 is "$?" 255 "a TAP login refused by pam_deny after the module's account check: ssh fails (255)"
 is "$(grants_gone alice)" 0 "... no grant is left behind"
 reset_user alice
 # control: a login that succeeds keeps its grant after the connection has ended (opening the
 # session settled it: the guard stands down)
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant
 account  required @MODULE@
 session  required @MODULE@
 EOF
-ET_TAP=$(psb_tap alice@contoso.com)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+tap_login kbd
 is "$?" 0 "control: a TAP login that succeeds"
-sleep 2
-is "$(psb_grants alice)" 1 "control: ... its grant outlives the connection"
-check "control: ... and alice stays in $G" psb_in_group alice
+wait_until 5 guard_done
+is "$(sb_grants alice)" 1 "control: ... its grant outlives the connection"
+check "control: ... and alice stays in $G" sb_in_group alice
 check "control: ... no pending marker is left" no_marker
 reset_user alice
 # the same without the module's session line: sshd's pam_setcred (through the auth line) settles
 # the grant in the connection process
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant
 account  required @MODULE@
 session  required pam_permit.so
 EOF
-ET_TAP=$(psb_tap alice@contoso.com)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+tap_login kbd
 is "$?" 0 "control: a TAP login that succeeds, no session line of the module"
-sleep 2
-is "$(psb_grants alice)" 1 "control: ... its grant outlives the connection (setcred settled it)"
+wait_until 5 guard_done
+is "$(sb_grants alice)" 1 "control: ... its grant outlives the connection (setcred settled it)"
 check "control: ... no pending marker is left" no_marker
 reset_user alice
 
 # ---- the shipped fragment: publickey, then keyboard-interactive ----
 check "sshd starts with the shipped fragment" sshd_start
-ET_TAP=$(psb_tap alice@contoso.com)
-t0=$(psb_now)
-ssh_key "$T/log" "expect=$PROMPT" sendenv=ET_TAP
-rc=$?
-ms=$(psb_ms_since "$t0")
-is "$rc" 0 "publickey,keyboard-interactive: key and TAP log in"
-diag "ssh login with a key and a TAP: ${ms} ms"
+tap_login key
+is "$?" 0 "publickey,keyboard-interactive: key and TAP log in"
+diag "ssh login with a key and a TAP: ${TIMED_MS} ms"
 check "... the first command's groups include $G" session_has_group "$T/log"
 reset_user alice
-psb_mock stats/reset >/dev/null
+mock_ctl stats/reset >/dev/null
 ssh_kbd "$T/log"
 rc=$?
 is "$rc" 255 "publickey,keyboard-interactive: keyboard-interactive alone is refused"
 check "... before any prompt of the module" bash -c '! grep -q "Temporary Access Pass" "$1"' _ "$T/log"
-is "$(psb_mock stats | "$PSB_PY" -c 'import json,sys; d=json.load(sys.stdin)["requests"]; print(d["devicecode"] + d["token"])')" 0 \
+is "$(mock_ctl stats | "$PYTHON3" -c 'import json,sys; d=json.load(sys.stdin)["requests"]; print(d["devicecode"] + d["token"])')" 0 \
 	"... and the identity provider was not asked anything"
 
 # require_prior_publickey: the module itself refuses a login that did not start with a key
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant require_prior_publickey
 account  required @MODULE@
 session  required @MODULE@
@@ -268,16 +240,15 @@ EOF
 check "sshd starts with keyboard-interactive alone" sshd_start "AuthenticationMethods keyboard-interactive"
 ssh_kbd "$T/log"
 is "$?" 255 "require_prior_publickey: keyboard-interactive alone is refused by the module"
-is "$(psb_grants alice)" 0 "... no grant"
+is "$(sb_grants alice)" 0 "... no grant"
 check "sshd starts with the shipped fragment" sshd_start
-ET_TAP=$(psb_tap alice@contoso.com)
-ssh_key "$T/log" "expect=$PROMPT" sendenv=ET_TAP
+tap_login key
 is "$?" 0 "require_prior_publickey: after a key, the TAP logs in"
 reset_user alice
 
 # ---- expiry: the grant made at login ends, and the account phase refuses the next login
 # until it has been revoked (no timers in this sandbox: the account phase is what acts) ----
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@ grant
 account  required pam_unix.so
 account  required @MODULE@
@@ -285,28 +256,27 @@ session  required @MODULE@
 EOF
 check "sshd starts with publickey or keyboard-interactive" \
 	sshd_start "AuthenticationMethods publickey keyboard-interactive"
-gsb_config duration_default 3s
-ET_TAP=$(psb_tap alice@contoso.com)
-ssh_kbd "$T/log" "expect=$PROMPT" sendenv=ET_TAP
-is "$?" 0 "a TAP login with duration_default = 3s"
+# 2 s: the account phase, right after the sign-in, still finds the grant live
+sb_config duration_default 2s
+tap_login kbd
+is "$?" 0 "a TAP login with duration_default = 2s"
 check "... the session has $G" session_has_group "$T/log"
-expires=$(grant_field alice 'g["expires"]')
-while [ "$(date +%s)" -le "$expires" ]; do sleep 0.2; done
+sleep_until "$(sb_grant_field alice 'g["expires"]')"
 ssh_key "$T/log"
 is "$?" 255 "after the grant's expiry, the next login (with a key) is refused by the account phase"
-is "$(psb_grants alice)" 0 "... which revoked the expired grant"
-if psb_in_group alice; then not_ok "... alice is no longer in $G"; else ok "... alice is no longer in $G"; fi
+is "$(sb_grants alice)" 0 "... which revoked the expired grant"
+check_not "... alice is no longer in $G" sb_in_group alice
 ssh_key "$T/log"
 is "$?" 0 "then a key login works again"
-if session_has_group "$T/log"; then not_ok "... without $G"; else ok "... without $G"; fi
-gsb_config duration_default 1h
+check_not "... without $G" session_has_group "$T/log"
+sb_config duration_default 1h
 
 # ---- setcred: a stale member loses the elevated gid ----
 # publickey only, so that neither the auth nor the account phase of the module runs: what
 # removes the gid is pam_sm_setcred, called by sshd after initgroups()
 check "sshd starts with publickey alone" sshd_start "AuthenticationMethods publickey"
 stale() { gpasswd -a alice "$G" >/dev/null; }
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required pam_permit.so
 account  required pam_permit.so
 session  required pam_permit.so
@@ -315,18 +285,15 @@ stale
 ssh_key "$T/log"
 is "$?" 0 "control: a stale member logs in with a key, no module in the stack"
 check "control: ... and the session has $G (so the next check can fail)" session_has_group "$T/log"
-psb_pam sshd <<'EOF'
+sb_pam sshd <<'EOF'
 auth     required @MODULE@
 account  required pam_permit.so
 session  required pam_permit.so
 EOF
 ssh_key "$T/log"
 is "$?" 0 "a stale member logs in with a key, the module's setcred in the stack"
-if session_has_group "$T/log"; then
-	not_ok "... setcred dropped $G from the session's groups"
-	sed 's/^/#   /' "$T/log"
-else ok "... setcred dropped $G from the session's groups"; fi
-check "... while the group file still lists alice (nothing else removed it)" psb_in_group alice
+check_not "... setcred dropped $G from the session's groups" session_has_group "$T/log" || sed 's/^/#   /' "$T/log"
+check "... while the group file still lists alice (nothing else removed it)" sb_in_group alice
 gpasswd -d alice "$G" >/dev/null
 
 # a live grant keeps the gid through setcred
@@ -337,4 +304,4 @@ check "... and keeps $G through setcred" session_has_group "$T/log"
 reset_user alice
 
 sshd_stop
-tap_done
+done_testing

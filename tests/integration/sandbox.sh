@@ -1,11 +1,13 @@
 # shellcheck shell=bash
-# sandbox.sh: a throwaway machine for integration tests, with real systemd as PID 1.
+# sandbox.sh: a throwaway machine for integration tests, with real systemd as PID 1. Built on
+# sandbox_base.sh (the private /etc, users, configuration, the helper's staging); TAP from
+# lib.sh.
 #
 # Source it from a bash test, then:
 #   sbx_init                 make the state dir: a private copy of /etc (masked noisy units,
 #                            empty fstab, new machine-id, elevated group, config file), our
-#                            units installed and enabled, the built helper staged. Sets an
-#                            EXIT trap that runs sbx_cleanup.
+#                            units installed and enabled, the built helper staged. Runs
+#                            sbx_cleanup when the script exits.
 #   sbx_start [--no-systemd] boot systemd as PID 1 of new PID + mount + cgroup namespaces;
 #                            with --no-systemd the same namespaces hold only a sleeping PID 1
 #                            (a container without systemd: no bus, no journal)
@@ -15,15 +17,11 @@
 #   sbx_halt [SECS]          clean shutdown (SIGRTMIN+3), SIGKILL when it takes too long
 #   sbx_reboot               sbx_crash, then sbx_start + sbx_wait_running on the same state
 #   sbx_cleanup              stop whatever runs, remove cgroup and state dir (idempotent)
-#   sbx_config KEY VALUE     set a key in the sandbox's /etc/security/pam_entra_tap.conf
-#   sbx_useradd NAME...      add local users (no home) to the sandbox's /etc
-#   sbx_members              the elevated group's member list, as getent inside reports it
 #   sbx_journal_json ARGS    journalctl -o json ARGS inside the running sandbox
 #   sbx_helper ARGS          run the installed entra-tap-helper inside, as root
-#   sbx_wait_for SECS CMD... run CMD inside every 20 ms until it succeeds; 1 after SECS
-#   sbx_now                  the time as seconds.nanoseconds (for lateness figures)
-# TAP helpers (ok, check, diag, require_root, done_testing) come from lib.sh beside this
-# file, or the same few functions defined here when it is absent.
+# and sandbox_base.sh's sb_* (sb_config, sb_useradd, sb_listed, sb_in_group, ...; sb_exec
+# is sbx_exec, sb_helper is sbx_helper). Wait for something inside with
+# `wait_until SECS sbx_exec CMD...` (lib.sh).
 #
 # Inside, the sandbox sees:
 #   /etc                 $SBX_DIR/etc, a copy of the host's /etc (kept across reboots)
@@ -51,16 +49,18 @@
 # entra-elevated).
 # Needs root, util-linux (unshare, nsenter, setpriv), overlayfs and systemd.
 
+[ -z "${_SBX_LOADED:-}" ] || return 0
+_SBX_LOADED=1
+SB_GROUP=${SBX_GROUP:-${SB_GROUP:-entra-elevated}}
+# shellcheck source=tests/integration/sandbox_base.sh
+. "$(dirname "${BASH_SOURCE[0]}")/sandbox_base.sh"
 SBX_LIFETIME=${SBX_LIFETIME:-900}
-SBX_GROUP=${SBX_GROUP:-entra-elevated}
+SBX_GROUP=$SB_GROUP
 SBX_PID=
 SBX_LAUNCH_PID=
 SBX_CGROUP=
 SBX_DIR=
 
-_sbx_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-top_srcdir=${top_srcdir:-$(cd "$_sbx_here/../.." && pwd)}
-top_builddir=${top_builddir:-$top_srcdir}
 SBX_HELPER=${SBX_HELPER:-$top_builddir/entra-tap-helper}
 
 # Units that touch the kernel or the host's files, or only slow the boot down.
@@ -81,23 +81,8 @@ systemd-boot-system-token.service systemd-boot-update.service e2scrub_reap.servi
 e2scrub_all.timer apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer
 man-db.timer logrotate.timer systemd-logind.service getty.target console-getty.service"
 
-if ! declare -F ok >/dev/null; then
-	# shellcheck source=tests/integration/lib.sh
-	. "$_sbx_here/lib.sh"
-fi
-
 _sbx_log() { echo "# sandbox: $*" >&2; }
 _sbx_die() { echo "# sandbox: FATAL: $*" >&2; return 1; }
-
-_sbx_sbindir() {
-	if [ -n "${SBX_SBINDIR:-}" ]; then echo "$SBX_SBINDIR"; return; fi
-	if [ -f "$top_builddir/Makefile" ]; then
-		printf 'sbx-print-sbindir:\n\t@echo $(sbindir)\n' |
-			make -s --no-print-directory -f "$top_builddir/Makefile" -f - sbx-print-sbindir 2>/dev/null &&
-			return
-	fi
-	echo /usr/local/sbin
-}
 
 # The cgroup2 hierarchy the sandbox nests in: pure v2 hosts and hybrid ones.
 _sbx_cgroup_base() {
@@ -111,7 +96,7 @@ _sbx_cgroup_base() {
 }
 
 sbx_init() {
-	local u
+	local u e
 	[ "$(id -u)" = 0 ] || { _sbx_die "needs root"; return 1; }
 	for u in unshare nsenter setpriv timeout systemctl; do
 		command -v "$u" >/dev/null || { _sbx_die "missing $u"; return 1; }
@@ -120,29 +105,27 @@ sbx_init() {
 	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
 		{ _sbx_die "no overlayfs"; return 1; }
 	_sbx_cgroup_base >/dev/null || { _sbx_die "no cgroup2 hierarchy"; return 1; }
+	_sb_sbindir || { _sbx_die "$SB_WHY"; return 1; }
+	SBX_SBINDIR=$SB_SBINDIR
 
 	SBX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/entra-tap-sbx.XXXXXX") || return 1
+	SB_DIR=$SBX_DIR
 	chmod 0755 "$SBX_DIR"
-	trap 'sbx_cleanup' EXIT
-	trap 'exit 130' INT TERM HUP
-	SBX_SBINDIR=$(_sbx_sbindir)
-	case "$SBX_SBINDIR" in /*) ;; *) _sbx_die "bad sbindir '$SBX_SBINDIR'"; return 1 ;; esac
-
-	mkdir -p "$SBX_DIR/var/upper" "$SBX_DIR/var/work" "$SBX_DIR/state" "$SBX_DIR/bin" "$SBX_DIR/journal"
+	at_exit sbx_cleanup
+	mkdir -p "$SBX_DIR/var/upper" "$SBX_DIR/var/work" "$SBX_DIR/state" "$SBX_DIR/journal"
 	chmod 0700 "$SBX_DIR/state"
-	cp -a /etc "$SBX_DIR/etc"
-	local e="$SBX_DIR/etc"
+	sb_etc_init || return 1
+	e=$SB_ETC/systemd/system
 	# host-enabled units stay on the host; only what the sandbox target pulls in runs
-	find "$e/systemd/system" -mindepth 1 -maxdepth 1 \( -name '*.wants' -o -name '*.requires' \) \
-		-exec rm -rf {} +
+	find "$e" -mindepth 1 -maxdepth 1 \( -name '*.wants' -o -name '*.requires' \) -exec rm -rf {} +
 	for u in $SBX_MASK; do
-		rm -f "$e/systemd/system/$u"
-		ln -s /dev/null "$e/systemd/system/$u"
+		rm -f "$e/$u"
+		ln -s /dev/null "$e/$u"
 	done
-	: >"$e/fstab"
-	systemd-id128 new >"$e/machine-id"
-	rm -f "$e/systemd/system/default.target"
-	cat >"$e/systemd/system/entra-tap-sandbox.target" <<-'EOF'
+	: >"$SB_ETC/fstab"
+	systemd-id128 new >"$SB_ETC/machine-id"
+	rm -f "$e/default.target"
+	cat >"$e/entra-tap-sandbox.target" <<-'EOF'
 		[Unit]
 		Description=entra-tap test sandbox
 		Requires=basic.target
@@ -150,35 +133,12 @@ sbx_init() {
 		Wants=systemd-user-sessions.service
 		AllowIsolate=yes
 	EOF
-	mkdir -p "$e/systemd/system/entra-tap-sandbox.target.wants" "$e/systemd/system/timers.target.wants"
+	mkdir -p "$e/entra-tap-sandbox.target.wants" "$e/timers.target.wants"
 	# journald: keep everything, no rate limit (tests count entries), flush quickly
-	mkdir -p "$e/systemd/journald.conf.d"
+	mkdir -p "$SB_ETC/systemd/journald.conf.d"
 	printf '[Journal]\nStorage=persistent\nRateLimitBurst=0\nSyncIntervalSec=1s\n' \
-		>"$e/systemd/journald.conf.d/sandbox.conf"
+		>"$SB_ETC/systemd/journald.conf.d/sandbox.conf"
 	_sbx_install_units
-	# the elevated group, empty, in group and gshadow
-	if ! grep -q "^$SBX_GROUP:" "$e/group"; then
-		local gid=4790
-		while cut -d: -f3 "$e/group" | grep -qx "$gid"; do gid=$((gid + 1)); done
-		echo "$SBX_GROUP:x:$gid:" >>"$e/group"
-		[ -f "$e/gshadow" ] && echo "$SBX_GROUP:!::" >>"$e/gshadow"
-	fi
-	# a complete configuration (root-owned, 0644, as the loader demands); tests change keys
-	# with sbx_config
-	mkdir -p "$e/security"
-	cat >"$e/security/pam_entra_tap.conf" <<-EOF
-		tenant_id = 11111111-2222-3333-4444-555555555555
-		client_id = 66666666-7777-8888-9999-000000000000
-		allowed_domains = example.com
-		eligible_groups = aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
-		elevated_group = $SBX_GROUP
-		duration_min = 1s
-		duration_default = 1h
-		duration_max = 8h
-	EOF
-	chown root:root "$e/security/pam_entra_tap.conf"
-	chmod 0644 "$e/security/pam_entra_tap.conf"
-	return 0
 }
 
 # Our units, as built (paths substituted), installed and enabled in the private /etc.
@@ -201,41 +161,13 @@ _sbx_install_units() {
 	return 0
 }
 
-sbx_config() {
-	local f="$SBX_DIR/etc/security/pam_entra_tap.conf"
-	sed -i "/^[[:space:]]*$1[[:space:]]*=/d" "$f"
-	echo "$1 = $2" >>"$f"
-}
-
-sbx_useradd() {
-	local e="$SBX_DIR/etc" n uid=5000
-	for n in "$@"; do
-		grep -q "^$n:" "$e/passwd" && continue
-		while cut -d: -f3 "$e/passwd" | grep -qx "$uid" || cut -d: -f3 "$e/group" | grep -qx "$uid"; do
-			uid=$((uid + 1))
-		done
-		echo "$n:x:$uid:$uid::/nonexistent:/usr/sbin/nologin" >>"$e/passwd"
-		echo "$n:x:$uid:" >>"$e/group"
-		[ -f "$e/shadow" ] && echo "$n:!:19000::::::" >>"$e/shadow"
-		[ -f "$e/gshadow" ] && echo "$n:!::" >>"$e/gshadow"
-	done
-}
-
 # The script that runs as PID 1 of the new namespaces until it becomes systemd.
 _sbx_write_boot() {
-	local keep="$SBX_DIR $top_builddir $top_srcdir ${SBX_EXTRA_KEEP:-}" p i=0 anc
-	# the install dir may not exist yet (a build for another prefix, `make distcheck`): the
-	# overlay goes on its deepest existing ancestor and the rest is made inside
-	anc=$SBX_SBINDIR
-	while [ ! -d "$anc" ]; do anc=$(dirname "$anc"); done
-	case "$anc" in / | /usr | /etc | /var | /proc | /sys | /dev | /run | /tmp)
-		_sbx_die "will not overlay $anc for $SBX_SBINDIR"
-		return 1
-		;;
-	esac
+	local keep="$SBX_DIR $top_builddir $top_srcdir ${SBX_EXTRA_KEEP:-}" p i=0
+	_sb_anchor || { _sbx_die "$SB_WHY"; return 1; }
 	for p in $keep; do
-		case "$p/" in "$anc"/*)
-			_sbx_die "the overlay for $SBX_SBINDIR on $anc would hide $p: configure another prefix"
+		case "$p/" in "$SB_ANC"/*)
+			_sbx_die "the overlay for $SBX_SBINDIR on $SB_ANC would hide $p: configure another prefix"
 			return 1
 			;;
 		esac
@@ -262,12 +194,7 @@ _sbx_write_boot() {
 		echo "mount --bind '$SBX_DIR/journal' /var/log/journal"
 		# the install dir: the host's as a read-only lower layer, writes in a tmpfs, plus our
 		# helper, setuid root
-		echo "mkdir -p '$anc' /run/.sbx/ov && mount -t tmpfs -o mode=0755 tmpfs /run/.sbx/ov"
-		echo "mkdir /run/.sbx/ov/upper /run/.sbx/ov/work"
-		echo "mount -t overlay overlay -o 'lowerdir=$anc,upperdir=/run/.sbx/ov/upper,workdir=/run/.sbx/ov/work' '$anc'"
-		echo "umount -l /run/.sbx/ov"
-		echo "mkdir -p '$SBX_SBINDIR'"
-		echo "if [ -f '$SBX_DIR/bin/entra-tap-helper' ]; then install -o root -g root -m 4755 '$SBX_DIR/bin/entra-tap-helper' '$SBX_SBINDIR/entra-tap-helper'; fi"
+		_sb_stage_lines /run/.sbx/ov
 		echo 'rmdir /run/.sbx/* /run/.sbx 2>/dev/null || true'
 		echo 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys'
 		echo 'mount -o remount,bind,ro /proc/sysrq-trigger 2>/dev/null || mount --bind -o ro /proc/sysrq-trigger /proc/sysrq-trigger || true'
@@ -284,7 +211,7 @@ _sbx_write_boot() {
 
 # shellcheck disable=SC2120 # callers pass --no-systemd or nothing
 sbx_start() {
-	local base i init=systemd
+	local base init=systemd
 	[ "${1:-}" = --no-systemd ] && init=none
 	[ -n "$SBX_DIR" ] || { _sbx_die "sbx_init first"; return 1; }
 	[ -z "$SBX_PID" ] || { _sbx_die "already running"; return 1; }
@@ -304,24 +231,26 @@ sbx_start() {
 			--propagation private --kill-child=SIGKILL /bin/sh "$SBX_DIR/boot.sh"
 	) </dev/null >>"$SBX_DIR/console.log" 2>&1 &
 	SBX_LAUNCH_PID=$!
-	# PID 1 of the new namespace: the descendant whose NSpid has two levels ending in 1
-	for i in $(seq 1 100); do
-		SBX_PID=$(_sbx_find_pid1 "$SBX_LAUNCH_PID")
-		[ -n "$SBX_PID" ] && break
-		kill -0 "$SBX_LAUNCH_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	# PID 1 is the boot script until its mounts are done and it execs the real init
-	for i in $(seq 1 200); do
-		[ -n "$SBX_PID" ] || break
-		case "$(cat "/proc/$SBX_PID/comm" 2>/dev/null)" in systemd | sleep) return 0 ;; esac
-		kill -0 "$SBX_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	# PID 1 of the new namespace, then PID 1 exec'ing the real init once its mounts are done
+	wait_until --quiet 5 _sbx_pid1_found && wait_until --quiet 10 _sbx_pid1_booted &&
+		[ -n "$SBX_PID" ] && kill -0 "$SBX_PID" 2>/dev/null && return 0
 	_sbx_log "boot failed; console:"
 	sed 's/^/#   /' "$SBX_DIR/console.log" >&2
 	sbx_crash
 	return 1
+}
+
+# the descendant whose NSpid has two levels ending in 1 (SBX_PID), or the launcher gone
+_sbx_pid1_found() {
+	SBX_PID=$(_sbx_find_pid1 "$SBX_LAUNCH_PID")
+	[ -n "$SBX_PID" ] || ! kill -0 "$SBX_LAUNCH_PID" 2>/dev/null
+}
+
+# PID 1 is the boot script until it execs the real init (or it died)
+_sbx_pid1_booted() {
+	[ -n "$SBX_PID" ] || return 0
+	case "$(cat "/proc/$SBX_PID/comm" 2>/dev/null)" in systemd | sleep) return 0 ;; esac
+	! kill -0 "$SBX_PID" 2>/dev/null
 }
 
 _sbx_find_pid1() {
@@ -345,46 +274,52 @@ sbx_exec() {
 	nsenter -t "$SBX_PID" -m -p -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
 }
 
+# running or degraded (in _sbx_state), or systemd gone: nothing more to wait for
+_sbx_settled() {
+	kill -0 "$SBX_PID" 2>/dev/null || return 0
+	_sbx_state=$(sbx_exec systemctl is-system-running 2>/dev/null)
+	case "$_sbx_state" in running | degraded) return 0 ;; esac
+	return 1
+}
+
 sbx_wait_running() {
-	local secs=${1:-60} deadline state
-	deadline=$(($(date +%s) + secs))
-	while [ "$(date +%s)" -lt "$deadline" ]; do
-		kill -0 "$SBX_PID" 2>/dev/null || { _sbx_die "systemd died"; sed 's/^/#   /' "$SBX_DIR/console.log" >&2; return 1; }
-		state=$(sbx_exec systemctl is-system-running 2>/dev/null)
-		case "$state" in
-		running) return 0 ;;
-		degraded)
-			_sbx_log "degraded; failed units:"
-			sbx_exec systemctl --failed --no-legend --no-pager | sed 's/^/#   /' >&2
-			return 0
-			;;
-		esac
-		sleep 0.1
-	done
-	_sbx_die "not running after ${secs}s (state '$state')"
+	local secs=${1:-60}
+	_sbx_state=
+	wait_until --quiet --every 0.1 "$secs" _sbx_settled
+	if ! kill -0 "$SBX_PID" 2>/dev/null; then
+		_sbx_die "systemd died"
+		sed 's/^/#   /' "$SBX_DIR/console.log" >&2
+		return 1
+	fi
+	case "$_sbx_state" in
+	running) return 0 ;;
+	degraded)
+		_sbx_log "degraded; failed units:"
+		sbx_exec systemctl --failed --no-legend --no-pager | sed 's/^/#   /' >&2
+		return 0
+		;;
+	esac
+	_sbx_die "not running after ${secs}s (state '$_sbx_state')"
 	sbx_exec systemctl list-jobs --no-pager 2>&1 | sed 's/^/#   /' >&2
 	return 1
 }
 
 # Wait for the launch chain to end and the sub-cgroup to empty, then remove it.
 _sbx_reap() {
-	local i
 	if [ -n "$SBX_LAUNCH_PID" ]; then
-		for i in $(seq 1 100); do
-			kill -0 "$SBX_LAUNCH_PID" 2>/dev/null || break
-			sleep 0.05
-		done
+		wait_until --quiet 5 _sbx_gone "$SBX_LAUNCH_PID"
 		wait "$SBX_LAUNCH_PID" 2>/dev/null
 	fi
 	if [ -n "$SBX_CGROUP" ] && [ -d "$SBX_CGROUP" ]; then
-		for i in $(seq 1 100); do
-			find "$SBX_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$SBX_CGROUP" ] || break
-			sleep 0.05
-		done
-		[ -d "$SBX_CGROUP" ] && _sbx_log "could not remove $SBX_CGROUP"
+		wait_until --quiet 5 _sbx_cgroup_removed || _sbx_log "could not remove $SBX_CGROUP"
 	fi
 	SBX_PID='' SBX_LAUNCH_PID='' SBX_CGROUP=
+}
+
+_sbx_gone() { ! kill -0 "$1" 2>/dev/null; }
+_sbx_cgroup_removed() {
+	find "$SBX_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null
+	[ ! -d "$SBX_CGROUP" ]
 }
 
 sbx_crash() {
@@ -393,13 +328,9 @@ sbx_crash() {
 }
 
 sbx_halt() {
-	local secs=${1:-30} i
 	[ -n "$SBX_PID" ] || return 0
 	kill -s RTMIN+3 "$SBX_PID" 2>/dev/null
-	for i in $(seq 1 $((secs * 10))); do
-		kill -0 "$SBX_PID" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_until --quiet --every 0.1 "${1:-30}" _sbx_gone "$SBX_PID"
 	sbx_crash
 }
 
@@ -420,10 +351,6 @@ sbx_cleanup() {
 	SBX_DIR=
 }
 
-sbx_members() {
-	sbx_exec getent group "$SBX_GROUP" | cut -d: -f4
-}
-
 sbx_journal_json() {
 	sbx_exec journalctl --no-pager -o json "$@"
 }
@@ -432,17 +359,12 @@ sbx_helper() {
 	sbx_exec "$SBX_SBINDIR/entra-tap-helper" "$@"
 }
 
-sbx_wait_for() {
-	local secs=$1 deadline
-	shift
-	deadline=$(($(date +%s%N) + secs * 1000000000))
-	while [ "$(date +%s%N)" -lt "$deadline" ]; do
-		sbx_exec "$@" >/dev/null 2>&1 && return 0
-		sleep 0.02
-	done
-	return 1
-}
+sb_exec() { sbx_exec "$@"; }
+sb_helper() { sbx_helper "$@"; }
+# bench/revocation_lateness.sh calls it by its old name
+sbx_useradd() { sb_useradd "$@"; }
 
-sbx_now() {
-	date +%s.%N
-}
+readonly -f _sbx_log _sbx_die _sbx_cgroup_base sbx_init _sbx_install_units _sbx_write_boot sbx_start \
+	_sbx_pid1_found _sbx_pid1_booted _sbx_find_pid1 _sbx_descendants sbx_exec _sbx_settled \
+	sbx_wait_running _sbx_reap _sbx_gone _sbx_cgroup_removed sbx_crash sbx_halt sbx_reboot sbx_cleanup \
+	sbx_journal_json sbx_helper sb_exec sb_helper sbx_useradd
