@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 N=${1:-20}
 case "$N" in '' | *[!0-9]*) echo "usage: $0 [N]" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 2; }
-[ -x "$SBX_HELPER" ] || { echo "entra-tap-helper is not built ($SBX_HELPER)" >&2; exit 2; }
+[ -x "$top_builddir/entra-tap-grantctl" ] || { echo "entra-tap-grantctl is not built in $top_builddir" >&2; exit 2; }
 
 sbx_init || exit 2
 users=""
@@ -32,13 +32,13 @@ fi
 # durations 3 s .. 3 + N/4 s, so that several timers elapse in the same second
 ids=""
 for i in $(seq 1 "$N"); do
-	id=$(sbx_helper grant "lat$i" --duration "$((3 + i % (N / 4 + 1)))s" 2>/dev/null) || {
+	id=$(sbx_grantctl grant "lat$i" --duration "$((3 + i % (N / 4 + 1)))s" 2>/dev/null) || {
 		echo "grant $i failed" >&2
 		exit 1
 	}
 	ids="$ids $id"
 done
-last=$(sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print(max(g["expires"] for g in json.load(sys.stdin)))')
+last=$(sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; print(max(g["expires"] for g in json.load(sys.stdin)))')
 while [ "$(date +%s)" -le "$((last + 3))" ]; do sleep 0.2; done
 sleep 1
 

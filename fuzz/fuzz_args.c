@@ -2,8 +2,8 @@
  * setuid entra-tap-helper does with what a user typed. The input is split at NUL bytes into
  * argv[1..] (at most ET_ARGC_MAX - 1 words, as et_prog_start allows). Besides crashes and
  * sanitizer reports it checks what a verb relies on: a verb is accepted only by its own
- * program, ids are grant ids, pids are above 1, user names are local names, a reason is one
- * printable line within its cap, durations are not negative, and a refusal says why. */
+ * program, ids are grant ids, pids are above 1, user names are local names, a reason is
+ * within its cap (and one printable line from a user), durations are not negative, and a refusal says why. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,9 +31,9 @@ static void check(enum et_program prog, int argc, char **argv)
 		abort();
 	if (a.user && (!et_local_name_ok(a.user) || strlen(a.user) > ET_GRANT_NAME_MAX))
 		abort();
-	if (a.reason) {
-		if (strlen(a.reason) > ET_GRANT_TEXT_MAX)
-			abort();
+	if (a.reason && strlen(a.reason) > ET_GRANT_TEXT_MAX)
+		abort();
+	if (a.reason && a.verb == ET_VERB_ELEVATE) {
 		for (const unsigned char *p = (const unsigned char *)a.reason; *p; p++)
 			if (*p < 0x20 || *p == 0x7f)
 				abort();

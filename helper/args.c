@@ -75,11 +75,13 @@ static int duration_arg(const char *s, struct et_args *a, char *why, size_t size
 	return 0;
 }
 
-static int reason_arg(const char *s, char *why, size_t size)
+/* A reason: within its cap; from a user (elevate), also one printable line. grant's reason
+ * comes from root or the module and is sanitised into the record (et_text_sanitize). */
+static int reason_arg(const char *s, bool from_user, char *why, size_t size)
 {
 	if (s && strlen(s) > ET_GRANT_TEXT_MAX)
 		return refuse(why, size, "the reason is longer than %d bytes", ET_GRANT_TEXT_MAX);
-	if (s && !text_printable(s))
+	if (s && from_user && !text_printable(s))
 		return refuse(why, size, "the reason must be one line of printable text");
 	return 0;
 }
@@ -118,7 +120,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 		if (parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]), why, size) < 0 ||
 		    duration_arg(duration, a, why, size) < 0)
 			return -1;
-		return reason_arg(a->reason, why, size);
+		return reason_arg(a->reason, true, why, size);
 	}
 	case ET_VERB_GRANT: {
 		struct opt o[] = {
@@ -139,7 +141,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 					      method);
 			a->have_method = true;
 		}
-		return reason_arg(a->reason, why, size);
+		return reason_arg(a->reason, false, why, size);
 	}
 	case ET_VERB_REVOKE:
 		if (argc == 2 && strcmp(argv[0], ET_OPT_USER) == 0) {

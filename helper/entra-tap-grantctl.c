@@ -294,9 +294,9 @@ int main(int argc, char **argv)
 	 * before any argument of theirs is looked at */
 	if ((getuid() != 0 || geteuid() != 0) &&
 	    !(argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0))) {
-		const char *verb = argc >= 2 && et_verb_find(ET_PROG_GRANTCTL, argv[1]) >= 0 ? argv[1] : "?";
+		const char *verb = argc >= 2 && et_verb_find(ET_PROG_GRANTCTL, argv[1]) >= 0 ? argv[1] : ET_GRANTCTL_NAME;
 		et_refuse(&who, verb, "a root-only verb from a non-root caller");
-		et_say("%s is for root only", ET_GRANTCTL_NAME);
+		et_say("%s is for root only", verb);
 		return ET_EXIT_DENIED;
 	}
 	if (et_args_parse(ET_PROG_GRANTCTL, argc, argv, &args, why, sizeof(why)) < 0) {

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
 	if (!cmd) {
 		for (verb = 0; verb < ET_VERB__COUNT; verb++)
 			if (et_verbs[verb].admin && strcmp(argv[1], et_verbs[verb].name) == 0)
-				return run_grantctl(argc - 1, argv + 1);
+				return run_grantctl(argc, argv);
 		fprintf(stderr, "entra-tap: unknown command \"%s\" (try entra-tap --help)\n", argv[1]);
 		return EXIT_USAGE;
 	}

@@ -17,7 +17,10 @@
 
 PKG=libpam-entra-tap
 GROUP=entra-admins
-HELPER=/usr/sbin/entra-tap-helper
+HELPER=/usr/bin/entra-tap-helper
+GRANTCTL=/usr/libexec/entra-tap/entra-tap-grantctl
+# the administrator's grant commands (entra-tap runs entra-tap-grantctl)
+ADMIN=/usr/sbin/entra-tap
 CONF=/etc/security/pam_entra_tap.conf
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 MODULE=/lib/$MA/security/pam_entra_tap.so
@@ -75,7 +78,7 @@ lintian_rc=$?
 sed 's/^/# lintian: /' "$T/lintian.log"
 ! grep -q '^E:' "$T/lintian.log" && [ $lintian_rc = 0 ]
 ok $? "lintian reports no errors (exit $lintian_rc)"
-grep -q '^O: .*elevated-privileges 4755 root/root \[usr/sbin/entra-tap-helper\]' "$T/lintian.log"
+grep -q '^O: .*elevated-privileges 4755 root/root \[usr/bin/entra-tap-helper\]' "$T/lintian.log"
 ok $? "lintian: the setuid helper is covered by the reviewed override"
 ! grep -q '^[EW]: .*\(elevated-privileges\|setuid-binary\|non-standard-file-perm\)' "$T/lintian.log"
 ok $? "lintian: no unexplained privilege or permission finding"
@@ -84,6 +87,8 @@ dpkg-deb -c "$DEB" >"$T/contents"
 mode_of() { awk -v p="./${1#/}" '$6 == p { print $1, $2 }' "$T/contents"; }
 [ "$(mode_of $HELPER)" = "-rwsr-xr-x root/root" ]
 ok $? "entra-tap-helper is packaged setuid root ($(mode_of $HELPER))"
+[ "$(mode_of $GRANTCTL)" = "-rwxr-xr-x root/root" ]
+ok $? "entra-tap-grantctl is packaged root-owned and not setuid ($(mode_of $GRANTCTL))"
 [ "$(mode_of $CONF)" = "-rw------- root/root" ]
 ok $? "the configuration is packaged 0600 root ($(mode_of $CONF))"
 [ -n "$(mode_of "$MODULE")" ]
@@ -98,7 +103,7 @@ ok $? "the configuration and the entra-tap PAM service are conffiles"
 
 mkdir -p "$T/x" && dpkg-deb -x "$DEB" "$T/x"
 hard_ok=0
-for f in usr/sbin/entra-tap usr/sbin/entra-tap-helper "${MODULE#/}"; do
+for f in usr/sbin/entra-tap usr/bin/entra-tap-helper "${GRANTCTL#/}" "${MODULE#/}"; do
 	out=$(hardening-check "$T/x/$f" 2>&1)
 	for want in "Stack protected: yes" "Fortify Source functions: yes" "Read-only relocations: yes" \
 		"Immediate binding: yes"; do
@@ -172,20 +177,21 @@ ok $st "entra-tap check-config accepts the shipped configuration"
 # a root grant / list / revoke round trip (no systemd here: the sweep and revoke do the work)
 sbx "useradd -M -N -s /usr/sbin/nologin pkgtest1 && useradd -M -N -s /usr/sbin/nologin pkgtest2"
 ok $? "two test users are added in the sandbox"
-id=$(sbx "$HELPER grant pkgtest1 --duration 10m --reason 'package test' 2>/dev/null")
+id=$(sbx "$ADMIN grant pkgtest1 --duration 10m --reason 'package test' 2>/tmp/grant.err")
 [[ $id =~ ^[0-9a-f]{32}$ ]]
-ok $? "entra-tap-helper grant prints a grant id ($id)"
+ok $? "entra-tap grant prints a grant id ($id)" || sbx "cat /tmp/grant.err" | sed 's/^/# /'
+
 sbx "getent -s files group $GROUP" | grep -q ":pkgtest1\$"
 ok $? "the grant made pkgtest1 a member of $GROUP"
-sbx "$HELPER list --json" | grep -q "\"id\":\"$id\",\"user\":\"pkgtest1\""
-ok $? "entra-tap-helper list --json shows the grant"
-sbx "$HELPER revoke $id" | grep -q "grant $id ended"
-ok $? "entra-tap-helper revoke ends it"
-[ "$(sbx "$HELPER list --json")" = "[]" ] && [ -z "$(sbx "getent -s files group $GROUP" | cut -d: -f4)" ]
+sbx "$ADMIN list --json" | grep -q "\"id\":\"$id\",\"user\":\"pkgtest1\""
+ok $? "entra-tap list --json shows the grant"
+sbx "$ADMIN revoke $id" | grep -q "grant $id ended"
+ok $? "entra-tap revoke ends it"
+[ "$(sbx "$GRANTCTL list --json")" = "[]" ] && [ -z "$(sbx "getent -s files group $GROUP" | cut -d: -f4)" ]
 ok $? "no grant and no member are left"
 
 # live grants for two users, kept across a reinstall, ended by the removal
-sbx "$HELPER grant pkgtest1 --duration 1h >/dev/null 2>&1 && $HELPER grant pkgtest2 --duration 1h --reason 'a \"user\":\"x\" reason' >/dev/null 2>&1"
+sbx "$GRANTCTL grant pkgtest1 --duration 1h >/dev/null 2>&1 && $GRANTCTL grant pkgtest2 --duration 1h --reason 'a \"user\":\"x\" reason' >/dev/null 2>&1"
 ok $? "two live grants (one with a quote-laden reason)"
 sbx "dpkg -i '$DEB'" >"$T/reinstall.log" 2>&1
 ok $? "reinstalling the package (prerm upgrade) works"

@@ -40,7 +40,7 @@ is "$(sorted_members group | tr '\n' ' ')" "$(echo $users_a | tr ' ' '\n' | sort
 	"/etc/group lists exactly the $N users"
 is "$(sorted_members group | uniq -d | wc -l)" 0 "no user is listed twice in /etc/group"
 is "$(sorted_members gshadow | tr '\n' ' ')" "$(sorted_members group | tr '\n' ' ')" "/etc/gshadow agrees"
-gsb_helper list --json >"$T/grants.json"
+gsb_grantctl list --json >"$T/grants.json"
 is "$("$PYTHON3" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/grants.json")" "$N" \
 	"the store holds $N grants"
 check "group files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
@@ -58,8 +58,8 @@ is "$(sorted_members group | tr '\n' ' ')" "$(echo $users_b | tr ' ' '\n' | sort
 	"/etc/group lists exactly the second $N users: none lost, none left over"
 is "$(sorted_members group | uniq -d | wc -l)" 0 "no user is listed twice"
 is "$(sorted_members gshadow | tr '\n' ' ')" "$(sorted_members group | tr '\n' ' ')" "/etc/gshadow agrees"
-gsb_helper list --json >"$T/grants.json"
+gsb_grantctl list --json >"$T/grants.json"
 check "group files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
-out=$(gsb_helper sweep)
+out=$(gsb_grantctl sweep)
 check "a sweep afterwards has nothing to repair" grep -q "0 expired grant(s) ended, 0 member(s) removed, 0 member(s) restored" <<<"$out"
 done_testing

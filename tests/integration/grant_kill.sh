@@ -22,8 +22,8 @@ gpasswd -a kperm "$G" >/dev/null
 # kill delays spread over a whole grant's run time on this build and machine to start with,
 # then adjusted as the runs go (sweeps and revokes are quicker, so some runs finish first)
 t0=$(date +%s%N)
-for i in 1 2 3 4 5; do gsb_helper grant k0 --duration 1h >/dev/null 2>&1; done
-gsb_helper revoke --user k0 >/dev/null 2>&1
+for i in 1 2 3 4 5; do gsb_grantctl grant k0 --duration 1h >/dev/null 2>&1; done
+gsb_grantctl revoke --user k0 >/dev/null 2>&1
 span=$((($(date +%s%N) - t0) / 1000 / 5))
 [ "$span" -ge 1000 ] || span=1000
 diag "a grant takes about $span us here: kills land within 0..$span us at first"
@@ -56,12 +56,12 @@ for run in $(seq 1 "$RUNS"); do
 	fi
 	# one second of slack: time() may trail `date` by a tick at a second's boundary
 	now=$(($(date +%s) - 1))
-	if ! gsb_helper sweep >/dev/null 2>"$T/sweep.err"; then
+	if ! gsb_grantctl sweep >/dev/null 2>"$T/sweep.err"; then
 		sweep_fail=$((sweep_fail + 1))
 		[ -n "$first_problem" ] || first_problem="run $run: sweep failed: $(cat "$T/sweep.err")"
 		continue
 	fi
-	gsb_helper list --json >"$T/grants.json" 2>/dev/null
+	gsb_grantctl list --json >"$T/grants.json" 2>/dev/null
 	if ! gsb_files_check --permanent kperm --grants "$T/grants.json" --now "$now" 2>"$T/agree.err"; then
 		agree_fail=$((agree_fail + 1))
 		[ -n "$first_problem" ] || first_problem="run $run (${args[*]}, ${delay}us, $res, now $now): $(cat "$T/agree.err")"

@@ -12,16 +12,23 @@ T=$(sb_tmpdir)
 sb_useradd alice bob
 
 # ---- root verbs from a non-root caller ----
-id=$(gsb_helper grant alice --duration 10m 2>/dev/null)
+id=$(gsb_grantctl grant alice --duration 10m 2>/dev/null)
 before=$(sb_members)
 for v in "grant bob" "revoke $id" "revoke --user alice" "list" "list --json" "sweep" "sweep --user alice"; do
+	# entra-tap-grantctl is not setuid and refuses anyone but root
+	# shellcheck disable=SC2086
+	gsb_as_prog nobody "$GSB_BIN" $v >/dev/null 2>"$T/err"
+	rc=$?
+	is "$rc" 3 "nobody: entra-tap-grantctl '$v' is refused (exit 3)"
+	check "nobody: '$v' says it is for root only" grep -q "is for root only" "$T/err"
+	# the setuid helper does not carry root verbs at all
 	# shellcheck disable=SC2086
 	gsb_as nobody $v >/dev/null 2>"$T/err"
-	rc=$?
-	is "$rc" 3 "nobody: '$v' is refused (exit 3)"
-	check "nobody: '$v' says it is for root only" grep -q "is for root only" "$T/err"
+	is "$?" 2 "nobody: entra-tap-helper '$v' is no verb of the helper (exit 2)"
+	check "nobody: entra-tap-helper '$v' says where the verb went" grep -q "run \`entra-tap\` as root" "$T/err"
 done
-gsb_as alice grant alice >/dev/null 2>&1
+check "entra-tap-grantctl is not setuid" test "$(stat -c %a "$GSB_BIN")" = 755
+gsb_as_prog alice "$GSB_BIN" grant alice >/dev/null 2>&1
 is "$?" 3 "alice cannot grant herself (exit 3)"
 is "$(sb_members)" "$before" "the refused calls changed nothing"
 check "the grant is still there" test -f "$GSB_STATE/grants/$id.grant"
@@ -39,27 +46,27 @@ is "$?" 2 "drop takes at most one id (exit 2)"
 
 # ---- argc 0 ----
 if [ -x "$ARGV0" ]; then
-	setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "$ARGV0" "$GSB_BIN" 2>"$T/err"
+	setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "$ARGV0" "$GSB_HELPER_BIN" 2>"$T/err"
 	is "$?" 8 "argc 0 is refused (exit 8)"
 	check "with a clear message" grep -q "refusing to run without argv\[0\]" "$T/err"
-	"$ARGV0" "$GSB_BIN" 2>/dev/null
+	"$ARGV0" "$GSB_HELPER_BIN" 2>/dev/null
 	is "$?" 8 "argc 0 is refused for root too"
 else
 	fail "no helper_argv0 at $ARGV0"
 fi
 
 # ---- closed fds 0-2 ----
-gsb_helper grant bob --duration 10m 0<&- 1>&- 2>&-
+gsb_grantctl grant bob --duration 10m 0<&- 1>&- 2>&-
 is "$?" 0 "root: grant with fds 0-2 closed succeeds"
 check "bob is a member" grep -q "^$G:.*bob" /etc/group
 check "no stray output went into a group file" bash -c "! grep -q 'entra-tap-helper' /etc/group /etc/gshadow"
-gsb_helper list --json >"$T/grants.json"
+gsb_grantctl list --json >"$T/grants.json"
 check "the files parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 gsb_as alice status 0<&- 1>&- 2>&-
 is "$?" 0 "alice: status with fds 0-2 closed exits 0"
 gsb_as alice status 1>&- 2>&- 0<&- >/dev/null
 is "$?" 0 "alice: status with only stdout reopened exits 0"
-gsb_as nobody list 0<&- 1>&- 2>&-
+gsb_as_prog nobody "$GSB_BIN" list 0<&- 1>&- 2>&-
 is "$?" 3 "nobody: a root verb with fds 0-2 closed is still refused"
 
 # ---- a hostile environment ----
@@ -78,11 +85,11 @@ if [ -f "$PRELOAD" ]; then
 else
 	fail "no marker library at $PRELOAD"
 fi
-out=$(setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" status 2>&1)
+out=$(setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_HELPER_BIN" status 2>&1)
 is "$?" 0 "alice: status in a hostile environment exits 0"
 check "status prints times in UTC whatever TZ says" grep -q "UTC" <<<"$out"
 check "status shows alice's grant" grep -q "grant $id" <<<"$out"
-setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" drop "$id" >/dev/null 2>&1
+setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_HELPER_BIN" drop "$id" >/dev/null 2>&1
 is "$?" 0 "alice: drop in a hostile environment works"
 check "alice is no member after the drop" bash -c "! grep -q '^$G:.*alice' /etc/group"
 # root is trusted and not in the loader's secure mode: leave the loader variables out (a
@@ -92,10 +99,10 @@ for v in "${hostile[@]}"; do case $v in LD_PRELOAD=* | LD_AUDIT=*) ;; *) hostile
 "${hostile_root[@]}" "$GSB_BIN" grant alice --duration 10m >/dev/null 2>&1
 is "$?" 0 "root: grant in a hostile environment works"
 check "root: the grant took effect" grep -q "^$G:.*alice" /etc/group
-setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_BIN" status >/dev/null 2>&1
+setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "${hostile[@]}" "$GSB_HELPER_BIN" status >/dev/null 2>&1
 check "LD_PRELOAD is ignored for a non-root caller" test ! -f "$T/preload-loaded"
 check "no program was taken from the caller's PATH" bash -c "! ls $T/path-used-* >/dev/null 2>&1"
-gsb_helper list --json >"$T/grants.json"
+gsb_grantctl list --json >"$T/grants.json"
 check "the files still parse and agree with the store" gsb_files_check --grants "$T/grants.json"
 
 # ---- oversized and excess arguments ----
@@ -103,24 +110,24 @@ long=$(head -c 2000 /dev/zero | tr '\0' a)
 gsb_as alice drop "$long" 2>"$T/err"
 is "$?" 2 "alice: a 2000-byte argument is refused (exit 2)"
 check "the refusal names the limit" grep -q "longer than 1024 bytes" "$T/err"
-gsb_helper grant "$long" 2>/dev/null
+gsb_grantctl grant "$long" 2>/dev/null
 is "$?" 2 "root: a 2000-byte user name is refused (exit 2)"
-gsb_helper grant bob --reason "$(head -c 300 /dev/zero | tr '\0' r)" 2>"$T/err"
+gsb_grantctl grant bob --reason "$(head -c 300 /dev/zero | tr '\0' r)" 2>"$T/err"
 is "$?" 2 "a 300-byte reason is refused (exit 2)"
 check "the refusal names the reason limit" grep -q "reason is longer than 256 bytes" "$T/err"
 # shellcheck disable=SC2046
 gsb_as alice status $(seq 1 30) 2>"$T/err"
 is "$?" 2 "30 arguments are refused (exit 2)"
 check "the refusal names the limit" grep -q "too many arguments" "$T/err"
-gsb_helper grant bob --reason $'multi\nline\x1b[31m' --duration 10m >/dev/null 2>&1
-gsb_helper list --json >"$T/grants.json"
+gsb_grantctl grant bob --reason $'multi\nline\x1b[31m' --duration 10m >/dev/null 2>&1
+gsb_grantctl list --json >"$T/grants.json"
 check "a reason with control characters is stored sanitised" "$PYTHON3" -c '
 import json,sys
 r=[x["reason"] for x in json.load(open(sys.argv[1])) if x["user"]=="bob"]
 sys.exit(0 if "multi?line?[31m" in r else 1)' "$T/grants.json"
 
 # ---- not setuid ----
-cp "$GSB_BIN" "$T/helper-copy"
+cp "$GSB_HELPER_BIN" "$T/helper-copy"
 chmod 0755 "$T/helper-copy"
 setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "$T/helper-copy" status 2>"$T/err"
 is "$?" 8 "a copy without the setuid bit refuses to run (exit 8)"

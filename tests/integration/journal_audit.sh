@@ -91,8 +91,8 @@ ok $? "and the explanation names the grant's timer unit"
 # ---- end to end through entra-tap-helper ----
 # the minutely sweep would race the causes checked below: only the paths under test run
 sbx_exec systemctl stop entra-tap-sweep.timer
-check "entra-tap-helper is built" test -x "$SBX_HELPER" || finish
-g=$(sbx_helper grant alice --duration 1h --reason "journal test" --upn alice@example.com \
+check "entra-tap-grantctl is built" test -x "$top_builddir/entra-tap-grantctl" || finish
+g=$(sbx_grantctl grant alice --duration 1h --reason "journal test" --upn alice@example.com \
 	--oid 8b2e1f0c-1111-4c2d-9a3b-0123456789ab --service sshd --rhost 192.0.2.9)
 ok $? "grant for alice"
 e=$(entries ENTRA_TAP_EVENT=grant "ENTRA_TAP_GRANT_ID=$g")
@@ -105,47 +105,47 @@ expect_field "$e" ENTRA_TAP_UPN alice@example.com "grant"
 expect_field "$e" ENTRA_TAP_OID 8b2e1f0c-1111-4c2d-9a3b-0123456789ab "grant"
 expect_field "$e" ENTRA_TAP_SERVICE sshd "grant"
 expect_field "$e" ENTRA_TAP_RHOST 192.0.2.9 "grant"
-exp=$(sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print([x["expires"] for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0])' "$g")
+exp=$(sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; print([x["expires"] for x in json.load(sys.stdin) if x["id"]==sys.argv[1]][0])' "$g")
 expect_field "$e" ENTRA_TAP_EXPIRES_UNIX "$exp" "grant"
 expect_field "$e" ENTRA_TAP_EXPIRES "$(date -u -d "@$exp" +%Y-%m-%dT%H:%M:%SZ)" "grant"
 x=$(sbx_exec journalctl --no-pager -x "ENTRA_TAP_GRANT_ID=$g" ENTRA_TAP_EVENT=grant 2>&1)
 echo "$x" | grep -q "Subject: Elevation granted to alice until $(date -u -d "@$exp" +%Y-%m-%dT%H:%M:%SZ)"
 ok $? "journalctl -x explains the grant from the catalog, with its fields filled in" || diag "$x"
 
-sbx_helper revoke "$g" >/dev/null
+sbx_grantctl revoke "$g" >/dev/null
 e=$(entries ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g")
 expect_field "$e" MESSAGE_ID "$(sbx_exec "$CTL" message-id revoke)" "revoke by root"
 expect_field "$e" ENTRA_TAP_REASON admin "revoke by root"
 expect_field "$e" ENTRA_TAP_USER alice "revoke by root"
 
-g=$(sbx_helper grant bob --duration 1h)
-sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SBX_SBINDIR/entra-tap-helper" drop "$g" >/dev/null
+g=$(sbx_grantctl grant bob --duration 1h)
+sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SB_HELPER_PATH" drop "$g" >/dev/null
 ok $? "bob drops his own grant"
 e=$(entries ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g")
 expect_field "$e" ENTRA_TAP_REASON drop "drop"
 
 # 2 s: a grant whose expiry falls in the second it is made gets no timer (it is revoked at
 # once); the timer fires within a second of the expiry
-g=$(sbx_helper grant carol --duration 2s)
+g=$(sbx_grantctl grant carol --duration 2s)
 e=$(entries -w 6 ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g")
 expect_field "$e" ENTRA_TAP_REASON expiry "revoke by the timer"
 
-g=$(sbx_helper grant carol --duration 2s)
+g=$(sbx_grantctl grant carol --duration 2s)
 sbx_exec systemctl stop "entra-tap-revoke-$g.timer"
 sleep_until "$(sb_grant_field "$g" 'g["expires"]')"
-sbx_helper sweep >/dev/null
+sbx_grantctl sweep >/dev/null
 ok $? "sweep runs"
 e=$(entries ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g")
 expect_field "$e" ENTRA_TAP_REASON sweep "an expired grant found by the sweep"
 
-g=$(sbx_helper grant carol --duration 2s)
+g=$(sbx_grantctl grant carol --duration 2s)
 sbx_exec systemctl stop "entra-tap-revoke-$g.timer"
 sleep_until "$(sb_grant_field "$g" 'g["expires"]')"
-sbx_helper sweep --user carol --cause account >/dev/null
+sbx_grantctl sweep --user carol --cause account >/dev/null
 e=$(entries ENTRA_TAP_EVENT=revoke "ENTRA_TAP_GRANT_ID=$g")
 expect_field "$e" ENTRA_TAP_REASON account "an expired grant found by the account check"
 
-sbx_exec setpriv --reuid=alice --regid=alice --clear-groups "$SBX_SBINDIR/entra-tap-helper" grant alice >/dev/null 2>&1
+sbx_exec setpriv --reuid=alice --regid=alice --clear-groups "$SB_GRANTCTL_PATH" grant alice >/dev/null 2>&1
 ok $((!$?)) "a non-root grant is refused"
 e=$(entries ENTRA_TAP_EVENT=refused ENTRA_TAP_USER=alice)
 expect_field "$e" MESSAGE_ID "$(sbx_exec "$CTL" message-id refused)" "refusal"
@@ -155,13 +155,13 @@ ok $? "refusal: a reason is given ($(jfield "$e" ENTRA_TAP_REASON))"
 sed -i "s/^\($SBX_GROUP:[^:]*:[^:]*:\)\$/\1dave/; s/^\($SBX_GROUP:[^:]*:[^:]*:.\+\)\$/\1,dave/" "$SBX_DIR/etc/group"
 grep -q "^$SBX_GROUP:.*dave" "$SBX_DIR/etc/group"
 ok $? "dave is added to the group by hand"
-sbx_helper sweep >/dev/null
+sbx_grantctl sweep >/dev/null
 e=$(entries ENTRA_TAP_EVENT=member_removed ENTRA_TAP_USER=dave)
 expect_field "$e" MESSAGE_ID "$(sbx_exec "$CTL" message-id member_removed)" "member removed"
 expect_field "$e" ENTRA_TAP_GROUP "$SBX_GROUP" "member removed"
 
 sb_config elevated_group no-such-group
-sbx_helper grant alice --duration 1h >/dev/null 2>&1
+sbx_grantctl grant alice --duration 1h >/dev/null 2>&1
 ok $((!$?)) "a grant into a missing group fails"
 e=$(entries ENTRA_TAP_EVENT=error ENTRA_TAP_USER=alice)
 expect_field "$e" MESSAGE_ID "$(sbx_exec "$CTL" message-id error)" "error"

@@ -69,7 +69,7 @@ jny_enter() {
 	sbx_wait_running 60 || skip_all "the sandbox's systemd did not reach running"
 	# the minutely sweep would race the timers and causes the journeys show
 	sbx_exec systemctl stop entra-tap-sweep.timer
-	JNY_BIN=$SBX_SBINDIR/entra-tap-helper
+	JNY_BIN=$SB_HELPER_PATH
 	G=$SBX_GROUP
 }
 
@@ -122,7 +122,7 @@ jny_shell_start() {
 	: >"$JNY_SH_LOG"
 	# script(1) owns the terminal and records it as it goes (-f); the shell runs inside the
 	# sandbox with the user's ids and groups, as after a login
-	script -qfec "nsenter -t $SBX_PID -m -p -- env -i PATH=$SBX_SBINDIR:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+	script -qfec "nsenter -t $SBX_PID -m -p -- env -i PATH=$SB_BINDIR:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
 HOME=$home USER=$u LOGNAME=$u LANG=C.UTF-8 TERM=dumb 'PS1=$u\$ ' \
 setpriv --reuid=$u --regid=$u --init-groups -- bash --norc --noprofile --noediting" \
 		"$JNY_SH_LOG" <"$SBX_DIR/shell-$u.in" >/dev/null 2>&1 &

@@ -83,7 +83,7 @@ e=$(sbx_journal_json MESSAGE_ID="$(jny_msgid auth_ok)" ENTRA_TAP_SERVICE=sshd EN
 ok $? "the journal has the verified sign-in for sshd from 127.0.0.1, method tap"
 ! grep -qF "$ET_TAP" "$SBX_DIR/log" && ! sbx_exec journalctl --no-pager -q | grep -qF "$ET_TAP"
 ok $? "the pass is neither on the terminal nor in the journal"
-sbx_helper revoke --user alice >/dev/null
+sbx_grantctl revoke --user alice >/dev/null
 
 # ---- key + device code ----
 ssh_login "$SBX_DIR/log" "expect=$PROMPT" send= "expect=Press Enter" device=approve:alice@contoso.com send=
@@ -94,7 +94,7 @@ g=$(sb_grant_field alice 'g["id"]')
 is "$(sb_grant_field "$g" 'g["method"]')" device_code "the grant's method is device_code"
 check "the code's message names this host and says to continue only if you started it" -- \
 	grep -q "Only continue if you started this on $(sbx_exec hostname) just now" "$SBX_DIR/log"
-sbx_helper revoke --user alice >/dev/null
+sbx_grantctl revoke --user alice >/dev/null
 
 # ---- denied logins leave nothing behind ----
 timers0=$(revoke_timers)

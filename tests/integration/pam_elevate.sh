@@ -22,9 +22,9 @@ elevate() {
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do steps+=("$1"); shift; done
 	[ "${1:-}" = -- ] && shift
 	sb_drive --timeout 60 --log "$log" "${steps[@]}" -- setpriv --reuid="$u" --regid="$u" --init-groups -- \
-		"$GSB_BIN" elevate "$@"
+		"$GSB_HELPER_BIN" elevate "$@"
 }
-reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
+reset_user() { gsb_grantctl revoke --user "$1" >/dev/null 2>&1; }
 PROMPT='Temporary Access Pass for alice@contoso.com'
 export ET_TAP
 # alice_with PASS [-- ARGS]: alice's elevate [ARGS] on a terminal, PASS typed at the prompt;
@@ -36,15 +36,15 @@ alice_with() {
 }
 
 # ---- bad arguments: refused before any sign-in, exit 2 ----
-as_user alice "$GSB_BIN" elevate --duration soon </dev/null >/dev/null 2>"$T/err"
+as_user alice "$GSB_HELPER_BIN" elevate --duration soon </dev/null >/dev/null 2>"$T/err"
 is "$?" 2 "elevate --duration soon: exit 2"
 check "... says what a duration looks like" grep -q "is not a duration" "$T/err"
-as_user alice "$GSB_BIN" elevate --reason "$(printf 'x%.0s' $(seq 1 300))" </dev/null >/dev/null 2>"$T/err"
+as_user alice "$GSB_HELPER_BIN" elevate --reason "$(printf 'x%.0s' $(seq 1 300))" </dev/null >/dev/null 2>"$T/err"
 is "$?" 2 "a reason over 256 bytes: exit 2"
-as_user alice "$GSB_BIN" elevate --reason "$(printf 'two\nlines')" </dev/null >/dev/null 2>"$T/err"
+as_user alice "$GSB_HELPER_BIN" elevate --reason "$(printf 'two\nlines')" </dev/null >/dev/null 2>"$T/err"
 is "$?" 2 "a reason with a newline: exit 2"
 check "... says it must be one printable line" grep -q "one line of printable text" "$T/err"
-as_user alice "$GSB_BIN" elevate --for-ever </dev/null >/dev/null 2>"$T/err"
+as_user alice "$GSB_HELPER_BIN" elevate --for-ever </dev/null >/dev/null 2>"$T/err"
 is "$?" 2 "an unknown option: exit 2"
 is "$(sb_grants alice)" 0 "no grant after refused arguments"
 
@@ -122,7 +122,7 @@ unreachable "an identity provider slower than http_timeout" 4500 9000 latency '{
 
 # the person gives up at the prompt (end of input)
 sb_drive --timeout 30 --log "$T/log" "expect=$PROMPT" -- bash -c \
-	'setpriv --reuid=alice --regid=alice --init-groups -- "$1" elevate </dev/null' _ "$GSB_BIN"
+	'setpriv --reuid=alice --regid=alice --init-groups -- "$1" elevate </dev/null' _ "$GSB_HELPER_BIN"
 rc=$?
 is "$rc" 1 "no answer at the prompt (end of input): exit 1"
 check "... says the sign-in was cancelled" grep -q "elevate: the sign-in was cancelled: no grant was made" "$T/log"

@@ -21,7 +21,7 @@
 # Then grant_sandbox.sh's gsb_* and sandbox_base.sh's sb_* (sb_pam, sb_drive, sb_in_group,
 # sb_grants, sb_grant_field, ...), mock.sh's mock_* and lib.sh.
 #
-# Inputs: top_builddir, top_srcdir, ET_SBINDIR (set by `make check`), SB_MODULE (default
+# Inputs: top_builddir, top_srcdir, ET_BINDIR and ET_LIBEXECDIR (set by `make check`), SB_MODULE (default
 # the built module; `pam_permit.so` proves the plumbing without it).
 
 [ -z "${_PSB_LOADED:-}" ] || return 0

@@ -86,7 +86,7 @@ tap_login() {
 # code_login [STEP]: alice logs in with a device code (STEP: what the mock does with it)
 code_login() { timed ssh_kbd "$T/log" "expect=$PROMPT" send= "expect=Press Enter" "$@" send=; }
 session_has_group() { tr -d '\r' <"$1" | grep -qE "(^| )$G( |$)"; }
-reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
+reset_user() { gsb_grantctl revoke --user "$1" >/dev/null 2>&1; }
 PROMPT='Temporary Access Pass for alice@contoso.com'
 export ET_TAP
 
@@ -159,7 +159,7 @@ grants_gone() {
 }
 no_grants() { [ "$(sb_grants "$1")" = 0 ]; }
 # guard_done: the guard of alice's newest grant has ended (whatever it was to revoke is revoked)
-guard_done() { ! pgrep -f "entra-tap-helper guard $(sb_grant_field alice 'g["id"]') " >/dev/null; }
+guard_done() { ! pgrep -f "entra-tap-grantctl guard $(sb_grant_field alice 'g["id"]') " >/dev/null; }
 no_marker() { [ -z "$(ls -A /var/lib/entra-tap/pending 2>/dev/null)" ]; }
 for how in required requisite; do
 	sb_pam sshd <<EOF
@@ -297,7 +297,7 @@ check "... while the group file still lists alice (nothing else removed it)" sb_
 gpasswd -d alice "$G" >/dev/null
 
 # a live grant keeps the gid through setcred
-gsb_helper grant alice --duration 10m >/dev/null 2>&1
+gsb_grantctl grant alice --duration 10m >/dev/null 2>&1
 ssh_key "$T/log"
 is "$?" 0 "a user with a live grant logs in with a key"
 check "... and keeps $G through setcred" session_has_group "$T/log"

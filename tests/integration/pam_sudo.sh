@@ -28,7 +28,7 @@ session  required pam_permit.so
 EOF
 }
 sudo_stack @MODULE@
-reset_user() { gsb_helper revoke --user "$1" >/dev/null 2>&1; }
+reset_user() { gsb_grantctl revoke --user "$1" >/dev/null 2>&1; }
 PROMPT='Temporary Access Pass for alice@contoso.com'
 export ET_TAP
 
@@ -77,7 +77,7 @@ is "$(rc_of AFTER "$T/log")" 1 "the next sudo is refused as well"
 check "the pass is not in the transcript" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/log"
 
 # ---- a wrong pass ----
-gsb_helper grant alice --duration 10m >/dev/null 2>&1
+gsb_grantctl grant alice --duration 10m >/dev/null 2>&1
 ET_TAP=WRONG0PASS1
 timed sb_drive --timeout 60 --log "$T/log" "expect=$PROMPT" sendenv=ET_TAP "expect=WRONG-RC=" -- \
 	setpriv --reuid=alice --regid=alice --init-groups -- bash --norc -c 'sudo id -u; echo "WRONG-RC=$?"'

@@ -18,9 +18,9 @@
 #   sbx_reboot               sbx_crash, then sbx_start + sbx_wait_running on the same state
 #   sbx_cleanup              stop whatever runs, remove cgroup and state dir (idempotent)
 #   sbx_journal_json ARGS    journalctl -o json ARGS inside the running sandbox
-#   sbx_helper ARGS          run the installed entra-tap-helper inside, as root
+#   sbx_grantctl ARGS        run the installed entra-tap-grantctl inside, as root
 # and sandbox_base.sh's sb_* (sb_config, sb_useradd, sb_listed, sb_in_group, ...; sb_exec
-# is sbx_exec, sb_helper is sbx_helper). Wait for something inside with
+# is sbx_exec, sb_grantctl is sbx_grantctl). Wait for something inside with
 # `wait_until SECS sbx_exec CMD...` (lib.sh).
 #
 # Inside, the sandbox sees:
@@ -32,10 +32,11 @@
 #   /run, /tmp           fresh tmpfs at every boot, as on a real machine
 #   kept paths           the build and source trees, $SBX_DIR and $SBX_EXTRA_KEEP, bound at
 #                        the same paths
-#   $SBX_SBINDIR         an overlay (host directory below, tmpfs on top) holding
-#                        entra-tap-helper setuid root, so the helper's compiled-in path is
-#                        the real one inside; a missing directory is made inside the overlay
-#                        of its deepest existing ancestor
+#   the programs' dirs   one overlay (host directory below, tmpfs on top) holding
+#                        entra-tap-helper setuid root ($SB_HELPER_PATH) and
+#                        entra-tap-grantctl ($SB_GRANTCTL_PATH) at their compiled-in paths;
+#                        missing directories are made inside the overlay of their deepest
+#                        existing common ancestor
 #   /proc/sys, /sys      read-only, so systemd treats it as a container
 #   /sys/fs/cgroup       cgroup2 rooted at a private sub-cgroup (cgroup namespace), so two
 #                        sandboxes never share units' cgroups and the host's stay untouched
@@ -44,8 +45,8 @@
 # SIGKILL when the test's shell dies (pdeathsig chain) and after SBX_LIFETIME seconds.
 #
 # Inputs (environment): top_builddir, top_srcdir (set by `make check`; defaults: this
-# script's tree), SBX_HELPER (default $top_builddir/entra-tap-helper), SBX_SBINDIR (default:
-# sbindir from $top_builddir/Makefile), SBX_LIFETIME (default 900 s), SBX_GROUP (default
+# script's tree), ET_BINDIR and ET_LIBEXECDIR (default: from $top_builddir/Makefile),
+# SBX_LIFETIME (default 900 s), SBX_GROUP (default
 # entra-elevated).
 # Needs root, util-linux (unshare, nsenter, setpriv), overlayfs and systemd.
 
@@ -61,7 +62,6 @@ SBX_LAUNCH_PID=
 SBX_CGROUP=
 SBX_DIR=
 
-SBX_HELPER=${SBX_HELPER:-$top_builddir/entra-tap-helper}
 
 # Units that touch the kernel or the host's files, or only slow the boot down.
 SBX_MASK="kmod-static-nodes.service proc-sys-fs-binfmt_misc.automount
@@ -105,8 +105,7 @@ sbx_init() {
 	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
 		{ _sbx_die "no overlayfs"; return 1; }
 	_sbx_cgroup_base >/dev/null || { _sbx_die "no cgroup2 hierarchy"; return 1; }
-	_sb_sbindir || { _sbx_die "$SB_WHY"; return 1; }
-	SBX_SBINDIR=$SB_SBINDIR
+	_sb_dirs || { _sbx_die "$SB_WHY"; return 1; }
 
 	SBX_DIR=$(mktemp -d "${TMPDIR:-/tmp}/entra-tap-sbx.XXXXXX") || return 1
 	SB_DIR=$SBX_DIR
@@ -167,7 +166,7 @@ _sbx_write_boot() {
 	_sb_anchor || { _sbx_die "$SB_WHY"; return 1; }
 	for p in $keep; do
 		case "$p/" in "$SB_ANC"/*)
-			_sbx_die "the overlay for $SBX_SBINDIR on $SB_ANC would hide $p: configure another prefix"
+			_sbx_die "the programs' overlay on $SB_ANC would hide $p: configure another prefix"
 			return 1
 			;;
 		esac
@@ -215,9 +214,7 @@ sbx_start() {
 	[ "${1:-}" = --no-systemd ] && init=none
 	[ -n "$SBX_DIR" ] || { _sbx_die "sbx_init first"; return 1; }
 	[ -z "$SBX_PID" ] || { _sbx_die "already running"; return 1; }
-	if [ -f "$SBX_HELPER" ]; then
-		install -m 0755 "$SBX_HELPER" "$SBX_DIR/bin/entra-tap-helper"
-	fi
+	_sb_copy_programs || { _sbx_die "no built programs in $top_builddir"; return 1; }
 	_sbx_write_boot "$init" || return 1
 	base=$(_sbx_cgroup_base) || return 1
 	SBX_CGROUP="$base/entra-tap-sbx.$$.$RANDOM"
@@ -355,16 +352,16 @@ sbx_journal_json() {
 	sbx_exec journalctl --no-pager -o json "$@"
 }
 
-sbx_helper() {
-	sbx_exec "$SBX_SBINDIR/entra-tap-helper" "$@"
+sbx_grantctl() {
+	sbx_exec "$SB_GRANTCTL_PATH" "$@"
 }
 
 sb_exec() { sbx_exec "$@"; }
-sb_helper() { sbx_helper "$@"; }
+sb_grantctl() { sbx_grantctl "$@"; }
 # bench/revocation_lateness.sh calls it by its old name
 sbx_useradd() { sb_useradd "$@"; }
 
 readonly -f _sbx_log _sbx_die _sbx_cgroup_base sbx_init _sbx_install_units _sbx_write_boot sbx_start \
 	_sbx_pid1_found _sbx_pid1_booted _sbx_find_pid1 _sbx_descendants sbx_exec _sbx_settled \
 	sbx_wait_running _sbx_reap _sbx_gone _sbx_cgroup_removed sbx_crash sbx_halt sbx_reboot sbx_cleanup \
-	sbx_journal_json sbx_helper sb_exec sb_helper sbx_useradd
+	sbx_journal_json sbx_grantctl sb_exec sb_grantctl sbx_useradd

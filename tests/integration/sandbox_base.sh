@@ -9,7 +9,7 @@
 #
 # A layer sets SB_DIR (its scratch directory; the private /etc is $SB_DIR/etc, the same
 # files the sandbox sees as /etc) and defines two hooks: sb_exec CMD... (run CMD where the
-# sandbox's processes run) and sb_helper ARGS (the installed entra-tap-helper, as root).
+# sandbox's processes run) and sb_grantctl ARGS (the installed entra-tap-grantctl, as root).
 #
 #   sb_etc_init               copy the host's /etc to $SB_DIR/etc, add the elevated group
 #                             ($SB_GROUP, empty, in group and gshadow; its gid in SB_GID) and
@@ -39,13 +39,13 @@
 #   sb_drive ARGS             tests/integration/pam_drive.py, a pty conversation driver
 #   sb_port_open PORT         something listens on 127.0.0.1:PORT
 #   sb_tmpdir                 print a new scratch directory (0755) under $SB_DIR
-# For the layers: _sb_sbindir (sets SB_SBINDIR), _sb_anchor (sets SB_ANC: where the helper's
-# overlay goes), both setting SB_WHY when they fail; _sb_stage_lines SCRATCH (commands that
-# install the helper setuid root there).
+# For the layers: _sb_dirs (sets SB_BINDIR, SB_LIBEXECDIR, SB_HELPER_PATH, SB_GRANTCTL_PATH),
+# _sb_anchor (sets SB_ANC: where the programs' overlay goes), both setting SB_WHY when they
+# fail; _sb_copy_programs; _sb_stage_lines SCRATCH (commands that install the programs).
 #
 # Inputs: SB_GROUP (default entra-elevated), SB_MODULE (default the built
-# $top_builddir/.libs/pam_entra_tap.so), SB_SBINDIR or ET_SBINDIR / SBX_SBINDIR (exported
-# by `make check`; default: sbindir from $top_builddir/Makefile).
+# $top_builddir/.libs/pam_entra_tap.so), ET_BINDIR and ET_LIBEXECDIR (exported by `make
+# check`; default: from $top_builddir/Makefile).
 
 [ -z "${_SB_BASE_LOADED:-}" ] || return 0
 _SB_BASE_LOADED=1
@@ -64,25 +64,37 @@ SB_ETC=
 SB_GID=
 SB_WHY=
 
-_sb_sbindir() {
-	SB_SBINDIR=${SB_SBINDIR:-${ET_SBINDIR:-${SBX_SBINDIR:-}}}
-	if [ -z "$SB_SBINDIR" ] && [ -f "$top_builddir/Makefile" ]; then
-		SB_SBINDIR=$(printf 'sb-print-sbindir:\n\t@echo $(sbindir)\n' |
-			make -s --no-print-directory -f "$top_builddir/Makefile" -f - sb-print-sbindir 2>/dev/null)
-	fi
-	: "${SB_SBINDIR:=/usr/local/sbin}"
-	case "$SB_SBINDIR" in /?*) return 0 ;; esac
-	SB_WHY="bad sbindir '$SB_SBINDIR'"
-	return 1
+# The programs' compiled-in paths: bindir and libexecdir of the build (ET_BINDIR and
+# ET_LIBEXECDIR, exported by `make check`; else read from $top_builddir/Makefile).
+_sb_dirs() {
+	local d
+	for d in bindir libexecdir; do
+		local v
+		if [ "$d" = bindir ]; then v=${ET_BINDIR:-}; else v=${ET_LIBEXECDIR:-}; fi
+		if [ -z "$v" ] && [ -f "$top_builddir/Makefile" ]; then
+			v=$(printf 'sb-print:\n\t@echo $(%s)\n' "$d" |
+				make -s --no-print-directory -f "$top_builddir/Makefile" -f - sb-print 2>/dev/null)
+		fi
+		case "$v" in /?*) ;; *)
+			SB_WHY="bad $d '$v'"
+			return 1
+			;;
+		esac
+		if [ "$d" = bindir ]; then SB_BINDIR=$v; else SB_LIBEXECDIR=$v; fi
+	done
+	SB_HELPER_PATH=$SB_BINDIR/entra-tap-helper
+	SB_GRANTCTL_PATH=$SB_LIBEXECDIR/entra-tap/entra-tap-grantctl
 }
 
-# The helper's install dir may not exist (a build for another prefix, `make distcheck`): the
-# overlay goes on its deepest existing ancestor, and the rest is made inside the overlay.
+# The programs' install dirs may not exist (a build for another prefix, `make distcheck`):
+# one overlay goes on the deepest existing directory above both, and the rest is made
+# inside it.
 _sb_anchor() {
-	SB_ANC=$SB_SBINDIR
+	SB_ANC=$SB_BINDIR
+	while case "$SB_LIBEXECDIR/" in "$SB_ANC"/*) false ;; *) true ;; esac; do SB_ANC=$(dirname "$SB_ANC"); done
 	while [ ! -d "$SB_ANC" ]; do SB_ANC=$(dirname "$SB_ANC"); done
 	case "$SB_ANC" in / | /usr | /etc | /var | /proc | /sys | /dev | /run | /tmp)
-		SB_WHY="will not overlay $SB_ANC to make $SB_SBINDIR: configure another prefix"
+		SB_WHY="will not overlay $SB_ANC to install $SB_HELPER_PATH and $SB_GRANTCTL_PATH: configure another prefix"
 		return 1
 		;;
 	esac
@@ -90,8 +102,8 @@ _sb_anchor() {
 
 # _sb_stage_lines SCRATCH: shell commands, to run inside the sandbox's mount namespace, that
 # put the host's $SB_ANC under an overlay (writes in a tmpfs mounted at SCRATCH, released
-# once the overlay holds it) and install $SB_DIR/bin/entra-tap-helper setuid root at its
-# compiled-in path $SB_SBINDIR/entra-tap-helper
+# once the overlay holds it) and install the built programs from $SB_DIR/bin at their
+# compiled-in paths: entra-tap-helper setuid root, entra-tap-grantctl root-only
 _sb_stage_lines() {
 	local s=$1
 	cat <<-EOF
@@ -99,9 +111,15 @@ _sb_stage_lines() {
 		mkdir '$s/upper' '$s/work'
 		mount -t overlay overlay -o 'lowerdir=$SB_ANC,upperdir=$s/upper,workdir=$s/work' '$SB_ANC'
 		umount -l '$s'
-		mkdir -p '$SB_SBINDIR'
-		if [ -f '$SB_DIR/bin/entra-tap-helper' ]; then install -o root -g root -m 4755 '$SB_DIR/bin/entra-tap-helper' '$SB_SBINDIR/entra-tap-helper'; fi
+		install -D -o root -g root -m 4755 '$SB_DIR/bin/entra-tap-helper' '$SB_HELPER_PATH'
+		install -D -o root -g root -m 0755 '$SB_DIR/bin/entra-tap-grantctl' '$SB_GRANTCTL_PATH'
 	EOF
+}
+
+# _sb_copy_programs: the built programs into $SB_DIR/bin (the source of _sb_stage_lines)
+_sb_copy_programs() {
+	install -m 0755 "$top_builddir/entra-tap-helper" "$SB_DIR/bin/entra-tap-helper" &&
+		install -m 0755 "$top_builddir/entra-tap-grantctl" "$SB_DIR/bin/entra-tap-grantctl"
 }
 
 sb_etc_init() {
@@ -199,7 +217,7 @@ sb_in_group() { sb_exec getent group "$SB_GROUP" | cut -d: -f4 | tr ',' '\n' | g
 sb_grants() {
 	local live=0
 	[ "$1" = --live ] && live=1 && shift
-	sb_helper list --json | "$PYTHON3" -c '
+	sb_grantctl list --json | "$PYTHON3" -c '
 import json, sys, time
 live = sys.argv[2] == "1"
 print(sum(1 for g in json.load(sys.stdin) if g["user"] == sys.argv[1] and (not live or g["expires"] > time.time())))' \
@@ -207,7 +225,7 @@ print(sum(1 for g in json.load(sys.stdin) if g["user"] == sys.argv[1] and (not l
 }
 
 sb_grant_field() {
-	sb_helper list --json | "$PYTHON3" -c '
+	sb_grantctl list --json | "$PYTHON3" -c '
 import json, re, sys
 who = sys.argv[1]
 gs = [g for g in json.load(sys.stdin) if g["id" if re.fullmatch("[0-9a-f]{32}", who) else "user"] == who]
@@ -224,6 +242,6 @@ sb_tmpdir() {
 	d=$(mktemp -d "$SB_DIR/t.XXXXXX") && chmod 0755 "$d" && echo "$d"
 }
 
-readonly -f _sb_sbindir _sb_anchor _sb_stage_lines sb_etc_init sb_write_config sb_config_for_mock \
+readonly -f _sb_dirs _sb_anchor _sb_stage_lines _sb_copy_programs sb_etc_init sb_write_config sb_config_for_mock \
 	sb_config sb_useradd sb_pam sb_sudo sb_members sb_listed sb_in_group sb_grants sb_grant_field \
 	sb_drive sb_port_open sb_tmpdir

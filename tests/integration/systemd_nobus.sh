@@ -26,9 +26,9 @@ out=$(sbx_exec "$CTL" audit grant 6 "no journal here" user=alice)
 [ $? = 1 ] && case "$out" in *"No such file"*) true ;; *) false ;; esac
 ok $? "et_audit reports the journal as unreachable ($out)"
 
-check "entra-tap-helper is built" test -x "$SBX_HELPER" || finish
+check "entra-tap-grantctl is built" test -x "$top_builddir/entra-tap-grantctl" || finish
 # no systemd, so no timer to set up: the shortest grant will do
-err=$(sbx_helper grant alice --duration 1s 2>&1 >/dev/null)
+err=$(sbx_grantctl grant alice --duration 1s 2>&1 >/dev/null)
 ok $? "root grants alice 1 s without systemd"
 sb_listed alice
 ok $? "alice is a member"
@@ -39,14 +39,14 @@ diag "helper: $err"
 sleep_until $(($(sb_grant_field alice 'g["expires"]') + 1))
 sb_listed alice
 ok $? "with no timer, nothing ends the grant by itself"
-sbx_helper sweep >/dev/null
+sbx_grantctl sweep >/dev/null
 ok $? "sweep runs without systemd"
 sb_listed alice
 ok $((!$?)) "the sweep ended the expired grant"
 
-sbx_helper grant bob --duration 1s >/dev/null 2>&1
+sbx_grantctl grant bob --duration 1s >/dev/null 2>&1
 sleep_until "$(sb_grant_field bob 'g["expires"]')"
-sbx_helper sweep --user bob --cause account >/dev/null
+sbx_grantctl sweep --user bob --cause account >/dev/null
 sb_listed bob
 ok $((!$?)) "the account check's sweep ends an expired grant"
 
@@ -58,7 +58,7 @@ out=$(sbx_exec "$CTL" schedule "$ID" $(($(date +%s) + 60)) /usr/sbin/entra-tap-h
 st=$?
 [ $st = 3 ]
 ok $? "with a bus but no manager, et_timer_schedule still says no systemd ($out, exit $st)"
-err=$(sbx_helper grant alice --duration 1h 2>&1 >/dev/null)
+err=$(sbx_grantctl grant alice --duration 1h 2>&1 >/dev/null)
 ok $? "and granting works"
 case "$err" in *"no timer"*) r=0 ;; *) r=1 ;; esac
 ok $r "and says that no timer was set"

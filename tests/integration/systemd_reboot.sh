@@ -12,15 +12,15 @@ sbx_init || { fail "sandbox set up"; finish; }
 sb_useradd alice bob carol dave
 # usec monotonic timestamps of this boot, from systemctl show
 mono() { sbx_exec systemctl show "$1" -p "$2" --value; }
-grant_ids() { sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print(" ".join(g["id"] for g in json.load(sys.stdin)))'; }
+grant_ids() { sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; print(" ".join(g["id"] for g in json.load(sys.stdin)))'; }
 
-check "entra-tap-helper is built" test -x "$SBX_HELPER" || finish
+check "entra-tap-grantctl is built" test -x "$top_builddir/entra-tap-grantctl" || finish
 check "the sandbox boots" -- sbx_start
 check "and reaches running" -- sbx_wait_running 60 || finish
 
-a=$(sbx_helper grant alice --duration 3s --reason "reboot test") &&
-	b=$(sbx_helper grant bob --duration 4s) &&
-	c=$(sbx_helper grant carol --duration 1h)
+a=$(sbx_grantctl grant alice --duration 3s --reason "reboot test") &&
+	b=$(sbx_grantctl grant bob --duration 4s) &&
+	c=$(sbx_grantctl grant carol --duration 1h)
 ok $? "three grants: alice 3 s, bob 4 s, carol 1 h"
 bob_expires=$(sb_grant_field "$b" 'g["expires"]')
 sb_listed alice && sb_listed bob && sb_listed carol
@@ -66,7 +66,7 @@ for g in "$a" "$b"; do
 done
 
 # a clean shutdown: the same, through systemd's own halt
-d=$(sbx_helper grant dave --duration 2s)
+d=$(sbx_grantctl grant dave --duration 2s)
 ok $? "dave gets 2 s"
 dave_expires=$(sb_grant_field "$d" 'g["expires"]')
 sbx_halt 30

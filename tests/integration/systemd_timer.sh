@@ -102,14 +102,14 @@ ok $? "cancel of a timer that does not exist is success"
 # ---- end to end: entra-tap-helper grant -> membership -> timer -> revoked ----
 # the minutely sweep would race the causes checked below: only the paths under test run
 sbx_exec systemctl stop entra-tap-sweep.timer
-check "entra-tap-helper is built" test -x "$SBX_HELPER" || finish
-gid=$(sbx_helper grant alice --duration 3s --reason "timer test")
+check "entra-tap-grantctl is built" test -x "$top_builddir/entra-tap-grantctl" || finish
+gid=$(sbx_grantctl grant alice --duration 3s --reason "timer test")
 ok $? "root grants alice 3 s"
 sb_listed alice
 ok $? "alice is a member at once"
 sbx_exec getent group "$SBX_GROUP" | grep -q alice
 ok $? "getent inside the sandbox agrees"
-expires=$(sbx_helper list --json | "$PYTHON3" -c 'import json,sys; print([g["expires"] for g in json.load(sys.stdin) if g["id"]==sys.argv[1]][0])' "$gid")
+expires=$(sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; print([g["expires"] for g in json.load(sys.stdin) if g["id"]==sys.argv[1]][0])' "$gid")
 ok $? "the grant is listed with its expiry ($expires)"
 cal=$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p TimersCalendar --value)
 case "$cal" in *"OnCalendar=$(date -u -d "@$expires" '+%Y-%m-%d %H:%M:%S UTC') ;"*) r=0 ;; *) r=1 ;; esac
@@ -125,15 +125,15 @@ else
 	fle "$late" 2
 	ok $? "lateness within 2 s ($late s)"
 fi
-sbx_helper list --json | "$PYTHON3" -c 'import json,sys; sys.exit(any(g["id"]==sys.argv[1] for g in json.load(sys.stdin)))' "$gid"
+sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; sys.exit(any(g["id"]==sys.argv[1] for g in json.load(sys.stdin)))' "$gid"
 ok $? "the grant is gone from the store"
 wait_until 3 sbx_exec sh -c "journalctl -o json ENTRA_TAP_EVENT=revoke ENTRA_TAP_GRANT_ID=$gid | grep -q '\"ENTRA_TAP_REASON\":\"expiry\"'"
 ok $? "the journal records the revoke with cause expiry"
 
-gid=$(sbx_helper grant bob --duration 1h)
+gid=$(sbx_grantctl grant bob --duration 1h)
 [ "$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p ActiveState --value)" = active ]
 ok $? "an hour-long grant has an active timer"
-sbx_helper revoke "$gid" >/dev/null
+sbx_grantctl revoke "$gid" >/dev/null
 ok $? "root revokes it early"
 unit_gone "entra-tap-revoke-$gid.timer"
 ok $? "an early revoke cancels the grant's timer"
@@ -141,15 +141,15 @@ sb_listed bob
 ok $((!$?)) "bob is no longer a member"
 
 # the setuid helper run by the user himself reaches systemd too (real uid bob, euid 0)
-gid=$(sbx_helper grant bob --duration 1h)
-sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SBX_SBINDIR/entra-tap-helper" drop "$gid" >/dev/null
+gid=$(sbx_grantctl grant bob --duration 1h)
+sbx_exec setpriv --reuid=bob --regid=bob --clear-groups "$SB_HELPER_PATH" drop "$gid" >/dev/null
 ok $? "bob drops his own grant"
 unit_gone "entra-tap-revoke-$gid.timer"
 ok $? "a drop by the user cancels the grant's timer"
 
 # the static sweep service (as its timer would start it), hardening and all
 # 2 s: a grant whose expiry falls in the second it is made gets no timer (it is revoked at once)
-gid=$(sbx_helper grant carol --duration 2s)
+gid=$(sbx_grantctl grant carol --duration 2s)
 sbx_exec systemctl stop "entra-tap-revoke-$gid.timer"
 sleep_until "$(sb_grant_field "$gid" 'g["expires"]')"
 sb_listed carol
@@ -162,7 +162,7 @@ sb_listed carol
 ok $((!$?)) "the sweep service ended carol's expired grant"
 
 # a timer that fires for a grant that has already ended (the sweep was first) is no failure
-sbx_exec "$CTL" schedule "$gid" $(($(date +%s) + 2)) "$SBX_SBINDIR/entra-tap-helper" >/dev/null
+sbx_exec "$CTL" schedule "$gid" $(($(date +%s) + 2)) "$SB_GRANTCTL_PATH" >/dev/null
 wait_until 5 sbx_exec sh -c "journalctl -u entra-tap-revoke-$gid.service -o cat | grep -q 'no grant'"
 ok $? "the revoke service ran for a grant that no longer exists"
 # failed transient units are collected at once (CollectMode), so ask systemd's own log
