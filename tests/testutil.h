@@ -13,6 +13,9 @@ EVP_PKEY *tu_rsa_key(int bits); /* cached per size: key generation is slow */
 EVP_PKEY *tu_ec_key(void);
 /* base64url without padding (malloc'd). */
 char *tu_b64url(const void *data, size_t len);
+/* base64url of a BIGNUM parameter of key (OSSL_PKEY_PARAM_*), left-padded to pad_to bytes when
+ * pad_to > 0 (malloc'd). */
+char *tu_bn_param_b64(EVP_PKEY *key, const char *name, int pad_to);
 /* One JWK object (RSA: kty,n,e; EC: kty,crv,x,y) with kid and use=sig (malloc'd JSON). */
 char *tu_jwk_json(EVP_PKEY *key, const char *kid);
 /* {"keys":[...]} for n keys. */
