@@ -1,5 +1,6 @@
 #include "config.h"
 #include "testutil.h"
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,28 @@ char *tu_write_file(const char *dir, const char *name, const char *content, mode
 	if (chmod(path, mode) < 0)
 		abort();
 	return path;
+}
+
+char *tu_path_in(const char *dir, const char *name)
+{
+	char *p;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+int tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 EVP_PKEY *tu_rsa_key(int bits)

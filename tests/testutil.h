@@ -9,6 +9,10 @@
 char *tu_tmpdir(void);
 /* Write dir/name with content and mode; returns the malloc'd path (aborts on failure). */
 char *tu_write_file(const char *dir, const char *name, const char *content, mode_t mode);
+/* dir/name (malloc'd). */
+char *tu_path_in(const char *dir, const char *name);
+/* How many entries dir has besides . and .. (hidden ones too); -1 when it cannot be opened. */
+int tu_count_entries(const char *dir);
 EVP_PKEY *tu_rsa_key(int bits); /* cached per size: key generation is slow */
 EVP_PKEY *tu_ec_key(void);
 /* base64url without padding (malloc'd). */
