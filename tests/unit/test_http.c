@@ -577,11 +577,13 @@ static void test_keylog_env(const char *dir)
 	et_config_free(&cfg);
 }
 
+struct escape_case {
+	const char *in, *want, *name;
+};
+
 static void test_form_escape(void)
 {
-	static const struct {
-		const char *in, *want, *name;
-	} cases[] = {
+	static const struct escape_case cases[] = {
 		{ "abcXYZ019-._~", "abcXYZ019-._~", "unreserved characters stay" },
 		{ "a b&c=d+e/f?g%h#", "a%20b%26c%3Dd%2Be%2Ff%3Fg%25h%23", "form delimiters and space are encoded" },
 		{ "\xc3\xa9\x01\x7f\xff", "%C3%A9%01%7F%FF", "bytes >= 0x80 and control bytes are encoded" },
