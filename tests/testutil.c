@@ -87,6 +87,17 @@ int tu_count_entries(const char *dir)
 	return n;
 }
 
+pid_t tu_fork_piped(int pfd[2])
+{
+	pid_t pid;
+	if (pipe(pfd) < 0)
+		abort();
+	pid = fork();
+	if (pid < 0)
+		abort();
+	return pid;
+}
+
 EVP_PKEY *tu_rsa_key(int bits)
 {
 	static struct {

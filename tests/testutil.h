@@ -13,6 +13,8 @@ char *tu_write_file(const char *dir, const char *name, const char *content, mode
 char *tu_path_in(const char *dir, const char *name);
 /* How many entries dir has besides . and .. (hidden ones too); -1 when it cannot be opened. */
 int tu_count_entries(const char *dir);
+/* pipe(pfd), then fork(); aborts when either fails. Returns the child's pid (0 in the child). */
+pid_t tu_fork_piped(int pfd[2]);
 EVP_PKEY *tu_rsa_key(int bits); /* cached per size: key generation is slow */
 EVP_PKEY *tu_ec_key(void);
 /* base64url without padding (malloc'd). */
