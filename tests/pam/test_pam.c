@@ -250,13 +250,13 @@ static struct run sign_in(const char *svc, const char *user, struct script *s, c
 }
 
 /* Press Enter for a device code, let action ("approve", "decline", "expire", "thread" or NULL)
- * happen to it, then answer the code prompt with answer ("" to wait, "n" to cancel, NULL: the
+ * happen to it, then answer the code prompt with at_code ("" to wait, "n" to cancel, NULL: the
  * conversation fails). */
 static struct run sign_in_code(const char *svc, const char *user, struct script *s, const char *action,
-			       const char *answer)
+			       const char *at_code)
 {
 	s->replies[0] = "";
-	s->replies[1] = answer;
+	s->replies[1] = at_code;
 	s->n_replies = 2;
 	s->device_action = action;
 	return run_pam(svc, user, s, 0, NULL);
