@@ -58,29 +58,28 @@ static void *approve_later(void *arg)
 	return NULL;
 }
 
-static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+static int answer(const struct pam_message *m, char **reply, void *data)
 {
 	struct conv_state *c = data;
-	struct pam_response *resp = calloc((size_t)n, sizeof(*resp));
-	if (!resp)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		const char *code = strstr(msgs[i]->msg, "enter the code ");
-		if (msgs[i]->msg_style == PAM_PROMPT_ECHO_OFF) {
-			resp[i].resp = strdup(c->pass);
-		} else if (msgs[i]->msg_style == PAM_PROMPT_ECHO_ON) {
-			if (code) {
-				pthread_t t;
-				sscanf(code + 15, "%31s", c->code);
-				if (pthread_create(&t, NULL, approve_later, c) == 0)
-					pthread_detach(t);
-			}
-			c->enter_wall = wall();
-			resp[i].resp = strdup("");
+	const char *code = strstr(m->msg, "enter the code ");
+	if (m->msg_style == PAM_PROMPT_ECHO_OFF) {
+		*reply = strdup(c->pass);
+	} else if (m->msg_style == PAM_PROMPT_ECHO_ON) {
+		if (code) {
+			pthread_t t;
+			sscanf(code + 15, "%31s", c->code);
+			if (pthread_create(&t, NULL, approve_later, c) == 0)
+				pthread_detach(t);
 		}
+		c->enter_wall = wall();
+		*reply = strdup("");
 	}
-	*ret = resp;
 	return PAM_SUCCESS;
+}
+
+static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+{
+	return mu_pam_conv(n, msgs, ret, answer, data);
 }
 
 static int cmp_double(const void *a, const void *b)

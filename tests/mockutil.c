@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include <security/pam_appl.h>
 
 /* ---- the mock's control API ---- */
 
@@ -234,4 +235,25 @@ void mu_docserver_stop(struct mu_docserver *d)
 		waitpid(d->pid, NULL, 0);
 	}
 	d->pid = 0;
+}
+
+/* ---- PAM conversations ---- */
+
+int mu_pam_conv(int n, const struct pam_message **msgs, struct pam_response **ret, mu_pam_answer answer,
+		void *data)
+{
+	struct pam_response *resp = calloc((size_t)n, sizeof(*resp));
+	if (!resp)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++) {
+		int r = answer(msgs[i], &resp[i].resp, data);
+		if (r != PAM_SUCCESS) {
+			for (int j = 0; j <= i; j++)
+				free(resp[j].resp);
+			free(resp);
+			return r;
+		}
+	}
+	*ret = resp;
+	return PAM_SUCCESS;
 }

@@ -51,3 +51,15 @@ struct mu_docserver {
 /* Start it; bails out when it does not come up. */
 void mu_docserver_start(struct mu_docserver *d);
 void mu_docserver_stop(struct mu_docserver *d);
+
+/* ---- PAM conversations ---- */
+
+struct pam_message;
+struct pam_response;
+
+/* One message of a conversation: *reply gets a malloc'd answer (or stays NULL for none);
+ * anything but PAM_SUCCESS ends the conversation with that code. */
+typedef int (*mu_pam_answer)(const struct pam_message *m, char **reply, void *data);
+/* A PAM conversation function's body: the responses for n messages, each from answer. */
+int mu_pam_conv(int n, const struct pam_message **msgs, struct pam_response **ret, mu_pam_answer answer,
+		void *data);

@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,39 @@ char *tu_write_file(const char *dir, const char *name, const char *content, mode
 	return path;
 }
 
+char *tu_path_in(const char *dir, const char *name)
+{
+	char *p;
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+int tu_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+pid_t tu_fork_piped(int pfd[2])
+{
+	pid_t pid;
+	if (pipe(pfd) < 0)
+		abort();
+	pid = fork();
+	if (pid < 0)
+		abort();
+	return pid;
+}
+
 EVP_PKEY *tu_rsa_key(int bits)
 {
 	static struct {
@@ -101,29 +135,21 @@ char *tu_b64url(const void *data, size_t len)
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	const unsigned char *in = data;
 	char *out = xmalloc(len * 4 / 3 + 4), *o = out;
-	size_t i;
-	for (i = 0; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		*o++ = tbl[v >> 18 & 63];
-		*o++ = tbl[v >> 12 & 63];
-		*o++ = tbl[v >> 6 & 63];
-		*o++ = tbl[v & 63];
+	unsigned acc = 0;
+	int bits = 0;
+	/* a bit stream read six bits at a time; the last character is filled up with zero bits */
+	for (size_t i = 0; i < len; i++) {
+		acc = (acc << 8 | in[i]) & 0xFFFu;
+		for (bits += 8; bits >= 6; bits -= 6)
+			*o++ = tbl[acc >> (bits - 6) & 63];
 	}
-	if (len - i == 1) {
-		unsigned v = (unsigned)in[i] << 16;
-		*o++ = tbl[v >> 18 & 63];
-		*o++ = tbl[v >> 12 & 63];
-	} else if (len - i == 2) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-		*o++ = tbl[v >> 18 & 63];
-		*o++ = tbl[v >> 12 & 63];
-		*o++ = tbl[v >> 6 & 63];
-	}
+	if (bits > 0)
+		*o++ = tbl[acc << (6 - bits) & 63];
 	*o = '\0';
 	return out;
 }
 
-static char *bn_param_b64(EVP_PKEY *key, const char *name, int pad_to)
+char *tu_bn_param_b64(EVP_PKEY *key, const char *name, int pad_to)
 {
 	BIGNUM *bn = NULL;
 	unsigned char buf[1024];
@@ -143,14 +169,14 @@ char *tu_jwk_json(EVP_PKEY *key, const char *kid)
 {
 	char *out = xmalloc(4096);
 	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA) {
-		char *n = bn_param_b64(key, OSSL_PKEY_PARAM_RSA_N, 0);
-		char *e = bn_param_b64(key, OSSL_PKEY_PARAM_RSA_E, 0);
+		char *n = tu_bn_param_b64(key, OSSL_PKEY_PARAM_RSA_N, 0);
+		char *e = tu_bn_param_b64(key, OSSL_PKEY_PARAM_RSA_E, 0);
 		snprintf(out, 4096, "{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"%s\",\"n\":\"%s\",\"e\":\"%s\"}", kid, n, e);
 		free(n);
 		free(e);
 	} else {
-		char *x = bn_param_b64(key, OSSL_PKEY_PARAM_EC_PUB_X, 32);
-		char *y = bn_param_b64(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+		char *x = tu_bn_param_b64(key, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+		char *y = tu_bn_param_b64(key, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
 		snprintf(out, 4096,
 			 "{\"kty\":\"EC\",\"use\":\"sig\",\"crv\":\"P-256\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}", kid,
 			 x, y);

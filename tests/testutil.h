@@ -9,10 +9,19 @@
 char *tu_tmpdir(void);
 /* Write dir/name with content and mode; returns the malloc'd path (aborts on failure). */
 char *tu_write_file(const char *dir, const char *name, const char *content, mode_t mode);
+/* dir/name (malloc'd). */
+char *tu_path_in(const char *dir, const char *name);
+/* How many entries dir has besides . and .. (hidden ones too); -1 when it cannot be opened. */
+int tu_count_entries(const char *dir);
+/* pipe(pfd), then fork(); aborts when either fails. Returns the child's pid (0 in the child). */
+pid_t tu_fork_piped(int pfd[2]);
 EVP_PKEY *tu_rsa_key(int bits); /* cached per size: key generation is slow */
 EVP_PKEY *tu_ec_key(void);
 /* base64url without padding (malloc'd). */
 char *tu_b64url(const void *data, size_t len);
+/* base64url of a BIGNUM parameter of key (OSSL_PKEY_PARAM_*), left-padded to pad_to bytes when
+ * pad_to > 0 (malloc'd). */
+char *tu_bn_param_b64(EVP_PKEY *key, const char *name, int pad_to);
 /* One JWK object (RSA: kty,n,e; EC: kty,crv,x,y) with kid and use=sig (malloc'd JSON). */
 char *tu_jwk_json(EVP_PKEY *key, const char *kid);
 /* {"keys":[...]} for n keys. */

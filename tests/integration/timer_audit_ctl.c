@@ -76,38 +76,34 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "audit") == 0 && argc >= 5) {
 		struct et_audit a;
 		int ev = event_parse(argv[2]), i;
+		/* FIELD=VALUE arguments naming a string member of a (expires is a number) */
+		const struct {
+			const char *name;
+			const char **value;
+		} fields[] = {
+			{ "grant_id", &a.grant_id }, { "user", &a.user }, { "group", &a.group },
+			{ "method", &a.method }, { "upn", &a.upn }, { "oid", &a.oid },
+			{ "reason", &a.reason }, { "service", &a.service }, { "rhost", &a.rhost },
+		};
 		memset(&a, 0, sizeof(a));
 		if (ev < 0)
 			return usage();
 		for (i = 5; i < argc; i++) {
 			char *eq = strchr(argv[i], '=');
-			const char *v;
+			size_t k;
 			if (!eq)
 				return usage();
 			*eq = '\0';
-			v = eq + 1;
-			if (strcmp(argv[i], "grant_id") == 0)
-				a.grant_id = v;
-			else if (strcmp(argv[i], "user") == 0)
-				a.user = v;
-			else if (strcmp(argv[i], "group") == 0)
-				a.group = v;
-			else if (strcmp(argv[i], "expires") == 0)
-				a.expires = (time_t)strtoll(v, NULL, 10);
-			else if (strcmp(argv[i], "method") == 0)
-				a.method = v;
-			else if (strcmp(argv[i], "upn") == 0)
-				a.upn = v;
-			else if (strcmp(argv[i], "oid") == 0)
-				a.oid = v;
-			else if (strcmp(argv[i], "reason") == 0)
-				a.reason = v;
-			else if (strcmp(argv[i], "service") == 0)
-				a.service = v;
-			else if (strcmp(argv[i], "rhost") == 0)
-				a.rhost = v;
-			else
+			if (strcmp(argv[i], "expires") == 0) {
+				a.expires = (time_t)strtoll(eq + 1, NULL, 10);
+				continue;
+			}
+			for (k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+				if (strcmp(argv[i], fields[k].name) == 0)
+					break;
+			if (k == sizeof(fields) / sizeof(fields[0]))
 				return usage();
+			*fields[k].value = eq + 1;
 		}
 		r = et_audit((enum et_audit_event)ev, atoi(argv[3]), &a, "%s", argv[4]);
 		if (r < 0) {

@@ -68,27 +68,25 @@ def entra_timestamp(now=None):
     return t.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def write_private(path, data):
-    """Write a file readable by the owner only, atomically."""
+def write_atomically(path, data, mode):
+    """Write a file with the given mode, atomically (a temporary file renamed over it)."""
     tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)
+
+
+def write_private(path, data):
+    """Write a file readable by the owner only, atomically."""
+    write_atomically(path, data, 0o600)
 
 
 def write_public(path, data):
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+    write_atomically(path, data, 0o644)
 
 
 def new_rsa_key():

@@ -91,49 +91,45 @@ static void take_code(struct script *s, const char *text)
 	s->user_code[n] = '\0';
 }
 
-static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+static int answer(const struct pam_message *m, char **reply, void *data)
 {
 	struct script *s = data;
-	struct pam_response *resp = calloc((size_t)n, sizeof(*resp));
-	if (!resp)
-		return PAM_BUF_ERR;
-	for (int i = 0; i < n; i++) {
-		const struct pam_message *m = msgs[i];
-		if (s->n_msgs < MAX_MSGS) {
-			s->msgs[s->n_msgs].style = m->msg_style;
-			s->msgs[s->n_msgs].text = strdup(m->msg ? m->msg : "");
-			s->n_msgs++;
-		}
-		if (m->msg_style != PAM_PROMPT_ECHO_OFF && m->msg_style != PAM_PROMPT_ECHO_ON)
-			continue;
-		s->n_prompts++;
-		if (m->msg_style == PAM_PROMPT_ECHO_ON && strstr(m->msg, "enter the code ")) {
-			take_code(s, m->msg);
-			if (s->device_action && strcmp(s->device_action, "thread") == 0) {
-				struct approve_job *j = calloc(1, sizeof(*j));
-				snprintf(j->code, sizeof(j->code), "%s", s->user_code);
-				snprintf(j->upn, sizeof(j->upn), "%s", s->approve_upn ? s->approve_upn : "alice@contoso.com");
-				j->delay_ms = s->thread_delay_ms;
-				if (pthread_create(&s->thread, NULL, approve_later, j) == 0)
-					s->thread_started = true;
-			} else if (s->device_action && strcmp(s->device_action, "approve") == 0) {
-				mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"%s\"}", s->user_code,
-					s->approve_upn ? s->approve_upn : "alice@contoso.com");
-			} else if (s->device_action) {
-				mu_ctlf(s->device_action[0] == 'd' ? "device/decline" : "device/expire",
-					"{\"user_code\":\"%s\"}", s->user_code);
-			}
-			if (s->before_enter)
-				s->before_enter();
-		}
-		if (s->next_reply >= s->n_replies || !s->replies[s->next_reply]) {
-			free(resp);
-			return PAM_CONV_ERR;
-		}
-		resp[i].resp = strdup(s->replies[s->next_reply++]);
+	if (s->n_msgs < MAX_MSGS) {
+		s->msgs[s->n_msgs].style = m->msg_style;
+		s->msgs[s->n_msgs].text = strdup(m->msg ? m->msg : "");
+		s->n_msgs++;
 	}
-	*ret = resp;
+	if (m->msg_style != PAM_PROMPT_ECHO_OFF && m->msg_style != PAM_PROMPT_ECHO_ON)
+		return PAM_SUCCESS;
+	s->n_prompts++;
+	if (m->msg_style == PAM_PROMPT_ECHO_ON && strstr(m->msg, "enter the code ")) {
+		take_code(s, m->msg);
+		if (s->device_action && strcmp(s->device_action, "thread") == 0) {
+			struct approve_job *j = calloc(1, sizeof(*j));
+			snprintf(j->code, sizeof(j->code), "%s", s->user_code);
+			snprintf(j->upn, sizeof(j->upn), "%s", s->approve_upn ? s->approve_upn : "alice@contoso.com");
+			j->delay_ms = s->thread_delay_ms;
+			if (pthread_create(&s->thread, NULL, approve_later, j) == 0)
+				s->thread_started = true;
+		} else if (s->device_action && strcmp(s->device_action, "approve") == 0) {
+			mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"%s\"}", s->user_code,
+				s->approve_upn ? s->approve_upn : "alice@contoso.com");
+		} else if (s->device_action) {
+			mu_ctlf(s->device_action[0] == 'd' ? "device/decline" : "device/expire",
+				"{\"user_code\":\"%s\"}", s->user_code);
+		}
+		if (s->before_enter)
+			s->before_enter();
+	}
+	if (s->next_reply >= s->n_replies || !s->replies[s->next_reply])
+		return PAM_CONV_ERR;
+	*reply = strdup(s->replies[s->next_reply++]);
 	return PAM_SUCCESS;
+}
+
+static int conv(int n, const struct pam_message **msgs, struct pam_response **ret, void *data)
+{
+	return mu_pam_conv(n, msgs, ret, answer, data);
 }
 
 static void script_join(struct script *s)
@@ -242,6 +238,35 @@ static struct run run_pam(const char *svc, const char *user, struct script *s, i
 	}
 	pam_end(pamh, (what & END_FAIL) ? PAM_AUTH_ERR : last);
 	return r;
+}
+
+/* Sign in with one reply (a pass or a token; NULL: the conversation fails), then the steps
+ * in what. */
+static struct run sign_in(const char *svc, const char *user, struct script *s, const char *reply, int what,
+			  const char *env)
+{
+	s->replies[0] = reply;
+	s->n_replies = 1;
+	return run_pam(svc, user, s, what, env);
+}
+
+/* Press Enter for a device code, let action ("approve", "decline", "expire", "thread" or NULL)
+ * happen to it, then answer the code prompt with at_code ("" to wait, "n" to cancel, NULL: the
+ * conversation fails). */
+static struct run sign_in_code(const char *svc, const char *user, struct script *s, const char *action,
+			       const char *at_code)
+{
+	s->replies[0] = "";
+	s->replies[1] = at_code;
+	s->n_replies = 2;
+	s->device_action = action;
+	return run_pam(svc, user, s, 0, NULL);
+}
+
+/* An error message shown contains phrase. */
+static void told(const struct script *s, const char *phrase, const char *name)
+{
+	ok(strstr(shown(s, PAM_ERROR_MSG), phrase) != NULL, "%s", name);
 }
 
 /* The module's own account code: libpam turns a stack whose only module says PAM_IGNORE
@@ -447,9 +472,7 @@ static void test_tap(void)
 	char *mock_log = NULL;
 
 	service("tap", TAP_ARGS, NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, DO_ACCT, NULL);
+	r = sign_in("tap", "alice", &s, tap, DO_ACCT, NULL);
 	is_int(r.auth, PAM_SUCCESS, "tap: a valid pass signs in");
 	is_int(s.n_prompts, 1, "tap: exactly one prompt");
 	is_str(prompt_text(&s, 0), TAP_PROMPT, "tap: the prompt names the Entra account and offers the code");
@@ -462,87 +485,70 @@ static void test_tap(void)
 	script_reset(&s);
 
 	/* wrong pass */
-	s.replies[0] = "WrongPass99";
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, "WrongPass99", 0, NULL);
 	is_int(r.auth, PAM_AUTH_ERR, "tap: a wrong pass -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "Sign-in refused") != NULL, "tap: wrong pass: the person is told");
+	told(&s, "Sign-in refused", "tap: wrong pass: the person is told");
 	ok(!any_message_contains(&s, "WrongPass99"), "tap: the wrong pass appears in no message");
 	script_reset(&s);
 
 	/* expired pass */
 	mu_ctl("tap/expire", "{\"upn\":\"alice@contoso.com\"}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTH_ERR, "tap: an expired pass -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "expired") != NULL, "tap: expired: the sentence says so");
+	told(&s, "expired", "tap: expired: the sentence says so");
 	free(tap);
 	script_reset(&s);
 
 	/* one-time pass used twice */
 	tap = new_tap("alice@contoso.com", "\"one_time\":true");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_SUCCESS, "tap: a one-time pass works once");
 	script_reset(&s);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTH_ERR, "tap: ... and a second time -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "used") != NULL, "tap: used up: the sentence says so");
+	told(&s, "used", "tap: used up: the sentence says so");
 	free(tap);
 	script_reset(&s);
 
-	/* not yet valid */
-	tap = new_tap("alice@contoso.com", "\"start_in_seconds\":3600");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "tap: a pass that is not valid yet -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "not yet valid") != NULL, "tap: not yet valid: the sentence says so");
-	free(tap);
-	script_reset(&s);
-
-	/* MFA required */
+	/* fresh passes that are refused: not valid yet, MFA required, not eligible */
 	mu_ctl("users", "{\"upn\":\"dave@contoso.com\",\"groups\":[\"" ELIGIBLE "\"],\"mfa_required\":true}");
-	tap = new_tap("dave@contoso.com", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "dave", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "tap: MFA required -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "sign in with a code") != NULL,
-	   "tap: MFA required: the person is pointed at the code sign-in");
-	free(tap);
-	script_reset(&s);
-
-	/* not eligible */
-	tap = new_tap("bob@contoso.com", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "bob", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "tap: a valid pass of a user outside the eligible groups -> PAM_AUTH_ERR");
-	free(tap);
-	script_reset(&s);
+	{
+		static const struct {
+			const char *upn, *opts, *user, *name;
+			const char *phrase, *phrase_name; /* a phrase of the error shown, or NULL */
+		} refused[] = {
+			{ "alice@contoso.com", "\"start_in_seconds\":3600", "alice",
+			  "tap: a pass that is not valid yet -> PAM_AUTH_ERR", "not yet valid",
+			  "tap: not yet valid: the sentence says so" },
+			{ "dave@contoso.com", NULL, "dave", "tap: MFA required -> PAM_AUTH_ERR", "sign in with a code",
+			  "tap: MFA required: the person is pointed at the code sign-in" },
+			{ "bob@contoso.com", NULL, "bob",
+			  "tap: a valid pass of a user outside the eligible groups -> PAM_AUTH_ERR", NULL, NULL },
+		};
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			tap = new_tap(refused[i].upn, refused[i].opts);
+			r = sign_in("tap", refused[i].user, &s, tap, 0, NULL);
+			is_int(r.auth, PAM_AUTH_ERR, refused[i].name);
+			if (refused[i].phrase)
+				told(&s, refused[i].phrase, refused[i].phrase_name);
+			free(tap);
+			script_reset(&s);
+		}
+	}
 
 	/* a pass too long to be one */
 	{
 		char longpass[400];
 		memset(longpass, 'x', sizeof(longpass) - 1);
 		longpass[sizeof(longpass) - 1] = '\0';
-		s.replies[0] = longpass;
-		s.n_replies = 1;
-		r = run_pam("tap", "bob", &s, 0, NULL);
+		r = sign_in("tap", "bob", &s, longpass, 0, NULL);
 		is_int(r.auth, PAM_AUTH_ERR, "tap: a 399-character reply -> PAM_AUTH_ERR without a request");
 		script_reset(&s);
 	}
 
 	/* tap_password_grant = no: the pass cannot be typed here */
 	service("tapoff", "methods=tap,device_code", NULL);
-	s.replies[0] = "n";
-	s.n_replies = 1;
-	r = run_pam("tapoff", "alice", &s, 0, NULL);
+	r = sign_in("tapoff", "alice", &s, "n", 0, NULL);
 	is_int(r.auth, PAM_AUTH_ERR, "tap without tap_password_grant: cancelled device sign-in -> PAM_AUTH_ERR");
 	is_int(s.n_prompts, 1, "tap without tap_password_grant: no pass prompt");
 	ok(strstr(prompt_text(&s, 0), "enter the code") != NULL,
@@ -559,17 +565,13 @@ static void test_lockout(void)
 	tap = new_tap("carol@contoso.com", "\"one_time\":false");
 	service("lock", TAP_ARGS " tap_max_failures=3 tap_lockout=1h", NULL);
 	for (int i = 1; i <= 3; i++) {
-		s.replies[0] = "NotThePass1";
-		s.n_replies = 1;
-		r = run_pam("lock", "carol", &s, 0, NULL);
+		r = sign_in("lock", "carol", &s, "NotThePass1", 0, NULL);
 		is_int(r.auth, PAM_AUTH_ERR, mu_str_of("lockout: wrong pass %d -> PAM_AUTH_ERR", i));
 		script_reset(&s);
 	}
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("lock", "carol", &s, 0, NULL);
+	r = sign_in("lock", "carol", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_MAXTRIES, "lockout: after 3 wrong passes even the right one -> PAM_MAXTRIES");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "Too many wrong passes") != NULL, "lockout: the person is told");
+	told(&s, "Too many wrong passes", "lockout: the person is told");
 	{
 		struct stat st;
 		char *path = mu_str_of("%s/faillock/carol", state_dir);
@@ -587,9 +589,7 @@ static void test_lockout(void)
 		int want[] = { PAM_AUTH_ERR, PAM_AUTH_ERR, PAM_SUCCESS, PAM_AUTH_ERR, PAM_AUTH_ERR, PAM_SUCCESS };
 		bool all = true;
 		for (size_t i = 0; i < 6; i++) {
-			s.replies[0] = seq[i];
-			s.n_replies = 1;
-			r = run_pam("lock", "erin", &s, 0, NULL);
+			r = sign_in("lock", "erin", &s, seq[i], 0, NULL);
 			if (r.auth != want[i])
 				all = false;
 			script_reset(&s);
@@ -610,11 +610,7 @@ static void test_device_code(void)
 	gethostname(host, sizeof(host) - 1);
 
 	service("dev", DEVICE_ARGS, NULL);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "approve";
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "approve", "");
 	is_int(r.auth, PAM_SUCCESS, "device code: approved -> PAM_SUCCESS");
 	is_int(s.n_prompts, 2, "device code: two prompts (Enter, then the code)");
 	p0 = prompt_text(&s, 1);
@@ -635,12 +631,8 @@ static void test_device_code(void)
 	/* approved from another thread while polling; interval 1 s */
 	mu_ctl("config", "{\"interval\":1}");
 	mu_ctl("stats/reset", NULL);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "thread";
 	s.thread_delay_ms = 2500;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "thread", "");
 	is_int(r.auth, PAM_SUCCESS, "device code: approved during polling -> PAM_SUCCESS");
 	ok(r.seconds >= 2.0 && r.seconds < 8.0, "device code: it waited for the approval (%.1f s)", r.seconds);
 	{
@@ -651,60 +643,39 @@ static void test_device_code(void)
 	script_reset(&s);
 
 	/* declined */
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "decline";
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "decline", "");
 	is_int(r.auth, PAM_AUTH_ERR, "device code: declined -> PAM_AUTH_ERR");
 	ok(r.seconds < 5.0, "device code: declined ends at once (%.1f s)", r.seconds);
 	script_reset(&s);
 
 	/* expired */
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "expire";
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "expire", "");
 	is_int(r.auth, PAM_AUTH_ERR, "device code: expired -> PAM_AUTH_ERR");
 	script_reset(&s);
 
 	/* cancelled at the prompt */
-	s.replies[0] = "";
-	s.replies[1] = "n";
-	s.n_replies = 2;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, NULL, "n");
 	is_int(r.auth, PAM_AUTH_ERR, "device code: 'n' at the prompt cancels -> PAM_AUTH_ERR");
 	script_reset(&s);
 
 	/* conversation failure at the device prompt */
-	s.replies[0] = "";
-	s.replies[1] = NULL;
-	s.n_replies = 2;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, NULL, NULL);
 	is_int(r.auth, PAM_CONV_ERR, "device code: the conversation fails -> PAM_CONV_ERR");
 	script_reset(&s);
 
 	/* approved for another user: the token is for bob, the PAM user is alice */
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "approve";
 	s.approve_upn = "bob@contoso.com";
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "approve", "");
 	is_int(r.auth, PAM_AUTH_ERR, "device code: approved by another user -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "not \"alice\"") != NULL, "device code: another user: the sentence says so");
+	told(&s, "not \"alice\"", "device code: another user: the sentence says so");
 	script_reset(&s);
 
 	/* the local deadline */
 	service("devshort", DEVICE_ARGS " device_code_timeout=10s", NULL);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	r = run_pam("devshort", "alice", &s, 0, NULL);
+	r = sign_in_code("devshort", "alice", &s, NULL, "");
 	is_int(r.auth, PAM_AUTH_ERR, "device code: nobody approves -> PAM_AUTH_ERR at device_code_timeout");
 	ok(r.seconds >= 9.0 && r.seconds < 13.0, "device code: ended at the 10 s deadline (%.1f s)", r.seconds);
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "within 10 seconds") != NULL, "device code: deadline: the sentence says so");
+	told(&s, "within 10 seconds", "device code: deadline: the sentence says so");
 	script_reset(&s);
 	mu_ctl("config", "{\"interval\":5}");
 }
@@ -739,17 +710,12 @@ static void test_faults(void)
 
 	/* 5xx on the token endpoint */
 	mu_ctl("fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: token endpoint 503 -> PAM_AUTHINFO_UNAVAIL");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "cannot be reached") != NULL, "faults: 503: the person is told");
+	told(&s, "cannot be reached", "faults: 503: the person is told");
 	script_reset(&s);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
 	mu_ctl("config", "{\"interval\":1}");
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, NULL, "");
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: device code polls answered 503 again and again -> PAM_AUTHINFO_UNAVAIL");
 	mu_ctl("config", "{\"interval\":5}");
 	script_reset(&s);
@@ -758,25 +724,18 @@ static void test_faults(void)
 	/* not JSON with a 200-type body on the token endpoint */
 	mu_ctl("fail", "{\"status\":400,\"count\":-1,\"endpoints\":[\"token\"],\"body\":\"<html>oops</html>\","
 		       "\"content_type\":\"text/html\"}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: a non-JSON answer -> PAM_AUTHINFO_UNAVAIL");
 	script_reset(&s);
 	mu_mock_reset();
 
 	/* down: connections reset */
 	mu_ctl("down", "{\"mode\":\"reset\"}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: the IdP is down -> PAM_AUTHINFO_UNAVAIL");
 	ok(r.seconds < 6.0, "faults: down: answered within http_timeout (%.1f s)", r.seconds);
 	script_reset(&s);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, NULL, "");
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: down: a device sign-in -> PAM_AUTHINFO_UNAVAIL");
 	is_int(s.n_prompts, 1, "faults: down: no device prompt is shown");
 	script_reset(&s);
@@ -785,9 +744,7 @@ static void test_faults(void)
 	/* latency beyond http_timeout */
 	service("slow", TAP_ARGS " http_timeout=2s", NULL);
 	mu_ctl("latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("slow", "alice", &s, 0, NULL);
+	r = sign_in("slow", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "faults: the IdP answers after 8 s -> PAM_AUTHINFO_UNAVAIL");
 	ok(r.seconds >= 1.5 && r.seconds < 4.0, "faults: latency: cut at http_timeout = 2 s (%.1f s)", r.seconds);
 	script_reset(&s);
@@ -795,29 +752,19 @@ static void test_faults(void)
 
 	/* latency below http_timeout: still fine */
 	mu_ctl("latency", "{\"seconds\":1,\"endpoints\":[\"token\"]}");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("slow", "alice", &s, 0, NULL);
+	r = sign_in("slow", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_SUCCESS, "faults: 1 s of latency below http_timeout -> PAM_SUCCESS");
 	script_reset(&s);
 	mu_mock_reset();
 
 	/* key rotation in the middle of a device sign-in (old key retired) */
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "approve";
 	s.before_enter = rotate_and_age_before_enter;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "approve", "");
 	is_int(r.auth, PAM_SUCCESS, "faults: keys rotated mid-flow -> the new key is fetched, PAM_SUCCESS");
 	script_reset(&s);
 	/* rotated again within the key cache's refresh rate limit: refused, not hung */
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "approve";
 	s.before_enter = rotate_before_enter;
-	r = run_pam("dev", "alice", &s, 0, NULL);
+	r = sign_in_code("dev", "alice", &s, "approve", "");
 	is_int(r.auth, PAM_AUTH_ERR, "faults: a second rotation within a minute -> unknown key, PAM_AUTH_ERR");
 	ok(r.seconds < 5.0, "faults: ... at once (%.1f s)", r.seconds);
 	script_reset(&s);
@@ -830,9 +777,7 @@ static void test_faults(void)
 		service("badstate", mu_str_of(TAP_ARGS " config=%s", conf), NULL);
 		free(conf);
 	}
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("badstate", "alice", &s, 0, NULL);
+	r = sign_in("badstate", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_SYSTEM_ERR, "faults: an unusable state directory -> PAM_SYSTEM_ERR");
 	ok(!any_message_contains(&s, tap), "faults: state: the pass appears in no message");
 	script_reset(&s);
@@ -843,14 +788,12 @@ static void test_tokens(void)
 {
 	struct script s = { 0 };
 	struct run r;
-	char *tok;
+	char *tok, *whole;
 	char trunc[1024];
 
 	service("tok", "methods=token,device_code", NULL);
 	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
-	s.replies[0] = tok;
-	s.n_replies = 1;
-	r = run_pam("tok", "alice", &s, 0, NULL);
+	r = sign_in("tok", "alice", &s, tok, 0, NULL);
 	is_int(r.auth, PAM_SUCCESS, "token: a valid pasted token -> PAM_SUCCESS");
 	is_str(prompt_text(&s, 0), "Entra ID token for alice@contoso.com (Enter to sign in with a code): ",
 	       "token: the prompt");
@@ -877,9 +820,7 @@ static void test_tokens(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *minted = mu_mock_field("mint", bad[i].json, "id_token");
 		if (minted) {
-			s.replies[0] = minted;
-			s.n_replies = 1;
-			r = run_pam("tok", "alice", &s, 0, NULL);
+			r = sign_in("tok", "alice", &s, minted, 0, NULL);
 			is_int(r.auth, PAM_AUTH_ERR, bad[i].name);
 		} else {
 			ok(0, "%s (the mock could not mint it)", bad[i].name);
@@ -888,38 +829,35 @@ static void test_tokens(void)
 		script_reset(&s);
 	}
 
-	/* cut at 1023 characters, as sudo does */
+	/* refused with a sentence that says why: cut at 1023 characters (as sudo does), a token
+	 * with its last segment cut off, a token where tokens are not enabled */
 	memcpy(trunc, "eyJ", 3);
 	memset(trunc + 3, 'A', sizeof(trunc) - 4);
 	trunc[100] = '.';
 	trunc[1023] = '\0';
-	s.replies[0] = trunc;
-	s.n_replies = 1;
-	r = run_pam("tok", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "token: a reply cut at 1023 characters -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "did not fit through this prompt") != NULL,
-	   "token: truncated: the sentence says why");
-	script_reset(&s);
-	/* a token with its last segment cut off */
 	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
 	*strrchr(tok, '.') = '\0';
-	s.replies[0] = tok;
-	s.n_replies = 1;
-	r = run_pam("tok", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "token: a token missing its signature segment -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "did not fit") != NULL, "token: incomplete: the sentence says why");
+	whole = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
+	{
+		const struct {
+			const char *svc, *reply, *name, *phrase, *phrase_name;
+		} refused[] = {
+			{ "tok", trunc, "token: a reply cut at 1023 characters -> PAM_AUTH_ERR", "did not fit through this prompt",
+			  "token: truncated: the sentence says why" },
+			{ "tok", tok, "token: a token missing its signature segment -> PAM_AUTH_ERR", "did not fit",
+			  "token: incomplete: the sentence says why" },
+			{ "tap", whole, "token: pasted where tokens are not enabled -> PAM_AUTH_ERR", "not enabled",
+			  "token: not enabled: the sentence says so" },
+		};
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			r = sign_in(refused[i].svc, "alice", &s, refused[i].reply, 0, NULL);
+			is_int(r.auth, PAM_AUTH_ERR, refused[i].name);
+			told(&s, refused[i].phrase, refused[i].phrase_name);
+			script_reset(&s);
+		}
+	}
 	free(tok);
-	script_reset(&s);
-
-	/* a token where tokens are not enabled */
-	tok = mint("{\"upn\":\"alice@contoso.com\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}");
-	s.replies[0] = tok;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "token: pasted where tokens are not enabled -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "not enabled") != NULL, "token: not enabled: the sentence says so");
-	free(tok);
-	script_reset(&s);
+	free(whole);
 }
 
 static void test_users_and_options(void)
@@ -931,9 +869,7 @@ static void test_users_and_options(void)
 	/* unknown user, typed pass: same prompt, the same request to the IdP (which refuses the
 	 * name), then PAM_USER_UNKNOWN; no state file is named after the user */
 	mu_ctl("stats/reset", NULL);
-	s.replies[0] = "SomePass1";
-	s.n_replies = 1;
-	r = run_pam("tap", "nosuchuser", &s, 0, NULL);
+	r = sign_in("tap", "nosuchuser", &s, "SomePass1", 0, NULL);
 	is_int(r.auth, PAM_USER_UNKNOWN, "users: an unknown local user -> PAM_USER_UNKNOWN");
 	is_str(prompt_text(&s, 0), "Temporary Access Pass for nosuchuser@contoso.com (Enter to sign in with a code): ",
 	       "users: an unknown user sees the same prompt as a known one");
@@ -951,13 +887,9 @@ static void test_users_and_options(void)
 		gethostname(host, sizeof(host) - 1);
 		service("devgrant", TAP_ARGS " grant", NULL);
 		pending_seen = NULL;
-		s.replies[0] = "";
-		s.replies[1] = "";
-		s.n_replies = 2;
-		s.device_action = "thread";
 		s.thread_delay_ms = 300;
 		s.before_enter = capture_pending;
-		r = run_pam("devgrant", "nosuchuser", &s, 0, NULL);
+		r = sign_in_code("devgrant", "nosuchuser", &s, "thread", "");
 		script_join(&s);
 		is_int(r.auth, PAM_USER_UNKNOWN, "users: unknown user, code approved by alice -> PAM_USER_UNKNOWN");
 		is_int(s.n_prompts, 2, "users: unknown user, code: two prompts as for a known user");
@@ -979,9 +911,7 @@ static void test_users_and_options(void)
 		char *dir = tu_tmpdir();
 		char *map = tu_write_file(dir, "map", "frank@contoso.com frank\n", 0644);
 		service("mapped", mu_str_of(TAP_ARGS " user_map=file:%s", map), NULL);
-		s.replies[0] = tap;
-		s.n_replies = 1;
-		r = run_pam("mapped", "alice", &s, 0, NULL);
+		r = sign_in("mapped", "alice", &s, tap, 0, NULL);
 		is_int(r.auth, PAM_USER_UNKNOWN, "users: no Entra name for the local user -> PAM_USER_UNKNOWN");
 		is_str(prompt_text(&s, 0), "Temporary Access Pass for alice (Enter to sign in with a code): ",
 		       "users: unmappable: the prompt names the local user");
@@ -995,9 +925,7 @@ static void test_users_and_options(void)
 		char *dir = tu_tmpdir();
 		char *map = tu_write_file(dir, "map", "alice@contoso.com alice\n", 0666);
 		service("unsafemap", mu_str_of(TAP_ARGS " user_map=file:%s", map), NULL);
-		s.replies[0] = tap;
-		s.n_replies = 1;
-		r = run_pam("unsafemap", "alice", &s, 0, NULL);
+		r = sign_in("unsafemap", "alice", &s, tap, 0, NULL);
 		ok(r.auth == PAM_SYSTEM_ERR || r.auth == PAM_SERVICE_ERR,
 		   "users: an unsafe user map -> a system error, not a refusal (%d)", r.auth);
 		ok(!any_message_contains(&s, dir), "users: unsafe map: no message names the file");
@@ -1006,30 +934,53 @@ static void test_users_and_options(void)
 		script_reset(&s);
 	}
 
-	/* upn_format */
-	service("fmt", TAP_ARGS " upn_format=%u@contoso.com", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("fmt", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_SUCCESS, "options: upn_format names the Entra account");
-	script_reset(&s);
-
-	/* a bad module argument */
-	service("badarg", TAP_ARGS " frobnicate", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("badarg", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_SERVICE_ERR, "options: an unknown module argument -> PAM_SERVICE_ERR");
-	is_int(s.n_prompts, 0, "options: unknown argument: no prompt");
-	script_reset(&s);
-	service("badkey", TAP_ARGS " tap_max_failures=0", NULL);
-	r = run_pam("badkey", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_SERVICE_ERR, "options: a bad configuration value -> PAM_SERVICE_ERR");
-	script_reset(&s);
-	service("badcfg", TAP_ARGS " config=/nonexistent/pam_entra_tap.conf", NULL);
-	r = run_pam("badcfg", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_SERVICE_ERR, "options: a missing config= file -> PAM_SERVICE_ERR");
-	script_reset(&s);
+	/* module arguments: the code and, where checked, how many prompts were shown */
+	{
+		static const struct {
+			const char *svc, *args, *env;
+			bool pass; /* the pass is the reply; otherwise there is none */
+			int want;
+			const char *name;
+			int prompts; /* -1: not checked */
+			const char *prompts_name;
+		} cases[] = {
+			{ "fmt", "upn_format=%u@contoso.com", NULL, true, PAM_SUCCESS,
+			  "options: upn_format names the Entra account", -1, NULL },
+			{ "badarg", "frobnicate", NULL, true, PAM_SERVICE_ERR,
+			  "options: an unknown module argument -> PAM_SERVICE_ERR", 0, "options: unknown argument: no prompt" },
+			{ "badkey", "tap_max_failures=0", NULL, false, PAM_SERVICE_ERR,
+			  "options: a bad configuration value -> PAM_SERVICE_ERR", -1, NULL },
+			{ "badcfg", "config=/nonexistent/pam_entra_tap.conf", NULL, false, PAM_SERVICE_ERR,
+			  "options: a missing config= file -> PAM_SERVICE_ERR", -1, NULL },
+			{ "cfgarg", "config=/etc/security/pam_entra_tap.conf", NULL, true, PAM_SUCCESS,
+			  "options: config= names the file", -1, NULL },
+			{ "pk", "require_prior_publickey", NULL, true, PAM_AUTH_ERR,
+			  "options: require_prior_publickey without SSH_AUTH_INFO_0 -> PAM_AUTH_ERR", 0,
+			  "options: require_prior_publickey: no prompt before the key" },
+			{ "pk", "require_prior_publickey", "SSH_AUTH_INFO_0=password\n", true, PAM_AUTH_ERR,
+			  "options: require_prior_publickey with only a password before -> PAM_AUTH_ERR", -1, NULL },
+			{ "pk", "require_prior_publickey", "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n",
+			  true, PAM_SUCCESS, "options: require_prior_publickey after a publickey -> PAM_SUCCESS", -1, NULL },
+			/* use_first_pass / try_first_pass: the pass from an earlier module */
+			{ "usefirst", "use_first_pass", NULL, false, PAM_AUTH_ERR,
+			  "options: use_first_pass without an earlier pass -> PAM_AUTH_ERR", 0,
+			  "options: use_first_pass: no prompt of its own" },
+			{ "tryfirst", "try_first_pass", NULL, true, PAM_SUCCESS,
+			  "options: try_first_pass without an earlier pass prompts and signs in", 1,
+			  "options: try_first_pass: one prompt" },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			service(cases[i].svc, mu_str_of(TAP_ARGS " %s", cases[i].args), NULL);
+			if (cases[i].pass)
+				r = sign_in(cases[i].svc, "alice", &s, tap, 0, cases[i].env);
+			else
+				r = run_pam(cases[i].svc, "alice", &s, 0, cases[i].env);
+			is_int(r.auth, cases[i].want, cases[i].name);
+			if (cases[i].prompts >= 0)
+				is_int(s.n_prompts, cases[i].prompts, cases[i].prompts_name);
+			script_reset(&s);
+		}
+	}
 	/* grant settings as module arguments never reach the helper: refused */
 	{
 		static const char *const keys[] = { "elevated_group=wheel", "duration_default=30m", "duration_min=1m",
@@ -1037,9 +988,7 @@ static void test_users_and_options(void)
 						    "state_dir=/var/lib/elsewhere" };
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			service("grantkey", mu_str_of(TAP_ARGS " %s", keys[i]), NULL);
-			s.replies[0] = tap;
-			s.n_replies = 1;
-			r = run_pam("grantkey", "alice", &s, 0, NULL);
+			r = sign_in("grantkey", "alice", &s, tap, 0, NULL);
 			ok(r.auth == PAM_SERVICE_ERR, "options: module argument %s -> PAM_SERVICE_ERR (%d)", keys[i],
 			   r.auth);
 			ok(s.n_prompts == 0, "options: %s: no prompt", keys[i]);
@@ -1050,69 +999,21 @@ static void test_users_and_options(void)
 	{
 		char *conf = config_with("");
 		service("grantcfg", mu_str_of(TAP_ARGS " grant config=%s", conf), NULL);
-		s.replies[0] = tap;
-		s.n_replies = 1;
-		r = run_pam("grantcfg", "alice", &s, 0, NULL);
+		r = sign_in("grantcfg", "alice", &s, tap, 0, NULL);
 		is_int(r.auth, PAM_SERVICE_ERR, "options: grant with config= another file -> PAM_SERVICE_ERR");
 		is_int(s.n_prompts, 0, "options: grant with another config=: no prompt");
 		script_reset(&s);
 		service("nograntcfg", mu_str_of(TAP_ARGS " config=%s", conf), NULL);
-		s.replies[0] = tap;
-		s.n_replies = 1;
-		r = run_pam("nograntcfg", "alice", &s, 0, NULL);
+		r = sign_in("nograntcfg", "alice", &s, tap, 0, NULL);
 		is_int(r.auth, PAM_SUCCESS, "options: config= another file without grant signs in");
 		script_reset(&s);
 		free(conf);
 	}
-	/* config= with a good file */
-	service("cfgarg", TAP_ARGS " config=/etc/security/pam_entra_tap.conf", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("cfgarg", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_SUCCESS, "options: config= names the file");
-	script_reset(&s);
-
 	/* conversation failure at the first prompt */
-	s.replies[0] = NULL;
-	s.n_replies = 1;
-	r = run_pam("tap", "alice", &s, 0, NULL);
+	r = sign_in("tap", "alice", &s, NULL, 0, NULL);
 	is_int(r.auth, PAM_CONV_ERR, "options: the conversation fails -> PAM_CONV_ERR");
 	script_reset(&s);
 
-	/* require_prior_publickey */
-	service("pk", TAP_ARGS " require_prior_publickey", NULL);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("pk", "alice", &s, 0, NULL);
-	is_int(r.auth, PAM_AUTH_ERR, "options: require_prior_publickey without SSH_AUTH_INFO_0 -> PAM_AUTH_ERR");
-	is_int(s.n_prompts, 0, "options: require_prior_publickey: no prompt before the key");
-	script_reset(&s);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("pk", "alice", &s, 0, "SSH_AUTH_INFO_0=password\n");
-	is_int(r.auth, PAM_AUTH_ERR, "options: require_prior_publickey with only a password before -> PAM_AUTH_ERR");
-	script_reset(&s);
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("pk", "alice", &s, 0, "SSH_AUTH_INFO_0=publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE\n");
-	is_int(r.auth, PAM_SUCCESS, "options: require_prior_publickey after a publickey -> PAM_SUCCESS");
-	script_reset(&s);
-
-	/* use_first_pass / try_first_pass: the pass from an earlier module */
-	{
-		service("usefirst", TAP_ARGS " use_first_pass", NULL);
-		r = run_pam("usefirst", "alice", &s, 0, NULL);
-		is_int(r.auth, PAM_AUTH_ERR, "options: use_first_pass without an earlier pass -> PAM_AUTH_ERR");
-		is_int(s.n_prompts, 0, "options: use_first_pass: no prompt of its own");
-		script_reset(&s);
-		service("tryfirst", TAP_ARGS " try_first_pass", NULL);
-		s.replies[0] = tap;
-		s.n_replies = 1;
-		r = run_pam("tryfirst", "alice", &s, 0, NULL);
-		is_int(r.auth, PAM_SUCCESS, "options: try_first_pass without an earlier pass prompts and signs in");
-		is_int(s.n_prompts, 1, "options: try_first_pass: one prompt");
-		script_reset(&s);
-	}
 	free(tap);
 }
 
@@ -1133,12 +1034,9 @@ static void test_device_limits(void)
 		chmod(path, 0600);
 	}
 	service("dev", DEVICE_ARGS, NULL);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	r = run_pam("dev", "erin", &s, 0, NULL);
+	r = sign_in_code("dev", "erin", &s, NULL, "");
 	is_int(r.auth, PAM_AUTH_ERR, "limits: another device sign-in in progress -> PAM_AUTH_ERR");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "in progress") != NULL, "limits: in progress: the sentence says so");
+	told(&s, "in progress", "limits: in progress: the sentence says so");
 	is_int(s.n_prompts, 1, "limits: in progress: no code is shown");
 	script_reset(&s);
 	/* a stale marker (dead pid) is ignored */
@@ -1147,48 +1045,31 @@ static void test_device_limits(void)
 		fprintf(f, "pid %d\nexpires %lld\n", 999999, (long long)time(NULL) + 60);
 		fclose(f);
 	}
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	s.device_action = "approve";
 	s.approve_upn = "erin@contoso.com";
-	r = run_pam("dev", "erin", &s, 0, NULL);
+	r = sign_in_code("dev", "erin", &s, "approve", "");
 	is_int(r.auth, PAM_SUCCESS, "limits: a stale marker of a dead process is ignored");
 	script_reset(&s);
 
 	/* rate limit per user */
 	service("rate", DEVICE_ARGS " device_code_max_per_user=2", NULL);
 	for (int i = 0; i < 3; i++) {
-		s.replies[0] = "";
-		s.replies[1] = "n";
-		s.n_replies = 2;
-		r = run_pam("rate", "carol", &s, 0, NULL);
+		r = sign_in_code("rate", "carol", &s, NULL, "n");
 		if (i < 2)
 			is_int(r.auth, PAM_AUTH_ERR, mu_str_of("limits: device sign-in %d of 2 for carol is started", i + 1));
 		script_reset(&s);
 	}
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	r = run_pam("rate", "carol", &s, 0, NULL);
+	r = sign_in_code("rate", "carol", &s, NULL, "");
 	is_int(r.auth, PAM_MAXTRIES, "limits: beyond device_code_max_per_user -> PAM_MAXTRIES");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "Too many sign-ins with a code for carol") != NULL,
-	   "limits: per user: the sentence says so");
+	told(&s, "Too many sign-ins with a code for carol", "limits: per user: the sentence says so");
 	script_reset(&s);
 
 	/* rate limit per remote address, across users */
 	service("ratehost", DEVICE_ARGS " device_code_max_per_rhost=1 device_code_max_per_user=100", NULL);
-	s.replies[0] = "";
-	s.replies[1] = "n";
-	s.n_replies = 2;
-	(void)run_pam("ratehost", "bob", &s, 0, NULL);
+	(void)sign_in_code("ratehost", "bob", &s, NULL, "n");
 	script_reset(&s);
-	s.replies[0] = "";
-	s.replies[1] = "";
-	s.n_replies = 2;
-	r = run_pam("ratehost", "dave", &s, 0, NULL);
+	r = sign_in_code("ratehost", "dave", &s, NULL, "");
 	is_int(r.auth, PAM_MAXTRIES, "limits: beyond device_code_max_per_rhost -> PAM_MAXTRIES");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "from 192.0.2.10") != NULL, "limits: per address: the sentence names it");
+	told(&s, "from 192.0.2.10", "limits: per address: the sentence names it");
 	script_reset(&s);
 }
 
@@ -1411,9 +1292,7 @@ static void test_grants(void)
 
 	grantctl("revoke --user alice");
 	service("grant", TAP_ARGS " grant", "no_grant=success");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("grant", "alice", &s, DO_ACCT | DO_SESSION, NULL);
+	r = sign_in("grant", "alice", &s, tap, DO_ACCT | DO_SESSION, NULL);
 	is_int(r.auth, PAM_SUCCESS, "grant: sign-in with the grant option -> PAM_SUCCESS");
 	is_int(r.acct, PAM_SUCCESS, "grant: the account phase sees the live grant");
 	is_int(grants_of("alice", &g), 1, "grant: one grant in the store");
@@ -1432,9 +1311,7 @@ static void test_grants(void)
 
 	/* a login that fails after the sign-in leaves no grant */
 	grantctl("revoke --user alice");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("grant", "alice", &s, END_FAIL, NULL);
+	r = sign_in("grant", "alice", &s, tap, END_FAIL, NULL);
 	is_int(r.auth, PAM_SUCCESS, "grant: signed in, then the transaction fails");
 	is_int(grants_of("alice", NULL), 0, "grant: ... and the grant is gone");
 	ok(!in_group("alice"), "grant: ... and so is the membership");
@@ -1442,27 +1319,21 @@ static void test_grants(void)
 
 	/* duration from entra-tap-helper elevate, only for the entra-tap service */
 	service("entra-tap", TAP_ARGS " grant", "no_grant=success");
-	s.replies[0] = tap;
-	s.n_replies = 1;
 	t0 = time(NULL);
-	r = run_pam("entra-tap", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=2h");
+	r = sign_in("entra-tap", "alice", &s, tap, DO_ACCT, "ENTRA_TAP_DURATION=2h");
 	is_int(r.auth, PAM_SUCCESS, "grant: entra-tap service with a duration");
 	ok(grants_of("alice", &g) == 1 && g.expires >= t0 + 7200 - 5 && g.expires <= t0 + 7200 + 30,
 	   "grant: the asked duration (2h) is used");
 	grantctl("revoke --user alice");
 	script_reset(&s);
-	s.replies[0] = tap;
-	s.n_replies = 1;
 	t0 = time(NULL);
-	r = run_pam("entra-tap", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=30d");
+	r = sign_in("entra-tap", "alice", &s, tap, DO_ACCT, "ENTRA_TAP_DURATION=30d");
 	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 8 * 3600 + 30,
 	   "grant: a duration beyond duration_max is clamped (8h)");
 	grantctl("revoke --user alice");
 	script_reset(&s);
-	s.replies[0] = tap;
-	s.n_replies = 1;
 	t0 = time(NULL);
-	r = run_pam("grant", "alice", &s, DO_ACCT, "ENTRA_TAP_DURATION=2h");
+	r = sign_in("grant", "alice", &s, tap, DO_ACCT, "ENTRA_TAP_DURATION=2h");
 	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.expires <= t0 + 3600 + 30,
 	   "grant: another service cannot choose the duration");
 	grantctl("revoke --user alice");
@@ -1470,9 +1341,7 @@ static void test_grants(void)
 
 	/* revoke_on_close */
 	service("roc", TAP_ARGS " grant revoke_on_close", "no_grant=success revoke_on_close");
-	s.replies[0] = tap;
-	s.n_replies = 1;
-	r = run_pam("roc", "alice", &s, DO_ACCT | DO_SESSION, NULL);
+	r = sign_in("roc", "alice", &s, tap, DO_ACCT | DO_SESSION, NULL);
 	ok(r.auth == PAM_SUCCESS && r.open == PAM_SUCCESS && r.close == PAM_SUCCESS,
 	   "grant: revoke_on_close: sign-in and session");
 	is_int(grants_of("alice", NULL), 0, "grant: revoke_on_close: the grant ended with the session");
@@ -1488,7 +1357,7 @@ static void test_grants(void)
 	ok(in_group("alice"), "account: an expired grant whose membership is still there");
 	script_reset(&s);
 	is_int(run_acct("acct", "alice", &s), PAM_PERM_DENIED, "account: an expired grant -> PAM_PERM_DENIED");
-	ok(strstr(shown(&s, PAM_ERROR_MSG), "expired") != NULL, "account: expired: the person is told");
+	told(&s, "expired", "account: expired: the person is told");
 	ok(!in_group("alice") && grants_of("alice", NULL) == 0, "account: expired: revoked on the spot");
 	script_reset(&s);
 	/* a member without a grant */

@@ -4,6 +4,7 @@
  * /run/systemd/journal/socket, so what et_audit() sends is read back byte for byte. */
 #include "audit.h"
 #include "../tap.h"
+#include "../testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,11 @@ static int field_count(const struct capture *c, const char *name)
 	return k;
 }
 
+/* A field of a captured entry and the value it must have. */
+struct field_want {
+	const char *field, *want, *name;
+};
+
 enum sock_kind { SOCK_REAL, SOCK_MISSING, SOCK_REGULAR_FILE };
 
 /* In a child with a private /run: set up the socket as asked, send one entry, report back. */
@@ -93,11 +99,7 @@ static void capture_one(enum sock_kind kind, enum et_audit_event ev, int prio, c
 
 	memset(ret, 0, sizeof(*ret));
 	ret->ret = 12345;
-	if (pipe(pfd) < 0)
-		abort();
-	pid = fork();
-	if (pid < 0)
-		abort();
+	pid = tu_fork_piped(pfd);
 	if (pid == 0) {
 		struct capture c;
 		char buf[65536];
@@ -243,22 +245,44 @@ static void test_fields(void)
 
 	capture_one(SOCK_REAL, ET_AUDIT_GRANT, LOG_NOTICE, &a, "granted alice", &c);
 	is_int(c.ret, 0, "a grant entry is sent");
-	is_str(field_get(&c, "MESSAGE_ID"), et_audit_message_id(ET_AUDIT_GRANT), "MESSAGE_ID is the grant id");
-	is_str(field_get(&c, "PRIORITY"), "5", "PRIORITY is the one given");
-	is_str(field_get(&c, "MESSAGE"), "granted alice", "MESSAGE is the formatted text");
-	is_str(field_get(&c, "SYSLOG_IDENTIFIER"), "entra-tap", "SYSLOG_IDENTIFIER=entra-tap");
-	is_str(field_get(&c, "ENTRA_TAP_EVENT"), "grant", "ENTRA_TAP_EVENT names the event");
-	is_str(field_get(&c, "ENTRA_TAP_GRANT_ID"), a.grant_id, "ENTRA_TAP_GRANT_ID");
-	is_str(field_get(&c, "ENTRA_TAP_USER"), "alice", "ENTRA_TAP_USER");
-	is_str(field_get(&c, "ENTRA_TAP_GROUP"), "entra-elevated", "ENTRA_TAP_GROUP");
-	is_str(field_get(&c, "ENTRA_TAP_EXPIRES"), "2026-01-01T00:00:00Z", "ENTRA_TAP_EXPIRES is ISO 8601 UTC");
-	is_str(field_get(&c, "ENTRA_TAP_EXPIRES_UNIX"), "1767225600", "ENTRA_TAP_EXPIRES_UNIX is epoch seconds");
-	is_str(field_get(&c, "ENTRA_TAP_METHOD"), "device_code", "ENTRA_TAP_METHOD");
-	is_str(field_get(&c, "ENTRA_TAP_UPN"), "alice@example.com", "ENTRA_TAP_UPN");
-	is_str(field_get(&c, "ENTRA_TAP_OID"), a.oid, "ENTRA_TAP_OID");
-	is_str(field_get(&c, "ENTRA_TAP_REASON"), "maintenance window", "ENTRA_TAP_REASON");
-	is_str(field_get(&c, "ENTRA_TAP_SERVICE"), "sshd", "ENTRA_TAP_SERVICE");
-	is_str(field_get(&c, "ENTRA_TAP_RHOST"), "192.0.2.7", "ENTRA_TAP_RHOST");
+	{
+		const struct field_want fields[] = {
+			{ "MESSAGE_ID", et_audit_message_id(ET_AUDIT_GRANT),
+			  "MESSAGE_ID is the grant id" },
+			{ "ENTRA_TAP_GRANT_ID", a.grant_id,
+			  "ENTRA_TAP_GRANT_ID" },
+			{ "ENTRA_TAP_OID", a.oid,
+			  "ENTRA_TAP_OID" },
+			{ "PRIORITY", "5",
+			  "PRIORITY is the one given" },
+			{ "MESSAGE", "granted alice",
+			  "MESSAGE is the formatted text" },
+			{ "SYSLOG_IDENTIFIER", "entra-tap",
+			  "SYSLOG_IDENTIFIER=entra-tap" },
+			{ "ENTRA_TAP_EVENT", "grant",
+			  "ENTRA_TAP_EVENT names the event" },
+			{ "ENTRA_TAP_USER", "alice",
+			  "ENTRA_TAP_USER" },
+			{ "ENTRA_TAP_GROUP", "entra-elevated",
+			  "ENTRA_TAP_GROUP" },
+			{ "ENTRA_TAP_EXPIRES", "2026-01-01T00:00:00Z",
+			  "ENTRA_TAP_EXPIRES is ISO 8601 UTC" },
+			{ "ENTRA_TAP_EXPIRES_UNIX", "1767225600",
+			  "ENTRA_TAP_EXPIRES_UNIX is epoch seconds" },
+			{ "ENTRA_TAP_METHOD", "device_code",
+			  "ENTRA_TAP_METHOD" },
+			{ "ENTRA_TAP_UPN", "alice@example.com",
+			  "ENTRA_TAP_UPN" },
+			{ "ENTRA_TAP_REASON", "maintenance window",
+			  "ENTRA_TAP_REASON" },
+			{ "ENTRA_TAP_SERVICE", "sshd",
+			  "ENTRA_TAP_SERVICE" },
+			{ "ENTRA_TAP_RHOST", "192.0.2.7",
+			  "ENTRA_TAP_RHOST" },
+		};
+		for (i = 0; i < (int)(sizeof(fields) / sizeof(fields[0])); i++)
+			is_str(field_get(&c, fields[i].field), fields[i].want, fields[i].name);
+	}
 	is_int(field_count(&c, "MESSAGE_ID"), 1, "each field is sent once");
 
 	for (i = 0; i < N_EVENTS; i++) {

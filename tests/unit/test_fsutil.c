@@ -3,7 +3,6 @@
 #include "strlist.h"
 #include "tap.h"
 #include "testutil.h"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,28 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void write_bytes(const char *path, const char *data, size_t len, mode_t mode)
 {
@@ -46,7 +23,7 @@ static void write_bytes(const char *path, const char *data, size_t len, mode_t m
 
 static void test_write_atomic(void)
 {
-	char *dir = tu_tmpdir(), *p = path_in(dir, "grant"), *buf = NULL;
+	char *dir = tu_tmpdir(), *p = tu_path_in(dir, "grant"), *buf = NULL;
 	struct et_err err;
 	struct stat st;
 	size_t len = 0;
@@ -59,7 +36,7 @@ static void test_write_atomic(void)
 	   "write_atomic: content is what was written");
 	free(buf);
 	buf = NULL;
-	is_int(count_entries(dir), 1, "write_atomic: no temporary file left behind");
+	is_int(tu_count_entries(dir), 1, "write_atomic: no temporary file left behind");
 	first_ino = st.st_ino;
 
 	ok(et_file_write_atomic(p, "second", 6, 0600, &err) == 0, "write_atomic: replaces an existing file");
@@ -69,17 +46,17 @@ static void test_write_atomic(void)
 	   "write_atomic: replacement content");
 	free(buf);
 	buf = NULL;
-	is_int(count_entries(dir), 1, "write_atomic: still no temporary file after replacing");
+	is_int(tu_count_entries(dir), 1, "write_atomic: still no temporary file after replacing");
 
 	ok(et_file_write_atomic(p, "", 0, 0600, &err) == 0 && stat(p, &st) == 0 && st.st_size == 0,
 	   "write_atomic: an empty write gives an empty file");
 	free(p);
 
-	p = path_in(dir, "missing-dir/grant");
+	p = tu_path_in(dir, "missing-dir/grant");
 	et_err_clear(&err);
 	ok(et_file_write_atomic(p, "x", 1, 0600, &err) < 0, "write_atomic: missing directory fails");
 	is_str(err.reason, "write_failed", "write_atomic: missing directory reason");
-	is_int(count_entries(dir), 1, "write_atomic: failed write leaves nothing behind");
+	is_int(tu_count_entries(dir), 1, "write_atomic: failed write leaves nothing behind");
 	free(p);
 
 	{
@@ -120,7 +97,7 @@ static void test_read(void)
 	free(p);
 
 	/* Embedded NUL: the length tells the caller, the buffer is still terminated. */
-	p = path_in(dir, "nul");
+	p = tu_path_in(dir, "nul");
 	write_bytes(p, "a\0b", 3, 0644);
 	ok(et_file_read(p, 10, 1, &buf, &len, &err) == 0 && len == 3 && buf[3] == '\0',
 	   "read: a NUL byte inside is reported through the length");
@@ -128,7 +105,7 @@ static void test_read(void)
 	buf = NULL;
 	free(p);
 
-	p = path_in(dir, "nope");
+	p = tu_path_in(dir, "nope");
 	et_err_clear(&err);
 	ok(et_file_read(p, 10, 1, &buf, &len, &err) < 0, "read: a missing file fails");
 	is_str(err.reason, "not_found", "read: missing file reason");
@@ -136,7 +113,7 @@ static void test_read(void)
 	free(p);
 
 	p = tu_write_file(dir, "target", "secret", 0644);
-	link = path_in(dir, "link");
+	link = tu_path_in(dir, "link");
 	if (symlink(p, link) < 0)
 		abort();
 	et_err_clear(&err);
@@ -172,7 +149,7 @@ static void test_read(void)
 	ok(strstr(err.message, "not a regular file") != NULL, "read: directory sentence");
 
 	/* A FIFO must be refused, not block the reader waiting for a writer. */
-	p = path_in(dir, "fifo");
+	p = tu_path_in(dir, "fifo");
 	if (mkfifo(p, 0600) < 0)
 		abort();
 	alarm(5);
@@ -201,7 +178,7 @@ static void test_dir_private(void)
 	struct stat st;
 	mode_t old = umask(0);
 
-	d = path_in(dir, "state");
+	d = tu_path_in(dir, "state");
 	ok(et_dir_ensure_private(d, 0700, &err) == 0, "dir: creates a missing directory");
 	ok(stat(d, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700 && st.st_uid == 0,
 	   "dir: created 0700, owned by root");
@@ -227,8 +204,8 @@ static void test_dir_private(void)
 	is_str(err.reason, "state_dir", "dir: refusal reason");
 	free(d);
 
-	target = path_in(dir, "real");
-	link = path_in(dir, "link");
+	target = tu_path_in(dir, "real");
+	link = tu_path_in(dir, "link");
 	if (mkdir(target, 0700) < 0 || symlink(target, link) < 0)
 		abort();
 	et_err_clear(&err);
@@ -240,7 +217,7 @@ static void test_dir_private(void)
 	ok(et_dir_ensure_private(file, 0700, &err) < 0, "dir: a regular file is refused");
 	ok(strstr(err.message, "not a directory") != NULL, "dir: regular file sentence");
 
-	d = path_in(dir, "no/such/parent");
+	d = tu_path_in(dir, "no/such/parent");
 	et_err_clear(&err);
 	ok(et_dir_ensure_private(d, 0700, &err) < 0, "dir: a missing parent fails");
 	ok(strstr(err.message, "cannot create") != NULL, "dir: missing parent sentence");
@@ -293,20 +270,21 @@ static void test_strlist(void)
 	   "strlist: a single item with blanks around it");
 	et_strlist_free(&l);
 
-	ok(et_strlist_parse(&l, "") < 0, "strlist: empty text is an error");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, "   ") < 0, "strlist: blank text is an error");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, "a,,b") < 0, "strlist: empty item between commas");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, "a, ,b") < 0, "strlist: blank item between commas");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, ",a") < 0, "strlist: leading comma");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, "a,") < 0, "strlist: trailing comma");
-	et_strlist_free(&l);
-	ok(et_strlist_parse(&l, "a, ") < 0, "strlist: trailing comma and blank");
-	et_strlist_free(&l);
+	{
+		static const char *const refused[][2] = {
+			{ "", "strlist: empty text is an error" },
+			{ "   ", "strlist: blank text is an error" },
+			{ "a,,b", "strlist: empty item between commas" },
+			{ "a, ,b", "strlist: blank item between commas" },
+			{ ",a", "strlist: leading comma" },
+			{ "a,", "strlist: trailing comma" },
+			{ "a, ", "strlist: trailing comma and blank" },
+		};
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+			ok(et_strlist_parse(&l, refused[i][0]) < 0, "%s", refused[i][1]);
+			et_strlist_free(&l);
+		}
+	}
 
 	memset(item, 'q', 1023);
 	item[1023] = '\0';
@@ -324,7 +302,7 @@ static void test_strlist(void)
 static void test_create_exclusive(void)
 {
 	const char *dir = tu_tmpdir();
-	char *path = path_in(dir, "pin"), *tmpl = path_in(dir, ".pin~XXXXXX"), *buf = NULL, *missing;
+	char *path = tu_path_in(dir, "pin"), *tmpl = tu_path_in(dir, ".pin~XXXXXX"), *buf = NULL, *missing;
 	struct et_err err;
 	struct stat st;
 	size_t len = 0;
@@ -334,8 +312,8 @@ static void test_create_exclusive(void)
 	is_int(et_file_create_exclusive(path, tmpl, "second\n", 7, 0600, &err), 0, "create_exclusive: existing file is kept");
 	ok(et_file_read(path, 64, 1, &buf, &len, &err) == 0 && strcmp(buf, "first\n") == 0,
 	   "create_exclusive: the first content stays");
-	is_int(count_entries(dir), 1, "create_exclusive: no temporary file left behind");
-	missing = path_in(dir, "nodir/pin");
+	is_int(tu_count_entries(dir), 1, "create_exclusive: no temporary file left behind");
+	missing = tu_path_in(dir, "nodir/pin");
 	ok(et_file_create_exclusive(missing, "/nonexistent-dir/x~XXXXXX", "x", 1, 0600, &err) < 0 &&
 		   strcmp(err.reason, "write_failed") == 0,
 	   "create_exclusive: unwritable directory is an error");

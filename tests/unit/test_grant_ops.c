@@ -150,6 +150,20 @@ static void test_revoke(void)
 	   "permanent: root stays a member after the grant ends");
 }
 
+/* Members added to the group (and its gshadow line) by hand, behind the grants' back. */
+static void add_by_hand(const char *names)
+{
+	char line[256];
+	char *m = gte_members("group", GTE_GROUP), *ms = gte_members("gshadow", GTE_GROUP);
+	struct group *gr = getgrnam(GTE_GROUP);
+	snprintf(line, sizeof(line), "%s:x:%u:%s,%s", GTE_GROUP, gr ? (unsigned)gr->gr_gid : 0u, m, names);
+	gte_set_group_line("group", GTE_GROUP, line);
+	snprintf(line, sizeof(line), "%s:!::%s,%s", GTE_GROUP, ms, names);
+	gte_set_group_line("gshadow", GTE_GROUP, line);
+	free(m);
+	free(ms);
+}
+
 static void test_sweep(void)
 {
 	struct et_grant g_short, g_long;
@@ -161,16 +175,7 @@ static void test_sweep(void)
 	ok(grant("dave", 60, &g_short, &err) == 0 && grant("erin", 3600, &g_long, &err) == 0,
 	   "sweep: dave (1 min) and erin (1 h) get grants");
 	/* a member added by hand, and a permanent member's existing membership */
-	{
-		char *m = gte_members("group", GTE_GROUP), *ms = gte_members("gshadow", GTE_GROUP);
-		struct group *gr = getgrnam(GTE_GROUP);
-		snprintf(line, sizeof(line), "%s:x:%u:%s,mallory", GTE_GROUP, gr ? (unsigned)gr->gr_gid : 0u, m);
-		gte_set_group_line("group", GTE_GROUP, line);
-		snprintf(line, sizeof(line), "%s:!::%s,mallory", GTE_GROUP, ms);
-		gte_set_group_line("gshadow", GTE_GROUP, line);
-		free(m);
-		free(ms);
-	}
+	add_by_hand("mallory");
 	ok(member("mallory") && member("root"), "sweep: mallory was added by hand, root is a permanent member");
 	/* a corrupt grant file next to the good ones */
 	snprintf(path, sizeof(path), "%s/grants/abababababababababababababababab.grant", state);
@@ -204,16 +209,7 @@ static void test_sweep(void)
 	   "sweep: a second sweep has nothing to do");
 
 	/* scoped to one user: only that user is looked at */
-	{
-		char *m = gte_members("group", GTE_GROUP), *ms = gte_members("gshadow", GTE_GROUP);
-		struct group *gr = getgrnam(GTE_GROUP);
-		snprintf(line, sizeof(line), "%s:x:%u:%s,mallory,dave", GTE_GROUP, gr ? (unsigned)gr->gr_gid : 0u, m);
-		gte_set_group_line("group", GTE_GROUP, line);
-		snprintf(line, sizeof(line), "%s:!::%s,mallory,dave", GTE_GROUP, ms);
-		gte_set_group_line("gshadow", GTE_GROUP, line);
-		free(m);
-		free(ms);
-	}
+	add_by_hand("mallory,dave");
 	ok(et_grant_sweep(&cfg, "dave", ET_REVOKE_ACCOUNT, now + 120, &res, &err) == 0 && !member("dave") &&
 		   member("mallory"),
 	   "sweep --user dave: dave is removed, mallory is not looked at");
@@ -228,7 +224,6 @@ static void test_check(void)
 	struct et_check_result r;
 	struct et_grant g;
 	struct et_err err;
-	char line[256];
 
 	ok(et_grant_check(&cfg, "erin", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 && r.state == ET_GRANT_STATE_LIVE &&
 		   r.expires == now + 3600 && !r.revoked,
@@ -250,16 +245,7 @@ static void test_check(void)
 	ok(!member("frank") && grants_of("frank") == 0, "check: frank's grant and membership are gone");
 
 	/* a stale member */
-	{
-		char *m = gte_members("group", GTE_GROUP), *ms = gte_members("gshadow", GTE_GROUP);
-		struct group *gr = getgrnam(GTE_GROUP);
-		snprintf(line, sizeof(line), "%s:x:%u:%s,frank", GTE_GROUP, gr ? (unsigned)gr->gr_gid : 0u, m);
-		gte_set_group_line("group", GTE_GROUP, line);
-		snprintf(line, sizeof(line), "%s:!::%s,frank", GTE_GROUP, ms);
-		gte_set_group_line("gshadow", GTE_GROUP, line);
-		free(m);
-		free(ms);
-	}
+	add_by_hand("frank");
 	ok(et_grant_check(&cfg, "frank", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 &&
 		   r.state == ET_GRANT_STATE_STALE_MEMBER && r.revoked && !member("frank"),
 	   "check: a member without a grant is stale and removed on the spot");

@@ -149,22 +149,29 @@ static struct et_strlist one(const char *name)
 	return list_of(name);
 }
 
-static int edit_add(const char *group, const char *user, struct et_member_change *chg, struct et_err *err)
+/* Add (add) or remove one user. */
+static int edit_one(const char *group, const char *user, bool add, struct et_member_change *chg, struct et_err *err)
 {
 	struct et_strlist a = one(user);
-	struct et_member_edit e = { .add = &a };
-	int r = et_group_edit(group, &e, chg, err);
+	struct et_member_edit e = { 0 };
+	int r;
+	if (add)
+		e.add = &a;
+	else
+		e.remove = &a;
+	r = et_group_edit(group, &e, chg, err);
 	et_strlist_free(&a);
 	return r;
 }
 
+static int edit_add(const char *group, const char *user, struct et_member_change *chg, struct et_err *err)
+{
+	return edit_one(group, user, true, chg, err);
+}
+
 static int edit_remove(const char *group, const char *user, struct et_member_change *chg, struct et_err *err)
 {
-	struct et_strlist a = one(user);
-	struct et_member_edit e = { .remove = &a };
-	int r = et_group_edit(group, &e, chg, err);
-	et_strlist_free(&a);
-	return r;
+	return edit_one(group, user, false, chg, err);
 }
 
 /* The file with the member field of `group` replaced, for byte-exact comparisons. */
@@ -335,6 +342,41 @@ static void test_edit(gid_t gid)
 	free(before_gs);
 }
 
+/* A child that waits, doing nothing, until release_child. */
+static pid_t parked_child(int p[2])
+{
+	pid_t pid = tu_fork_piped(p);
+	if (pid == 0) {
+		char c;
+		(void)!read(p[0], &c, 1);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void release_child(pid_t pid, int p[2])
+{
+	(void)!write(p[1], "x", 1);
+	waitpid(pid, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* /etc/group.lock naming pid; text gets the pid as written. */
+static void lock_held_by(pid_t pid, char *text, size_t size)
+{
+	int fd;
+	snprintf(text, size, "%ld", (long)pid);
+	fd = open("/etc/group.lock", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	(void)!write(fd, text, strlen(text));
+	close(fd);
+}
+
+static long ms_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (t1->tv_sec - t0->tv_sec) * 1000 + (t1->tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static void test_locks(void)
 {
 	struct et_member_change chg = { 0 };
@@ -370,17 +412,8 @@ static void test_locks(void)
 	}
 
 	/* a lock naming a live process that started after the lock was written: a reused PID */
-	if (pipe(p) < 0)
-		abort();
-	pid = fork();
-	if (pid == 0) {
-		(void)!read(p[0], &c, 1);
-		_exit(0);
-	}
-	snprintf(text, sizeof(text), "%ld", (long)pid);
-	fd = open("/etc/group.lock", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	(void)!write(fd, text, strlen(text));
-	close(fd);
+	pid = parked_child(p);
+	lock_held_by(pid, text, sizeof(text));
 	{
 		struct timespec old_times[2] = { { .tv_sec = time(NULL) - 600 }, { .tv_sec = time(NULL) - 600 } };
 		utimensat(AT_FDCWD, "/etc/group.lock", old_times, 0);
@@ -389,31 +422,19 @@ static void test_locks(void)
 	ok(edit_add(GTE_GROUP, "gail", &chg, &err) == 0, "lock: a lock older than its holder (a reused PID) is stale");
 	et_member_change_free(&chg);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = ms_between(&t0, &t1);
 	ok(ms < ET_GROUP_LOCK_WAIT_MS / 2, "lock: taken over without waiting out the timeout (%ld ms)", ms);
-	(void)!write(p[1], "x", 1);
-	waitpid(pid, NULL, 0);
-	close(p[0]);
-	close(p[1]);
+	release_child(pid, p);
 
 	/* a live holder: bounded wait, then group_locked naming it */
-	if (pipe(p) < 0)
-		abort();
-	pid = fork();
-	if (pid == 0) {
-		(void)!read(p[0], &c, 1); /* until the parent is done */
-		_exit(0);
-	}
-	snprintf(text, sizeof(text), "%ld", (long)pid);
-	fd = open("/etc/group.lock", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	(void)!write(fd, text, strlen(text));
-	close(fd);
+	pid = parked_child(p);
+	lock_held_by(pid, text, sizeof(text));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ok(edit_add(GTE_GROUP, "erin", &chg, &err) < 0 && strcmp(err.reason, "group_locked") == 0 &&
 		   strstr(err.message, text),
 	   "lock: a live holder makes the edit fail (group_locked, names the holder)");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = ms_between(&t0, &t1);
 	ok(ms >= ET_GROUP_LOCK_WAIT_MS - 100 && ms < ET_GROUP_LOCK_WAIT_MS + 3000, "lock: after a bounded wait (%ld ms)",
 	   ms);
 	{
@@ -422,16 +443,11 @@ static void test_locks(void)
 		free(m);
 	}
 	ok(access("/etc/group.lock", F_OK) == 0, "lock: another process's lock is not removed");
-	(void)!write(p[1], "x", 1);
-	waitpid(pid, NULL, 0);
+	release_child(pid, p);
 	unlink("/etc/group.lock");
-	close(p[0]);
-	close(p[1]);
 
 	/* lckpwdf is taken: the edit waits for another holder */
-	if (pipe(p) < 0)
-		abort();
-	pid = fork();
+	pid = tu_fork_piped(p);
 	if (pid == 0) {
 		if (lckpwdf() < 0)
 			_exit(1);
@@ -445,7 +461,7 @@ static void test_locks(void)
 	ok(edit_add(GTE_GROUP, "frank", &chg, &err) == 0, "lckpwdf: the edit succeeds once the other holder lets go");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	et_member_change_free(&chg);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = ms_between(&t0, &t1);
 	ok(ms >= 300, "lckpwdf: the edit waited for it (%ld ms)", ms);
 	waitpid(pid, NULL, 0);
 	close(p[0]);

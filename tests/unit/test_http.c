@@ -8,6 +8,7 @@
 #include "testutil.h"
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,27 @@ static char *discovery_url(void)
 	return mu_str_of("%s/%s/v2.0/.well-known/openid-configuration", mock_base, mock_tenant);
 }
 
+/* The mock's configuration, trusting only the test CA made in fixdir. */
+static void cfg_with_test_ca(struct et_config *cfg, const char *fixdir)
+{
+	mu_cfg_load(cfg);
+	mu_cfg_set(cfg, "ca_file", mu_str_of("%s/ca.pem", fixdir));
+}
+
+/* GET url answers with HTTP status want. */
+static bool got_status(const struct et_config *cfg, const char *url, struct et_http_resp *resp, struct et_err *err,
+		       int want)
+{
+	return et_http_get(cfg, url, resp, err) == 0 && resp->status == want;
+}
+
+/* GET url fails with reason. */
+static bool refused(const struct et_config *cfg, const char *url, struct et_http_resp *resp, struct et_err *err,
+		    const char *reason)
+{
+	return et_http_get(cfg, url, resp, err) < 0 && strcmp(err->reason, reason) == 0;
+}
+
 static void test_scheme(void)
 {
 	struct et_config cfg;
@@ -162,18 +184,18 @@ static void test_scheme(void)
 	mu_mock_reset();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		et_err_clear(&err);
-		ok(et_http_get(&cfg, bad[i], &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+		ok(refused(&cfg, bad[i], &resp, &err, "http_scheme"),
 		   "GET '%s' refused with http_scheme (%s)", bad[i], err.reason);
 	}
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, NULL, &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+	ok(refused(&cfg, NULL, &resp, &err, "http_scheme"),
 	   "GET of a NULL URL refused with http_scheme");
 	/* The mock's own discovery over plain http: refused before any connection. */
 	et_err_clear(&err);
 	{
 		char *plain = strdup(discovery_url());
 		memmove(plain + 4, plain + 5, strlen(plain + 5) + 1); /* https -> http */
-		ok(et_http_get(&cfg, plain, &resp, &err) < 0 && strcmp(err.reason, "http_scheme") == 0,
+		ok(refused(&cfg, plain, &resp, &err, "http_scheme"),
 		   "the mock's discovery URL over http:// is refused");
 		free(plain);
 	}
@@ -216,7 +238,7 @@ static void test_get_ok(void)
 	{
 		char *upper = strdup(discovery_url());
 		memcpy(upper, "HTTPS", 5);
-		ok(et_http_get(&cfg, upper, &resp, &err) == 0 && resp.status == 200, "HTTPS:// in capitals works");
+		ok(got_status(&cfg, upper, &resp, &err, 200), "HTTPS:// in capitals works");
 		et_http_resp_free(&resp);
 		free(upper);
 	}
@@ -228,25 +250,21 @@ static void test_tls(const char *fixdir, const struct fixture *good, const struc
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	char ca[1024];
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
 
 	/* The mock's certificate is not from this CA. */
-	mu_cfg_load(&cfg);
-	mu_cfg_set(&cfg, "ca_file", ca);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	cfg_with_test_ca(&cfg, fixdir);
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_tls"),
 	   "a server certificate from another CA: http_tls (%s)", err.message);
 	ok(strstr(err.message, "127.0.0.1") != NULL, "the sentence names the host");
 
 	/* Same CA, right name: works (so the next failure is about the name alone). */
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/echo", good->port), &resp, &err) == 0 && resp.status == 200,
+	ok(got_status(&cfg, mu_str_of("https://127.0.0.1:%d/echo", good->port), &resp, &err, 200),
 	   "the fixture's certificate for 127.0.0.1 is accepted with its CA (%s)", err.message);
 	et_http_resp_free(&resp);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/echo", wrong->port), &resp, &err) < 0 &&
-		   strcmp(err.reason, "http_tls") == 0,
+	ok(refused(&cfg, mu_str_of("https://127.0.0.1:%d/echo", wrong->port), &resp, &err, "http_tls"),
 	   "a certificate for wrong.example served at 127.0.0.1: http_tls (%s)", err.message);
 	et_config_free(&cfg);
 
@@ -255,14 +273,14 @@ static void test_tls(const char *fixdir, const struct fixture *good, const struc
 	mu_cfg_set(&cfg, "ca_file", "");
 	et_err_clear(&err);
 	ok(cfg.ca_file == NULL, "ca_file unset");
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_tls"),
 	   "without ca_file the mock's test CA is not trusted: http_tls");
 	/* Nor does the environment get to add a CA. */
 	setenv("SSL_CERT_FILE", getenv("ET_MOCK_CA"), 1);
 	setenv("SSL_CERT_DIR", getenv("ET_MOCK_DIR"), 1);
 	setenv("CURL_CA_BUNDLE", getenv("ET_MOCK_CA"), 1);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_tls") == 0,
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_tls"),
 	   "SSL_CERT_FILE, SSL_CERT_DIR, CURL_CA_BUNDLE naming the mock's CA are ignored: http_tls");
 	unsetenv("SSL_CERT_FILE");
 	unsetenv("SSL_CERT_DIR");
@@ -280,8 +298,7 @@ static void test_connect(void)
 
 	mu_cfg_load(&cfg);
 	t0 = now_s();
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/x", port), &resp, &err) < 0 &&
-		   strcmp(err.reason, "http_connect") == 0,
+	ok(refused(&cfg, mu_str_of("https://127.0.0.1:%d/x", port), &resp, &err, "http_connect"),
 	   "connection refused: http_connect (%s)", err.message);
 	get_s = now_s() - t0;
 	ok(strstr(err.message, mu_str_of("127.0.0.1:%d", port)) != NULL, "the sentence names host and port");
@@ -300,8 +317,7 @@ static void test_connect(void)
 	ok(post_s < 0.19, "the refused POST was not retried (%.3f s)", post_s);
 
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, "https://nonexistent.invalid/x", &resp, &err) < 0 &&
-		   strcmp(err.reason, "http_connect") == 0,
+	ok(refused(&cfg, "https://nonexistent.invalid/x", &resp, &err, "http_connect"),
 	   "an unresolvable name: http_connect (%s)", err.reason);
 	et_config_free(&cfg);
 }
@@ -318,7 +334,7 @@ static void test_timeout(void)
 	mu_mock_reset();
 	mu_ctl("latency", "{\"seconds\": 3, \"endpoints\": [\"discovery\"]}");
 	t0 = now_s();
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_timeout") == 0,
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_timeout"),
 	   "a server slower than http_timeout: http_timeout (%s)", err.message);
 	el = now_s() - t0;
 	ok(el < 2.0, "gave up within the budget plus a second (%.2f s for a 1 s budget)", el);
@@ -330,7 +346,7 @@ static void test_timeout(void)
 	mu_ctl("latency", "{\"seconds\": 0.7, \"endpoints\": [\"discovery\"]}");
 	mu_ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"discovery\"]}");
 	t0 = now_s();
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 503,
+	ok(got_status(&cfg, discovery_url(), &resp, &err, 503),
 	   "a slow 503 is returned as such");
 	el = now_s() - t0;
 	et_http_resp_free(&resp);
@@ -349,37 +365,38 @@ static void test_retry(void)
 
 	mu_cfg_load(&cfg);
 
-	mu_mock_reset();
-	mu_ctl("fail", "{\"status\": 503, \"count\": 1, \"endpoints\": [\"discovery\"]}");
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
-	   "GET: one 503, then success on the retry");
-	is_int(mu_mock_stat("discovery"), 2, "the mock saw two requests");
-	et_http_resp_free(&resp);
-
-	mu_mock_reset();
-	mu_ctl("fail", "{\"status\": 502, \"count\": -1, \"endpoints\": [\"discovery\"]}");
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 502,
-	   "GET: 502 twice returns the second 502");
-	is_int(mu_mock_stat("discovery"), 2, "retried exactly once");
-	et_http_resp_free(&resp);
-
-	mu_mock_reset();
-	mu_ctl("fail", "{\"status\": 504, \"count\": 1, \"endpoints\": [\"discovery\"]}");
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200, "GET: 504 is retried too");
-	et_http_resp_free(&resp);
-
-	mu_mock_reset();
-	mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"discovery\"]}");
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 500, "GET: 500 is returned");
-	is_int(mu_mock_stat("discovery"), 1, "and not retried (not a gateway error)");
-	et_http_resp_free(&resp);
-
-	mu_mock_reset();
-	mu_ctl("fail", "{\"status\": 503, \"count\": -1, \"endpoints\": [\"token\"]}");
-	ok(et_http_post_form(&cfg, token, "grant_type=password", &resp, &err) == 0 && resp.status == 503,
-	   "POST: 503 is returned");
-	is_int(mu_mock_stat("token"), 1, "a POST is never retried");
-	et_http_resp_free(&resp);
+	/* GET retries a gateway error once; POST never retries */
+	{
+		static const struct {
+			int status, count; /* the mock answers status, count times (-1: always) */
+			int post;          /* POST a form to the token endpoint, otherwise GET discovery */
+			int want;          /* the status returned */
+			const char *name;
+			int requests;      /* requests the mock saw, -1: not checked */
+			const char *requests_name;
+		} cases[] = {
+			{ 503, 1, 0, 200, "GET: one 503, then success on the retry", 2, "the mock saw two requests" },
+			{ 502, -1, 0, 502, "GET: 502 twice returns the second 502", 2, "retried exactly once" },
+			{ 504, 1, 0, 200, "GET: 504 is retried too", -1, NULL },
+			{ 500, -1, 0, 500, "GET: 500 is returned", 1, "and not retried (not a gateway error)" },
+			{ 503, -1, 1, 503, "POST: 503 is returned", 1, "a POST is never retried" },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const char *endpoint = cases[i].post ? "token" : "discovery";
+			int r;
+			mu_mock_reset();
+			mu_ctlf("fail", "{\"status\": %d, \"count\": %d, \"endpoints\": [\"%s\"]}", cases[i].status,
+				cases[i].count, endpoint);
+			if (cases[i].post)
+				r = et_http_post_form(&cfg, token, "grant_type=password", &resp, &err);
+			else
+				r = et_http_get(&cfg, discovery_url(), &resp, &err);
+			ok(r == 0 && resp.status == cases[i].want, "%s", cases[i].name);
+			if (cases[i].requests >= 0)
+				is_int(mu_mock_stat(endpoint), cases[i].requests, cases[i].requests_name);
+			et_http_resp_free(&resp);
+		}
+	}
 
 	/* An ordinary POST reaches the token endpoint and returns Entra's 400. */
 	mu_mock_reset();
@@ -404,69 +421,78 @@ static void test_size(const char *fixdir, const struct fixture *good)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	char ca[1024];
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
-	mu_cfg_load(&cfg);
-	mu_cfg_set(&cfg, "ca_file", ca);
+	cfg_with_test_ca(&cfg, fixdir);
 
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY), &resp, &err) == 0,
-	   "a body of exactly ET_HTTP_MAX_BODY with a length is accepted (%s)", err.message);
-	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
-	et_http_resp_free(&resp);
-	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY), &resp,
-		       &err) == 0,
-	   "a body of exactly ET_HTTP_MAX_BODY without a length is accepted (%s)", err.message);
-	is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
-	et_http_resp_free(&resp);
-
-	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/size/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp, &err) <
-			   0 &&
-		   strcmp(err.reason, "http_too_large") == 0,
-	   "one byte over, announced by Content-Length: http_too_large (%s)", err.message);
-	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, ET_HTTP_MAX_BODY + 1), &resp,
-		       &err) < 0 &&
-		   strcmp(err.reason, "http_too_large") == 0,
-	   "one byte over, streamed without a length: http_too_large (%s)", err.message);
-	et_err_clear(&err);
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/stream/%d", good->port, 4 * ET_HTTP_MAX_BODY), &resp,
-		       &err) < 0 &&
-		   strcmp(err.reason, "http_too_large") == 0,
-	   "a body four times the cap: http_too_large");
+	{
+		static const struct {
+			const char *path; /* size: sent with a Content-Length; stream: without */
+			long len;
+			const char *reason; /* NULL: accepted, all of it */
+			const char *name;
+			int with_message; /* the name ends with the error message */
+		} cases[] = {
+			{ "size", ET_HTTP_MAX_BODY, NULL,
+			  "a body of exactly ET_HTTP_MAX_BODY with a length is accepted", 1 },
+			{ "stream", ET_HTTP_MAX_BODY, NULL,
+			  "a body of exactly ET_HTTP_MAX_BODY without a length is accepted", 1 },
+			{ "size", ET_HTTP_MAX_BODY + 1, "http_too_large",
+			  "one byte over, announced by Content-Length: http_too_large", 1 },
+			{ "stream", ET_HTTP_MAX_BODY + 1, "http_too_large",
+			  "one byte over, streamed without a length: http_too_large", 1 },
+			{ "stream", 4 * ET_HTTP_MAX_BODY, "http_too_large",
+			  "a body four times the cap: http_too_large", 0 },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const char *url;
+			bool pass;
+			url = mu_str_of("https://127.0.0.1:%d/%s/%ld", good->port, cases[i].path, cases[i].len);
+			et_err_clear(&err);
+			if (cases[i].reason)
+				pass = refused(&cfg, url, &resp, &err, cases[i].reason);
+			else
+				pass = et_http_get(&cfg, url, &resp, &err) == 0;
+			if (cases[i].with_message)
+				ok(pass, "%s (%s)", cases[i].name, err.message);
+			else
+				ok(pass, "%s", cases[i].name);
+			if (!cases[i].reason) {
+				is_int(resp.len, ET_HTTP_MAX_BODY, "all of it");
+				et_http_resp_free(&resp);
+			}
+		}
+	}
 	ok(resp.body == NULL, "nothing returned");
 	et_config_free(&cfg);
 }
 
 static void test_proxy(void)
 {
+	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
 	int port = mu_closed_port();
 	char *dead = strdup(mu_str_of("http://127.0.0.1:%d", port));
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		setenv(vars[i], dead, 1);
 	mu_cfg_load(&cfg);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	ok(got_status(&cfg, discovery_url(), &resp, &err, 200),
 	   "https_proxy, HTTPS_PROXY, ALL_PROXY pointing at a dead port are ignored (%s)", err.message);
 	et_http_resp_free(&resp);
 
 	/* The configured proxy is used: a dead one makes the call fail. */
 	mu_cfg_set(&cfg, "proxy", dead);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_connect") == 0,
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_connect"),
 	   "the configured proxy is used (a dead one: http_connect, %s)", err.message);
 
 	/* NO_PROXY from the environment cannot route around the configured proxy. */
 	setenv("no_proxy", "*", 1);
 	setenv("NO_PROXY", "*", 1);
 	et_err_clear(&err);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) < 0 && strcmp(err.reason, "http_connect") == 0,
+	ok(refused(&cfg, discovery_url(), &resp, &err, "http_connect"),
 	   "no_proxy=* in the environment does not bypass the configured proxy");
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
@@ -481,12 +507,9 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 	struct et_config cfg;
 	struct et_http_resp resp = { 0 };
 	struct et_err err = { 0 };
-	char ca[1024];
 	static const char gz[] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03not-really-gzip";
 
-	snprintf(ca, sizeof(ca), "%s/ca.pem", fixdir);
-	mu_cfg_load(&cfg);
-	mu_cfg_set(&cfg, "ca_file", ca);
+	cfg_with_test_ca(&cfg, fixdir);
 	/* A ~/.netrc with credentials for the fixture: must not be read. */
 	free(tu_write_file(fixdir, ".netrc", "machine 127.0.0.1 login netrcuser password netrcpass\n", 0600));
 	setenv("HOME", fixdir, 1);
@@ -515,8 +538,7 @@ static void test_request_shape(const char *fixdir, const struct fixture *good)
 		et_http_resp_free(&resp);
 	}
 
-	ok(et_http_get(&cfg, mu_str_of("https://127.0.0.1:%d/redirect", good->port), &resp, &err) == 0 &&
-		   resp.status == 302,
+	ok(got_status(&cfg, mu_str_of("https://127.0.0.1:%d/redirect", good->port), &resp, &err, 302),
 	   "a redirect is returned, not followed");
 	ok(resp.body && strcmp(resp.body, "moved") == 0, "with the redirect's own body");
 	et_http_resp_free(&resp);
@@ -542,7 +564,7 @@ static void test_keylog_env(const char *dir)
 		abort();
 	mu_cfg_load(&cfg);
 	setenv("SSLKEYLOGFILE", keylog, 1);
-	ok(et_http_get(&cfg, discovery_url(), &resp, &err) == 0 && resp.status == 200,
+	ok(got_status(&cfg, discovery_url(), &resp, &err, 200),
 	   "the first request, with SSLKEYLOGFILE set (%s)", err.message);
 	et_http_resp_free(&resp);
 	ok(access(keylog, F_OK) != 0, "SSLKEYLOGFILE from the environment was not used: no key log file");
@@ -555,22 +577,23 @@ static void test_keylog_env(const char *dir)
 	et_config_free(&cfg);
 }
 
+struct escape_case {
+	const char *in, *want, *name;
+};
+
 static void test_form_escape(void)
 {
-	char *s;
-
-	s = et_http_form_escape("abcXYZ019-._~");
-	is_str(s, "abcXYZ019-._~", "unreserved characters stay");
-	free(s);
-	s = et_http_form_escape("a b&c=d+e/f?g%h#");
-	is_str(s, "a%20b%26c%3Dd%2Be%2Ff%3Fg%25h%23", "form delimiters and space are encoded");
-	free(s);
-	s = et_http_form_escape("\xc3\xa9\x01\x7f\xff");
-	is_str(s, "%C3%A9%01%7F%FF", "bytes >= 0x80 and control bytes are encoded");
-	free(s);
-	s = et_http_form_escape("");
-	is_str(s, "", "empty stays empty");
-	free(s);
+	static const struct escape_case cases[] = {
+		{ "abcXYZ019-._~", "abcXYZ019-._~", "unreserved characters stay" },
+		{ "a b&c=d+e/f?g%h#", "a%20b%26c%3Dd%2Be%2Ff%3Fg%25h%23", "form delimiters and space are encoded" },
+		{ "\xc3\xa9\x01\x7f\xff", "%C3%A9%01%7F%FF", "bytes >= 0x80 and control bytes are encoded" },
+		{ "", "", "empty stays empty" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = et_http_form_escape(cases[i].in);
+		is_str(s, cases[i].want, cases[i].name);
+		free(s);
+	}
 	ok(et_http_form_escape(NULL) == NULL, "NULL gives NULL");
 }
 

@@ -3,7 +3,6 @@
 #include "identity.h"
 #include "tap.h"
 #include "testutil.h"
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,28 +49,36 @@ static json_object *claims_of(const char *json)
 
 static void test_local_names(void)
 {
-	ok(et_local_name_ok("alice"), "name: alice");
-	ok(et_local_name_ok("a.b_c-d"), "name: dots, underscores, dashes");
-	ok(et_local_name_ok("svc1"), "name: letters then digits");
-	ok(et_local_name_ok("1abc"), "name: starting with a digit but not all digits");
-	ok(et_local_name_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), "name: 32 characters");
-	ok(!et_local_name_ok("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), "name: 33 characters refused");
-	ok(!et_local_name_ok(NULL), "name: NULL refused");
-	ok(!et_local_name_ok(""), "name: empty refused");
-	ok(!et_local_name_ok("-rf"), "name: leading '-' refused");
-	ok(!et_local_name_ok("12345"), "name: all digits refused (would read as a uid)");
-	ok(!et_local_name_ok("0"), "name: a single digit refused");
-	ok(!et_local_name_ok("a/b"), "name: '/' refused");
-	ok(!et_local_name_ok("../etc"), "name: path traversal refused");
-	ok(!et_local_name_ok("a:b"), "name: ':' refused (group file separator)");
-	ok(!et_local_name_ok("a b"), "name: space refused");
-	ok(!et_local_name_ok("a\tb"), "name: tab refused");
-	ok(!et_local_name_ok("a\nb"), "name: newline refused");
-	ok(!et_local_name_ok("a\x1b[0m"), "name: escape sequence refused");
-	ok(!et_local_name_ok("a\x7f"), "name: DEL refused");
-	ok(!et_local_name_ok("\xc3\xa5lice"), "name: non-ASCII refused");
-	ok(!et_local_name_ok("a,b"), "name: ',' refused");
-	ok(!et_local_name_ok("a@b"), "name: '@' refused");
+	static const struct {
+		const char *name;
+		int valid;
+		const char *test;
+	} cases[] = {
+		{ "alice", 1, "name: alice" },
+		{ "a.b_c-d", 1, "name: dots, underscores, dashes" },
+		{ "svc1", 1, "name: letters then digits" },
+		{ "1abc", 1, "name: starting with a digit but not all digits" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1, "name: 32 characters" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "name: 33 characters refused" },
+		{ NULL, 0, "name: NULL refused" },
+		{ "", 0, "name: empty refused" },
+		{ "-rf", 0, "name: leading '-' refused" },
+		{ "12345", 0, "name: all digits refused (would read as a uid)" },
+		{ "0", 0, "name: a single digit refused" },
+		{ "a/b", 0, "name: '/' refused" },
+		{ "../etc", 0, "name: path traversal refused" },
+		{ "a:b", 0, "name: ':' refused (group file separator)" },
+		{ "a b", 0, "name: space refused" },
+		{ "a\tb", 0, "name: tab refused" },
+		{ "a\nb", 0, "name: newline refused" },
+		{ "a\x1b[0m", 0, "name: escape sequence refused" },
+		{ "a\x7f", 0, "name: DEL refused" },
+		{ "\xc3\xa5lice", 0, "name: non-ASCII refused" },
+		{ "a,b", 0, "name: ',' refused" },
+		{ "a@b", 0, "name: '@' refused" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ok(et_local_name_ok(cases[i].name) == cases[i].valid, "%s", cases[i].test);
 }
 
 /* ---- strip_domain ---- */
@@ -101,53 +108,85 @@ static void map_fails(const struct et_config *cfg, const char *json, const char 
 	json_object_put(c);
 }
 
+/* Claims (JSON) and what they map to: the local name, or the reason of the refusal. */
+struct mapping {
+	const char *claims, *want, *name;
+};
+
 static void test_strip_domain(void)
 {
 	struct et_config cfg;
 	struct et_err err;
 	config_with(&cfg, NULL);
 
-	map_ok(&cfg, "{\"preferred_username\":\"alice@contoso.com\"}", "alice", "strip: alice@contoso.com");
-	map_ok(&cfg, "{\"preferred_username\":\"Alice.Smith@CONTOSO.com\"}", "alice.smith",
-	       "strip: local part lower-cased, domain case-insensitive");
-	map_ok(&cfg, "{\"preferred_username\":\"bob@fabrikam.ORG\"}", "bob", "strip: second allowed domain");
-	map_ok(&cfg, "{\"preferred_username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@contoso.com\"}",
-	       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "strip: 32-character local part");
-	map_ok(&cfg, "{\"preferred_username\":\"carol@contoso.com\",\"upn\":\"mallory@contoso.com\"}", "carol",
-	       "strip: preferred_username is the configured claim, upn is ignored");
-
-	map_fails(&cfg, "{\"preferred_username\":\"alice@evil.example\"}", "domain_not_allowed",
-		  "strip: other domain");
-	map_fails(&cfg, "{\"preferred_username\":\"alice@contoso.com.evil.example\"}", "domain_not_allowed",
-		  "strip: allowed domain as a prefix of another");
-	map_fails(&cfg, "{\"preferred_username\":\"alice@sub.contoso.com\"}", "domain_not_allowed",
-		  "strip: subdomain is not the domain");
-	map_fails(&cfg, "{\"preferred_username\":\"alice@\"}", "domain_not_allowed", "strip: empty domain");
-	map_fails(&cfg, "{\"preferred_username\":\"alice\"}", "domain_not_allowed", "strip: no domain at all");
-	map_fails(&cfg, "{\"preferred_username\":\"a@b@contoso.com\"}", "bad_user_name", "strip: two '@'");
-	map_fails(&cfg, "{\"preferred_username\":\"alice@contoso.com@contoso.com\"}", "bad_user_name",
-		  "strip: two '@', allowed domain at the end");
-	map_fails(&cfg, "{\"preferred_username\":\"@contoso.com\"}", "bad_user_name", "strip: empty local part");
-	map_fails(&cfg, "{\"preferred_username\":\"-rf@contoso.com\"}", "bad_user_name", "strip: leading '-'");
-	map_fails(&cfg, "{\"preferred_username\":\"1000@contoso.com\"}", "bad_user_name", "strip: digits only");
-	map_fails(&cfg, "{\"preferred_username\":\"..\\/root@contoso.com\"}", "bad_user_name", "strip: '/'");
-	map_fails(&cfg, "{\"preferred_username\":\"a:b@contoso.com\"}", "bad_user_name", "strip: ':'");
-	map_fails(&cfg, "{\"preferred_username\":\"a b@contoso.com\"}", "bad_user_name", "strip: space");
-	map_fails(&cfg, "{\"preferred_username\":\"a\\nroot@contoso.com\"}", "bad_user_name", "strip: newline");
-	map_fails(&cfg, "{\"preferred_username\":\"a\\u001b[31m@contoso.com\"}", "bad_user_name",
-		  "strip: escape character");
-	map_fails(&cfg, "{\"preferred_username\":\"\\u00e5sa@contoso.com\"}", "bad_user_name", "strip: non-ASCII");
-	map_fails(&cfg, "{\"preferred_username\":\"root\\u0000x@contoso.com\"}", "bad_user_name",
-		  "strip: embedded NUL (would truncate to root)");
-	map_fails(&cfg, "{\"preferred_username\":\"alice@contoso.com\\u0000@evil.example\"}", "bad_user_name",
-		  "strip: embedded NUL before another domain");
-	map_fails(&cfg, "{\"preferred_username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@contoso.com\"}", "bad_user_name",
-		  "strip: 33-character local part");
-	map_fails(&cfg, "{\"upn\":\"alice@contoso.com\"}", "missing_claim", "strip: configured claim missing");
-	map_fails(&cfg, "{\"preferred_username\":42}", "missing_claim", "strip: claim is a number");
-	map_fails(&cfg, "{\"preferred_username\":[\"alice@contoso.com\"]}", "missing_claim", "strip: claim is an array");
-	map_fails(&cfg, "{\"preferred_username\":null}", "missing_claim", "strip: claim is null");
-	map_fails(&cfg, "[\"alice@contoso.com\"]", "missing_claim", "strip: claims are not an object");
+	{
+		static const struct mapping mapped[] = {
+			{ "{\"preferred_username\":\"alice@contoso.com\"}",
+			  "alice", "strip: alice@contoso.com" },
+			{ "{\"preferred_username\":\"Alice.Smith@CONTOSO.com\"}",
+			  "alice.smith", "strip: local part lower-cased, domain case-insensitive" },
+			{ "{\"preferred_username\":\"bob@fabrikam.ORG\"}",
+			  "bob", "strip: second allowed domain" },
+			{ "{\"preferred_username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@contoso.com\"}",
+			  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "strip: 32-character local part" },
+			{ "{\"preferred_username\":\"carol@contoso.com\",\"upn\":\"mallory@contoso.com\"}",
+			  "carol", "strip: preferred_username is the configured claim, upn is ignored" },
+		};
+		static const struct mapping refused[] = {
+			{ "{\"preferred_username\":\"alice@evil.example\"}",
+			  "domain_not_allowed", "strip: other domain" },
+			{ "{\"preferred_username\":\"alice@contoso.com.evil.example\"}",
+			  "domain_not_allowed", "strip: allowed domain as a prefix of another" },
+			{ "{\"preferred_username\":\"alice@sub.contoso.com\"}",
+			  "domain_not_allowed", "strip: subdomain is not the domain" },
+			{ "{\"preferred_username\":\"alice@\"}",
+			  "domain_not_allowed", "strip: empty domain" },
+			{ "{\"preferred_username\":\"alice\"}",
+			  "domain_not_allowed", "strip: no domain at all" },
+			{ "{\"preferred_username\":\"a@b@contoso.com\"}",
+			  "bad_user_name", "strip: two '@'" },
+			{ "{\"preferred_username\":\"alice@contoso.com@contoso.com\"}",
+			  "bad_user_name", "strip: two '@', allowed domain at the end" },
+			{ "{\"preferred_username\":\"@contoso.com\"}",
+			  "bad_user_name", "strip: empty local part" },
+			{ "{\"preferred_username\":\"-rf@contoso.com\"}",
+			  "bad_user_name", "strip: leading '-'" },
+			{ "{\"preferred_username\":\"1000@contoso.com\"}",
+			  "bad_user_name", "strip: digits only" },
+			{ "{\"preferred_username\":\"..\\/root@contoso.com\"}",
+			  "bad_user_name", "strip: '/'" },
+			{ "{\"preferred_username\":\"a:b@contoso.com\"}",
+			  "bad_user_name", "strip: ':'" },
+			{ "{\"preferred_username\":\"a b@contoso.com\"}",
+			  "bad_user_name", "strip: space" },
+			{ "{\"preferred_username\":\"a\\nroot@contoso.com\"}",
+			  "bad_user_name", "strip: newline" },
+			{ "{\"preferred_username\":\"a\\u001b[31m@contoso.com\"}",
+			  "bad_user_name", "strip: escape character" },
+			{ "{\"preferred_username\":\"\\u00e5sa@contoso.com\"}",
+			  "bad_user_name", "strip: non-ASCII" },
+			{ "{\"preferred_username\":\"root\\u0000x@contoso.com\"}",
+			  "bad_user_name", "strip: embedded NUL (would truncate to root)" },
+			{ "{\"preferred_username\":\"alice@contoso.com\\u0000@evil.example\"}",
+			  "bad_user_name", "strip: embedded NUL before another domain" },
+			{ "{\"preferred_username\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@contoso.com\"}",
+			  "bad_user_name", "strip: 33-character local part" },
+			{ "{\"upn\":\"alice@contoso.com\"}",
+			  "missing_claim", "strip: configured claim missing" },
+			{ "{\"preferred_username\":42}",
+			  "missing_claim", "strip: claim is a number" },
+			{ "{\"preferred_username\":[\"alice@contoso.com\"]}",
+			  "missing_claim", "strip: claim is an array" },
+			{ "{\"preferred_username\":null}",
+			  "missing_claim", "strip: claim is null" },
+			{ "[\"alice@contoso.com\"]",
+			  "missing_claim", "strip: claims are not an object" },
+		};
+		for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++)
+			map_ok(&cfg, mapped[i].claims, mapped[i].want, mapped[i].name);
+		for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+			map_fails(&cfg, refused[i].claims, refused[i].want, refused[i].name);
+	}
 
 	et_err_clear(&err);
 	if (et_config_set(&cfg, "identity_claim", "upn", "test", &err) < 0)
@@ -275,20 +314,6 @@ static char *read_all(const char *path)
 	return buf;
 }
 
-static int count_entries(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int n = 0;
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++; /* hidden temporary files count too */
-	closedir(d);
-	return n;
-}
-
 static void test_pin(void)
 {
 	struct et_config cfg;
@@ -322,7 +347,7 @@ static void test_pin(void)
 	ok(stat(pin, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == 0, "pin: file is 0600 root");
 	ok(stat(cfg.state_dir, &st) == 0 && (st.st_mode & 07777) == 0700, "pin: state_dir created 0700");
 	ok(stat(ids, &st) == 0 && (st.st_mode & 07777) == 0700, "pin: identities dir created 0700");
-	is_int(count_entries(ids), 1, "pin: no temporary file left behind");
+	is_int(tu_count_entries(ids), 1, "pin: no temporary file left behind");
 
 	ok(et_identity_pin_check(&cfg, "alice", TID, OID_A, true, &err) == 0, "pin: same oid passes");
 	ok(et_identity_pin_check(&cfg, "alice", TID, OID_A, false, &err) == 0, "pin: same oid passes without record");
@@ -537,7 +562,7 @@ static void test_pin_race(void)
 				winners_b++;
 			}
 		}
-		if (count_entries(ids) != 1)
+		if (tu_count_entries(ids) != 1)
 			leftovers++;
 		free(content);
 		et_err_clear(&err);

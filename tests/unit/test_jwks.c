@@ -16,23 +16,6 @@
 static EVP_PKEY *rsa2048, *ec256;
 static char *rsa2048_n, *ec_x, *ec_y;
 
-/* b64url of a BIGNUM parameter of key, left-padded to pad bytes when pad > 0. */
-static char *param_b64(EVP_PKEY *key, const char *name, int pad)
-{
-	BIGNUM *bn = NULL;
-	unsigned char buf[2048];
-	int n;
-	char *s;
-	if (!EVP_PKEY_get_bn_param(key, name, &bn))
-		abort();
-	n = pad ? BN_bn2binpad(bn, buf, pad) : BN_bn2bin(bn, buf);
-	if (n <= 0)
-		abort();
-	s = tu_b64url(buf, (size_t)n);
-	BN_free(bn);
-	return s;
-}
-
 /* Parse {"keys":[<keys_json>]} and expect n kept and skipped skipped. */
 static struct et_jwks parse_keys(const char *keys_json, size_t want_n, size_t want_skipped, const char *name)
 {
@@ -85,6 +68,31 @@ static char *rsa_with_e(const unsigned char *e, size_t e_len)
 	return s;
 }
 
+/* A key with kid k1 is kept with alg when keep, skipped otherwise. */
+static void expect_k1(const char *key_json, int keep, enum et_alg alg, const char *name)
+{
+	if (keep)
+		expect_kept(key_json, "k1", alg, name);
+	else
+		expect_skipped(key_json, name);
+}
+
+/* {"kty":"RSA","kid":"k1","n":n,"e":e} is kept as an RS256 key, or skipped. */
+static void rsa_case(const char *n, const char *e, int keep, const char *name)
+{
+	char *s = rsa_jwk(",\"kid\":\"k1\"", n, e);
+	expect_k1(s, keep, ET_ALG_RS256, name);
+	free(s);
+}
+
+/* {"kty":"EC","kid":"k1","crv":crv,"x":x,"y":y} is skipped. */
+static void ec_skipped(const char *crv, const char *x, const char *y, const char *name)
+{
+	char *s = ec_jwk(",\"kid\":\"k1\"", crv, x, y);
+	expect_skipped(s, name);
+	free(s);
+}
+
 /* An odd modulus of exactly bits bits (not a real key: import does not factor). */
 static char *odd_modulus_b64(int bits, int leading_zero)
 {
@@ -127,7 +135,7 @@ static void test_good(void)
 	free(doc);
 
 	{
-		char *n = param_b64(rsa2048, OSSL_PKEY_PARAM_RSA_N, 0), *s;
+		char *n = tu_bn_param_b64(rsa2048, OSSL_PKEY_PARAM_RSA_N, 0), *s;
 		s = rsa_jwk(",\"kid\":\"a\",\"use\":\"sig\",\"alg\":\"RS256\",\"x5c\":[\"garbage\"],\"x5t\":\"zz\","
 			    "\"key_ops\":[\"verify\"],\"ext\":true",
 			    n, "AQAB");
@@ -173,44 +181,30 @@ static void test_rsa(void)
 	s = tu_jwk_json(tu_rsa_key(2047), "small");
 	expect_skipped(s, "a 2047-bit RSA key");
 	free(s);
-	n = odd_modulus_b64(2047, 0);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "a crafted 2047-bit modulus");
-	free(s);
-	free(n);
-	n = odd_modulus_b64(2048, 0);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_kept(s, "k1", ET_ALG_RS256, "a crafted 2048-bit modulus (the lower bound)");
-	free(s);
-	free(n);
-	n = odd_modulus_b64(8192, 0);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_kept(s, "k1", ET_ALG_RS256, "an 8192-bit modulus (the upper bound)");
-	free(s);
-	free(n);
-	n = odd_modulus_b64(8193, 0);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "an 8193-bit modulus");
-	free(s);
-	free(n);
-	n = odd_modulus_b64(2048, 1);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_kept(s, "k1", ET_ALG_RS256, "a 2048-bit modulus with a leading zero octet (size is by value)");
-	free(s);
-	free(n);
-	n = odd_modulus_b64(2047, 1);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "a 2047-bit modulus padded to 257 octets");
-	free(s);
-	free(n);
+	{
+		static const struct {
+			int bits, leading_zero, keep;
+			const char *name;
+		} moduli[] = {
+			{ 2047, 0, 0, "a crafted 2047-bit modulus" },
+			{ 2048, 0, 1, "a crafted 2048-bit modulus (the lower bound)" },
+			{ 8192, 0, 1, "an 8192-bit modulus (the upper bound)" },
+			{ 8193, 0, 0, "an 8193-bit modulus" },
+			{ 2048, 1, 1, "a 2048-bit modulus with a leading zero octet (size is by value)" },
+			{ 2047, 1, 0, "a 2047-bit modulus padded to 257 octets" },
+		};
+		for (size_t i = 0; i < sizeof(moduli) / sizeof(moduli[0]); i++) {
+			n = odd_modulus_b64(moduli[i].bits, moduli[i].leading_zero);
+			rsa_case(n, "AQAB", moduli[i].keep, moduli[i].name);
+			free(n);
+		}
+	}
 	{
 		unsigned char even[256];
 		memset(even, 0xC3, sizeof(even));
 		even[255] = 0xC2;
 		n = tu_b64url(even, sizeof(even));
-		s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-		expect_skipped(s, "an even modulus");
-		free(s);
+		rsa_case(n, "AQAB", 0, "an even modulus");
 		free(n);
 	}
 
@@ -235,41 +229,24 @@ static void test_rsa(void)
 	};
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
 		s = rsa_with_e(ex[i].e, ex[i].len);
-		if (ex[i].keep)
-			expect_kept(s, "k1", ET_ALG_RS256, ex[i].name);
-		else
-			expect_skipped(s, ex[i].name);
+		expect_k1(s, ex[i].keep, ET_ALG_RS256, ex[i].name);
 		free(s);
 	}
 
 	/* encodings */
 	n = malloc(strlen(rsa2048_n) + 4);
 	sprintf(n, "%s==", rsa2048_n);
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "n with '=' padding");
-	free(s);
-	s = rsa_jwk(",\"kid\":\"k1\"", rsa2048_n, "AQAB=");
-	expect_skipped(s, "e with '=' padding");
-	free(s);
+	rsa_case(n, "AQAB", 0, "n with '=' padding");
+	rsa_case(rsa2048_n, "AQAB=", 0, "e with '=' padding");
 	strcpy(n, rsa2048_n);
 	n[10] = '+';
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "n with '+' (standard alphabet)");
-	free(s);
+	rsa_case(n, "AQAB", 0, "n with '+' (standard alphabet)");
 	strcpy(n, rsa2048_n);
 	n[10] = ' ';
-	s = rsa_jwk(",\"kid\":\"k1\"", n, "AQAB");
-	expect_skipped(s, "n with a space");
-	free(s);
-	s = rsa_jwk(",\"kid\":\"k1\"", rsa2048_n, "AQAC");
-	expect_skipped(s, "e non-canonical (AQAC has low bits set)");
-	free(s);
-	s = rsa_jwk(",\"kid\":\"k1\"", "", "AQAB");
-	expect_skipped(s, "an empty n");
-	free(s);
-	s = rsa_jwk(",\"kid\":\"k1\"", rsa2048_n, "");
-	expect_skipped(s, "an empty e");
-	free(s);
+	rsa_case(n, "AQAB", 0, "n with a space");
+	rsa_case(rsa2048_n, "AQAC", 0, "e non-canonical (AQAC has low bits set)");
+	rsa_case("", "AQAB", 0, "an empty n");
+	rsa_case(rsa2048_n, "", 0, "an empty e");
 	free(n);
 	expect_skipped("{\"kty\":\"RSA\",\"kid\":\"k1\",\"e\":\"AQAB\"}", "a missing n");
 	s = malloc(BUF);
@@ -286,24 +263,15 @@ static void test_ec(void)
 {
 	char *s;
 	EVP_PKEY *p384 = EVP_EC_gen("P-384");
-	char *x384 = param_b64(p384, OSSL_PKEY_PARAM_EC_PUB_X, 48), *y384 = param_b64(p384, OSSL_PKEY_PARAM_EC_PUB_Y, 48);
+	char *x384 = tu_bn_param_b64(p384, OSSL_PKEY_PARAM_EC_PUB_X, 48);
+	char *y384 = tu_bn_param_b64(p384, OSSL_PKEY_PARAM_EC_PUB_Y, 48);
 	unsigned char raw[32];
 
-	s = ec_jwk(",\"kid\":\"k1\"", "P-384", x384, y384);
-	expect_skipped(s, "an EC key on P-384 (wrong curve)");
-	free(s);
-	s = ec_jwk(",\"kid\":\"k1\"", "P-256", x384, y384);
-	expect_skipped(s, "P-384 coordinates labelled P-256");
-	free(s);
-	s = ec_jwk(",\"kid\":\"k1\"", "P-521", ec_x, ec_y);
-	expect_skipped(s, "crv P-521");
-	free(s);
-	s = ec_jwk(",\"kid\":\"k1\"", "secp256k1", ec_x, ec_y);
-	expect_skipped(s, "crv secp256k1");
-	free(s);
-	s = ec_jwk(",\"kid\":\"k1\"", "p-256", ec_x, ec_y);
-	expect_skipped(s, "crv in lower case");
-	free(s);
+	ec_skipped("P-384", x384, y384, "an EC key on P-384 (wrong curve)");
+	ec_skipped("P-256", x384, y384, "P-384 coordinates labelled P-256");
+	ec_skipped("P-521", ec_x, ec_y, "crv P-521");
+	ec_skipped("secp256k1", ec_x, ec_y, "crv secp256k1");
+	ec_skipped("p-256", ec_x, ec_y, "crv in lower case");
 	s = malloc(BUF);
 	snprintf(s, BUF, "{\"kty\":\"EC\",\"kid\":\"k1\",\"x\":\"%s\",\"y\":\"%s\"}", ec_x, ec_y);
 	expect_skipped(s, "a missing crv");
@@ -314,25 +282,19 @@ static void test_ec(void)
 		/* a valid P-256 x with the y of another point: not on the curve */
 		char *y = strdup(ec_y);
 		y[5] = y[5] == 'A' ? 'B' : 'A';
-		s = ec_jwk(",\"kid\":\"k1\"", "P-256", ec_x, y);
-		expect_skipped(s, "a point not on the curve");
-		free(s);
+		ec_skipped("P-256", ec_x, y, "a point not on the curve");
 		free(y);
 	}
 	memset(raw, 0, sizeof(raw));
 	{
 		char *zero = tu_b64url(raw, 32);
-		s = ec_jwk(",\"kid\":\"k1\"", "P-256", zero, zero);
-		expect_skipped(s, "the point (0, 0)");
-		free(s);
+		ec_skipped("P-256", zero, zero, "the point (0, 0)");
 		free(zero);
 	}
 	memset(raw, 0xFF, sizeof(raw));
 	{
 		char *ff = tu_b64url(raw, 32);
-		s = ec_jwk(",\"kid\":\"k1\"", "P-256", ff, ec_y);
-		expect_skipped(s, "x >= p");
-		free(s);
+		ec_skipped("P-256", ff, ec_y, "x >= p");
 		free(ff);
 	}
 	{
@@ -340,9 +302,7 @@ static void test_ec(void)
 		memset(b31, 0x11, sizeof(b31));
 		memset(b33, 0x00, sizeof(b33));
 		char *s31 = tu_b64url(b31, 31);
-		s = ec_jwk(",\"kid\":\"k1\"", "P-256", s31, ec_y);
-		expect_skipped(s, "a 31-byte x");
-		free(s);
+		ec_skipped("P-256", s31, ec_y, "a 31-byte x");
 		free(s31);
 		/* x with a leading zero octet: 33 bytes; JWK wants exactly 32 */
 		BIGNUM *bn = NULL;
@@ -350,9 +310,7 @@ static void test_ec(void)
 		BN_bn2binpad(bn, b33 + 1, 32);
 		BN_free(bn);
 		char *s33 = tu_b64url(b33, 33);
-		s = ec_jwk(",\"kid\":\"k1\"", "P-256", s33, ec_y);
-		expect_skipped(s, "a 33-byte x (leading zero)");
-		free(s);
+		ec_skipped("P-256", s33, ec_y, "a 33-byte x (leading zero)");
 		free(s33);
 	}
 	free(x384);
@@ -391,17 +349,11 @@ static void test_members(void)
 		char name[128];
 		s = rsa_jwk(m[i].extra, rsa2048_n, "AQAB");
 		snprintf(name, sizeof(name), "RSA with %s", m[i].name);
-		if (m[i].rsa_keep)
-			expect_kept(s, "k1", ET_ALG_RS256, name);
-		else
-			expect_skipped(s, name);
+		expect_k1(s, m[i].rsa_keep, ET_ALG_RS256, name);
 		free(s);
 		s = ec_jwk(m[i].extra, "P-256", ec_x, ec_y);
 		snprintf(name, sizeof(name), "EC with %s", m[i].name);
-		if (m[i].ec_keep)
-			expect_kept(s, "k1", ET_ALG_ES256, name);
-		else
-			expect_skipped(s, name);
+		expect_k1(s, m[i].ec_keep, ET_ALG_ES256, name);
 		free(s);
 	}
 	/* kty */
@@ -506,9 +458,9 @@ int main(void)
 {
 	rsa2048 = tu_rsa_key(2048);
 	ec256 = tu_ec_key();
-	rsa2048_n = param_b64(rsa2048, OSSL_PKEY_PARAM_RSA_N, 0);
-	ec_x = param_b64(ec256, OSSL_PKEY_PARAM_EC_PUB_X, 32);
-	ec_y = param_b64(ec256, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+	rsa2048_n = tu_bn_param_b64(rsa2048, OSSL_PKEY_PARAM_RSA_N, 0);
+	ec_x = tu_bn_param_b64(ec256, OSSL_PKEY_PARAM_EC_PUB_X, 32);
+	ec_y = tu_bn_param_b64(ec256, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
 
 	test_good();
 	test_rsa();

@@ -72,14 +72,6 @@ static char *cfg_fresh(struct et_config *cfg)
 	return dir;
 }
 
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
-
 static mode_t mode_of(const char *path)
 {
 	struct stat st;
@@ -136,6 +128,26 @@ static void get_fails(struct et_keystore *ks, const char *kid, time_t now, const
 		tap_diag("message: %s", err.message);
 }
 
+/* get_ok and get_fails on a key store of their own over cfg. */
+static int fresh_get_ok(const struct et_config *cfg, const char *kid, time_t now, const char *name)
+{
+	struct et_keystore ks;
+	int fetches;
+	et_keystore_init(&ks, cfg);
+	fetches = get_ok(&ks, kid, now, name);
+	et_keystore_free(&ks);
+	return fetches;
+}
+
+static void fresh_get_fails(const struct et_config *cfg, const char *kid, time_t now, const char *reason,
+			    const char *needle, const char *name)
+{
+	struct et_keystore ks;
+	et_keystore_init(&ks, cfg);
+	get_fails(&ks, kid, now, reason, needle, name);
+	et_keystore_free(&ks);
+}
+
 /* ---- tests ---- */
 
 static void test_first_fetch_and_cache(const char *kid)
@@ -143,7 +155,8 @@ static void test_first_fetch_and_cache(const char *kid)
 	struct et_config cfg;
 	struct et_keystore ks, ks2, ks3;
 	char *dir = cfg_fresh(&cfg);
-	char *cache = path_in(dir, "jwks.json"), *stamp = path_in(dir, "refresh.stamp"), *lock = path_in(dir, "lock");
+	char *cache = tu_path_in(dir, "jwks.json"), *stamp = tu_path_in(dir, "refresh.stamp");
+	char *lock = tu_path_in(dir, "lock");
 	char *text, *want_uri;
 	json_object *doc, *v;
 	long long ttl = cfg.jwks_cache_ttl;
@@ -295,7 +308,7 @@ static void test_unknown_kid(const char *kid)
 
 	/* A refresh stamp from the future (the clock was stepped back) does not block refreshes. */
 	{
-		char *stamp = path_in(dir, "refresh.stamp"), buf[64];
+		char *stamp = tu_path_in(dir, "refresh.stamp"), buf[64];
 		struct et_keystore ks3;
 		snprintf(buf, sizeof(buf), "%lld\n", (long long)(T0 + 100000));
 		write_text(stamp, buf, 0600);
@@ -381,15 +394,11 @@ static void test_idp_down(const char *kid)
 
 	mu_mock_reset();
 	mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
-	et_keystore_init(&ks, &cfg);
-	get_fails(&ks, kid, T0 + 1, "idp_unavailable", "HTTP 500", "no cache, the key set answering 500");
-	et_keystore_free(&ks);
+	fresh_get_fails(&cfg, kid, T0 + 1, "idp_unavailable", "HTTP 500", "no cache, the key set answering 500");
 
 	/* Fill the cache, then let the provider go down and the cache go stale. */
 	mu_mock_reset();
-	et_keystore_init(&ks, &cfg);
-	get_ok(&ks, kid, T0 + 2, "the provider is up: keys fetched");
-	et_keystore_free(&ks);
+	fresh_get_ok(&cfg, kid, T0 + 2, "the provider is up: keys fetched");
 	mu_ctl("down", "{\"mode\": \"reset\"}");
 	logbuf[0] = '\0';
 	et_keystore_init(&ks2, &cfg);
@@ -435,7 +444,7 @@ static void test_corrupt_cache(const char *kid)
 {
 	struct et_config cfg;
 	char *dir = cfg_fresh(&cfg);
-	char *cache = path_in(dir, "jwks.json");
+	char *cache = tu_path_in(dir, "jwks.json");
 	struct et_keystore ks;
 	struct et_err err = { 0 };
 	char *good, *other, *target;
@@ -455,9 +464,7 @@ static void test_corrupt_cache(const char *kid)
 
 	/* A good cache to start from. */
 	mu_mock_reset();
-	et_keystore_init(&ks, &cfg);
-	get_ok(&ks, kid, T0, "a good cache is written");
-	et_keystore_free(&ks);
+	fresh_get_ok(&cfg, kid, T0, "a good cache is written");
 	good = read_text(cache);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -489,17 +496,14 @@ static void test_corrupt_cache(const char *kid)
 			memcpy(p, "openid-configuratiom", 20);
 	}
 	write_text(cache, other, 0600);
-	et_keystore_init(&ks, &cfg);
-	is_int(get_ok(&ks, kid, T0 + 20, "a cache fetched for another discovery URL"), 1, "is ignored and refetched");
-	et_keystore_free(&ks);
+	is_int(fresh_get_ok(&cfg, kid, T0 + 20, "a cache fetched for another discovery URL"), 1,
+	       "is ignored and refetched");
 
 	/* Not root's, or writable by others: not trusted, replaced. */
 	write_text(cache, good, 0600);
 	if (chown(cache, 65534, 65534) < 0)
 		abort();
-	et_keystore_init(&ks, &cfg);
-	is_int(get_ok(&ks, kid, T0 + 30, "a cache file owned by another user"), 1, "is not trusted: refetched");
-	et_keystore_free(&ks);
+	is_int(fresh_get_ok(&cfg, kid, T0 + 30, "a cache file owned by another user"), 1, "is not trusted: refetched");
 	write_text(cache, good, 0666);
 	et_keystore_init(&ks, &cfg);
 	is_int(get_ok(&ks, kid, T0 + 40, "a world-writable cache file"), 1, "is not trusted: refetched");
@@ -508,7 +512,7 @@ static void test_corrupt_cache(const char *kid)
 
 	/* A symlink planted as the cache: not followed for reading, and replaced (not written
 	 * through) by the refresh. */
-	target = path_in(tu_tmpdir(), "target");
+	target = tu_path_in(tu_tmpdir(), "target");
 	write_text(target, good, 0600);
 	unlink(cache);
 	if (symlink(target, cache) < 0)
@@ -581,13 +585,9 @@ static void test_pinned(void)
 
 	/* The file is trusted only when root-only. */
 	free(tu_write_file(kdir, "keys.json", jwks, 0666));
-	et_keystore_init(&ks, &cfg);
-	get_fails(&ks, "pinned-rsa", T0, "unsafe_file", "writable", "a world-writable pinned file");
-	et_keystore_free(&ks);
+	fresh_get_fails(&cfg, "pinned-rsa", T0, "unsafe_file", "writable", "a world-writable pinned file");
 	free(tu_write_file(kdir, "keys.json", "{\"keys\": []}", 0600));
-	et_keystore_init(&ks, &cfg);
-	get_fails(&ks, "pinned-rsa", T0, "bad_jwks", "no usable", "a pinned file with no usable key");
-	et_keystore_free(&ks);
+	fresh_get_fails(&cfg, "pinned-rsa", T0, "bad_jwks", "no usable", "a pinned file with no usable key");
 	free(tu_write_file(kdir, "keys.json", "not json", 0600));
 	et_keystore_init(&ks, &cfg);
 	get_fails(&ks, "pinned-rsa", T0, "bad_jwks", NULL, "a pinned file that is not JSON");
@@ -595,9 +595,7 @@ static void test_pinned(void)
 	   "et_keystore_refresh reports the bad file");
 	et_keystore_free(&ks);
 	unlink(file);
-	et_keystore_init(&ks, &cfg);
-	get_fails(&ks, "pinned-rsa", T0, "not_found", NULL, "a missing pinned file");
-	et_keystore_free(&ks);
+	fresh_get_fails(&cfg, "pinned-rsa", T0, "not_found", NULL, "a missing pinned file");
 
 	EVP_PKEY_free(keys[1]); /* the EC key is ours; the RSA key is testutil's cached one */
 	free(jwks);
@@ -651,9 +649,7 @@ static void test_bad_key_sets(const char *kid, struct mu_docserver *d)
 	/* With a stale cache that has the key, a bad answer does not lock anyone out. */
 	mu_cfg_set(&cfg, "discovery_url", "");
 	mu_mock_reset();
-	et_keystore_init(&ks, &cfg);
-	get_ok(&ks, kid, T0 + 10000, "the mock's keys are cached");
-	et_keystore_free(&ks);
+	fresh_get_ok(&cfg, kid, T0 + 10000, "the mock's keys are cached");
 	{
 		/* The cache records the discovery URL; keep it so the cache stays ours. */
 		mu_ctl("fail", "{\"status\": 500, \"count\": -1, \"endpoints\": [\"keys\"]}");
@@ -693,12 +689,10 @@ static void test_lock_held(const char *kid)
 
 	mu_cfg_set(&cfg, "http_timeout", "1s");
 	mu_mock_reset();
-	et_keystore_init(&ks, &cfg);
-	get_ok(&ks, kid, T0, "cache filled");
-	et_keystore_free(&ks);
+	fresh_get_ok(&cfg, kid, T0, "cache filled");
 
 	/* Someone holds the lock and never lets go: bounded wait, then the stale cache. */
-	lock = path_in(dir, "lock");
+	lock = tu_path_in(dir, "lock");
 	fd = open(lock, O_RDWR | O_CLOEXEC);
 	ok(fd >= 0 && flock(fd, LOCK_EX) == 0, "the test holds the cache lock");
 	logbuf[0] = '\0';

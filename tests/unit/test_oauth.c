@@ -2,8 +2,8 @@
  * reason), then the device code and password flows against the mock Entra ID, driven
  * through its control API: approve, decline, expire, bad code, slow_down, deadline, cancel,
  * 5xx, non-JSON, connection resets, timeouts; a Temporary Access Pass that works, is wrong,
- * expired, used up, not yet valid; MFA required; the password flow disabled. Secrets (passes,
- * device codes) must appear in no error sentence and no log line. */
+ * expired, used up, not yet valid; MFA required; the grant disabled. Secrets (passes, device
+ * codes) must appear in no error sentence and no log line. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -77,26 +77,32 @@ static struct timespec mono(void)
 static void test_sanitize(void)
 {
 	char out[32], tiny[8];
-
-	is_str(et_oauth_sanitize_text("plain text", out, sizeof(out)), "plain text", "sanitize: plain text kept");
-	is_str(et_oauth_sanitize_text("AADSTS50126: bad\r\nTrace ID: 1", out, sizeof(out)), "AADSTS50126: bad",
-	       "sanitize: only the first line");
-	is_str(et_oauth_sanitize_text("a\x1b[31mb\tc\x7f"
-				      "d",
-				      out, sizeof(out)),
-	       "a?[31mb?c?d", "sanitize: C0 controls and DEL become '?'");
-	is_str(et_oauth_sanitize_text("x\xc2\x9by\xe2\x80\xaez\xe2\x81\xa6w", out, sizeof(out)), "x?y?z?w",
-	       "sanitize: C1, bidi override and isolate become '?'");
-	is_str(et_oauth_sanitize_text("a\xff\xc3"
-				      "b\xc3\xa9",
-				      out, sizeof(out)),
-	       "a??b\xc3\xa9", "sanitize: stray bytes become '?', valid UTF-8 kept");
-	is_str(et_oauth_sanitize_text("0123456", tiny, sizeof(tiny)), "0123456", "sanitize: exact fit, no ellipsis");
-	is_str(et_oauth_sanitize_text("01234567", tiny, sizeof(tiny)), "0123...", "sanitize: cut with ellipsis");
-	is_str(et_oauth_sanitize_text("ab\xc3\xa9\xc3\xa9\xc3\xa9", tiny, sizeof(tiny)), "ab\xc3\xa9...",
-	       "sanitize: cut on a character boundary");
-	is_str(et_oauth_sanitize_text(NULL, out, sizeof(out)), "", "sanitize: NULL is empty");
-	is_str(et_oauth_sanitize_text("\r\nsecond", out, sizeof(out)), "", "sanitize: empty first line");
+	static const struct {
+		const char *in;
+		int tiny; /* into an 8-byte buffer, otherwise 32 */
+		const char *want, *name;
+	} cases[] = {
+		{ "plain text", 0, "plain text", "sanitize: plain text kept" },
+		{ "AADSTS50126: bad\r\nTrace ID: 1", 0, "AADSTS50126: bad", "sanitize: only the first line" },
+		{ "a\x1b[31mb\tc\x7f"
+		  "d",
+		  0, "a?[31mb?c?d", "sanitize: C0 controls and DEL become '?'" },
+		{ "x\xc2\x9by\xe2\x80\xaez\xe2\x81\xa6w", 0, "x?y?z?w", "sanitize: C1, bidi override and isolate become '?'" },
+		{ "a\xff\xc3"
+		  "b\xc3\xa9",
+		  0, "a??b\xc3\xa9", "sanitize: stray bytes become '?', valid UTF-8 kept" },
+		{ "0123456", 1, "0123456", "sanitize: exact fit, no ellipsis" },
+		{ "01234567", 1, "0123...", "sanitize: cut with ellipsis" },
+		{ "ab\xc3\xa9\xc3\xa9\xc3\xa9", 1, "ab\xc3\xa9...", "sanitize: cut on a character boundary" },
+		{ NULL, 0, "", "sanitize: NULL is empty" },
+		{ "\r\nsecond", 0, "", "sanitize: empty first line" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].tiny)
+			is_str(et_oauth_sanitize_text(cases[i].in, tiny, sizeof(tiny)), cases[i].want, cases[i].name);
+		else
+			is_str(et_oauth_sanitize_text(cases[i].in, out, sizeof(out)), cases[i].want, cases[i].name);
+	}
 }
 
 static void test_scope(void)
@@ -473,6 +479,38 @@ static bool spacing_ok(const struct et_device *d, unsigned from, long long *min_
 	return good;
 }
 
+/* et_device_wait with a deadline secs seconds away; t0 and t1 (when not NULL) get the
+ * times just before and just after. */
+static int wait_device(struct et_device *d, int secs, char **tok, struct et_err *err, struct timespec *t0,
+		       struct timespec *t1)
+{
+	struct et_device_wait_opts w = {.deadline = et_deadline_in(secs)};
+	struct timespec before = mono();
+	int r = et_device_wait(&cfg, &oidc, d, &w, tok, err);
+	if (t0)
+		*t0 = before;
+	if (t1)
+		*t1 = mono();
+	return r;
+}
+
+/* A fault set with `mockctl action json`, then wait_device; the mock is up again after it. */
+static int wait_device_after(const char *action, const char *json, struct et_device *d, int secs, char **tok,
+			     struct et_err *err, struct timespec *t0, struct timespec *t1)
+{
+	int r;
+	mu_ctl(action, json);
+	r = wait_device(d, secs, tok, err, t0, t1);
+	mock_up();
+	return r;
+}
+
+static void signed_in(int r, const char *tok, const struct et_err *err, const char *name)
+{
+	if (!ok(r == 0 && tok, "%s", name))
+		printf("#   %s: %s\n", err->reason, err->message);
+}
+
 struct cancel_state {
 	const struct et_device *d;
 	int calls;
@@ -506,6 +544,16 @@ static void *approve_later(void *arg)
 	return NULL;
 }
 
+/* A thread that does action (device/approve or device/decline) to d's code after delay_ms. */
+static void act_later(pthread_t *th, struct approver *ap, const struct et_device *d, const char *action,
+		      long delay_ms)
+{
+	snprintf(ap->user_code, sizeof(ap->user_code), "%s", d->user_code);
+	ap->action = action;
+	ap->delay_ms = delay_ms;
+	pthread_create(th, NULL, approve_later, ap);
+}
+
 static void test_device_flow(void)
 {
 	struct et_device d;
@@ -530,17 +578,10 @@ static void test_device_flow(void)
 		is_int(d.interval, 1, "approve: interval from the answer");
 		is_int(d.expires_in, 900, "approve: expires_in from the answer");
 		mu_ctl("stats/reset", "{}");
-		snprintf(ap.user_code, sizeof(ap.user_code), "%s", d.user_code);
-		ap.action = "device/approve";
-		ap.delay_ms = 1500;
-		pthread_create(&th, NULL, approve_later, &ap);
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
+		act_later(&th, &ap, &d, "device/approve", 1500);
+		r = wait_device(&d, 20, &tok, &err, &t0, &t1);
 		pthread_join(th, NULL);
-		if (!ok(r == 0 && tok, "approve: signed in"))
-			printf("#   %s: %s\n", err.reason, err.message);
+		signed_in(r, tok, &err, "approve: signed in");
 		ok(tok && token_verifies(tok, "alice"), "approve: the ID token passes the verifier for alice");
 		ok(d.polls >= 2 && d.polls <= 4, "approve: %u polls over %lld ms", d.polls, ms_between(&t1, &t0));
 		ok(ms_between(&d.poll_log[0].sent, &t0) < 50, "approve: first poll right away (%lld ms after the call)",
@@ -560,14 +601,8 @@ static void test_device_flow(void)
 
 	/* declined while the loop polls */
 	if (start_device(&d, "decline")) {
-		snprintf(ap.user_code, sizeof(ap.user_code), "%s", d.user_code);
-		ap.action = "device/decline";
-		ap.delay_ms = 1200;
-		pthread_create(&th, NULL, approve_later, &ap);
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
+		act_later(&th, &ap, &d, "device/decline", 1200);
+		r = wait_device(&d, 20, &tok, &err, &t0, &t1);
 		pthread_join(th, NULL);
 		is_reason(r, &err, "declined", "decline");
 		ok(!tok, "decline: no token");
@@ -578,8 +613,7 @@ static void test_device_flow(void)
 	/* expired at the IdP */
 	if (start_device(&d, "expire")) {
 		mu_ctlf("device/expire", "{\"user_code\":\"%s\"}", d.user_code);
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
+		r = wait_device(&d, 20, &tok, &err, NULL, NULL);
 		is_reason(r, &err, "code_expired", "expired code");
 		is_int(d.polls, 1, "expired code: one poll");
 		et_device_free(&d);
@@ -592,8 +626,7 @@ static void test_device_flow(void)
 		et_oauth_secret_free(d.device_code);
 		d.device_code = fake;
 		keep_secret(fake);
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
+		r = wait_device(&d, 20, &tok, &err, NULL, NULL);
 		is_reason(r, &err, "bad_verification_code", "unknown device code");
 		et_device_free(&d);
 	}
@@ -619,10 +652,8 @@ static void test_device_flow(void)
 		ok(et_device_poll(&cfg, &oidc, &d, &tok, &err) == ET_POLL_SLOW_DOWN && d.interval == 6,
 		   "slow_down honoured: provoked, interval now 6 s");
 		mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		if (!ok(r == 0 && tok, "slow_down honoured: signed in"))
-			printf("#   %s: %s\n", err.reason, err.message);
+		r = wait_device(&d, 20, &tok, &err, NULL, NULL);
+		signed_in(r, tok, &err, "slow_down honoured: signed in");
 		is_int(d.polls, 3, "slow_down honoured: one poll after the slow_down, not answered slow_down");
 		ok(d.polls >= 3 && ms_between(&d.poll_log[2].sent, &d.poll_log[1].answered) >= 6000,
 		   "slow_down honoured: next poll %lld ms after the slow_down answer (>= 6000)",
@@ -653,12 +684,8 @@ static void test_device_flow(void)
 
 	/* the deadline holds when the IdP hangs mid-request */
 	if (start_device(&d, "deadline, slow IdP")) {
-		mu_ctl("latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(2)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
-		mock_up();
+		r = wait_device_after("latency", "{\"seconds\":8,\"endpoints\":[\"token\"]}", &d, 2, &tok, &err, &t0,
+				      &t1);
 		is_reason(r, &err, "deadline", "deadline, slow IdP");
 		ok(ms_between(&t1, &t0) <= 2700, "deadline, slow IdP: the request was cut off (%lld ms, <= 2700)",
 		   ms_between(&t1, &t0));
@@ -694,12 +721,8 @@ static void test_device_flow(void)
 
 	/* 5xx three times in a row */
 	if (start_device(&d, "5xx")) {
-		mu_ctl("fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
-		mock_up();
+		r = wait_device_after("fail", "{\"status\":503,\"count\":-1,\"endpoints\":[\"token\"]}", &d, 20, &tok,
+				      &err, &t0, &t1);
 		is_reason(r, &err, "idp_unavailable", "503 three times");
 		is_int(d.polls, 3, "503: three polls, then stop");
 		ok(spacing_ok(&d, 0, NULL), "503: failed polls keep the interval");
@@ -710,12 +733,9 @@ static void test_device_flow(void)
 	/* two 5xx, then the IdP is back: only consecutive failures count */
 	if (start_device(&d, "5xx twice")) {
 		mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"alice@contoso.com\"}", d.user_code);
-		mu_ctl("fail", "{\"status\":502,\"count\":2,\"endpoints\":[\"token\"]}");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		mock_up();
-		if (!ok(r == 0 && tok, "502 twice, then signed in"))
-			printf("#   %s: %s\n", err.reason, err.message);
+		r = wait_device_after("fail", "{\"status\":502,\"count\":2,\"endpoints\":[\"token\"]}", &d, 20, &tok,
+				      &err, NULL, NULL);
+		signed_in(r, tok, &err, "502 twice, then signed in");
 		is_int(d.polls, 3, "502 twice: third poll succeeds");
 		et_oauth_secret_free(tok);
 		tok = NULL;
@@ -724,12 +744,10 @@ static void test_device_flow(void)
 
 	/* non-JSON */
 	if (start_device(&d, "non-JSON")) {
-		mu_ctl("fail",
-			"{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<html>proxy says no</html>\","
-			"\"content_type\":\"text/html\"}");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		mock_up();
+		r = wait_device_after("fail",
+				      "{\"status\":400,\"count\":1,\"endpoints\":[\"token\"],\"body\":\"<html>proxy says no</html>\","
+				      "\"content_type\":\"text/html\"}",
+				      &d, 20, &tok, &err, NULL, NULL);
 		is_reason(r, &err, "idp_error", "non-JSON answer");
 		is_int(d.polls, 1, "non-JSON: stops at once");
 		et_device_free(&d);
@@ -738,10 +756,7 @@ static void test_device_flow(void)
 	/* connections reset */
 	if (start_device(&d, "down")) {
 		mu_ctl("down", "{\"mode\":\"reset\"}");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
+		r = wait_device(&d, 20, &tok, &err, &t0, &t1);
 		is_reason(r, &err, "idp_unavailable", "IdP down while polling");
 		is_int(d.polls, 3, "down: three polls");
 		ok(ms_between(&t1, &t0) < 3500, "down: ended in %lld ms", ms_between(&t1, &t0));
@@ -783,10 +798,7 @@ static void test_device_flow(void)
 	ok(mu_try_ctl("config", "{\"device_code_lifetime\":2}") == 0, "mock: device codes live 2 s");
 	if (start_device(&d, "short-lived code")) {
 		is_int(d.expires_in, 2, "short-lived code: expires_in 2");
-		w = (struct et_device_wait_opts){.deadline = et_deadline_in(20)};
-		t0 = mono();
-		r = et_device_wait(&cfg, &oidc, &d, &w, &tok, &err);
-		t1 = mono();
+		r = wait_device(&d, 20, &tok, &err, &t0, &t1);
 		is_reason(r, &err, "code_expired", "short-lived code");
 		ok(ms_between(&t1, &t0) < 2600, "short-lived code: ended in %lld ms", ms_between(&t1, &t0));
 		et_device_free(&d);

@@ -5,6 +5,7 @@
  * The real thing is tested in tests/integration/systemd_timer.sh. */
 #include "timer.h"
 #include "../tap.h"
+#include "../testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,11 +155,7 @@ static pid_t fake_start(enum fake_mode mode)
 	char c = 0;
 
 	unlink(RECORD);
-	if (pipe(pfd) < 0)
-		abort();
-	pid = fork();
-	if (pid < 0)
-		abort();
+	pid = tu_fork_piped(pfd);
 	if (pid == 0) {
 		sd_bus *bus = NULL;
 		close(pfd[0]);
