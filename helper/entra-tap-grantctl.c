@@ -47,8 +47,9 @@ static void usage(FILE *out)
 
 /* ---- grant, revoke, list, sweep ---- */
 
-static int verb_grant(const struct et_config *cfg, const struct et_args *a)
+static int verb_grant(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
+	(void)who; /* root, checked in main */
 	struct et_grant_request req = { .revoke_program = ET_GRANTCTL_PATH,
 					.user = a->user,
 					.duration = a->duration,
@@ -75,8 +76,9 @@ static int verb_grant(const struct et_config *cfg, const struct et_args *a)
 	return ET_EXIT_OK;
 }
 
-static int verb_revoke(const struct et_config *cfg, const struct et_args *a)
+static int verb_revoke(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
+	(void)who; /* root, checked in main */
 	struct et_grant g;
 	struct et_err err;
 	unsigned n = 0;
@@ -116,8 +118,9 @@ static json_object *grant_json(const struct et_grant *g, time_t now)
 	return o;
 }
 
-static int verb_list(const struct et_config *cfg, const struct et_args *a)
+static int verb_list(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
+	(void)who; /* root, checked in main */
 	struct et_grant_list l = { 0 };
 	struct et_err err;
 	time_t now = time(NULL);
@@ -155,8 +158,9 @@ static int verb_list(const struct et_config *cfg, const struct et_args *a)
 	return ET_EXIT_OK;
 }
 
-static int verb_sweep(const struct et_config *cfg, const struct et_args *a)
+static int verb_sweep(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
+	(void)who; /* root, checked in main */
 	struct et_sweep_result res;
 	struct et_err err;
 
@@ -179,8 +183,9 @@ static bool marker_present(const char *path)
 	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-static int verb_guard(const struct et_config *cfg, const struct et_args *a)
+static int verb_guard(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
+	(void)who; /* root, checked in main */
 	struct pollfd fds[ET_GUARD_PIDS_MAX + 1];
 	char marker[PATH_MAX], dir[PATH_MAX];
 	const char *id = a->id;
@@ -271,18 +276,14 @@ done:
 	return rc;
 }
 
-typedef int (*verb_fn)(const struct et_config *cfg, const struct et_args *a);
-static const verb_fn verbs[ET_VERB__COUNT] = {
+static const et_verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_GRANT] = verb_grant, [ET_VERB_REVOKE] = verb_revoke, [ET_VERB_LIST] = verb_list,
 	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,
 };
 
 int main(int argc, char **argv)
 {
-	struct et_config cfg;
 	struct et_caller who;
-	struct et_args args;
-	char why[160];
 	int rc;
 
 	et_prog_name = ET_GRANTCTL_NAME;
@@ -299,23 +300,5 @@ int main(int argc, char **argv)
 		et_say("%s is for root only", verb);
 		return ET_EXIT_DENIED;
 	}
-	if (et_args_parse(ET_PROG_GRANTCTL, argc, argv, &args, why, sizeof(why)) < 0) {
-		et_say("%s", why);
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	if (args.help) {
-		usage(stdout);
-		return ET_EXIT_OK;
-	}
-	if (et_config_init(&cfg) < 0) {
-		et_say("out of memory");
-		return ET_EXIT_FAILED;
-	}
-	if (et_prog_config(&cfg, &who, argv[1]) < 0)
-		rc = ET_EXIT_CONFIG;
-	else
-		rc = verbs[args.verb](&cfg, &args);
-	et_config_free(&cfg);
-	return rc;
+	return et_prog_run(ET_PROG_GRANTCTL, argc, argv, &who, usage, verbs);
 }

@@ -51,6 +51,20 @@ static int become_root(void)
 
 /* ---- user verbs ---- */
 
+/* The caller's grants: those in the store under their name (each still checked against the
+ * uid by the caller: the name alone could be shared). */
+static int list_own(const struct et_config *cfg, const struct et_caller *who, struct et_grant_list *ret)
+{
+	struct et_err err;
+	if (!who->have_name) {
+		et_say("your uid %lu has no user name", (unsigned long)who->uid);
+		return ET_EXIT_NOT_FOUND;
+	}
+	if (et_grant_store_list(cfg, who->name, ret, &err) < 0)
+		return et_fail(&err);
+	return ET_EXIT_OK;
+}
+
 static int verb_status(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	struct et_grant_list l = { 0 };
@@ -59,13 +73,12 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 	time_t now = time(NULL);
 	size_t shown = 0;
 
+	int rc;
+
 	(void)a; /* takes no arguments */
-	if (!who->have_name) {
-		et_say("your uid %lu has no user name", (unsigned long)who->uid);
-		return ET_EXIT_NOT_FOUND;
-	}
-	if (et_grant_store_list(cfg, who->name, &l, &err) < 0)
-		return et_fail(&err);
+	rc = list_own(cfg, who, &l);
+	if (rc != ET_EXIT_OK)
+		return rc;
 	for (size_t i = 0; i < l.n; i++) {
 		char until[64], left[64];
 		if (l.items[i].uid != who->uid)
@@ -92,6 +105,7 @@ static int verb_drop(const struct et_config *cfg, const struct et_caller *who, c
 	struct et_err err;
 	time_t now = time(NULL);
 	unsigned n = 0;
+	int rc;
 
 	if (a->id) {
 		if (et_grant_revoke(cfg, a->id, ET_REVOKE_DROP, who->uid, now, &g, &err) < 0) {
@@ -102,13 +116,9 @@ static int verb_drop(const struct et_config *cfg, const struct et_caller *who, c
 		printf("grant %s ended\n", g.id);
 		return ET_EXIT_OK;
 	}
-	if (!who->have_name) {
-		et_say("your uid %lu has no user name", (unsigned long)who->uid);
-		return ET_EXIT_NOT_FOUND;
-	}
-	/* every grant recorded for this uid; the name alone could be shared */
-	if (et_grant_store_list(cfg, who->name, &l, &err) < 0)
-		return et_fail(&err);
+	rc = list_own(cfg, who, &l);
+	if (rc != ET_EXIT_OK)
+		return rc;
 	for (size_t i = 0; i < l.n; i++) {
 		if (l.items[i].uid != who->uid)
 			continue;
@@ -275,8 +285,7 @@ static int verb_elevate(const struct et_config *cfg, const struct et_caller *who
 	return ET_EXIT_OK;
 }
 
-typedef int (*verb_fn)(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a);
-static const verb_fn verbs[ET_VERB__COUNT] = {
+static const et_verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_STATUS] = verb_status,
 	[ET_VERB_DROP] = verb_drop,
 	[ET_VERB_ELEVATE] = verb_elevate,
@@ -284,10 +293,7 @@ static const verb_fn verbs[ET_VERB__COUNT] = {
 
 int main(int argc, char **argv)
 {
-	struct et_config cfg;
 	struct et_caller who;
-	struct et_args args;
-	char why[160];
 	int rc;
 
 	et_prog_name = ET_HELPER_NAME;
@@ -303,23 +309,5 @@ int main(int argc, char **argv)
 		et_say("cannot switch to root: %s", strerror(errno));
 		return ET_EXIT_UNSAFE;
 	}
-	if (et_args_parse(ET_PROG_HELPER, argc, argv, &args, why, sizeof(why)) < 0) {
-		et_say("%s", why);
-		usage(stderr);
-		return ET_EXIT_USAGE;
-	}
-	if (args.help) {
-		usage(stdout);
-		return ET_EXIT_OK;
-	}
-	if (et_config_init(&cfg) < 0) {
-		et_say("out of memory");
-		return ET_EXIT_FAILED;
-	}
-	if (et_prog_config(&cfg, &who, argv[1]) < 0)
-		rc = ET_EXIT_CONFIG;
-	else
-		rc = verbs[args.verb](&cfg, &who, &args);
-	et_config_free(&cfg);
-	return rc;
+	return et_prog_run(ET_PROG_HELPER, argc, argv, &who, usage, verbs);
 }

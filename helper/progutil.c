@@ -1,5 +1,6 @@
 /* Shared start-up and output of the two programs (progutil.h). */
 #include "progutil.h"
+#include "args.h"
 #include "audit.h"
 #include "conf.h"
 #include "identity.h"
@@ -175,6 +176,37 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 		return -1;
 	}
 	return 0;
+}
+
+int et_prog_run(enum et_program program, int argc, char **argv, const struct et_caller *who,
+		void (*usage)(FILE *out), const et_verb_fn verbs[ET_VERB__COUNT])
+{
+	struct et_config cfg;
+	struct et_args args;
+	char why[160];
+	int rc;
+
+	if (et_args_parse(program, argc, argv, &args, why, sizeof(why)) < 0) {
+		et_say("%s", why);
+		usage(stderr);
+		return ET_EXIT_USAGE;
+	}
+	if (args.help) {
+		usage(stdout);
+		return ET_EXIT_OK;
+	}
+	if (!verbs[args.verb]) /* a verb of the program's own table: never here */
+		return ET_EXIT_USAGE;
+	if (et_config_init(&cfg) < 0) {
+		et_say("out of memory");
+		return ET_EXIT_FAILED;
+	}
+	if (et_prog_config(&cfg, who, argv[1]) < 0)
+		rc = ET_EXIT_CONFIG;
+	else
+		rc = verbs[args.verb](&cfg, who, &args);
+	et_config_free(&cfg);
+	return rc;
 }
 
 int et_verb_find(enum et_program program, const char *name)

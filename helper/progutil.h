@@ -41,6 +41,15 @@ void et_caller_of(uid_t uid, struct et_caller *ret);
 /* Audit a refused request of the caller's. */
 void et_refuse(const struct et_caller *who, const char *verb, const char *why);
 
+struct et_args;
+/* A verb of a program, run with the loaded configuration. */
+typedef int (*et_verb_fn)(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a);
+/* The rest of a program's main once the process is safe and the caller known: parse the
+ * arguments (help and usage errors answered here), load the configuration, run the verb's
+ * function from verbs[] and return its exit status. */
+int et_prog_run(enum et_program program, int argc, char **argv, const struct et_caller *who,
+		void (*usage)(FILE *out), const et_verb_fn verbs[ET_VERB__COUNT]);
+
 /* Load the one configuration (ET_DEFAULT_CONFIG); on failure audit and say why. */
 int et_prog_config(struct et_config *cfg, const struct et_caller *who, const char *verb);
 
