@@ -1,0 +1,40 @@
+#!/bin/bash
+# The boundaries the design draws, checked on the sources and the built programs:
+#   - dependencies point one way: common/ includes nothing from pam_entra_tap/ or helper/ and
+#     names no program of ours (it neither knows nor runs entra-tap-helper or
+#     entra-tap-grantctl); pam_entra_tap/ and helper/ do not include each other's private
+#     headers (helper/contract.h and helper/args.h are the shared ones);
+#   - errors are typed: no production code compares a reason as a string;
+#   - the setuid entra-tap-helper links neither libcurl nor OpenSSL (the module does the
+#     network; the less a setuid program maps, the less it exposes);
+#   - entra-tap-grantctl is built without a setuid bit (make install re-applies only the
+#     helper's).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+. "$(dirname "$0")/lib.sh"
+S=$top_srcdir
+
+check_not "common/ includes no header of pam_entra_tap/ or helper/" \
+	grep -nE '#include "(\.\./)*(pam_entra_tap|helper)/|#include "(contract|args|progutil|module)\.h"' \
+	"$S"/common/*.c "$S"/common/*.h
+check_not "common/ names no program of ours" \
+	grep -nE 'entra-tap-(helper|grantctl)|ET_(HELPER|GRANTCTL)_' "$S"/common/*.c "$S"/common/*.h
+check_not "the module includes none of the programs' private headers" \
+	grep -nE '#include "(progutil|args)\.h"' "$S"/pam_entra_tap/*.c "$S"/pam_entra_tap/*.h
+check_not "the programs include none of the module's headers" \
+	grep -nE '#include "(\.\./)*(pam_entra_tap/)?module\.h"' "$S"/helper/*.c "$S"/helper/*.h
+check_not "no production code branches on a reason's spelling" \
+	grep -nE 'str(n)?cmp\([^)]*reason' "$S"/common/*.c "$S"/pam_entra_tap/*.c "$S"/helper/*.c
+check_not "no helper verb falls through to a default verb: every program dispatches from a table" \
+	grep -nE 'else[[:space:]]*$|else rc = verb_' "$S"/helper/entra-tap-helper.c "$S"/helper/entra-tap-grantctl.c
+
+if command -v readelf >/dev/null 2>&1; then
+	needed=$(readelf -d "$top_builddir/entra-tap-helper" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+	check "readelf lists what entra-tap-helper needs" test -n "$needed"
+	check_not "entra-tap-helper does not link libcurl, libssl or libcrypto ($(echo $needed))" \
+		grep -qE '^lib(curl|ssl|crypto)\.' <<<"$needed"
+else
+	skip "readelf (binutils) is not installed"
+fi
+check "entra-tap-grantctl is built" test -x "$top_builddir/entra-tap-grantctl"
+check_not "entra-tap-grantctl carries no setuid bit" test -u "$top_builddir/entra-tap-grantctl"
+done_testing
