@@ -2,6 +2,6 @@
 # Generate the build system from configure.ac and Makefile.am.
 set -e
 cd "$(dirname "$0")"
+# --install also copies the TAP test driver (configure.ac requires it), as debhelper's
+# dh_autoreconf does when the Debian package is built from a clean tree
 autoreconf --install --force
-# The TAP test driver ships with automake but is not installed by --add-missing.
-cp -f "$(automake --print-libdir)/tap-driver.sh" build-aux/tap-driver.sh

@@ -52,9 +52,21 @@ before_status=$(host_status)
 before_sums=$(host_sums)
 
 # ---- 1. build ----
+# From a clean tree, as an administrator who clones the repository gets it: in a git
+# checkout, exactly what is committed (git archive HEAD: nothing generated, nothing left by
+# a previous build); in a release tarball (make distcheck), the tarball's own tree.
 mkdir -p "$T/src"
-tar -C "$top_srcdir" --exclude=./.git --exclude=./_build --exclude=./autom4te.cache \
-	--exclude='./pam_entra_tap-[0-9]*' -cf - . | tar -C "$T/src" -xf -
+if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git -C "$top_srcdir" archive --format=tar HEAD | tar -C "$T/src" -xf -
+	ok $? "the source is the committed tree (git archive HEAD), nothing generated in it"
+	test ! -e "$T/src/configure" && test ! -e "$T/src/build-aux/tap-driver.sh"
+	ok $? "... it holds no configure script and no build-aux files"
+else
+	tar -C "$top_srcdir" --exclude=./_build --exclude=./autom4te.cache \
+		--exclude='./pam_entra_tap-[0-9]*' -cf - . | tar -C "$T/src" -xf -
+	ok $? "the source is the release tree (not a git checkout)"
+	pass "... which carries its generated files, as a release does"
+fi
 chmod -R u+w "$T/src" # a distcheck tree is read-only
 (cd "$T/src" && "${CLEAN_ENV[@]}" DEB_BUILD_OPTIONS="parallel=$(nproc 2>/dev/null || echo 2)" \
 	dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1
