@@ -23,7 +23,7 @@ GRANTCTL=/usr/libexec/entra-tap/entra-tap-grantctl
 ADMIN=/usr/sbin/entra-tap
 CONF=/etc/security/pam_entra_tap.conf
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-MODULE=/lib/$MA/security/pam_entra_tap.so
+MODULE=/usr/lib/$MA/security/pam_entra_tap.so
 
 require_root
 missing=
@@ -163,10 +163,10 @@ gid=$(echo "$line" | cut -d: -f3)
 sys_max=$(awk '$1 == "SYS_GID_MAX" { print $2 }' /etc/login.defs)
 [ -n "$gid" ] && [ "$gid" -le "${sys_max:-999}" ] && [ -z "$(echo "$line" | cut -d: -f4)" ]
 ok $? "postinst created the system group $GROUP, empty ($line)"
-[ "$(sbx "readlink /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer")" = /lib/systemd/system/entra-tap-sweep.timer ]
+[ "$(sbx "readlink /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer")" = /usr/lib/systemd/system/entra-tap-sweep.timer ]
 ok $? "the sweep timer is enabled (timers.target.wants link)"
 [ "$(sbx "readlink /etc/systemd/system/multi-user.target.wants/entra-tap-boot-reconcile.service")" = \
-	/lib/systemd/system/entra-tap-boot-reconcile.service ]
+	/usr/lib/systemd/system/entra-tap-boot-reconcile.service ]
 ok $? "the boot reconcile service is enabled (multi-user.target.wants link)"
 [ "$(sbx "stat -c %a:%U /var/lib/entra-tap /var/cache/entra-tap" | tr '\n' ' ')" = "700:root 700:root " ]
 ok $? "/var/lib/entra-tap and /var/cache/entra-tap exist, 0700 root (tmpfiles)"
@@ -201,6 +201,18 @@ sbx "$ADMIN revoke $id" | grep -q "grant $id ended"
 ok $? "entra-tap revoke ends it"
 [ "$(sbx "$GRANTCTL list --json")" = "[]" ] && [ -z "$(sbx "getent -s files group $GROUP" | cut -d: -f4)" ]
 ok $? "no grant and no member are left"
+
+# the package's autopkgtest (debian/tests/pam-signin): a real PAM sign-in with the installed
+# module against the mock, in this throw-away testbed
+sbx "cd '$T/src' && debian/tests/pam-signin" >"$T/autopkgtest.log" 2>&1
+st=$?
+ok $st "debian/tests/pam-signin: a real PAM sign-in with the installed package" ||
+	tail -20 "$T/autopkgtest.log" | sed 's/^/# /'
+grep -q "^pam-signin: alice signed in through libpam" "$T/autopkgtest.log"
+ok $? "... alice signed in through libpam and got a grant"
+sbx "getent -s files group $GROUP" | cut -d: -f4 | grep -qv alice
+ok $? "... and the grant ended"
+sbx "userdel alice" >/dev/null 2>&1
 
 # live grants for two users, kept across a reinstall, ended by the removal
 sbx "$GRANTCTL grant pkgtest1 --duration 1h >/dev/null 2>&1 && $GRANTCTL grant pkgtest2 --duration 1h --reason 'a \"user\":\"x\" reason' >/dev/null 2>&1"
@@ -275,7 +287,7 @@ ok $? "the host's /etc/group, /etc/gshadow and PAM stacks are unchanged"
 if [ "$before_status" = not-installed ]; then
 	leaked=
 	for p in $HELPER /usr/sbin/entra-tap "$MODULE" /usr/share/pam-configs/entra-tap $CONF /etc/pam.d/entra-tap \
-		/lib/systemd/system/entra-tap-sweep.timer /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer \
+		/usr/lib/systemd/system/entra-tap-sweep.timer /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer \
 		/usr/lib/systemd/catalog/entra-tap.catalog; do
 		[ -e "$p" ] && leaked="$leaked $p"
 	done
