@@ -163,10 +163,10 @@ gid=$(echo "$line" | cut -d: -f3)
 sys_max=$(awk '$1 == "SYS_GID_MAX" { print $2 }' /etc/login.defs)
 [ -n "$gid" ] && [ "$gid" -le "${sys_max:-999}" ] && [ -z "$(echo "$line" | cut -d: -f4)" ]
 ok $? "postinst created the system group $GROUP, empty ($line)"
-[ "$(sbx "readlink /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer")" = /usr/lib/systemd/system/entra-tap-sweep.timer ]
+[ "$(sbx "readlink /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer")" = /lib/systemd/system/entra-tap-sweep.timer ]
 ok $? "the sweep timer is enabled (timers.target.wants link)"
 [ "$(sbx "readlink /etc/systemd/system/multi-user.target.wants/entra-tap-boot-reconcile.service")" = \
-	/usr/lib/systemd/system/entra-tap-boot-reconcile.service ]
+	/lib/systemd/system/entra-tap-boot-reconcile.service ]
 ok $? "the boot reconcile service is enabled (multi-user.target.wants link)"
 [ "$(sbx "stat -c %a:%U /var/lib/entra-tap /var/cache/entra-tap" | tr '\n' ' ')" = "700:root 700:root " ]
 ok $? "/var/lib/entra-tap and /var/cache/entra-tap exist, 0700 root (tmpfiles)"
@@ -287,7 +287,7 @@ ok $? "the host's /etc/group, /etc/gshadow and PAM stacks are unchanged"
 if [ "$before_status" = not-installed ]; then
 	leaked=
 	for p in $HELPER /usr/sbin/entra-tap "$MODULE" /usr/share/pam-configs/entra-tap $CONF /etc/pam.d/entra-tap \
-		/usr/lib/systemd/system/entra-tap-sweep.timer /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer \
+		/lib/systemd/system/entra-tap-sweep.timer /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer \
 		/usr/lib/systemd/catalog/entra-tap.catalog; do
 		[ -e "$p" ] && leaked="$leaked $p"
 	done
