@@ -106,7 +106,11 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 
 	switch (a->verb) {
 	case ET_VERB_STATUS:
-		return argc == 0 ? 0 : refuse(why, size, "status takes no arguments");
+		if (argc == 1 && strcmp(argv[0], ET_OPT_JSON) == 0) {
+			a->json = true;
+			return 0;
+		}
+		return argc == 0 ? 0 : refuse(why, size, "status takes only --json");
 	case ET_VERB_DROP:
 		if (argc > 1)
 			return refuse(why, size, "drop takes at most one grant id");
@@ -199,10 +203,13 @@ int et_args_parse(enum et_program program, int argc, char *const argv[], struct 
 	why[0] = '\0';
 	if (argc < 2 || !argv[1])
 		return refuse(why, why_size, "no verb");
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "--version") == 0) {
 		if (argc != 2)
-			return refuse(why, why_size, "help takes no arguments");
-		ret->help = true;
+			return refuse(why, why_size, "%s takes no arguments", argv[1]);
+		if (strcmp(argv[1], "--version") == 0)
+			ret->version = true;
+		else
+			ret->help = true;
 		return 0;
 	}
 	for (v = 0; v < ET_VERB__COUNT; v++)

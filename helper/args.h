@@ -11,7 +11,8 @@
 
 struct et_args {
 	enum et_verb verb;
-	bool help; /* `help` or `--help`: nothing else was parsed */
+	bool help;    /* `help` or `--help`: nothing else was parsed */
+	bool version; /* `--version`: nothing else was parsed */
 	/* grant, elevate */
 	const char *user;      /* grant USER, revoke --user USER, sweep --user USER */
 	const char *reason;    /* at most ET_GRANT_TEXT_MAX bytes */
@@ -21,7 +22,7 @@ struct et_args {
 	const char *oid, *upn, *tid, *service, *rhost;
 	/* revoke ID, drop ID, guard ID */
 	const char *id;
-	/* list */
+	/* list, status */
 	bool json;
 	/* sweep */
 	bool cause_account; /* --cause account (else sweep) */

@@ -95,29 +95,6 @@ static int verb_revoke(const struct et_config *cfg, const struct et_caller *who,
 	return ET_EXIT_OK;
 }
 
-static json_object *grant_json(const struct et_grant *g, time_t now)
-{
-	json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "id", json_object_new_string(g->id));
-	json_object_object_add(o, "user", json_object_new_string(g->user));
-	json_object_object_add(o, "uid", json_object_new_int64((int64_t)g->uid));
-	json_object_object_add(o, "group", json_object_new_string(g->group));
-	json_object_object_add(o, "created", json_object_new_int64((int64_t)g->created));
-	json_object_object_add(o, "expires", json_object_new_int64((int64_t)g->expires));
-	json_object_object_add(o, "live", json_object_new_boolean(g->expires > now));
-	json_object_object_add(o, "method", json_object_new_string(et_grant_method_name(g->method)));
-	json_object_object_add(o, "oid", json_object_new_string(g->oid));
-	json_object_object_add(o, "upn", json_object_new_string(g->upn));
-	json_object_object_add(o, "tid", json_object_new_string(g->tid));
-	json_object_object_add(o, "reason", json_object_new_string(g->reason));
-	json_object_object_add(o, "service", json_object_new_string(g->service));
-	json_object_object_add(o, "rhost", json_object_new_string(g->rhost));
-	json_object_object_add(o, "added_membership", json_object_new_boolean(g->added_membership));
-	return o;
-}
-
 static int verb_list(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	(void)who; /* root, checked in main */
@@ -131,7 +108,7 @@ static int verb_list(const struct et_config *cfg, const struct et_caller *who, c
 	if (json) {
 		json_object *arr = json_object_new_array();
 		for (size_t i = 0; arr && i < l.n; i++)
-			json_object_array_add(arr, grant_json(&l.items[i], now));
+			json_object_array_add(arr, et_grant_json(&l.items[i], now));
 		if (!arr) {
 			et_grant_list_free(&l);
 			et_say("out of memory");
@@ -294,7 +271,8 @@ int main(int argc, char **argv)
 	/* not setuid: a non-root caller could not edit anything anyway, but is told plainly,
 	 * before any argument of theirs is looked at */
 	if ((getuid() != 0 || geteuid() != 0) &&
-	    !(argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0))) {
+	    !(argc == 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+			    strcmp(argv[1], "--version") == 0))) {
 		const char *verb = argc >= 2 && et_verb_find(ET_PROG_GRANTCTL, argv[1]) >= 0 ? argv[1] : ET_GRANTCTL_NAME;
 		et_refuse(&who, verb, "a root-only verb from a non-root caller");
 		et_say("%s is for root only", verb);

@@ -19,6 +19,7 @@
 #include "progutil.h"
 #include "strlist.h"
 #include <errno.h>
+#include <json-c/json.h>
 #include <grp.h>
 #include <security/pam_appl.h>
 #include <security/pam_misc.h>
@@ -65,6 +66,40 @@ static int list_own(const struct et_config *cfg, const struct et_caller *who, st
 	return ET_EXIT_OK;
 }
 
+/* status --json: {"user", "group", "member", "grants": [the caller's grants as in list --json]} */
+static int status_json(const struct et_config *cfg, const struct et_caller *who, const struct et_grant_list *l,
+		       time_t now)
+{
+	struct et_strlist members = { 0 };
+	struct et_err err;
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	int rc = ET_EXIT_FAILED;
+
+	if (!o || !arr) {
+		et_say("out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].uid == who->uid)
+			json_object_array_add(arr, et_grant_json(&l->items[i], now));
+	if (et_group_read(cfg->elevated_group, &members, NULL, &err) < 0) {
+		rc = et_fail(&err);
+		goto done;
+	}
+	json_object_object_add(o, "user", json_object_new_string(who->name));
+	json_object_object_add(o, "group", json_object_new_string(cfg->elevated_group));
+	json_object_object_add(o, "member", json_object_new_boolean(et_strlist_contains(&members, who->name)));
+	json_object_object_add(o, "grants", arr);
+	arr = NULL;
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	rc = ET_EXIT_OK;
+done:
+	json_object_put(arr);
+	json_object_put(o);
+	et_strlist_free(&members);
+	return rc;
+}
+
 static int verb_status(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	struct et_grant_list l = { 0 };
@@ -75,10 +110,14 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 
 	int rc;
 
-	(void)a; /* takes no arguments */
 	rc = list_own(cfg, who, &l);
 	if (rc != ET_EXIT_OK)
 		return rc;
+	if (a->json) {
+		rc = status_json(cfg, who, &l, now);
+		et_grant_list_free(&l);
+		return rc;
+	}
 	for (size_t i = 0; i < l.n; i++) {
 		char until[64], left[64];
 		if (l.items[i].uid != who->uid)

@@ -43,6 +43,7 @@ static const char usage_main[] =
 	"  -c, --config FILE  configuration file (default " ET_DEFAULT_CONFIG ")\n"
 	"  -d, --debug        log debug messages to standard error\n"
 	"  -h, --help         show help for a command\n"
+	"  --version          show the version (alone, instead of a command)\n"
 	"\n"
 	"Exit status: 0 success or token accepted, 1 token rejected or operation failed,\n"
 	"2 usage or configuration error.\n";
@@ -309,6 +310,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
 		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("entra-tap (pam_entra_tap) %s\n", PACKAGE_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

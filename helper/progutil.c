@@ -6,6 +6,7 @@
 #include "identity.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -195,6 +196,10 @@ int et_prog_run(enum et_program program, int argc, char **argv, const struct et_
 		usage(stdout);
 		return ET_EXIT_OK;
 	}
+	if (args.version) {
+		printf("%s (pam_entra_tap) %s\n", et_prog_name, PACKAGE_VERSION);
+		return ET_EXIT_OK;
+	}
 	if (!verbs[args.verb]) /* a verb of the program's own table: never here */
 		return ET_EXIT_USAGE;
 	if (et_config_init(&cfg) < 0) {
@@ -207,6 +212,29 @@ int et_prog_run(enum et_program program, int argc, char **argv, const struct et_
 		rc = verbs[args.verb](&cfg, who, &args);
 	et_config_free(&cfg);
 	return rc;
+}
+
+json_object *et_grant_json(const struct et_grant *g, time_t now)
+{
+	json_object *o = json_object_new_object();
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "id", json_object_new_string(g->id));
+	json_object_object_add(o, "user", json_object_new_string(g->user));
+	json_object_object_add(o, "uid", json_object_new_int64((int64_t)g->uid));
+	json_object_object_add(o, "group", json_object_new_string(g->group));
+	json_object_object_add(o, "created", json_object_new_int64((int64_t)g->created));
+	json_object_object_add(o, "expires", json_object_new_int64((int64_t)g->expires));
+	json_object_object_add(o, "live", json_object_new_boolean(g->expires > now));
+	json_object_object_add(o, "method", json_object_new_string(et_grant_method_name(g->method)));
+	json_object_object_add(o, "oid", json_object_new_string(g->oid));
+	json_object_object_add(o, "upn", json_object_new_string(g->upn));
+	json_object_object_add(o, "tid", json_object_new_string(g->tid));
+	json_object_object_add(o, "reason", json_object_new_string(g->reason));
+	json_object_object_add(o, "service", json_object_new_string(g->service));
+	json_object_object_add(o, "rhost", json_object_new_string(g->rhost));
+	json_object_object_add(o, "added_membership", json_object_new_boolean(g->added_membership));
+	return o;
 }
 
 int et_verb_find(enum et_program program, const char *name)

@@ -10,6 +10,7 @@
 #include "contract.h"
 #include "err.h"
 #include "grant.h"
+#include "grant_store.h"
 
 /* The program's name, for its sentences ("entra-tap-helper: ..."). */
 extern const char *et_prog_name;
@@ -55,6 +56,10 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 
 /* The verb named argv[1] among those of `program` (contract.h); -1 when there is none. */
 int et_verb_find(enum et_program program, const char *name);
+
+/* One grant as the JSON object of `list --json` and `status --json`. */
+struct json_object;
+struct json_object *et_grant_json(const struct et_grant *g, time_t now);
 
 void et_format_utc(time_t t, char *buf, size_t size);
 void et_format_local(time_t t, char *buf, size_t size);

@@ -10,6 +10,9 @@ for c in check-config discover verify-token reset-identity; do
 	check "$c --help exits 0" -- test $? -eq 0
 	check "$c --help shows its usage" -- grep -q "Usage: entra-tap $c" "$T/h"
 done
+"$ENTRA_TAP" --version >"$T/h"
+check "entra-tap --version exits 0" -- test $? -eq 0
+check "entra-tap --version names the program and the version" -- grep -qE '^entra-tap \(pam_entra_tap\) [0-9]+\.[0-9]+' "$T/h"
 "$ENTRA_TAP" --help >"$T/h"
 check "entra-tap --help lists the commands" -- grep -q verify-token "$T/h"
 "$ENTRA_TAP" frobnicate 2>"$T/e"

@@ -37,6 +37,25 @@ check "status shows alice's grant and the time left" grep -qE "grant $id: group 
 check "status says alice is a member" grep -q "alice is a member of $G" <<<"$out"
 out=$(gsb_as bob status)
 check "status as bob: no grants" grep -q "no grants for bob" <<<"$out"
+out=$(gsb_as alice status --json)
+is "$?" 0 "status --json as alice exits 0"
+check "status --json: alice's grant, her name, the group and her membership" "$PYTHON3" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+ok = d["user"] == "alice" and d["group"] == sys.argv[3] and d["member"] is True
+ok = ok and [g["id"] for g in d["grants"]] == [sys.argv[2]] and d["grants"][0]["live"] is True
+sys.exit(0 if ok else 1)' "$out" "$id" "$G"
+out=$(gsb_as bob status --json)
+check "status --json as bob: no grants, not a member" "$PYTHON3" -c '
+import json, sys
+d = json.loads(sys.argv[1]); sys.exit(0 if d["grants"] == [] and d["member"] is False else 1)' "$out"
+gsb_as bob status --yaml >/dev/null 2>&1
+is "$?" 2 "status takes only --json (exit 2)"
+for p in "$GSB_HELPER_BIN" "$GSB_BIN"; do
+	out=$(gsb_as_prog bob "$p" --version)
+	is "$?" 0 "$(basename "$p") --version exits 0, for anyone"
+	check "$(basename "$p") --version names the program and the version" grep -qE "^$(basename "$p") \(pam_entra_tap\) [0-9]+\.[0-9]+" <<<"$out"
+done
 gsb_as bob drop "$id" 2>"$T/err"
 is "$?" 3 "bob cannot drop alice's grant (exit 3)"
 check "the refusal says why" grep -q "is not yours" "$T/err"

@@ -204,7 +204,7 @@ at_least 10 "program options" "$OPTS"
 for o in $OPTS; do
 	check "entra-tap-helper(8) or entra-tap-grantctl(8) documents $o" in_text "$HVERBS$CVERBS" -q -- "$o"
 done
-for f in $(grep -oE 'json_object_object_add\(o, "[a-z_]+"' "$S/helper/entra-tap-grantctl.c" | sed -E 's/.*"([a-z_]+)"$/\1/'); do
+for f in $(sed -n '/^json_object \*et_grant_json(/,/^}/p' "$S/helper/progutil.c" | grep -oE 'json_object_object_add\(o, "[a-z_]+"' | sed -E 's/.*"([a-z_]+)"$/\1/'); do
 	check "entra-tap-grantctl(8) documents list --json member $f" in_text "$CVERBS" -Eq "^\.BR? $f( |\$)"
 done
 EXITS=$(sed -n 's/^[[:space:]]*ET_EXIT_[A-Z_]* = \([0-9]\{1,\}\),.*/\1/p' "$CONTRACT")
