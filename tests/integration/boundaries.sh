@@ -27,6 +27,29 @@ check_not "no production code branches on a reason's spelling" \
 check_not "no helper verb falls through to a default verb: every program dispatches from a table" \
 	grep -nE 'else[[:space:]]*$|else rc = verb_' "$S"/helper/entra-tap-helper.c "$S"/helper/entra-tap-grantctl.c
 
+# bash completion offers every verb and command there is (and none that is not)
+C=$S/data/bash-completion
+for v in $(sed -n 's/^[[:space:]]*X([A-Z_]*, *"\([a-z]*\)", *HELPER,.*/\1/p' "$S/helper/contract.h"); do
+	check "the entra-tap-helper completion offers $v" grep -qE "compgen -W '[^']*\\b$v\\b" "$C/entra-tap-helper"
+done
+for v in $(sed -n 's/^[[:space:]]*X([A-Z_]*, *"\([a-z]*\)", *GRANTCTL,.*/\1/p' "$S/helper/contract.h"); do
+	check "the entra-tap-grantctl completion offers $v" grep -qE "compgen -W '[^']*\\b$v\\b" "$C/entra-tap-grantctl"
+done
+for v in $(sed -n 's/^[[:space:]]*{ "\([a-z-]*\)", usage_[a-z]*,.*/\1/p' "$S/helper/entra-tap.c") \
+	$(sed -n 's/^[[:space:]]*X([A-Z_]*, *"\([a-z]*\)", *GRANTCTL, *true).*/\1/p' "$S/helper/contract.h"); do
+	check "the entra-tap completion offers $v" grep -qw -- "$v" "$C/entra-tap"
+done
+if command -v bash >/dev/null && [ -r /usr/share/bash-completion/bash_completion ]; then
+	for f in entra-tap-helper entra-tap entra-tap-grantctl; do
+		out=$(bash -c '. /usr/share/bash-completion/bash_completion; . "$1/$2"
+			COMP_WORDS=("$2" ""); COMP_CWORD=1; COMP_LINE="$2 "; COMP_POINT=${#COMP_LINE}
+			"$(complete -p "$2" | sed -E "s/.*-F ([^ ]+).*/\1/")"; printf "%s\n" "${COMPREPLY[@]}"' _ "$C" "$f" 2>&1)
+		check "the $f completion runs in bash and offers --help" grep -qx -- --help <<<"$out"
+	done
+else
+	skip "bash-completion is not installed"
+fi
+
 if command -v readelf >/dev/null 2>&1; then
 	needed=$(readelf -d "$top_builddir/entra-tap-helper" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
 	check "readelf lists what entra-tap-helper needs" test -n "$needed"

@@ -114,6 +114,12 @@ grep -qx "$CONF" "$T/control/conffiles" && grep -qx /etc/pam.d/entra-tap "$T/con
 ok $? "the configuration and the entra-tap PAM service are conffiles"
 
 mkdir -p "$T/x" && dpkg-deb -x "$DEB" "$T/x"
+for f in entra-tap-helper entra-tap entra-tap-grantctl; do
+	test -s "$T/x/usr/share/bash-completion/completions/$f"
+	ok $? "the package carries the bash completion of $f"
+done
+test -s "$T/x/usr/share/doc/$PKG/README.md" || test -s "$T/x/usr/share/doc/$PKG/README.md.gz"
+ok $? "the README is installed under /usr/share/doc/$PKG"
 hard_ok=0
 for f in usr/sbin/entra-tap usr/bin/entra-tap-helper "${GRANTCTL#/}" "${MODULE#/}"; do
 	out=$(hardening-check "$T/x/$f" 2>&1)
