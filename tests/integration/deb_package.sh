@@ -169,6 +169,9 @@ gid=$(echo "$line" | cut -d: -f3)
 sys_max=$(awk '$1 == "SYS_GID_MAX" { print $2 }' /etc/login.defs)
 [ -n "$gid" ] && [ "$gid" -le "${sys_max:-999}" ] && [ -z "$(echo "$line" | cut -d: -f4)" ]
 ok $? "postinst created the system group $GROUP, empty ($line)"
+line=$(sbx "getent -s files group entra-tap-users")
+[ -n "$line" ] && [ "$(echo "$line" | cut -d: -f3)" -le "${sys_max:-999}" ] && [ -z "$(echo "$line" | cut -d: -f4)" ]
+ok $? "postinst created the system group entra-tap-users (the sshd fragment's Match Group), empty ($line)"
 [ "$(sbx "readlink /etc/systemd/system/timers.target.wants/entra-tap-sweep.timer")" = /lib/systemd/system/entra-tap-sweep.timer ]
 ok $? "the sweep timer is enabled (timers.target.wants link)"
 [ "$(sbx "readlink /etc/systemd/system/multi-user.target.wants/entra-tap-boot-reconcile.service")" = \

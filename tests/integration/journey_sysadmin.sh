@@ -47,6 +47,9 @@ ok $? "/etc/pam.d/sshd: Debian's, with the module's auth (grant), account and se
 	echo "Include $top_srcdir/data/sshd_config.d/entra-tap.conf"
 } >"$S/sshd_config"
 sbx_exec mkdir -p /run/sshd
+# the shipped fragment asks the members of entra-tap-users (the package's group) for the
+# Entra sign-in after the key: alice is one of the people who may elevate
+sbx_exec sh -c 'getent group entra-tap-users >/dev/null || groupadd --system entra-tap-users; gpasswd -a alice entra-tap-users' >/dev/null
 check "sshd -t accepts the configuration with the shipped fragment" -- sbx_exec /usr/sbin/sshd -t -f "$S/sshd_config"
 sbx_exec systemd-run -q --unit=journey-sshd /usr/sbin/sshd -D -e -f "$S/sshd_config"
 check "sshd runs as a systemd service (journey-sshd) on 127.0.0.1:$PORT" wait_until 5 sb_port_open "$PORT" || finish

@@ -6,8 +6,10 @@
 #   - a declined, an expired code and a wrong pass fail within bounded time, with no grant;
 #   - a login refused by the account stack after sign-in leaves no grant (pam_deny before the
 #     module, required or requisite, or after it), and a login that succeeds keeps its grant;
-#   - the shipped fragment (AuthenticationMethods publickey,keyboard-interactive) works, and
-#     refuses keyboard-interactive alone;
+#   - the shipped fragment (for members of entra-tap-users: AuthenticationMethods
+#     publickey,keyboard-interactive) works, and refuses keyboard-interactive alone; with it
+#     and the README's gated PAM lines, a key-only user outside the group logs in as before
+#     and is never asked for an Entra sign-in;
 #   - setcred drops the elevated gid of a stale member from the session's groups.
 # sshd listens on 127.0.0.1:2299 in the test's own network namespace.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -17,6 +19,8 @@ T=$PSB_T
 G=$GSB_GROUP
 PORT=2299
 HOME_ALICE=$GSB_DIR/home/alice
+USERS=entra-tap-users # the shipped fragment's Match Group
+groupadd --system "$USERS" || skip_all "cannot add group $USERS in the sandbox"
 FRAGMENT=$top_srcdir/data/sshd_config.d/entra-tap.conf
 require_cmd /usr/sbin/sshd ssh
 
@@ -216,7 +220,8 @@ is "$(sb_grants alice)" 1 "control: ... its grant outlives the connection (setcr
 check "control: ... no pending marker is left" no_marker
 reset_user alice
 
-# ---- the shipped fragment: publickey, then keyboard-interactive ----
+# ---- the shipped fragment: publickey, then keyboard-interactive (for $USERS) ----
+gpasswd -a alice "$USERS" >/dev/null
 check "sshd starts with the shipped fragment" sshd_start
 tap_login key
 is "$?" 0 "publickey,keyboard-interactive: key and TAP log in"
@@ -230,6 +235,7 @@ is "$rc" 255 "publickey,keyboard-interactive: keyboard-interactive alone is refu
 check "... before any prompt of the module" bash -c '! grep -q "Temporary Access Pass" "$1"' _ "$T/log"
 is "$(mock_ctl stats | "$PYTHON3" -c 'import json,sys; d=json.load(sys.stdin)["requests"]; print(d["devicecode"] + d["token"])')" 0 \
 	"... and the identity provider was not asked anything"
+gpasswd -d alice "$USERS" >/dev/null
 
 # require_prior_publickey: the module itself refuses a login that did not start with a key
 sb_pam sshd <<'EOF'
@@ -242,8 +248,10 @@ ssh_kbd "$T/log"
 is "$?" 255 "require_prior_publickey: keyboard-interactive alone is refused by the module"
 is "$(sb_grants alice)" 0 "... no grant"
 check "sshd starts with the shipped fragment" sshd_start
+gpasswd -a alice "$USERS" >/dev/null
 tap_login key
-is "$?" 0 "require_prior_publickey: after a key, the TAP logs in"
+is "$?" 0 "require_prior_publickey: after a key, the TAP logs in (alice in $USERS)"
+gpasswd -d alice "$USERS" >/dev/null
 reset_user alice
 
 # ---- expiry: the grant made at login ends, and the account phase refuses the next login
@@ -302,6 +310,48 @@ ssh_key "$T/log"
 is "$?" 0 "a user with a live grant logs in with a key"
 check "... and keeps $G through setcred" session_has_group "$T/log"
 reset_user alice
+
+# ---- the shipped fragment and the README's PAM lines: only $USERS is asked ----
+sb_useradd --login robot
+HOME_ROBOT=$GSB_DIR/home/robot
+ssh-keygen -q -t ed25519 -N '' -f "$T/robot_key" || fail "ssh-keygen failed"
+install -d -o robot -g robot -m 0700 "$HOME_ROBOT/.ssh"
+install -o robot -g robot -m 0600 "$T/robot_key.pub" "$HOME_ROBOT/.ssh/authorized_keys"
+gpasswd -a alice "$USERS" >/dev/null
+# README, "Setting up sshd", with pam_deny for common-auth (nobody logs in by password here)
+# and pam_permit for common-account and common-session
+sb_pam sshd <<'EOF'
+auth     [success=1 default=ignore]  pam_succeed_if.so quiet user notingroup entra-tap-users
+auth     [success=done default=die]  @MODULE@ grant require_prior_publickey
+auth     requisite pam_deny.so
+account  required pam_permit.so
+account  [success=1 default=ignore]  pam_succeed_if.so quiet user notingroup entra-tap-users
+account  required @MODULE@ no_grant=ignore
+session  required pam_permit.so
+session  [success=1 default=ignore]  pam_succeed_if.so quiet user notingroup entra-tap-users
+session  optional @MODULE@
+EOF
+check "sshd starts with the shipped fragment alone" sshd_start
+ssh_robot() {
+	sb_drive --timeout 30 --log "$1" -- ssh "${SSH_OPTS[@]}" -i "$T/robot_key" \
+		-o PreferredAuthentications="$2" robot@127.0.0.1 'id -un'
+}
+ssh_robot "$T/log" publickey
+is "$?" 0 "a key-only automation user outside $USERS logs in with its key"
+check "... and its command ran" grep -q '^robot' <(tr -d '\r' <"$T/log")
+check_not "... it was never asked for an Entra sign-in" grep -qF "Temporary Access Pass" "$T/log"
+is "$(sb_grants robot)" 0 "... and got no grant"
+ssh_robot "$T/log" keyboard-interactive
+is "$?" 255 "keyboard-interactive for a user outside $USERS: no way in (the module is skipped, common-auth refuses)"
+check_not "... and no Entra prompt either" grep -qF "Temporary Access Pass" "$T/log"
+sb_drive --timeout 30 --log "$T/log" -- ssh "${SSH_OPTS[@]}" -i "$T/alice_key" \
+	-o PreferredAuthentications=publickey alice@127.0.0.1 'id -Gn'
+is "$?" 255 "a member of $USERS cannot log in with a key alone"
+tap_login key
+is "$?" 0 "a member of $USERS logs in with a key and then a TAP"
+check "... and has $G from the first command" session_has_group "$T/log"
+reset_user alice
+gpasswd -d alice "$USERS" >/dev/null
 
 sshd_stop
 done_testing
