@@ -87,6 +87,10 @@ static int check_tenant_id(const char *v, char *why)
 				       "'%s' is a multi-tenant alias, not a tenant: tokens from any tenant would match; "
 				       "use your tenant's ID",
 				       aliases[i]);
+	/* FACTS.md: the tenant that holds personal Microsoft accounts */
+	if (strcasecmp(v, "9188040d-6c67-4c5b-b112-36a304b66dad") == 0)
+		return why_set(why, "is the tenant of personal Microsoft accounts, not an organisation's: use your "
+				    "tenant's ID");
 	return check_id_chars(v, 64, why);
 }
 

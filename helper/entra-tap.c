@@ -3,6 +3,7 @@
  * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep), which it runs. */
 #include "conf.h"
 #include "contract.h"
+#include "doctor.h"
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -36,6 +37,7 @@ static const char usage_main[] =
 	"  discover         fetch the OpenID discovery document and the signing keys\n"
 	"  verify-token     judge one token read on standard input, print a JSON verdict\n"
 	"  reset-identity   forget the Entra object id pinned to a local user\n"
+	"  doctor           check the wiring around the configuration (PAM, sudo, sshd, timers)\n"
 	"  grant, revoke, list, sweep\n"
 	"                   grants (root): run " ET_GRANTCTL_NAME ", see entra-tap-grantctl(8)\n"
 	"\n"
@@ -50,8 +52,18 @@ static const char usage_main[] =
 
 static const char usage_check[] =
 	"Usage: entra-tap check-config [--config FILE]\n"
-	"Parse and validate the configuration file and print every key with its effective value.\n"
-	"Exit 0 when valid; on error print FILE:LINE: reason and exit 2.\n";
+	"Parse and validate the configuration file and print every key with its effective value,\n"
+	"then what would keep a valid file from working (placeholder ids, a pass at the prompt\n"
+	"without the password grant, a missing elevated group), one line each with its fix.\n"
+	"Exit 0 when valid and usable, 1 when valid but unusable; on error print FILE:LINE: reason\n"
+	"and exit 2.\n";
+static const char usage_doctor[] =
+	"Usage: entra-tap doctor [--config FILE] [--online]\n"
+	"Check the host's wiring around the configuration, one line per finding with its fix:\n"
+	"what check-config finds, sudo's and sshd's PAM stacks, sudo.conf's group_source, a sudoers\n"
+	"rule for the elevated group (visudo -c), sshd's effective settings (sshd -T), the sweep\n"
+	"timer, the clock; with --online also discovery and the signing keys.\n"
+	"Exit 0 when nothing was found, 1 when something was, 2 on a usage or configuration error.\n";
 static const char usage_discover[] =
 	"Usage: entra-tap discover [--config FILE]\n"
 	"Fetch the tenant's OpenID discovery document and its signing keys (or read the pinned\n"
@@ -75,6 +87,7 @@ struct cli {
 	int debug;
 	long long at;
 	int have_at;
+	int online;
 };
 
 static int load_config(const struct cli *cli, struct et_config *cfg)
@@ -115,10 +128,28 @@ static int cmd_check_config(const struct cli *cli, const char *arg)
 	struct et_config cfg;
 	if (load_config(cli, &cfg) < 0)
 		return EXIT_USAGE;
+	unsigned found;
 	printf("# %s: valid\n", cli->config_path);
 	et_config_print(&cfg, stdout);
+	found = et_doctor_config(&cfg, stdout);
+	if (found)
+		printf("# %s: valid, but %u finding%s above keep%s it from working\n", cli->config_path, found,
+		       found == 1 ? "" : "s", found == 1 ? "s" : "");
 	et_config_free(&cfg);
-	return 0;
+	return found ? EXIT_REJECTED : 0;
+}
+
+static int cmd_doctor(const struct cli *cli, const char *arg)
+{
+	(void)arg; /* takes no argument */
+	struct et_config cfg;
+	unsigned found;
+	if (load_config(cli, &cfg) < 0)
+		return EXIT_USAGE;
+	found = et_doctor_host(&cfg, cli->online, stdout);
+	printf("%u finding%s\n", found, found == 1 ? "" : "s");
+	et_config_free(&cfg);
+	return found ? EXIT_REJECTED : 0;
 }
 
 static void print_kids(const struct et_jwks *set)
@@ -270,6 +301,7 @@ static const struct command {
 	{ "discover", usage_discover, ARGS_NONE, false, cmd_discover },
 	{ "verify-token", usage_verify, ARGS_NONE, true, cmd_verify_token },
 	{ "reset-identity", usage_reset, ARGS_USER, false, cmd_reset_identity },
+	{ "doctor", usage_doctor, ARGS_NONE, false, cmd_doctor },
 };
 
 /* An administrator's grant verb: entra-tap-grantctl does it, with the same arguments (it
@@ -297,6 +329,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "at", required_argument, NULL, 'a' },
+		{ "online", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -346,6 +379,13 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			cli.have_at = 1;
+			break;
+		case 'o':
+			if (cmd->run != cmd_doctor) {
+				fprintf(stderr, "entra-tap: --online applies to doctor only\n");
+				return EXIT_USAGE;
+			}
+			cli.online = 1;
 			break;
 		case 'h':
 			want_help = 1;

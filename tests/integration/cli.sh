@@ -28,8 +28,14 @@ check "reset-identity refuses a hostile user name" -- test $? -eq 2
 "$ENTRA_TAP" check-config --config "$MOCK_CONF" extra 2>/dev/null
 check "stray argument exits 2" -- test $? -eq 2
 
-"$ENTRA_TAP" check-config --config "$MOCK_CONF" >"$T/out" 2>&1
-check "check-config accepts the test config" -- test $? -eq 0
+# the test configuration's elevated group exists only inside the sandboxes: a group of this
+# host's instead, so that the file is valid and usable
+grp=$(getent group | head -n 1 | cut -d: -f1)
+sed -e "s/^elevated_group = .*/elevated_group = $grp/" "$MOCK_CONF" >"$T/mock.conf" && chmod 600 "$T/mock.conf"
+grep -q '^elevated_group' "$T/mock.conf" || echo "elevated_group = $grp" >>"$T/mock.conf"
+"$ENTRA_TAP" check-config --config "$T/mock.conf" >"$T/out" 2>&1
+check "check-config accepts the test config (valid and usable: exit 0)" -- test $? -eq 0
+check "check-config names no finding for it" -- bash -c '! grep -q "finding" "$1"' _ "$T/out"
 check "check-config prints the tenant" -- grep -q "^tenant_id = $ET_MOCK_TENANT" "$T/out"
 check "check-config prints derived discovery_url" -- grep -q "^discovery_url = $ET_MOCK_BASE/$ET_MOCK_TENANT/v2.0/.well-known/openid-configuration" "$T/out"
 check "check-config prints defaults (clock_skew)" -- grep -q "^clock_skew = " "$T/out"
@@ -73,5 +79,9 @@ after=$(mock_ctl stats | jget /dev/stdin 'd["requests"]["keys"]')
 check "jwks_file mode fetched no keys" -- test "$before" = "$after"
 cp "$top_srcdir/data/pam_entra_tap.conf.example" "$T/example.conf" && chmod 600 "$T/example.conf"
 "$ENTRA_TAP" check-config --config "$T/example.conf" >"$T/out" 2>"$T/e"
-check "the shipped example configuration is valid" -- test $? -eq 0
+check "the shipped example configuration is valid, but unusable as shipped (exit 1)" -- test $? -eq 1
+check "... it parses" -- grep -q ": valid$" "$T/out"
+check "... the placeholder tenant_id is named" -- grep -q "^tenant_id: still the shipped placeholder" "$T/out"
+check "... the placeholder client_id is named" -- grep -q "^client_id: still the shipped placeholder" "$T/out"
+check "... the placeholder eligible group is named" -- grep -q "^eligible_groups: .* is the shipped placeholder" "$T/out"
 done_testing

@@ -192,8 +192,12 @@ sbx "pam-auth-update --enable entra-tap && grep -q 'pam_entra_tap.so grant' /etc
 ok $? "an administrator can enable the profile (after pam_unix) and disable it again"
 sbx "entra-tap check-config" >"$T/check-config.log" 2>&1
 st=$?
-ok $st "entra-tap check-config accepts the shipped configuration"
-[ $st = 0 ] || sed 's/^/# /' "$T/check-config.log"
+[ $st = 1 ] && grep -q ": valid$" "$T/check-config.log"
+ok $? "entra-tap check-config: the shipped configuration parses, and is unusable until edited (exit $st)" ||
+	sed 's/^/# /' "$T/check-config.log"
+grep -q "^tenant_id: still the shipped placeholder" "$T/check-config.log" &&
+	! grep -q "^elevated_group:" "$T/check-config.log"
+ok $? "... it names the placeholder tenant_id, and the package's elevated group exists"
 
 # a root grant / list / revoke round trip (no systemd here: the sweep and revoke do the work)
 sbx "useradd -M -N -s /usr/sbin/nologin pkgtest1 && useradd -M -N -s /usr/sbin/nologin pkgtest2"
