@@ -1177,7 +1177,7 @@ static void test_pending(void)
 {
 	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
 	char id[ET_GRANT_ID_HEX + 1];
-	struct et_grant g;
+	struct et_grant g = { 0 };
 	int rc;
 
 	grantctl("revoke --user alice");
@@ -1286,7 +1286,7 @@ static void test_grants(void)
 {
 	struct script s = { 0 };
 	struct run r;
-	struct et_grant g;
+	struct et_grant g = { 0 };
 	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
 	time_t t0 = time(NULL);
 
