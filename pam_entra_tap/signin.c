@@ -228,6 +228,17 @@ static void request_id(char out[9])
 	snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
 }
 
+/* An endpoint named by the (cached) discovery document failed: forget the copy, so the next
+ * sign-in asks for the document again (the tenant may have moved it). */
+static void endpoint_failed(struct et_pam *m, const struct et_err *err)
+{
+	if (et_err_class(err) == ET_CLASS_UNAVAILABLE) {
+		et_oidc_cache_forget(&m->cfg);
+		pam_syslog(m->pamh, LOG_INFO, "%s: the identity provider's endpoint failed (%s): discovery will be fetched again",
+			   log_user(m), err->reason);
+	}
+}
+
 /* ---- the methods ---- */
 
 static int method_device_code(struct et_pam *m, json_object **ret_claims)
@@ -258,8 +269,10 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	flow_taken = m->user_known;
 	/* the deadline counts from the start: the whole sign-in stays below LoginGraceTime */
 	w = (struct et_device_wait_opts){ .deadline = et_deadline_in(m->cfg.device_code_timeout) };
-	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover(&m->cfg, &oidc, &err) < 0 ||
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0 ||
 	    et_device_start(&m->cfg, &oidc, scope, &dev, &err) < 0) {
+		if (oidc.token_endpoint)
+			endpoint_failed(m, &err);
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code is unavailable");
 		goto done;
 	}
@@ -289,6 +302,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 		if (err.code == ET_E_DEADLINE)
 			et_err_set(&err, ET_E_DEADLINE, "The sign-in with a code was not finished within %ld seconds.",
 				   m->cfg.device_code_timeout);
+		endpoint_failed(m, &err);
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code failed");
 		goto done;
 	}
@@ -333,11 +347,12 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 		et_err_set(&err, ET_E_AUTH_FAILED, "That is not a Temporary Access Pass (too long).");
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
-	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover(&m->cfg, &oidc, &err) < 0) {
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0) {
 		free(scope);
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
 	if (et_password_flow_tokens(&m->cfg, &oidc, m->upn, pass, scope, &id_token, &access, &err) < 0) {
+		endpoint_failed(m, &err);
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
@@ -386,7 +401,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		goto count;
 	}
-	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover(&m->cfg, &oidc, &err) < 0) {
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0) {
 		free(scope);
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
@@ -394,6 +409,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	free(scope);
 	et_oidc_free(&oidc);
 	if (retval < 0) {
+		endpoint_failed(m, &err);
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
