@@ -1077,6 +1077,12 @@ def ctl_pim(m, a):
     return {"upn": u["upn"], "instances": out}
 
 
+def ctl_access_tokens(m, a):
+    """The access tokens issued so far (tests look for them where they must never be)."""
+    no_extra(a, ())
+    return {"access_tokens": sorted(m.access_tokens)}
+
+
 def ctl_rotate(m, a):
     no_extra(a, ("retire_old",))
     retire = arg(a, "retire_old", (bool,), False)
@@ -1194,6 +1200,7 @@ CONTROL = {
     "device/pending": ctl_device_pending, "device/approve": ctl_device_approve,
     "device/decline": ctl_device_decline, "device/expire": ctl_device_expire,
     "mint": ctl_mint, "rotate": ctl_rotate, "config": ctl_config, "pim": ctl_pim,
+    "access_tokens": ctl_access_tokens,
     "latency": ctl_latency, "fail": ctl_fail, "down": ctl_down, "up": ctl_up,
     "stats": ctl_stats, "stats/reset": ctl_stats_reset, "state/dump": ctl_state_dump,
 }
