@@ -194,13 +194,16 @@ static int fold_instance(const struct et_config *cfg, json_object *inst, time_t 
 		return et_err_set(err, ET_E_GRAPH_ERROR, "Microsoft Graph answered a PIM instance without an accessId.");
 	type = string_member(inst, "assignmentType", &present, &bad);
 	if (bad)
-		return et_err_set(err, ET_E_GRAPH_ERROR, "Microsoft Graph answered a PIM instance with a bad assignmentType.");
+		return et_err_set(err, ET_E_GRAPH_ERROR,
+				  "Microsoft Graph answered a PIM instance with a bad assignmentType.");
 	start_s = string_member(inst, "startDateTime", &present, &bad);
 	if (!start_s || et_graph_parse_time(start_s, &start) < 0)
-		return et_err_set(err, ET_E_GRAPH_ERROR, "Microsoft Graph answered a PIM instance with a bad startDateTime.");
+		return et_err_set(err, ET_E_GRAPH_ERROR,
+				  "Microsoft Graph answered a PIM instance with a bad startDateTime.");
 	end_s = string_member(inst, "endDateTime", &end_present, &bad);
 	if (bad || (end_s && (et_graph_parse_time(end_s, &end) < 0 || end <= start)))
-		return et_err_set(err, ET_E_GRAPH_ERROR, "Microsoft Graph answered a PIM instance with a bad endDateTime.");
+		return et_err_set(err, ET_E_GRAPH_ERROR,
+				  "Microsoft Graph answered a PIM instance with a bad endDateTime.");
 
 	if (strcmp(access, "member") != 0 || !et_strlist_contains_icase(&cfg->eligible_groups, group))
 		return 0;
@@ -288,8 +291,9 @@ static int graph_status_error(const struct et_http_resp *resp, const char *what,
 		et_text_sanitize(code, clean, sizeof(clean));
 	json_object_put(doc);
 	if (resp->status == 401)
-		return et_err_set(err, ET_E_GRAPH_REFUSED, "Microsoft Graph refused the access token for %s (HTTP 401%s%s).",
-				  what, clean[0] ? ", " : "", clean);
+		return et_err_set(err, ET_E_GRAPH_REFUSED,
+				  "Microsoft Graph refused the access token for %s (HTTP 401%s%s).", what,
+				  clean[0] ? ", " : "", clean);
 	if (resp->status == 403)
 		return et_err_set(err, ET_E_GRAPH_REFUSED,
 				  "Microsoft Graph refused %s (HTTP 403%s%s): the permission has no consent in this "
@@ -353,8 +357,8 @@ int et_graph_check_member_groups(const struct et_config *cfg, const char *access
 
 	memset(ret, 0, sizeof(*ret));
 	if (!access_token)
-		return et_err_set(err, ET_E_GRAPH_REFUSED,
-				  "The sign-in brought no access token for Microsoft Graph (was the Graph scope granted?).");
+		return et_err_set(err, ET_E_GRAPH_REFUSED, "The sign-in brought no access token for Microsoft "
+							     "Graph (was the Graph scope granted?).");
 	if (asprintf(&url, "%s%s", cfg->graph_url, GRAPH_PATH_CHECK) < 0)
 		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	for (size_t off = 0; off < g->n; off += ET_GRAPH_CHECK_BATCH) {
@@ -381,8 +385,8 @@ int et_graph_pim_check(const struct et_config *cfg, const char *access_token, ti
 
 	memset(ret, 0, sizeof(*ret));
 	if (!access_token)
-		return et_err_set(err, ET_E_GRAPH_REFUSED,
-				  "The sign-in brought no access token for Microsoft Graph (was the Graph scope granted?).");
+		return et_err_set(err, ET_E_GRAPH_REFUSED, "The sign-in brought no access token for Microsoft "
+							     "Graph (was the Graph scope granted?).");
 	if (asprintf(&url, "%s%s", cfg->graph_url, GRAPH_PATH_PIM) < 0)
 		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 	while (url) {

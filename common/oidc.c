@@ -206,7 +206,8 @@ static void cache_write(const struct et_config *cfg, json_object *document, time
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
 	if (!text || et_dir_ensure_private(cfg->jwks_cache_dir, 0700, &e) < 0 ||
 	    et_file_write_atomic(path, text, strlen(text), 0600, &e) < 0)
-		et_log(&cfg->log, ET_LOG_DEBUG, "the discovery document was not cached: %s", e.message[0] ? e.message : "?");
+		et_log(&cfg->log, ET_LOG_DEBUG, "the discovery document was not cached: %s",
+		       e.message[0] ? e.message : "?");
 done:
 	if (doc)
 		json_object_put(doc);
@@ -232,7 +233,8 @@ int et_oidc_discover_cached(const struct et_config *cfg, time_t now, struct et_o
 	}
 	/* the provider is down (not: it answered a document we refuse): the stale copy serves */
 	if (have && err->code == ET_E_DISCOVERY_FAILED) {
-		et_log(&cfg->log, ET_LOG_WARNING, "using the cached discovery document (%lld s old): %s", age, err->message);
+		et_log(&cfg->log, ET_LOG_WARNING, "using the cached discovery document (%lld s old): %s", age,
+		       err->message);
 		*ret = cached;
 		return 0;
 	}

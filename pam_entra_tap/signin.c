@@ -147,7 +147,8 @@ static int resolve_overage(struct et_pam *m, const char *access_token, struct et
 	}
 	m->graph_checked = (long)g.checked;
 	m->graph_matched = (long)g.matched;
-	pam_syslog(m->pamh, LOG_INFO, "%s: group overage resolved through Microsoft Graph: %zu of %zu eligible groups (%zu request%s)",
+	pam_syslog(m->pamh, LOG_INFO,
+		   "%s: group overage resolved through Microsoft Graph: %zu of %zu eligible groups (%zu request%s)",
 		   m->user, g.matched, g.checked, g.requests, g.requests == 1 ? "" : "s");
 	if (g.matched == 0) {
 		et_err_set(why, ET_E_NOT_ELIGIBLE,
@@ -234,7 +235,8 @@ static void endpoint_failed(struct et_pam *m, const struct et_err *err)
 {
 	if (et_err_class(err) == ET_CLASS_UNAVAILABLE) {
 		et_oidc_cache_forget(&m->cfg);
-		pam_syslog(m->pamh, LOG_INFO, "%s: the identity provider's endpoint failed (%s): discovery will be fetched again",
+		pam_syslog(m->pamh, LOG_INFO,
+			   "%s: the identity provider's endpoint failed (%s): discovery will be fetched again",
 			   log_user(m), err->reason);
 	}
 }
