@@ -30,7 +30,7 @@
 #define ET_AUDIT_VALUE_MAX 256
 #define ET_AUDIT_REASON_MAX 512
 #define ET_AUDIT_MESSAGE_MAX 1024
-#define ET_AUDIT_MAX_FIELDS 20
+#define ET_AUDIT_MAX_FIELDS 24
 #define ET_AUDIT_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 struct event_info {
@@ -61,7 +61,7 @@ const char *et_audit_message_id(enum et_audit_event ev)
 struct fields {
 	struct iovec iov[ET_AUDIT_MAX_FIELDS];
 	size_t n;
-	char arena[ET_AUDIT_MESSAGE_MAX + ET_AUDIT_REASON_MAX + 16 * (ET_AUDIT_VALUE_MAX + 32)];
+	char arena[ET_AUDIT_MESSAGE_MAX + ET_AUDIT_REASON_MAX + 20 * (ET_AUDIT_VALUE_MAX + 32)];
 	size_t used;
 };
 
@@ -134,6 +134,19 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_ERROR_CLASS", a->error_class, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_SERVICE", a->service, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_RHOST", a->rhost, ET_AUDIT_VALUE_MAX);
+		/* zero-initialised callers that never asked Graph leave these unset (0 and 0) */
+		if (a->graph_checked > 0) {
+			snprintf(num, sizeof(num), "%ld", a->graph_checked);
+			field_add(&f, "ENTRA_TAP_GRAPH_CHECKED", num, ET_AUDIT_VALUE_MAX);
+			snprintf(num, sizeof(num), "%ld", a->graph_matched);
+			field_add(&f, "ENTRA_TAP_GRAPH_MATCHED", num, ET_AUDIT_VALUE_MAX);
+		}
+		field_add(&f, "ENTRA_TAP_PIM_ASSIGNMENT", a->pim_assignment, ET_AUDIT_VALUE_MAX);
+		if (a->pim_end > 0) {
+			struct tm tm;
+			if (gmtime_r(&a->pim_end, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+				field_add(&f, "ENTRA_TAP_PIM_END", iso, ET_AUDIT_VALUE_MAX);
+		}
 	}
 
 	r = sd_journal_sendv(f.iov, (int)f.n);

@@ -27,6 +27,10 @@ struct et_audit {
 	const char *error_class; /* a refusal's or error's class: et_class_name() */
 	const char *service;
 	const char *rhost;
+	/* Microsoft Graph (group overage, PIM for Groups) at sign-in */
+	long graph_checked, graph_matched; /* eligible groups sent to checkMemberGroups / matched (0: not asked) */
+	const char *pim_assignment;        /* the PIM instance's assignmentType: assigned / activated */
+	time_t pim_end;                    /* its endDateTime; 0: none (or permanent) */
 };
 
 /* Send one entry: MESSAGE_ID of ev, PRIORITY (LOG_*), MESSAGE (formatted, human), and the

@@ -613,6 +613,40 @@ static int check_upn_format(const char *v, char *why)
 	return 0;
 }
 
+static int parse_overage(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	if (strcmp(value, "graph") == 0)
+		cfg->overage = ET_OVERAGE_GRAPH;
+	else if (strcmp(value, "deny") == 0)
+		cfg->overage = ET_OVERAGE_DENY;
+	else
+		return why_set(why, "must be graph or deny");
+	return PARSE_OK;
+}
+
+static void print_overage(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %s\n", k->name, cfg->overage == ET_OVERAGE_DENY ? "deny" : "graph");
+}
+
+/* pim_permanent = allow | deny: a bool spelt as the issue names it. */
+static int parse_allow_deny(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	bool *field = FIELD(cfg, k, bool);
+	if (strcmp(value, "allow") == 0)
+		*field = true;
+	else if (strcmp(value, "deny") == 0)
+		*field = false;
+	else
+		return why_set(why, "must be allow or deny");
+	return PARSE_OK;
+}
+
+static void print_allow_deny(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %s\n", k->name, *CFIELD(cfg, k, bool) ? "allow" : "deny");
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -669,6 +703,12 @@ static const struct et_key keys[] = {
 	COUNT(device_code_max_per_rhost, "20", 1, 10000),
 	DUR(device_code_rate_window, "10m", 10, 86400),
 	STR(upn_format, check_upn_format, NULL, .empty_unsets = true),
+	{ .name = "graph_url", .kind = FIELD_STRING, .parse = parse_authority, .print = print_string,
+	  .offset = OFF(graph_url), .default_value = ET_DEFAULT_GRAPH_URL },
+	{ .name = "overage", .parse = parse_overage, .print = print_overage, .default_value = "graph" },
+	{ .name = "pim", .parse = parse_bool, .print = print_bool, .offset = OFF(pim), .default_value = "no" },
+	{ .name = "pim_permanent", .parse = parse_allow_deny, .print = print_allow_deny, .offset = OFF(pim_permanent),
+	  .default_value = "deny" },
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -15,6 +15,8 @@
 enum et_method { ET_METHOD_TAP = 1u << 0, ET_METHOD_DEVICE_CODE = 1u << 1, ET_METHOD_TOKEN = 1u << 2 };
 enum et_identity_claim { ET_CLAIM_PREFERRED_USERNAME = 0, ET_CLAIM_UPN = 1 };
 enum et_user_map { ET_MAP_STRIP_DOMAIN = 0, ET_MAP_FILE = 1 };
+enum et_overage { ET_OVERAGE_GRAPH = 0, ET_OVERAGE_DENY = 1 };
+#define ET_DEFAULT_GRAPH_URL "https://graph.microsoft.com"
 
 struct et_config {
 	char *path; /* the file this came from, or NULL */
@@ -54,6 +56,12 @@ struct et_config {
 	long device_code_max_per_rhost; /* ... and per remote address */
 	long device_code_rate_window;   /* seconds */
 	char *upn_format;               /* "%u@contoso.com": the Entra name shown for a local user */
+
+	/* Microsoft Graph: group overage and PIM for Groups. */
+	char *graph_url;          /* no trailing slash */
+	enum et_overage overage;  /* a token in group overage: ask Graph, or deny */
+	bool pim;                 /* eligible only with a current PIM for Groups instance */
+	bool pim_permanent;       /* a PIM instance without endDateTime counts (allow) */
 
 	/* Runtime, not parsed. */
 	struct et_logger log;

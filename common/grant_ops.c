@@ -178,6 +178,14 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	snprintf(g.group, sizeof(g.group), "%s", cfg->elevated_group);
 	g.created = now;
 	g.expires = now + et_grant_clamp_duration(cfg, req->duration);
+	if (req->pim_until) {
+		if (req->pim_until <= now)
+			return et_err_set(err, ET_E_PIM_NOT_ACTIVE, "the PIM for Groups activation has already ended");
+		if (req->pim_until < g.expires) {
+			g.expires = req->pim_until;
+			g.pim_until = req->pim_until;
+		}
+	}
 	g.method = req->method;
 	et_text_sanitize(req->oid, g.oid, sizeof(g.oid));
 	et_text_sanitize(req->upn, g.upn, sizeof(g.upn));

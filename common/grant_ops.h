@@ -18,6 +18,10 @@ struct et_grant_request {
 	const char *revoke_program;
 	const char *user;
 	long duration; /* seconds; 0: duration_default; always clamped to duration_min..max */
+	/* the end of the PIM for Groups activation that allowed the sign-in: the expiry is capped
+	 * there (after the clamp; then recorded as the grant's pim_until). 0: none. In the past:
+	 * reason "pim_not_active". */
+	time_t pim_until;
 	enum et_grant_method method;
 	const char *reason, *oid, *upn, *tid, *service, *rhost; /* NULL when unknown */
 };

@@ -117,15 +117,17 @@ int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *re
 	if (!et_grant_id_ok(g->id) || !et_local_name_ok(g->user) || !et_local_name_ok(g->group) || !method ||
 	    g->created < 0 || g->expires < g->created || (long long)g->expires >= TIME_MAX_ACCEPTED ||
 	    !et_text_clean(g->oid) || !et_text_clean(g->upn) || !et_text_clean(g->tid) ||
-	    !et_text_clean(g->reason) || !et_text_clean(g->service) || !et_text_clean(g->rhost))
+	    !et_text_clean(g->reason) || !et_text_clean(g->service) || !et_text_clean(g->rhost) || g->pim_until < 0 ||
+	    (g->pim_until && g->pim_until != g->expires))
 		return et_err_set(err, ET_E_BAD_GRANT, "the grant has an invalid field and was not written");
 	n = snprintf(buf, size,
 		     MAGIC " %d\n"
 		     "id=%s\nuser=%s\nuid=%lu\ngroup=%s\ncreated=%lld\nexpires=%lld\nmethod=%s\n"
-		     "oid=%s\nupn=%s\ntid=%s\nreason=%s\nservice=%s\nrhost=%s\nadded_membership=%d\nend\n",
+		     "oid=%s\nupn=%s\ntid=%s\nreason=%s\nservice=%s\nrhost=%s\nadded_membership=%d\npim_until=%lld\n"
+		     "end\n",
 		     ET_GRANT_FORMAT_VERSION, g->id, g->user, (unsigned long)g->uid, g->group, (long long)g->created,
 		     (long long)g->expires, method, g->oid, g->upn, g->tid, g->reason, g->service, g->rhost,
-		     g->added_membership ? 1 : 0);
+		     g->added_membership ? 1 : 0, (long long)g->pim_until);
 	if (n < 0 || (size_t)n >= size)
 		return et_err_set(err, ET_E_BAD_GRANT, "the grant does not fit in %zu bytes", size);
 	*ret_len = (size_t)n;
@@ -147,11 +149,13 @@ static int parse_number(const char *v, long long max, long long *ret)
 }
 
 enum grant_key { K_ID, K_USER, K_UID, K_GROUP, K_CREATED, K_EXPIRES, K_METHOD, K_OID, K_UPN, K_TID,
-		 K_REASON, K_SERVICE, K_RHOST, K_ADDED, K_COUNT };
+		 K_REASON, K_SERVICE, K_RHOST, K_ADDED, K_PIM_UNTIL, K_COUNT };
 static const char *const key_names[K_COUNT] = {
 	"id", "user", "uid", "group", "created", "expires", "method", "oid", "upn", "tid",
-	"reason", "service", "rhost", "added_membership",
+	"reason", "service", "rhost", "added_membership", "pim_until",
 };
+/* The first version that has each key (every key of a version is required in it). */
+static const int key_since[K_COUNT] = { [K_PIM_UNTIL] = 2 };
 
 static int bad_value(struct et_err *err, int key)
 {
@@ -178,6 +182,7 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 	char line[ET_GRANT_FILE_MAX];
 	size_t pos = 0;
 	bool header = false, ended = false;
+	int version = 0;
 
 	memset(&g, 0, sizeof(g));
 	if (len > ET_GRANT_FILE_MAX)
@@ -200,10 +205,14 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 			return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file has data after its end line");
 		if (!header) {
 			char expect[32];
-			snprintf(expect, sizeof(expect), MAGIC " %d", ET_GRANT_FORMAT_VERSION);
 			if (strncmp(line, MAGIC " ", strlen(MAGIC) + 1) != 0)
 				return et_err_set(err, ET_E_CORRUPT_GRANT, "not a grant file (bad first line)");
-			if (strcmp(line, expect) != 0)
+			for (int ver = 1; ver <= ET_GRANT_FORMAT_VERSION && !version; ver++) {
+				snprintf(expect, sizeof(expect), MAGIC " %d", ver);
+				if (strcmp(line, expect) == 0)
+					version = ver;
+			}
+			if (!version)
 				return et_err_set(err, ET_E_CORRUPT_GRANT, "unsupported grant file version '%.16s'",
 						  line + strlen(MAGIC) + 1);
 			header = true;
@@ -221,7 +230,7 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 		for (k = 0; k < K_COUNT; k++)
 			if (strcmp(line, key_names[k]) == 0)
 				break;
-		if (k == K_COUNT)
+		if (k == K_COUNT || key_since[k] > version)
 			return et_err_set(err, ET_E_CORRUPT_GRANT, "unknown key '%.40s' in the grant file", line);
 		if (seen[k])
 			return et_err_set(err, ET_E_CORRUPT_GRANT, "key '%s' appears twice in the grant file", key_names[k]);
@@ -272,6 +281,11 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 				return bad_value(err, k);
 			g.added_membership = v[0] == '1';
 			break;
+		case K_PIM_UNTIL:
+			if (parse_number(v, TIME_MAX_ACCEPTED - 1, &num) < 0)
+				return bad_value(err, k);
+			g.pim_until = (time_t)num;
+			break;
 		}
 	}
 	if (!header)
@@ -279,10 +293,12 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 	if (!ended)
 		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant file is truncated (no end line)");
 	for (int k = 0; k < K_COUNT; k++)
-		if (!seen[k])
+		if (!seen[k] && key_since[k] <= version)
 			return et_err_set(err, ET_E_CORRUPT_GRANT, "key '%s' is missing from the grant file", key_names[k]);
 	if (g.expires < g.created)
 		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant expires before it was created");
+	if (g.pim_until && g.pim_until != g.expires)
+		return et_err_set(err, ET_E_CORRUPT_GRANT, "the grant's pim_until is not its expiry");
 	*ret = g;
 	return 0;
 }

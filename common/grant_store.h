@@ -14,7 +14,7 @@
 #define ET_GRANT_FILE_MAX 4096   /* one grant file */
 #define ET_GRANTS_MAX 4096       /* grant files in the store */
 #define ET_GRANT_LOCK_WAIT_MS 30000
-#define ET_GRANT_FORMAT_VERSION 1
+#define ET_GRANT_FORMAT_VERSION 2 /* written; version 1 files (no pim_until) still parse */
 
 struct et_grant {
 	char id[ET_GRANT_ID_HEX + 1];
@@ -30,6 +30,9 @@ struct et_grant {
 	char service[ET_GRANT_SHORT_MAX + 1];
 	char rhost[ET_GRANT_TEXT_MAX + 1];
 	bool added_membership; /* the user was not a member before this grant */
+	/* the end of the PIM for Groups activation that capped the expiry (expires == pim_until);
+	 * 0: not capped by PIM (and in every version 1 record) */
+	time_t pim_until;
 };
 
 struct et_grant_list {
@@ -45,8 +48,9 @@ void et_grant_list_free(struct et_grant_list *l);
 int et_grant_id_new(char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 bool et_grant_id_ok(const char *id);
 
-/* The file format, exposed for tests and fuzzing: "entra-tap-grant 1" then one key=value per
- * line, every key exactly once, then "end". Unknown keys, missing keys, bad values, a missing
+/* The file format, exposed for tests and fuzzing: "entra-tap-grant 2" then one key=value per
+ * line, every key exactly once, then "end". Version 1 (written before pim_until existed) has
+ * every key but pim_until and still parses; version 2 must have it. Unknown keys, missing keys, bad values, a missing
  * "end" (truncation) are errors with reason "corrupt_grant". */
 int et_grant_format(const struct et_grant *g, char *buf, size_t size, size_t *ret_len, struct et_err *err);
 int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et_err *err);

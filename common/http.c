@@ -246,8 +246,17 @@ static bool status_retryable(long status)
 
 /* One request, GET (form NULL) or POST. A GET is tried a second time on a refused connection
  * or a 502/503/504 when the budget allows; a POST never is (it may have been acted on). */
-static int http_request(const struct et_config *cfg, const char *url, const char *form, struct et_http_resp *ret,
-			struct et_err *err)
+/* curl_slist_free_all frees unwiped: an Authorization header carries a bearer token. */
+static void headers_free_wiped(struct curl_slist *headers)
+{
+	for (struct curl_slist *h = headers; h; h = h->next)
+		if (h->data)
+			explicit_bzero(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+}
+
+static int http_request(const struct et_config *cfg, const char *url, const char *form, const char *content_type,
+			const char *bearer, struct et_http_resp *ret, struct et_err *err)
 {
 	const char *method = form ? "POST" : "GET";
 	char host[HTTP_HOST_MAX];
@@ -284,7 +293,22 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 		goto nomem;
 	headers = h2;
 	if (form) {
-		h2 = curl_slist_append(headers, "Content-Type: application/x-www-form-urlencoded");
+		char ct[96];
+		snprintf(ct, sizeof(ct), "Content-Type: %s", content_type);
+		h2 = curl_slist_append(headers, ct);
+		if (!h2)
+			goto nomem;
+		headers = h2;
+	}
+	if (bearer) {
+		size_t n = strlen("Authorization: Bearer ") + strlen(bearer) + 1;
+		char *line = malloc(n);
+		if (!line)
+			goto nomem;
+		snprintf(line, n, "Authorization: Bearer %s", bearer);
+		h2 = curl_slist_append(headers, line);
+		explicit_bzero(line, n);
+		free(line);
 		if (!h2)
 			goto nomem;
 		headers = h2;
@@ -355,13 +379,13 @@ nomem:
 	et_err_set(err, ET_E_HTTP_ERROR, "%s %s: out of memory", method, host);
 done:
 	body_wipe(&b);
-	curl_slist_free_all(headers);
+	headers_free_wiped(headers);
 	return r;
 }
 
 int et_http_get(const struct et_config *cfg, const char *url, struct et_http_resp *ret, struct et_err *err)
 {
-	return http_request(cfg, url, NULL, ret, err);
+	return http_request(cfg, url, NULL, NULL, NULL, ret, err);
 }
 
 int et_http_post_form(const struct et_config *cfg, const char *url, const char *form, struct et_http_resp *ret,
@@ -369,7 +393,38 @@ int et_http_post_form(const struct et_config *cfg, const char *url, const char *
 {
 	if (!form)
 		return et_err_set(err, ET_E_HTTP_ERROR, "POST without a body");
-	return http_request(cfg, url, form, ret, err);
+	return http_request(cfg, url, form, "application/x-www-form-urlencoded", NULL, ret, err);
+}
+
+/* A bearer token is a token68 (RFC 6750 §2.1): anything else would break the header line. */
+static bool bearer_ok(const char *t)
+{
+	size_t n = 0;
+	if (!t)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++, n++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '.' || *p == '_' || *p == '~' || *p == '+' || *p == '/' || *p == '='))
+			return false;
+	return n > 0 && n <= ET_HTTP_BEARER_MAX;
+}
+
+int et_http_get_bearer(const struct et_config *cfg, const char *url, const char *bearer, struct et_http_resp *ret,
+		       struct et_err *err)
+{
+	if (!bearer_ok(bearer))
+		return et_err_set(err, ET_E_HTTP_ERROR, "GET refused: the access token is not a bearer token");
+	return http_request(cfg, url, NULL, NULL, bearer, ret, err);
+}
+
+int et_http_post_json_bearer(const struct et_config *cfg, const char *url, const char *bearer, const char *json,
+			     struct et_http_resp *ret, struct et_err *err)
+{
+	if (!json)
+		return et_err_set(err, ET_E_HTTP_ERROR, "POST without a body");
+	if (!bearer_ok(bearer))
+		return et_err_set(err, ET_E_HTTP_ERROR, "POST refused: the access token is not a bearer token");
+	return http_request(cfg, url, json, "application/json", bearer, ret, err);
 }
 
 void et_http_resp_free(struct et_http_resp *resp)

@@ -21,6 +21,15 @@ int et_http_get(const struct et_config *cfg, const char *url, struct et_http_res
  * not logged, and the caller wipes it. */
 int et_http_post_form(const struct et_config *cfg, const char *url, const char *form,
 		      struct et_http_resp *ret, struct et_err *err);
+/* With "Authorization: Bearer {bearer}" (Microsoft Graph). The token is only copied into the
+ * header, never logged; the header copies are wiped. bearer must be a token68 of at most
+ * ET_HTTP_BEARER_MAX characters (reason "http_error" otherwise). A GET is retried as above;
+ * the JSON POST never is. */
+#define ET_HTTP_BEARER_MAX 16384
+int et_http_get_bearer(const struct et_config *cfg, const char *url, const char *bearer, struct et_http_resp *ret,
+		       struct et_err *err);
+int et_http_post_json_bearer(const struct et_config *cfg, const char *url, const char *bearer, const char *json,
+			     struct et_http_resp *ret, struct et_err *err);
 void et_http_resp_free(struct et_http_resp *resp);
 /* Percent-encode for a form value (malloc'd). */
 char *et_http_form_escape(const char *s);

@@ -440,8 +440,38 @@ static enum et_poll_result classify_oauth_error(enum et_flow_kind kind, long sta
 	return ET_POLL_FAILED;
 }
 
+/* An access token is opaque to us (it is for Graph, not for this host): only its shape as a
+ * bearer token68 and its size are checked, so it can go into an Authorization header. */
+static bool access_token_ok(const char *t)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++, n++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '.' || *p == '_' || *p == '~' || *p == '+' || *p == '/' || *p == '='))
+			return false;
+	return n > 0 && n <= ET_ACCESS_TOKEN_MAX;
+}
+
+static enum et_poll_result token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
+						const char *secret, char **ret_id_token, char **ret_access_token,
+						struct et_err *err);
+
 enum et_poll_result et_token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
 					    const char *secret, char **ret_id_token, struct et_err *err)
+{
+	return token_response_parse(kind, status, body, len, secret, ret_id_token, NULL, err);
+}
+
+enum et_poll_result et_token_response_parse_tokens(enum et_flow_kind kind, long status, const char *body, size_t len,
+						   const char *secret, char **ret_id_token, char **ret_access_token,
+						   struct et_err *err)
+{
+	return token_response_parse(kind, status, body, len, secret, ret_id_token, ret_access_token, err);
+}
+
+static enum et_poll_result token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
+						const char *secret, char **ret_id_token, char **ret_access_token,
+						struct et_err *err)
 {
 	struct et_err jerr = {0};
 	json_object *doc = NULL;
@@ -485,8 +515,31 @@ enum et_poll_result et_token_response_parse(enum et_flow_kind kind, long status,
 				   ET_JWS_MAX_BYTES);
 			goto done;
 		}
+		if (ret_access_token) {
+			/* optional: without it, nothing that needs Graph can be done (callers deny) */
+			const char *at = json_string_member(doc, "access_token", &present, &bad);
+			*ret_access_token = NULL;
+			if (bad || (at && !access_token_ok(at))) {
+				et_err_set(err, ET_E_IDP_ERROR,
+					   "The token endpoint answered an access_token that is not a bearer token of at "
+					   "most %d bytes.",
+					   ET_ACCESS_TOKEN_MAX);
+				goto done;
+			}
+			if (at) {
+				*ret_access_token = strdup(at);
+				if (!*ret_access_token) {
+					et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
+					goto done;
+				}
+			}
+		}
 		copy = strdup(tok);
 		if (!copy) {
+			if (ret_access_token) {
+				et_oauth_secret_free(*ret_access_token);
+				*ret_access_token = NULL;
+			}
 			et_err_set(err, ET_E_NO_MEMORY, "Out of memory.");
 			goto done;
 		}
@@ -745,13 +798,13 @@ static const char *poll_result_name(enum et_poll_result r)
 }
 
 static enum et_poll_result device_poll(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
-				       char **ret_id_token, struct et_err *err)
+				       char **ret_id_token, char **ret_access_token, struct et_err *err)
 {
 	struct et_http_resp resp = {0};
 	struct et_err herr = {0};
 	struct et_device_poll_rec rec = {0};
 	enum et_poll_result r = ET_POLL_FAILED;
-	char *form = NULL, *tok = NULL;
+	char *form = NULL, *tok = NULL, *access = NULL;
 	size_t form_size = 0;
 
 	if (!cfg || !cfg->client_id || !oidc || !oidc->token_endpoint || !dev || !dev->device_code || !ret_id_token) {
@@ -772,8 +825,8 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	if (et_http_post_form(cfg, oidc->token_endpoint, form, &resp, &herr) < 0)
 		http_failure(&herr, "Polling the token endpoint failed", err);
 	else
-		r = et_token_response_parse(ET_FLOW_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
-					    &tok, err);
+		r = token_response_parse(ET_FLOW_DEVICE_CODE, resp.status, resp.body, resp.len, dev->device_code,
+					 &tok, ret_access_token ? &access : NULL, err);
 	rec.answered = et_mono_now();
 
 	if (r == ET_POLL_SLOW_DOWN && dev->interval <= ET_DEVICE_EXPIRES_MAX)
@@ -788,8 +841,11 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 	et_log(&cfg->log, ET_LOG_DEBUG, "device sign-in poll %u: %s%s%s (%lld ms)", dev->polls, poll_result_name(r),
 	       r == ET_POLL_FAILED ? ", " : "", r == ET_POLL_FAILED && err ? err->reason : "",
 	       ts_diff_ms(&rec.answered, &rec.sent));
-	if (r == ET_POLL_OK)
+	if (r == ET_POLL_OK) {
 		*ret_id_token = tok;
+		if (ret_access_token)
+			*ret_access_token = access;
+	}
 	form_free(form, form_size);
 	et_http_resp_free(&resp);
 	return r;
@@ -798,7 +854,7 @@ static enum et_poll_result device_poll(const struct et_config *cfg, const struct
 enum et_poll_result et_device_poll(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
 				   char **ret_id_token, struct et_err *err)
 {
-	return device_poll(cfg, oidc, dev, ret_id_token, err);
+	return device_poll(cfg, oidc, dev, ret_id_token, NULL, err);
 }
 
 static bool cancel_requested(const struct et_device_wait_opts *o)
@@ -829,8 +885,9 @@ static bool sleep_until(const struct timespec *when, const struct et_device_wait
 	}
 }
 
-int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
-		   const struct et_device_wait_opts *opts, char **ret_id_token, struct et_err *err)
+static int device_wait(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
+		       const struct et_device_wait_opts *opts, char **ret_id_token, char **ret_access_token,
+		       struct et_err *err)
 {
 	struct et_err last = {0};
 	int unavailable = 0;
@@ -882,7 +939,7 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 		if (bounded.http_timeout <= 0 || (long long)bounded.http_timeout * 1000LL > left_ms)
 			bounded.http_timeout = (long)((left_ms + 999) / 1000);
 
-		r = device_poll(&bounded, oidc, dev, &tok, &last);
+		r = device_poll(&bounded, oidc, dev, &tok, ret_access_token, &last);
 		switch (r) {
 		case ET_POLL_OK:
 			*ret_id_token = tok;
@@ -905,10 +962,27 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 	}
 }
 
+int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
+		   const struct et_device_wait_opts *opts, char **ret_id_token, struct et_err *err)
+{
+	return device_wait(cfg, oidc, dev, opts, ret_id_token, NULL, err);
+}
+
+int et_device_wait_tokens(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
+			  const struct et_device_wait_opts *opts, char **ret_id_token, char **ret_access_token,
+			  struct et_err *err)
+{
+	if (!ret_access_token)
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "Waiting for tokens needs a place for the access token.");
+	*ret_access_token = NULL;
+	return device_wait(cfg, oidc, dev, opts, ret_id_token, ret_access_token, err);
+}
+
 /* ---- password flow ---- */
 
-int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
-		     const char *password, const char *scope, char **ret_id_token, struct et_err *err)
+static int password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+			 const char *password, const char *scope, char **ret_id_token, char **ret_access_token,
+			 struct et_err *err)
 {
 	struct et_http_resp resp = {0};
 	struct et_err herr = {0};
@@ -946,8 +1020,8 @@ int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, co
 		http_failure(&herr, "The token endpoint could not be reached", err);
 		goto done;
 	}
-	if (et_token_response_parse(ET_FLOW_PASSWORD, resp.status, resp.body, resp.len, password, &tok, err) !=
-	    ET_POLL_OK)
+	if (token_response_parse(ET_FLOW_PASSWORD, resp.status, resp.body, resp.len, password, &tok, ret_access_token,
+				 err) != ET_POLL_OK)
 		goto done;
 	*ret_id_token = tok;
 	tok = NULL;
@@ -960,4 +1034,20 @@ done:
 	free(full_scope);
 	et_http_resp_free(&resp);
 	return r;
+}
+
+int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+		     const char *password, const char *scope, char **ret_id_token, struct et_err *err)
+{
+	return password_flow(cfg, oidc, username, password, scope, ret_id_token, NULL, err);
+}
+
+int et_password_flow_tokens(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+			    const char *password, const char *scope, char **ret_id_token, char **ret_access_token,
+			    struct et_err *err)
+{
+	if (!ret_access_token)
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "The password flow for tokens needs a place for the access token.");
+	*ret_access_token = NULL;
+	return password_flow(cfg, oidc, username, password, scope, ret_id_token, ret_access_token, err);
 }

@@ -204,6 +204,20 @@ int et_device_wait(const struct et_config *cfg, const struct et_oidc *oidc, stru
 int et_password_flow(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
 		     const char *password, const char *scope, char **ret_id_token, struct et_err *err);
 
+/* The same two flows, also handing back the access token of the answer (NULL when the answer
+ * has none), for Microsoft Graph: scope asks for the Graph permissions
+ * (ET_GRAPH_SCOPE_USER_READ, graph.h). The access token is opaque to this host: it is never
+ * parsed, verified, logged or stored, only checked to be a bearer token68 of at most
+ * ET_ACCESS_TOKEN_MAX bytes and sent to Graph; the caller wipes it (et_oauth_secret_free)
+ * as soon as Graph has answered. */
+#define ET_ACCESS_TOKEN_MAX 16384
+int et_device_wait_tokens(const struct et_config *cfg, const struct et_oidc *oidc, struct et_device *dev,
+			  const struct et_device_wait_opts *opts, char **ret_id_token, char **ret_access_token,
+			  struct et_err *err);
+int et_password_flow_tokens(const struct et_config *cfg, const struct et_oidc *oidc, const char *username,
+			    const char *password, const char *scope, char **ret_id_token, char **ret_access_token,
+			    struct et_err *err);
+
 /* Wipe a NUL-terminated secret (an ID token from the calls above) and free it; NULL-safe. */
 void et_oauth_secret_free(char *secret);
 
@@ -239,3 +253,7 @@ enum et_flow_kind { ET_FLOW_DEVICE_CODE = 0, ET_FLOW_PASSWORD = 1 };
  * used only to make sure no IdP text that contains it reaches err. */
 enum et_poll_result et_token_response_parse(enum et_flow_kind kind, long status, const char *body, size_t len,
 					    const char *secret, char **ret_id_token, struct et_err *err);
+/* The same, with the access token too (ret_access_token NULL: not looked at). */
+enum et_poll_result et_token_response_parse_tokens(enum et_flow_kind kind, long status, const char *body, size_t len,
+						   const char *secret, char **ret_id_token, char **ret_access_token,
+						   struct et_err *err);

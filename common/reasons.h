@@ -83,6 +83,9 @@ enum et_class {
 	X(EXPIRED,               "expired",               DENIED) \
 	X(FLOW_BUSY,             "flow_busy",             DENIED) \
 	X(GRANT_MISMATCH,        "grant_mismatch",        INTERNAL) \
+	X(GRAPH_ERROR,           "graph_error",           UNAVAILABLE) \
+	X(GRAPH_REFUSED,         "graph_refused",         UNAVAILABLE) \
+	X(GRAPH_UNAVAILABLE,     "graph_unavailable",     UNAVAILABLE) \
 	X(GROUP_EDIT_FAILED,     "group_edit_failed",     INTERNAL) \
 	X(GROUP_LOCKED,          "group_locked",          BUSY) \
 	X(GROUP_OVERAGE,         "group_overage",         DENIED) \
@@ -121,6 +124,8 @@ enum et_class {
 	X(OUTPUT_TOO_LONG,       "output_too_long",       INTERNAL) \
 	X(PATH_TOO_LONG,         "path_too_long",         INTERNAL) \
 	X(PAYLOAD_NOT_OBJECT,    "payload_not_object",    DENIED) \
+	X(PIM_NOT_ACTIVE,        "pim_not_active",        DENIED) \
+	X(PIM_PERMANENT,         "pim_permanent",         DENIED) \
 	X(PIN_CORRUPT,           "pin_corrupt",           INTERNAL) \
 	X(RATE_LIMITED,          "rate_limited",          RATE_LIMITED) \
 	X(READ_FAILED,           "read_failed",           INTERNAL) \

@@ -38,7 +38,7 @@ static void check(enum et_program prog, int argc, char **argv)
 			if (*p < 0x20 || *p == 0x7f)
 				abort();
 	}
-	if (a.duration < 0 || a.n_pids > ET_GUARD_PIDS_MAX)
+	if (a.duration < 0 || a.pim_until < 0 || a.n_pids > ET_GUARD_PIDS_MAX)
 		abort();
 	for (size_t i = 0; i < a.n_pids; i++)
 		if (a.pids[i] < 2)

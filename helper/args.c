@@ -75,6 +75,27 @@ static int duration_arg(const char *s, struct et_args *a, char *why, size_t size
 	return 0;
 }
 
+/* Seconds since the epoch: digits only, no leading zero, > 0, before the year 10000. */
+static int epoch_arg(const char *s, time_t *ret, char *why, size_t size)
+{
+	long long n = 0;
+	if (!s)
+		return 0;
+	if (!*s || s[0] == '0')
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || n > 253402300799LL / 10)
+			goto bad;
+		n = n * 10 + (*p - '0');
+	}
+	if (n > 253402300799LL)
+		goto bad;
+	*ret = (time_t)n;
+	return 0;
+bad:
+	return refuse(why, size, "'%.64s' is not a time in seconds since the epoch", s);
+}
+
 /* A reason: within its cap; from a user (elevate), also one printable line. grant's reason
  * comes from root or the module and is sanitised into the record (et_text_sanitize). */
 static int reason_arg(const char *s, bool from_user, char *why, size_t size)
@@ -102,7 +123,7 @@ static int id_arg(const char *s, char *why, size_t size)
 
 static int verb_args(struct et_args *a, int argc, char *const argv[], char *why, size_t size)
 {
-	const char *duration = NULL, *method = NULL, *cause = NULL;
+	const char *duration = NULL, *method = NULL, *cause = NULL, *pim_until = NULL;
 
 	switch (a->verb) {
 	case ET_VERB_STATUS:
@@ -130,14 +151,14 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 		struct opt o[] = {
 			{ ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &a->reason },   { ET_OPT_METHOD, &method },
 			{ ET_OPT_OID, &a->oid },        { ET_OPT_UPN, &a->upn },         { ET_OPT_TID, &a->tid },
-			{ ET_OPT_SERVICE, &a->service }, { ET_OPT_RHOST, &a->rhost },
+			{ ET_OPT_SERVICE, &a->service }, { ET_OPT_RHOST, &a->rhost },   { ET_OPT_PIM_UNTIL, &pim_until },
 		};
 		if (argc < 1 || argv[0][0] == '-')
 			return refuse(why, size, "grant needs a user name first");
 		a->user = argv[0];
 		if (user_arg(a->user, why, size) < 0 ||
 		    parse_opts(argc - 1, argv + 1, o, sizeof(o) / sizeof(o[0]), why, size) < 0 ||
-		    duration_arg(duration, a, why, size) < 0)
+		    duration_arg(duration, a, why, size) < 0 || epoch_arg(pim_until, &a->pim_until, why, size) < 0)
 			return -1;
 		if (method) {
 			if (et_grant_method_parse(method, &a->method) < 0)

@@ -20,6 +20,7 @@ struct et_args {
 	bool have_method;
 	enum et_grant_method method;
 	const char *oid, *upn, *tid, *service, *rhost;
+	time_t pim_until;      /* grant --pim-until EPOCH; 0: not given */
 	/* revoke ID, drop ID, guard ID */
 	const char *id;
 	/* list, status */

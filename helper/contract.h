@@ -19,6 +19,7 @@
  *                      and the administrator run:
  *                        grant USER [--duration D] [--reason TEXT] [--method M] [--oid OID]
  *                                   [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]
+ *                                   [--pim-until EPOCH]
  *                        revoke ID | revoke --user USER
  *                        list [--json]
  *                        sweep [--user USER] [--cause sweep|account]
@@ -91,6 +92,7 @@ static const struct et_verb_info et_verbs[ET_VERB__COUNT] = {
 #define ET_OPT_TID "--tid"
 #define ET_OPT_SERVICE "--service"
 #define ET_OPT_RHOST "--rhost"
+#define ET_OPT_PIM_UNTIL "--pim-until"
 #define ET_OPT_USER "--user"
 #define ET_OPT_CAUSE "--cause"
 #define ET_OPT_JSON "--json"

@@ -35,7 +35,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: " ET_GRANTCTL_NAME " VERB [ARGS]   (root only)\n"
-	      "  grant USER [--duration D] [--reason TEXT] [--method M]\n"
+	      "  grant USER [--duration D] [--reason TEXT] [--method M] [--pim-until EPOCH]\n"
 	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
 	      "  revoke ID | revoke --user USER\n"
 	      "  list [--json]\n"
@@ -59,7 +59,8 @@ static int verb_grant(const struct et_config *cfg, const struct et_caller *who, 
 					.upn = a->upn,
 					.tid = a->tid,
 					.service = a->service,
-					.rhost = a->rhost };
+					.rhost = a->rhost,
+					.pim_until = a->pim_until };
 	struct et_grant g;
 	struct et_err err;
 	char until[64];

@@ -124,7 +124,15 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 			continue;
 		et_format_utc(l.items[i].expires, until, sizeof(until));
 		et_format_left(l.items[i].expires, now, left, sizeof(left));
-		printf("grant %s: group %s until %s (%s)\n", l.items[i].id, l.items[i].group, until, left);
+		if (l.items[i].pim_until) {
+			/* the PIM for Groups activation capped it: say so, in the person's own clock */
+			char hhmm[16];
+			et_format_hhmm(l.items[i].expires, hhmm, sizeof(hhmm));
+			printf("grant %s: group %s until %s (when the PIM activation ends), %s (%s)\n", l.items[i].id,
+			       l.items[i].group, hhmm, until, left);
+		} else {
+			printf("grant %s: group %s until %s (%s)\n", l.items[i].id, l.items[i].group, until, left);
+		}
 		shown++;
 	}
 	if (!shown)
@@ -320,7 +328,14 @@ static int verb_elevate(const struct et_config *cfg, const struct et_caller *who
 	}
 	et_format_local(g.expires, until, sizeof(until));
 	et_format_left(g.expires, now, left, sizeof(left));
-	printf("group %s until %s (%s), grant %s\n", g.group, until, left, g.id);
+	if (g.pim_until) {
+		char hhmm[16];
+		et_format_hhmm(g.expires, hhmm, sizeof(hhmm));
+		printf("group %s until %s (when the PIM activation ends), %s (%s), grant %s\n", g.group, hhmm, until,
+		       left, g.id);
+	} else {
+		printf("group %s until %s (%s), grant %s\n", g.group, until, left, g.id);
+	}
 	return ET_EXIT_OK;
 }
 

@@ -259,6 +259,13 @@ void et_format_local(time_t t, char *buf, size_t size)
 		snprintf(buf, size, "%lld", (long long)t);
 }
 
+void et_format_hhmm(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	if (!localtime_r(&t, &tm) || !strftime(buf, size, "%H:%M", &tm))
+		snprintf(buf, size, "%lld", (long long)t);
+}
+
 void et_format_left(time_t expires, time_t now, char *buf, size_t size)
 {
 	long long left = (long long)expires - (long long)now;

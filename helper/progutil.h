@@ -63,4 +63,6 @@ struct json_object *et_grant_json(const struct et_grant *g, time_t now);
 
 void et_format_utc(time_t t, char *buf, size_t size);
 void et_format_local(time_t t, char *buf, size_t size);
+/* HH:MM in local time (the "until 14:05" of a grant capped by a PIM activation). */
+void et_format_hhmm(time_t t, char *buf, size_t size);
 void et_format_left(time_t expires, time_t now, char *buf, size_t size);

@@ -134,7 +134,7 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	const char *oid = et_json_get_string(claims, "oid"), *tid = et_json_get_string(claims, "tid");
 	const char *upn = et_json_get_string(claims, "preferred_username");
 	const char *duration = NULL, *reason = NULL;
-	char reason_buf[ET_GRANT_TEXT_MAX + 1], dur_buf[32], until[64], env[64];
+	char reason_buf[ET_GRANT_TEXT_MAX + 1], dur_buf[32], pim_buf[32], until[64], env[64];
 	struct et_cmd_grant_args args = { 0 };
 	struct pending_grant *p = NULL;
 	struct et_grant g;
@@ -172,6 +172,11 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	args.upn = upn;
 	args.service = m->service;
 	args.rhost = m->rhost;
+	/* the PIM activation that allowed the sign-in caps the grant (grantctl: after the clamp) */
+	if (m->pim_found && m->pim_until > 0) {
+		snprintf(pim_buf, sizeof(pim_buf), "%lld", (long long)m->pim_until);
+		args.pim_until = pim_buf;
+	}
 
 	if (make_grant(m, &args, gm, &g, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made (%s): %s", m->user,
@@ -213,8 +218,8 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	local_time(g.expires, until, sizeof(until));
 	pam_syslog(m->pamh, LOG_INFO, "%s: grant %s: group %s until %lld", m->user, g.id, g.group, (long long)g.expires);
 	/* shown even under PAM_SILENT: the person asked for exactly this */
-	(void)pam_prompt(m->pamh, PAM_TEXT_INFO, NULL, "%s is now in group %s until %s (grant %s).", m->user, g.group,
-			 until, g.id);
+	(void)pam_prompt(m->pamh, PAM_TEXT_INFO, NULL, "%s is now in group %s until %s%s (grant %s).", m->user,
+			 g.group, until, g.pim_until ? " (when the PIM activation ends)" : "", g.id);
 	return PAM_SUCCESS;
 }
 

@@ -84,6 +84,10 @@ int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX 
 		argv[n++] = ET_OPT_RHOST;
 		argv[n++] = a->rhost;
 	}
+	if (a->pim_until && a->pim_until[0]) {
+		argv[n++] = ET_OPT_PIM_UNTIL;
+		argv[n++] = a->pim_until;
+	}
 	argv[n] = NULL;
 	if (run(argv, out, sizeof(out), &len, err) < 0)
 		return -1;

@@ -40,6 +40,12 @@ struct et_pam {
 	char upn[ET_PAM_UPN_MAX + 1]; /* the Entra name for user, "" when none can be derived */
 	struct et_err upn_err;        /* why upn is "": the user map cannot be used (else ET_E_NONE) */
 	char host[256];
+
+	/* What Microsoft Graph said at sign-in (graph.h), for the audit and the grant. */
+	long graph_checked, graph_matched; /* checkMemberGroups: eligible groups sent / matched */
+	bool pim_found;                    /* pim = yes: the instance that allowed the sign-in */
+	bool pim_activated;                /* its assignmentType: activated (else assigned) */
+	time_t pim_until;                  /* its endDateTime; 0: permanent (allowed) */
 };
 
 /* ---- options.c ---- */
@@ -105,6 +111,7 @@ struct et_cmd_grant_args {
 	const char *user, *method, *reason; /* required */
 	const char *duration;               /* seconds, as text; NULL: the default */
 	const char *oid, *tid, *upn, *service, *rhost;
+	const char *pim_until; /* seconds since the epoch, as text; NULL: no PIM cap */
 };
 /* `grant`: the new grant's id from its one output line. */
 int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);

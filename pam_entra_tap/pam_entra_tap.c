@@ -37,7 +37,11 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 				      .upn = et_json_get_string(claims, "preferred_username"),
 				      .oid = et_json_get_string(claims, "oid"),
 				      .service = m.service,
-				      .rhost = m.rhost[0] ? m.rhost : NULL };
+				      .rhost = m.rhost[0] ? m.rhost : NULL,
+				      .graph_checked = m.graph_checked,
+				      .graph_matched = m.graph_matched,
+				      .pim_assignment = m.pim_found ? (m.pim_activated ? "activated" : "assigned") : NULL,
+				      .pim_end = m.pim_until };
 		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in with Entra ID (%s)", m.user, method);
 		pam_syslog(pamh, LOG_INFO, "%s: signed in (%s, oid %s)", m.user, method, a.oid ? a.oid : "-");
 	}

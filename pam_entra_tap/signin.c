@@ -15,6 +15,7 @@
 #include "module.h"
 #include "audit.h"
 #include "clock.h"
+#include "graph.h"
 #include "identity.h"
 #include "json_strict.h"
 #include "jwks_cache.h"
@@ -101,7 +102,9 @@ static void audit_denied(struct et_pam *m, const char *method, enum et_reason co
 			      .reason = et_reason_name(code),
 			      .error_class = et_class_name(et_reason_class(code)),
 			      .service = m->service,
-			      .rhost = m->rhost[0] ? m->rhost : NULL };
+			      .rhost = m->rhost[0] ? m->rhost : NULL,
+			      .graph_checked = m->graph_checked,
+			      .graph_matched = m->graph_matched };
 	(void)et_audit(ET_AUDIT_AUTH_DENIED, LOG_NOTICE, &a, "sign-in for %s refused (%s): %s", m->user, method,
 		       message);
 }
@@ -123,14 +126,67 @@ static int fail_with(struct et_pam *m, const char *method, const struct et_err *
 	return code;
 }
 
-/* Verify an ID token; wipes nothing (the caller owns it). For a name that is no local account
+/* Group overage (the token names no groups, only where to ask): ask Microsoft Graph which
+ * eligible groups the user is in. Returns 0 when at least one, else -1 with *why. */
+static int resolve_overage(struct et_pam *m, const char *access_token, struct et_err *why)
+{
+	struct et_graph_groups g;
+	struct et_err err;
+
+	if (!access_token) {
+		et_err_set(why, ET_E_GROUP_OVERAGE,
+			   "group overage: membership must be resolved via Microsoft Graph, which needs a sign-in "
+			   "here (a pasted token brings no access token)");
+		return -1;
+	}
+	if (et_graph_check_member_groups(&m->cfg, access_token, &g, &err) < 0) {
+		m->graph_checked = (long)g.checked;
+		m->graph_matched = (long)g.matched;
+		*why = err;
+		return -1;
+	}
+	m->graph_checked = (long)g.checked;
+	m->graph_matched = (long)g.matched;
+	pam_syslog(m->pamh, LOG_INFO,
+		   "%s: group overage resolved through Microsoft Graph: %zu of %zu eligible groups (%zu request%s)",
+		   m->user, g.matched, g.checked, g.requests, g.requests == 1 ? "" : "s");
+	if (g.matched == 0) {
+		et_err_set(why, ET_E_NOT_ELIGIBLE,
+			   "The account is in none of the eligible groups (Microsoft Graph checked %zu).", g.checked);
+		return -1;
+	}
+	return 0;
+}
+
+/* pim = yes: a current PIM for Groups instance of an eligible group must exist. */
+static int pim_step(struct et_pam *m, const char *access_token, struct et_err *why)
+{
+	struct et_pim_instance pi;
+
+	if (et_graph_pim_check(&m->cfg, access_token, time(NULL), &pi, why) < 0)
+		return -1;
+	m->pim_found = true;
+	m->pim_activated = pi.activated;
+	m->pim_until = pi.permanent ? 0 : pi.end;
+	pam_syslog(m->pamh, LOG_INFO, "%s: PIM for Groups: %s membership of %s %s%lld (%u instance%s, %u page%s)",
+		   m->user, pi.activated ? "activated" : "assigned", pi.group_id, pi.permanent ? "permanent" : "until ",
+		   pi.permanent ? 0LL : (long long)pi.end, pi.instances, pi.instances == 1 ? "" : "s", pi.pages,
+		   pi.pages == 1 ? "" : "s");
+	return 0;
+}
+
+/* Verify an ID token; wipes nothing of it (the caller owns it). The access token, when there
+ * is one, is Microsoft Graph's: used for group overage and PIM, then wiped and freed here,
+ * whatever happened (*access_token is NULL on return). For a name that is no local account
  * the token is checked the same way (same work, same messages) but never pins and never
  * passes: whoever signed in cannot be that account. */
-static int verify_token(struct et_pam *m, const char *token, const char *method, json_object **ret_claims)
+static int verify_token(struct et_pam *m, const char *token, const char *method, char **access_token,
+			json_object **ret_claims)
 {
 	struct et_keystore ks;
 	struct et_verdict v;
 	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = m->user_known };
+	const char *at = access_token ? *access_token : NULL;
 	int code;
 
 	et_keystore_init(&ks, &m->cfg);
@@ -139,6 +195,19 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 	if (v.accept && !m->user_known) {
 		v.accept = false;
 		et_err_set(&v.why, ET_E_WRONG_USER, "The token is not for local user \"%s\".", log_user(m));
+	}
+	/* GROUP_OVERAGE is the verdict only of a token that passed everything else */
+	if (!v.accept && v.why.code == ET_E_GROUP_OVERAGE && m->user_known && m->cfg.overage == ET_OVERAGE_GRAPH &&
+	    resolve_overage(m, at, &v.why) == 0) {
+		v.accept = true;
+		v.eligible = true;
+		et_err_clear(&v.why);
+	}
+	if (v.accept && m->cfg.pim && pim_step(m, at, &v.why) < 0)
+		v.accept = false;
+	if (access_token) {
+		et_oauth_secret_free(*access_token); /* Graph has answered: the token has no further use */
+		*access_token = NULL;
 	}
 	if (!v.accept) {
 		code = fail_with(m, method, &v.why, "Sign-in refused");
@@ -160,6 +229,18 @@ static void request_id(char out[9])
 	snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
 }
 
+/* An endpoint named by the (cached) discovery document failed: forget the copy, so the next
+ * sign-in asks for the document again (the tenant may have moved it). */
+static void endpoint_failed(struct et_pam *m, const struct et_err *err)
+{
+	if (et_err_class(err) == ET_CLASS_UNAVAILABLE) {
+		et_oidc_cache_forget(&m->cfg);
+		pam_syslog(m->pamh, LOG_INFO,
+			   "%s: the identity provider's endpoint failed (%s): discovery will be fetched again",
+			   log_user(m), err->reason);
+	}
+}
+
 /* ---- the methods ---- */
 
 static int method_device_code(struct et_pam *m, json_object **ret_claims)
@@ -168,7 +249,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	struct et_device dev = { 0 };
 	struct et_device_wait_opts w;
 	struct et_err err;
-	char *reply = NULL, *id_token = NULL, rid[9];
+	char *reply = NULL, *id_token = NULL, *access = NULL, *scope = NULL, rid[9];
 	const char *who = display_name(m), *lu = log_user(m);
 	bool flow_taken = false;
 	time_t now = time(NULL);
@@ -190,7 +271,10 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	flow_taken = m->user_known;
 	/* the deadline counts from the start: the whole sign-in stays below LoginGraceTime */
 	w = (struct et_device_wait_opts){ .deadline = et_deadline_in(m->cfg.device_code_timeout) };
-	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0 || et_device_start(&m->cfg, &oidc, NULL, &dev, &err) < 0) {
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0 ||
+	    et_device_start(&m->cfg, &oidc, scope, &dev, &err) < 0) {
+		if (oidc.token_endpoint)
+			endpoint_failed(m, &err);
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code is unavailable");
 		goto done;
 	}
@@ -216,18 +300,21 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 		retval = PAM_AUTH_ERR;
 		goto done;
 	}
-	if (et_device_wait(&m->cfg, &oidc, &dev, &w, &id_token, &err) < 0) {
+	if (et_device_wait_tokens(&m->cfg, &oidc, &dev, &w, &id_token, &access, &err) < 0) {
 		if (err.code == ET_E_DEADLINE)
 			et_err_set(&err, ET_E_DEADLINE, "The sign-in with a code was not finished within %ld seconds.",
 				   m->cfg.device_code_timeout);
+		endpoint_failed(m, &err);
 		retval = fail_with(m, "device_code", &err, "Sign-in with a code failed");
 		goto done;
 	}
 	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in %s answered after %u poll(s)", lu, rid, dev.polls);
-	retval = verify_token(m, id_token, "device_code", ret_claims);
+	retval = verify_token(m, id_token, "device_code", &access, ret_claims);
 done:
 	et_pam_reply_free(reply);
 	et_oauth_secret_free(id_token);
+	et_oauth_secret_free(access);
+	free(scope);
 	et_device_free(&dev);
 	et_oidc_free(&oidc);
 	if (flow_taken)
@@ -247,7 +334,7 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 {
 	struct et_oidc oidc = { 0 };
 	struct et_err err;
-	char *id_token = NULL;
+	char *id_token = NULL, *access = NULL, *scope = NULL;
 	int retval;
 
 	if (et_rate_take(&m->cfg, NULL, m->rhost, time(NULL), &err) < 0) {
@@ -262,17 +349,22 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 		et_err_set(&err, ET_E_AUTH_FAILED, "That is not a Temporary Access Pass (too long).");
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	}
-	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0) {
+		free(scope);
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	}
+	if (et_password_flow_tokens(&m->cfg, &oidc, m->upn, pass, scope, &id_token, &access, &err) < 0) {
+		endpoint_failed(m, &err);
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 	} else {
-		retval = verify_token(m, id_token, "tap", ret_claims);
+		retval = verify_token(m, id_token, "tap", &access, ret_claims);
 	}
 	et_oidc_free(&oidc);
 	et_oauth_secret_free(id_token);
+	et_oauth_secret_free(access);
+	free(scope);
 	return retval;
 }
 
@@ -280,7 +372,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 {
 	struct et_oidc oidc = { 0 };
 	struct et_err err;
-	char *id_token = NULL;
+	char *id_token = NULL, *access = NULL, *scope = NULL;
 	time_t until = 0, now = time(NULL);
 	unsigned failures = 0;
 	int retval;
@@ -311,19 +403,23 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		goto count;
 	}
-	if (et_oidc_discover(&m->cfg, &oidc, &err) < 0)
+	if (et_graph_scope(&m->cfg, &scope, &err) < 0 || et_oidc_discover_cached(&m->cfg, time(NULL), &oidc, &err) < 0) {
+		free(scope);
 		return fail_with(m, "tap", &err, "Sign-in refused");
-	if (et_password_flow(&m->cfg, &oidc, m->upn, pass, NULL, &id_token, &err) < 0) {
+	}
+	retval = et_password_flow_tokens(&m->cfg, &oidc, m->upn, pass, scope, &id_token, &access, &err);
+	free(scope);
+	et_oidc_free(&oidc);
+	if (retval < 0) {
+		endpoint_failed(m, &err);
 		if (err.code == ET_E_MFA_REQUIRED)
 			et_err_set(&err, ET_E_MFA_REQUIRED, "%s", tap_mfa_sentence);
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
-		et_oidc_free(&oidc);
 		if (err.code != ET_E_AUTH_FAILED)
 			return retval;
 		goto count;
 	}
-	et_oidc_free(&oidc);
-	retval = verify_token(m, id_token, "tap", ret_claims);
+	retval = verify_token(m, id_token, "tap", &access, ret_claims);
 	et_oauth_secret_free(id_token);
 	if (retval == PAM_SUCCESS && et_lock_reset(&m->cfg, m->user, &err) < 0)
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot reset the failure count: %s", m->user, err.message);
@@ -435,7 +531,7 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		} else if (!m->user_known) {
 			retval = PAM_USER_UNKNOWN;
 		} else {
-			retval = verify_token(m, reply, "token", ret_claims);
+			retval = verify_token(m, reply, "token", NULL, ret_claims);
 		}
 		break;
 	default:

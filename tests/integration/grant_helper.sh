@@ -64,6 +64,19 @@ gsb_as alice drop "$id" >/dev/null
 is "$?" 0 "alice drops her grant"
 check_not "after drop, alice is no member" sb_in_group alice
 check "after drop, status shows no grant" grep -q "no grants for alice" <<<"$(gsb_as alice status)"
+# a grant a PIM for Groups activation cut short says so, in local time
+pim_end=$(($(date +%s) + 300))
+id=$(gsb_grantctl grant alice --duration 1h --method device_code --pim-until "$pim_end" 2>"$T/err")
+is "$?" 0 "grant --pim-until exits 0"
+out=$(gsb_as alice status)
+check "status: until HH:MM (when the PIM activation ends)" grep -qE "grant $id: group $G until $(date -d "@$pim_end" +%H:%M) \(when the PIM activation ends\), .* UTC \((4|5)m [0-9]+s left\)" <<<"$out"
+gsb_as alice drop "$id" >/dev/null
+gsb_grantctl grant alice --pim-until "$(($(date +%s) - 5))" >/dev/null 2>"$T/err"
+is "$?" 3 "grant --pim-until in the past: refused (exit 3)"
+check "... saying the activation has ended" grep -q "PIM for Groups activation has already ended" "$T/err"
+gsb_grantctl grant alice --pim-until 0123 >/dev/null 2>"$T/err"
+is "$?" 2 "grant --pim-until with a malformed time: usage (exit 2)"
+check_not "no grant was made by the refused requests" sb_in_group alice
 gsb_as alice drop 2>"$T/err"
 is "$?" 4 "drop with nothing to drop exits 4"
 check "files and store agree" files_agree

@@ -64,6 +64,19 @@ for ev in $EVENTS; do
 	ok $? "$ev: PRIORITY, SYSLOG_IDENTIFIER and all ten ENTRA_TAP_* fields as sent"
 done
 
+# ---- Microsoft Graph at sign-in: groups checked and matched, the PIM instance ----
+sbx_exec "$CTL" audit auth_ok 6 "graph $tag" user=alice method=device_code graph_checked=25 graph_matched=1 \
+	pim_assignment=activated pim_end=1767225600 >/dev/null
+e=$(entries "MESSAGE=graph $tag")
+expect_field "$e" ENTRA_TAP_GRAPH_CHECKED 25 "auth_ok after Graph"
+expect_field "$e" ENTRA_TAP_GRAPH_MATCHED 1 "auth_ok after Graph"
+expect_field "$e" ENTRA_TAP_PIM_ASSIGNMENT activated "auth_ok after Graph"
+expect_field "$e" ENTRA_TAP_PIM_END 2026-01-01T00:00:00Z "auth_ok after Graph"
+sbx_exec "$CTL" audit auth_ok 6 "nograph $tag" user=alice method=tap >/dev/null
+e=$(entries "MESSAGE=nograph $tag")
+[ -n "$e" ] && [ -z "$(jfield "$e" ENTRA_TAP_GRAPH_CHECKED)" ] && [ -z "$(jfield "$e" ENTRA_TAP_PIM_END)" ]
+ok $? "a sign-in that asked Graph nothing has no Graph or PIM fields"
+
 # ---- the catalog: compiles, lists every id, explains entries ----
 croot="$SBX_DIR/catalog-root"
 mkdir -p "$croot/usr/lib/systemd/catalog"

@@ -130,6 +130,19 @@ ok $? "the grant is gone from the store"
 wait_until 3 sbx_exec sh -c "journalctl -o json ENTRA_TAP_EVENT=revoke ENTRA_TAP_GRANT_ID=$gid | grep -q '\"ENTRA_TAP_REASON\":\"expiry\"'"
 ok $? "the journal records the revoke with cause expiry"
 
+# a grant capped by a PIM for Groups activation ends with it, by its timer
+pim_end=$(($(date +%s) + 3))
+gid=$(sbx_grantctl grant alice --duration 1h --method device_code --pim-until "$pim_end")
+ok $? "root grants alice 1 h, capped by a PIM activation ending in 3 s"
+cal=$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p TimersCalendar --value)
+case "$cal" in *"OnCalendar=$(date -u -d "@$pim_end" '+%Y-%m-%d %H:%M:%S UTC') ;"*) r=0 ;; *) r=1 ;; esac
+ok $r "the capped grant's timer is set for the activation's end"
+sleep_until "$pim_end"
+wait_until --every 0.01 6 unlisted alice
+ok $? "alice's membership ended by the timer when the PIM activation ended"
+wait_until 3 sbx_exec sh -c "journalctl -o json ENTRA_TAP_EVENT=revoke ENTRA_TAP_GRANT_ID=$gid | grep -q '\"ENTRA_TAP_REASON\":\"expiry\"'"
+ok $? "the journal records that revoke with cause expiry"
+
 gid=$(sbx_grantctl grant bob --duration 1h)
 [ "$(sbx_exec systemctl show "entra-tap-revoke-$gid.timer" -p ActiveState --value)" = active ]
 ok $? "an hour-long grant has an active timer"

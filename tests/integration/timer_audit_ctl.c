@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 			{ "grant_id", &a.grant_id }, { "user", &a.user }, { "group", &a.group },
 			{ "method", &a.method }, { "upn", &a.upn }, { "oid", &a.oid },
 			{ "reason", &a.reason }, { "service", &a.service }, { "rhost", &a.rhost },
+			{ "pim_assignment", &a.pim_assignment },
 		};
 		memset(&a, 0, sizeof(a));
 		if (ev < 0)
@@ -96,6 +97,14 @@ int main(int argc, char **argv)
 			*eq = '\0';
 			if (strcmp(argv[i], "expires") == 0) {
 				a.expires = (time_t)strtoll(eq + 1, NULL, 10);
+				continue;
+			}
+			if (strcmp(argv[i], "pim_end") == 0) {
+				a.pim_end = (time_t)strtoll(eq + 1, NULL, 10);
+				continue;
+			}
+			if (strcmp(argv[i], "graph_checked") == 0 || strcmp(argv[i], "graph_matched") == 0) {
+				*(argv[i][6] == 'c' ? &a.graph_checked : &a.graph_matched) = strtol(eq + 1, NULL, 10);
 				continue;
 			}
 			for (k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)

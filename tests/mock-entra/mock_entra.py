@@ -47,7 +47,15 @@ DEFAULT_CLIENT = "2c4b8e5f-0d6a-4c1e-9f3b-7a1d2e3f4a5b"
 MAX_BODY = 64 * 1024
 TAP_MIN_MINUTES = 10
 TAP_MAX_MINUTES = 43200
-ENDPOINTS = ("discovery", "keys", "devicecode", "token")
+ENDPOINTS = ("discovery", "keys", "devicecode", "token", "graph_check", "graph_pim")
+# Microsoft Graph, served under {base}/graph (graph_url in the test configuration).
+GRAPH_PREFIX = "/graph"
+GRAPH_CHECK_PATH = GRAPH_PREFIX + "/v1.0/me/checkMemberGroups"
+GRAPH_PIM_PATH = (GRAPH_PREFIX + "/v1.0/identityGovernance/privilegedAccess/group/assignmentScheduleInstances"
+                  "/filterByCurrentUser(on='principal')")
+GRAPH_USER_READ = "User.Read"
+GRAPH_PIM_SCOPE = "PrivilegedAssignmentSchedule.Read.AzureADGroup"
+GRAPH_CHECK_MAX_IDS = 20  # checkMemberGroups takes at most 20 ids per request
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # Entra's documented group overage claim source (ID token claims reference).
 OVERAGE_ENDPOINT = "https://graph.windows.net/{tid}/users/{oid}/getMemberObjects"
@@ -206,6 +214,8 @@ class Mock:
         self.users = {}       # upn.lower() -> user dict
         self.taps = {}        # upn.lower() -> [tap dicts]
         self.devices = {}     # device_code -> entry
+        self.access_tokens = {}  # access_token -> {"upn", "graph_scopes", "expires"}
+        self.pim = {}         # upn.lower() -> [instance dicts as Graph returns them]
         self.keys = []        # SigningKey, newest last
         self.current = None
         self.config = self.default_config()
@@ -216,7 +226,7 @@ class Mock:
     def default_config():
         return {"device_code_lifetime": 900, "interval": 5, "token_lifetime": 3600,
                 "overage_limit": 200, "password_grant": True, "omit_device_endpoint": False,
-                "issuer_override": None}
+                "issuer_override": None, "graph_page_size": 100}
 
     @staticmethod
     def no_faults():
@@ -293,6 +303,19 @@ class Mock:
                 "ext_expires_in": lifetime,
                 "access_token": "mock-at." + b64url(secrets.token_bytes(48))}
         scopes = scope.split()
+        # Remember what the access token is for: Graph accepts it only for the Graph
+        # permissions asked ({graph}/User.Read; "User.Read" alone means Graph too, as Entra reads it).
+        graph = self.base + GRAPH_PREFIX + "/"
+        granted = set()
+        for sc in scopes:
+            if sc.startswith(graph):
+                granted.add(sc[len(graph):])
+            elif sc.startswith("https://graph.microsoft.com/"):
+                granted.add(sc[len("https://graph.microsoft.com/"):])
+            elif sc in (GRAPH_USER_READ, GRAPH_PIM_SCOPE):
+                granted.add(sc)
+        self.access_tokens[resp["access_token"]] = {"upn": user["upn"], "graph_scopes": granted,
+                                                    "expires": now + lifetime}
         if "openid" in scopes:
             resp["id_token"] = self.sign_jwt(self.id_token_claims(user, amr, lifetime, now))
         if "offline_access" in scopes:
@@ -436,7 +459,12 @@ class Handler(BaseHTTPRequestHandler):
                              "text/html; charset=utf-8")
 
         endpoint = None
-        if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
+        upath = urllib.parse.unquote(path)
+        if upath == GRAPH_CHECK_PATH:
+            endpoint, want = "graph_check", "POST"
+        elif upath == GRAPH_PIM_PATH:
+            endpoint, want = "graph_pim", "GET"
+        elif len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             endpoint, want = "discovery", "GET"
         elif len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
             endpoint, want = "keys", "GET"
@@ -474,6 +502,8 @@ class Handler(BaseHTTPRequestHandler):
         if method != want:
             return self.send(405, "Method Not Allowed\n", "text/plain; charset=utf-8",
                              headers={"Allow": want})
+        if endpoint.startswith("graph_"):
+            return self.graph(endpoint, body)
         if body is None:
             return self.send_entra_error(EntraError("invalid_request", 900144,
                                                     "The request body is missing or too large."))
@@ -676,6 +706,88 @@ class Handler(BaseHTTPRequestHandler):
             resp = m.token_response(user, scope, amr, int(now), cap)
         self.send(200, resp, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
                   what="password grant for %s (%s)" % (user["upn"], ",".join(amr)))
+
+    # ---- Microsoft Graph (checkMemberGroups, PIM for Groups instances) ----
+
+    def send_graph_error(self, status, code, message, what=""):
+        now = time.time()
+        self.send(status, {"error": {"code": code, "message": message, "innerError": {
+            "date": entra_timestamp(now), "request-id": str(uuid.uuid4()),
+            "client-request-id": str(uuid.uuid4())}}}, what="graph %s %s" % (code, what))
+
+    def graph_token(self, need):
+        """The bearer token's record, or None after answering 401/403 as Graph does."""
+        m = self.mock
+        auth = self.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer ") or not auth[7:].strip():
+            self.send_graph_error(401, "InvalidAuthenticationToken", "Access token is empty.")
+            return None
+        with m.lock:
+            rec = m.access_tokens.get(auth[7:].strip())
+        if rec is None:
+            self.send_graph_error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+            return None
+        if time.time() >= rec["expires"]:
+            self.send_graph_error(401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
+            return None
+        if not rec["graph_scopes"]:
+            self.send_graph_error(401, "InvalidAuthenticationToken",
+                                  "Access token validation failure. Invalid audience.")
+            return None
+        if not any(n in rec["graph_scopes"] for n in need):
+            self.send_graph_error(403, "Authorization_RequestDenied",
+                                  "Insufficient privileges to complete the operation.",
+                                  "missing scope %s" % need[0])
+            return None
+        return rec
+
+    def graph(self, endpoint, body):
+        if endpoint == "graph_check":
+            return self.graph_check(body)
+        return self.graph_pim()
+
+    def graph_check(self, body):
+        m = self.mock
+        rec = self.graph_token((GRAPH_USER_READ, "User.Read.All", "Directory.Read.All"))
+        if rec is None:
+            return None
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        try:
+            req = json.loads(body) if ctype == "application/json" and body else None
+        except ValueError:
+            req = None
+        ids = req.get("groupIds") if isinstance(req, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            return self.send_graph_error(400, "Request_BadRequest", "Invalid request: groupIds is required.")
+        if len(ids) > GRAPH_CHECK_MAX_IDS:
+            return self.send_graph_error(400, "Request_BadRequest",
+                                         "The number of groupIds cannot exceed %d." % GRAPH_CHECK_MAX_IDS)
+        with m.lock:
+            user = m.find_user(rec["upn"])
+            mine = {g.lower() for g in (user or {}).get("groups") or []}
+        value = [g for g in ids if g.lower() in mine]
+        self.send(200, {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
+                        "value": value}, what="checkMemberGroups %d of %d" % (len(value), len(ids)))
+
+    def graph_pim(self):
+        m = self.mock
+        rec = self.graph_token((GRAPH_PIM_SCOPE, "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup"))
+        if rec is None:
+            return None
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        try:
+            skip = int((q.get("$skiptoken") or ["0"])[0])
+        except ValueError:
+            return self.send_graph_error(400, "BadRequest", "Invalid $skiptoken.")
+        with m.lock:
+            items = list(m.pim.get(rec["upn"].lower(), []))
+            size = m.config["graph_page_size"]
+        page = items[skip:skip + size]
+        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection("
+                                  "privilegedAccessGroupAssignmentScheduleInstance)", "value": page}
+        if skip + size < len(items):
+            body["@odata.nextLink"] = "%s%s?$skiptoken=%d" % (m.base, GRAPH_PIM_PATH, skip + size)
+        self.send(200, body, what="PIM instances %d..%d of %d" % (skip, skip + len(page), len(items)))
 
     # ---- the verification page (a stand-in for Entra's sign-in UI) ----
 
@@ -929,6 +1041,48 @@ def ctl_mint(m, a):
     return {"id_token": m.sign_jwt(claims, key, header, signature), "kid": key.kid}
 
 
+def graph_time(t):
+    """ISO 8601 with Z, as Graph writes its DateTimeOffset values."""
+    return datetime.datetime.fromtimestamp(int(t), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ctl_pim(m, a):
+    """Give a user PIM for Groups instances (replacing theirs). Each: group, access
+    (member|owner), type (assigned|activated), start_in (seconds from now, may be negative),
+    end_in (seconds from now, null: a permanent assignment)."""
+    no_extra(a, ("upn", "instances"))
+    u = m.find_user(arg(a, "upn", (str,), required=True))
+    if u is None:
+        raise BadRequest("no such user")
+    inst = arg(a, "instances", (list,), [])
+    now = time.time()
+    out = []
+    for i in inst:
+        if not isinstance(i, dict):
+            raise BadRequest("'instances' must be a list of objects")
+        no_extra(i, ("group", "access", "type", "start_in", "end_in"))
+        group = arg(i, "group", (str,), required=True)
+        access = arg(i, "access", (str,), "member")
+        kind = arg(i, "type", (str,), "activated")
+        start_in = arg(i, "start_in", (int, float), -60)
+        end_in = arg(i, "end_in", (int, float))
+        if access not in ("member", "owner") or kind not in ("assigned", "activated"):
+            raise BadRequest("'access' must be member|owner and 'type' assigned|activated")
+        iid = str(uuid.uuid4())
+        out.append({"id": iid, "accessId": access, "principalId": u["oid"], "memberType": "direct",
+                    "startDateTime": graph_time(now + start_in),
+                    "endDateTime": graph_time(now + end_in) if end_in is not None else None,
+                    "groupId": group, "assignmentScheduleId": iid, "assignmentType": kind})
+    m.pim[u["upn"].lower()] = out
+    return {"upn": u["upn"], "instances": out}
+
+
+def ctl_access_tokens(m, a):
+    """The access tokens issued so far (tests look for them where they must never be)."""
+    no_extra(a, ())
+    return {"access_tokens": sorted(m.access_tokens)}
+
+
 def ctl_rotate(m, a):
     no_extra(a, ("retire_old",))
     retire = arg(a, "retire_old", (bool,), False)
@@ -941,7 +1095,8 @@ def ctl_rotate(m, a):
 
 
 def ctl_config(m, a):
-    ints = {"device_code_lifetime": 1, "interval": 0, "token_lifetime": 1, "overage_limit": 0}
+    ints = {"device_code_lifetime": 1, "interval": 0, "token_lifetime": 1, "overage_limit": 0,
+            "graph_page_size": 1}
     no_extra(a, list(ints) + ["password_grant", "omit_device_endpoint", "issuer_override"])
     new = dict(m.config)
     for k, lo in ints.items():
@@ -1044,7 +1199,8 @@ CONTROL = {
     "users": ctl_users, "tap": ctl_tap, "tap/expire": ctl_tap_expire,
     "device/pending": ctl_device_pending, "device/approve": ctl_device_approve,
     "device/decline": ctl_device_decline, "device/expire": ctl_device_expire,
-    "mint": ctl_mint, "rotate": ctl_rotate, "config": ctl_config,
+    "mint": ctl_mint, "rotate": ctl_rotate, "config": ctl_config, "pim": ctl_pim,
+    "access_tokens": ctl_access_tokens,
     "latency": ctl_latency, "fail": ctl_fail, "down": ctl_down, "up": ctl_up,
     "stats": ctl_stats, "stats/reset": ctl_stats_reset, "state/dump": ctl_state_dump,
 }

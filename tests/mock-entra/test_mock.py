@@ -319,6 +319,7 @@ def run(m, seen):
     password_tests(m, seen)
     rotation_tests(m, kid0)
     overage_tests(m)
+    graph_tests(m, seen)
     config_tests(m)
     fault_tests(m)
     tool_tests(m)
@@ -593,11 +594,89 @@ def overage_tests(m):
     m.ctl("config", {"overage_limit": 200})
 
 
+GRAPH_CHECK = "/graph/v1.0/me/checkMemberGroups"
+GRAPH_PIM = ("/graph/v1.0/identityGovernance/privilegedAccess/group/assignmentScheduleInstances/"
+             "filterByCurrentUser(on='principal')")
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def graph_tests(m, seen):
+    graph = m.base + "/graph"
+    groups = ["%08x-0000-4000-8000-%012x" % (i, i) for i in range(25)]
+    m.ctl("users", {"upn": "gina@contoso.com", "password": "Gina-pw-1", "groups": groups[:3] + [GROUP]})
+
+    def access_token(scope):
+        st, body = m.token({"grant_type": "password", "client_id": m.client, "username": "gina@contoso.com",
+                            "password": "Gina-pw-1", "scope": scope})
+        seen.append(body.get("access_token", ""))
+        return body.get("access_token")
+
+    def check(tok, ids, auth=None):
+        st, _, body = m.request(GRAPH_CHECK, json.dumps({"groupIds": ids}).encode(), "POST",
+                                {"Content-Type": "application/json",
+                                 "Authorization": auth if auth is not None else "Bearer " + tok})
+        return st, json.loads(body)
+
+    def pim(tok, path=GRAPH_PIM):
+        st, _, body = m.request(path, headers={"Authorization": "Bearer " + tok})
+        return st, json.loads(body)
+
+    user_read = access_token("openid profile %s/User.Read" % graph)
+    st, body = check(user_read, groups[:20])
+    ok(st == 200 and sorted(body.get("value", [])) == sorted(groups[:3]) and
+       body.get("@odata.context", "").endswith("$metadata#Collection(Edm.String)"),
+       "graph checkMemberGroups: the subset the user is in, with @odata.context", body)
+    st, body = check(user_read, groups[:21])
+    ok(st == 400 and body.get("error", {}).get("code") == "Request_BadRequest",
+       "graph checkMemberGroups: more than 20 ids is a 400", body)
+    st, body = check(user_read, groups[:2], auth="Bearer mock-at.forged")
+    ok(st == 401 and body.get("error", {}).get("code") == "InvalidAuthenticationToken",
+       "graph: a token the mock did not issue is a 401", body)
+    st, body = check(user_read, groups[:2], auth="")
+    ok(st == 401, "graph: no token is a 401", body)
+    st, body = check(access_token("openid profile"), groups[:2])
+    ok(st == 401, "graph: a token issued without a Graph scope is a 401 (not for Graph)", body)
+    st, body = pim(user_read)
+    ok(st == 403 and body.get("error", {}).get("code") == "Authorization_RequestDenied",
+       "graph PIM: a token without PrivilegedAssignmentSchedule.Read.AzureADGroup is a 403", body)
+
+    st, body = m.ctl("pim", {"upn": "gina@contoso.com", "instances": [
+        {"group": GROUP, "type": "activated", "start_in": -60, "end_in": 3600},
+        {"group": groups[0], "type": "assigned", "end_in": None},
+        {"group": groups[1], "access": "owner", "end_in": 60}]})
+    ok(st == 200 and len(body.get("instances", [])) == 3, "pim: instances set", body)
+    st, body = m.ctl("pim", {"upn": "gina@contoso.com", "instances": [{"group": GROUP, "type": "eligible"}]})
+    ok(st == 400, "pim: an unknown assignment type is refused", body)
+    m.ctl("pim", {"upn": "gina@contoso.com", "instances": [
+        {"group": GROUP, "type": "activated", "start_in": -60, "end_in": 3600},
+        {"group": groups[0], "type": "assigned", "end_in": None},
+        {"group": groups[1], "access": "owner", "end_in": 60}]})
+    both = access_token("openid profile %s/User.Read %s/PrivilegedAssignmentSchedule.Read.AzureADGroup"
+                        % (graph, graph))
+    m.ctl("config", {"graph_page_size": 2})
+    st, p1 = pim(both)
+    nxt = p1.get("@odata.nextLink", "")
+    ok(st == 200 and len(p1.get("value", [])) == 2 and nxt.startswith(graph + "/v1.0/") and
+       p1.get("@odata.context", "").endswith("privilegedAccessGroupAssignmentScheduleInstance)"),
+       "graph PIM: a page of 2 with @odata.nextLink on Graph", p1)
+    st, p2 = pim(both, nxt[len(m.base):])
+    ok(st == 200 and len(p2.get("value", [])) == 1 and "@odata.nextLink" not in p2,
+       "graph PIM: the last page has no @odata.nextLink", p2)
+    v = p1["value"] + p2["value"]
+    ok([i["accessId"] for i in v] == ["member", "member", "owner"] and
+       [i["assignmentType"] for i in v] == ["activated", "assigned", "activated"] and
+       v[1]["endDateTime"] is None and ISO_Z.match(v[0]["startDateTime"]) and ISO_Z.match(v[0]["endDateTime"]),
+       "graph PIM: accessId, assignmentType, ISO 8601 times with Z, null endDateTime when permanent", v)
+    m.ctl("config", {"graph_page_size": 100})
+    m.ctl("pim", {"upn": "gina@contoso.com", "instances": []})
+
+
 def config_tests(m):
     st, cfg = m.ctl("config", {}, method="POST")
     ok(st == 200 and cfg == {"device_code_lifetime": 900, "interval": 5, "token_lifetime": 3600,
                              "overage_limit": 200, "password_grant": True, "omit_device_endpoint": False,
-                             "issuer_override": None}, "config: {} answers the current configuration", cfg)
+                             "issuer_override": None, "graph_page_size": 100},
+       "config: {} answers the current configuration", cfg)
     st, body = m.ctl("config", {"interval": "5"})
     ok(st == 400, "config: a string where a number is expected is refused", body)
     st, body = m.ctl("config", {"token_lifetime": 0})
@@ -685,11 +764,12 @@ def fault_tests(m):
 
     st, stats = m.ctl("stats")
     r = stats.get("requests", {})
-    ok(r == {"discovery": 5, "keys": 4, "devicecode": 0, "token": 4},
+    ok(r == {"discovery": 5, "keys": 4, "devicecode": 0, "token": 4, "graph_check": 0, "graph_pim": 0},
        "stats count every request per endpoint, failed and dropped ones included", r)
     st, stats = m.ctl("stats/reset", method="POST")
     st, stats = m.ctl("stats")
-    ok(stats.get("requests") == {"discovery": 0, "keys": 0, "devicecode": 0, "token": 0}, "stats/reset zeroes")
+    ok(stats.get("requests") == {"discovery": 0, "keys": 0, "devicecode": 0, "token": 0, "graph_check": 0,
+                                 "graph_pim": 0}, "stats/reset zeroes")
 
 
 def tool_tests(m):

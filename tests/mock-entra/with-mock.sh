@@ -106,6 +106,7 @@ elevated_group = entra-admins
 eligible_groups = $ELIGIBLE_GROUP
 user_map = strip_domain
 allowed_domains = contoso.com
+graph_url = $ET_MOCK_BASE/graph
 EOF
 ) || exit 1
 chmod 0600 "$ET_MOCK_CONFIG" || exit 1

@@ -1410,6 +1410,131 @@ static void test_grants(void)
 	free(tap);
 }
 
+/* Every file under dir (recursively) that contains needle: 0 when none. */
+static int files_containing(const char *dir, const char *needle)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "grep -rlF -- '%s' '%s' 2>/dev/null | grep -q .", needle, dir);
+	return system(cmd) == 0;
+}
+
+/* Group overage and PIM for Groups through Microsoft Graph (the mock's), end to end through
+ * the module: eligibility, refusals with their PAM codes, the grant capped at the PIM
+ * activation's end, and the access token nowhere it must not be. */
+static void test_graph(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	struct et_grant g;
+	char *tap = new_tap("alice@contoso.com", "\"one_time\":false");
+	time_t t0;
+
+	/* discovery and keys are cached: a pass sign-in costs one request to the provider */
+	service("onereq", TAP_ARGS, NULL);
+	(void)sign_in("onereq", "alice", &s, tap, 0, NULL);
+	script_reset(&s);
+	mu_mock_reset();
+	for (int i = 0; i < 3; i++) {
+		r = sign_in("onereq", "alice", &s, tap, 0, NULL);
+		script_reset(&s);
+		if (r.auth != PAM_SUCCESS)
+			tap_diag("sign-in %d: %d", i, r.auth);
+	}
+	ok(mu_mock_stat("token") == 3 && mu_mock_stat("discovery") == 0 && mu_mock_stat("keys") == 0,
+	   "discovery cached: three pass sign-ins cost three requests (token %d, discovery %d, keys %d)",
+	   mu_mock_stat("token"), mu_mock_stat("discovery"), mu_mock_stat("keys"));
+	grantctl("revoke --user alice");
+	mu_ctl("config", "{\"overage_limit\":0}");
+	service("ovg", TAP_ARGS, NULL);
+	mu_mock_reset();
+	r = sign_in("ovg", "alice", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "graph: an overage token whose user is in the eligible group -> PAM_SUCCESS");
+	is_int(mu_mock_stat("graph_check"), 1, "graph: ... after one checkMemberGroups request");
+	script_reset(&s);
+
+	mu_ctlf("users", "{\"upn\":\"alice@contoso.com\",\"groups\":[\"0d5e7a1c-2b3f-4c6d-8e9f-a0b1c2d3e4f5\"]}");
+	r = sign_in("ovg", "alice", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "graph: overage, in none of the eligible groups -> PAM_AUTH_ERR");
+	told(&s, "none of the eligible groups", "graph: ... and told so");
+	script_reset(&s);
+	mu_ctlf("users", "{\"upn\":\"alice@contoso.com\",\"groups\":[\"" ELIGIBLE "\"]}");
+
+	mu_ctl("down", "{\"mode\":\"reset\",\"endpoints\":[\"graph_check\"]}");
+	r = sign_in("ovg", "alice", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "graph: Graph down -> PAM_AUTHINFO_UNAVAIL");
+	script_reset(&s);
+	mu_mock_reset();
+	service("ovgslow", TAP_ARGS " http_timeout=2s", NULL);
+	mu_ctl("latency", "{\"seconds\":10,\"endpoints\":[\"graph_check\"]}");
+	r = sign_in("ovgslow", "alice", &s, tap, 0, NULL);
+	ok(r.auth == PAM_AUTHINFO_UNAVAIL && r.seconds < 4.5,
+	   "graph: Graph slow -> PAM_AUTHINFO_UNAVAIL within http_timeout (2 s; took %.1f s)", r.seconds);
+	script_reset(&s);
+	mu_mock_reset();
+
+	service("ovgdeny", TAP_ARGS " overage=deny", NULL);
+	r = sign_in("ovgdeny", "alice", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "graph: overage = deny refuses an overage token");
+	is_int(mu_mock_stat("graph_check"), 0, "graph: ... without asking Graph");
+	script_reset(&s);
+	mu_ctl("config", "{\"overage_limit\":200}");
+
+	/* PIM for Groups: the grant ends with the activation */
+	service("pim", TAP_ARGS " pim=yes grant", "no_grant=success");
+	mu_ctlf("pim", "{\"upn\":\"alice@contoso.com\",\"instances\":[{\"group\":\"" ELIGIBLE
+		"\",\"type\":\"activated\",\"start_in\":-300,\"end_in\":900}]}");
+	t0 = time(NULL);
+	r = sign_in("pim", "alice", &s, tap, DO_ACCT | DO_SESSION, NULL);
+	is_int(r.auth, PAM_SUCCESS, "pim: an activated membership -> PAM_SUCCESS");
+	ok(grants_of("alice", &g) == 1 && g.expires >= t0 + 899 && g.expires <= t0 + 902 && g.pim_until == g.expires,
+	   "pim: the grant ends when the activation ends (15 minutes, not the default hour), recorded as pim_until");
+	ok(strstr(shown(&s, PAM_TEXT_INFO), "(when the PIM activation ends)") != NULL,
+	   "pim: the person is told the grant ends with the activation");
+	grantctl("revoke --user alice");
+	script_reset(&s);
+
+	mu_ctlf("pim", "{\"upn\":\"alice@contoso.com\",\"instances\":[{\"group\":\"" ELIGIBLE
+		"\",\"type\":\"activated\",\"start_in\":-3600,\"end_in\":-5}]}");
+	r = sign_in("pim", "alice", &s, tap, DO_ACCT, NULL);
+	ok(r.auth == PAM_AUTH_ERR && grants_of("alice", NULL) == 0, "pim: an activation that has ended -> PAM_AUTH_ERR, no grant");
+	told(&s, "PIM", "pim: ... and told why");
+	script_reset(&s);
+
+	mu_ctlf("pim", "{\"upn\":\"alice@contoso.com\",\"instances\":[{\"group\":\"" ELIGIBLE
+		"\",\"type\":\"assigned\",\"end_in\":null}]}");
+	r = sign_in("pim", "alice", &s, tap, DO_ACCT, NULL);
+	ok(r.auth == PAM_AUTH_ERR && grants_of("alice", NULL) == 0, "pim: a permanent assignment with pim_permanent = deny -> PAM_AUTH_ERR");
+	script_reset(&s);
+	service("pimperm", TAP_ARGS " pim=yes pim_permanent=allow grant", "no_grant=success");
+	t0 = time(NULL);
+	r = sign_in("pimperm", "alice", &s, tap, DO_ACCT | DO_SESSION, NULL);
+	ok(r.auth == PAM_SUCCESS && grants_of("alice", &g) == 1 && g.pim_until == 0 && g.expires >= t0 + 3600 - 5,
+	   "pim: a permanent assignment with pim_permanent = allow -> the default duration, no PIM cap");
+	grantctl("revoke --user alice");
+	script_reset(&s);
+	mu_ctl("pim", "{\"upn\":\"alice@contoso.com\",\"instances\":[]}");
+
+	/* the access tokens Graph saw are nowhere on this host */
+	{
+		char *list = mu_mockctl("access_tokens", NULL);
+		json_object *o = list ? json_tokener_parse(list) : NULL, *arr = NULL;
+		size_t n = 0, found = 0;
+		if (o && json_object_object_get_ex(o, "access_tokens", &arr))
+			n = json_object_array_length(arr);
+		for (size_t i = 0; i < n; i++) {
+			const char *t = json_object_get_string(json_object_array_get_idx(arr, i));
+			if (files_containing(state_dir, t + 8) || files_containing(getenv("ET_MOCK_DIR"), t + 8) ||
+			    files_containing("/etc/security", t + 8))
+				found++;
+		}
+		ok(n >= 5 && found == 0, "graph: none of the %zu access tokens is in a state, cache, log or configuration file",
+		   n);
+		json_object_put(o);
+		free(list);
+	}
+	free(tap);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -1430,5 +1555,6 @@ int main(void)
 	test_device_limits();
 	test_grants();
 	test_pending();
+	test_graph();
 	return tap_done();
 }

@@ -153,7 +153,11 @@ static void test_good_file(void)
 		"device_code_max_per_user = 5\n"
 		"device_code_max_per_rhost = 20\n"
 		"device_code_rate_window = 10m\n"
-		"upn_format =\n";
+		"upn_format =\n"
+		"graph_url = https://graph.microsoft.com\n"
+		"overage = graph\n"
+		"pim = no\n"
+		"pim_permanent = deny\n";
 
 	ok(load_text(good_text, &cfg, &err, &path) == 0, "good file loads");
 	is_str(cfg.path, path, "path recorded");
@@ -243,7 +247,11 @@ static void test_every_key_set(void)
 		"device_code_max_per_user = 2\n"
 		"device_code_max_per_rhost = 40\n"
 		"device_code_rate_window = 30m\n"
-		"upn_format = %u@corp.contoso.com\n";
+		"upn_format = %u@corp.contoso.com\n"
+		"graph_url = https://graph.microsoft.us/\n"
+		"overage = deny\n"
+		"pim = yes\n"
+		"pim_permanent = allow\n";
 	static const char expect[] =
 		"tenant_id = contoso.onmicrosoft.com\n"
 		"client_id = app.client_1\n"
@@ -276,7 +284,11 @@ static void test_every_key_set(void)
 		"device_code_max_per_user = 2\n"
 		"device_code_max_per_rhost = 40\n"
 		"device_code_rate_window = 30m\n"
-		"upn_format = %u@corp.contoso.com\n";
+		"upn_format = %u@corp.contoso.com\n"
+		"graph_url = https://graph.microsoft.us\n"
+		"overage = deny\n"
+		"pim = yes\n"
+		"pim_permanent = allow\n";
 	struct et_err err;
 	ok(load_text(text, &cfg, &err, NULL) == 0, "every key set: loads");
 	if (cfg.tenant_id == NULL)
@@ -286,6 +298,8 @@ static void test_every_key_set(void)
 	is_int(cfg.user_map, ET_MAP_FILE, "user_map: file");
 	is_str(cfg.user_map_file, "/etc/security/entra-users", "user_map: file path");
 	ok(cfg.accept_v1_issuer, "accept_v1_issuer true");
+	is_int(cfg.overage, ET_OVERAGE_DENY, "overage: deny");
+	ok(cfg.pim && cfg.pim_permanent, "pim yes, pim_permanent allow");
 	is_int(cfg.clock_skew, 0, "clock_skew 0 allowed");
 	printed = print_to_string(&cfg);
 	is_str(printed, expect, "every key set: printed form (lists joined with \", \", password masked)");

@@ -78,6 +78,21 @@ static void test_create(void)
 	   "create: a too long duration is cut to duration_max");
 	is_int(et_grant_clamp_duration(&cfg, 3600), 3600, "clamp keeps an in-range duration");
 
+	/* a PIM for Groups activation caps the grant at its end, after the clamp */
+	{
+		struct et_grant_request pr = { .user = "bob", .duration = 3600, .method = ET_GRANT_METHOD_DEVICE_CODE,
+					       .pim_until = now + 20 };
+		ok(et_grant_create(&cfg, &pr, now, &g, &err) == 0 && g.expires == now + 20 && g.pim_until == now + 20 &&
+			   et_grant_store_read(&cfg, g.id, &out, &err) == 0 && out.pim_until == now + 20,
+		   "create: a PIM activation that ends first caps the grant (even below duration_min) and is recorded");
+		pr.pim_until = now + 7200;
+		ok(et_grant_create(&cfg, &pr, now, &g, &err) == 0 && g.expires == now + 3600 && g.pim_until == 0,
+		   "create: a PIM activation that ends after the asked duration does not cap it");
+		pr.pim_until = now;
+		ok(et_grant_create(&cfg, &pr, now, &g, &err) < 0 && strcmp(err.reason, "pim_not_active") == 0,
+		   "create: a PIM activation that has ended gives no grant (pim_not_active)");
+	}
+
 	/* bad input */
 	ok(grant("bo:b", 60, &g, &err) < 0 && strcmp(err.reason, "bad_user") == 0, "create: a bad name is bad_user");
 	ok(grant("-rf", 60, &g, &err) < 0 && strcmp(err.reason, "bad_user") == 0,

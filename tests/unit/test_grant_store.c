@@ -66,7 +66,7 @@ static void test_format_roundtrip(void)
 	struct et_err err;
 	char *text = formatted(&g);
 	ok(text != NULL, "a full grant formats");
-	ok(text && strncmp(text, "entra-tap-grant 1\n", 18) == 0, "the file starts with the magic and version 1");
+	ok(text && strncmp(text, "entra-tap-grant 2\n", 18) == 0, "the file starts with the magic and version 2");
 	ok(text && strlen(text) > 4 && strcmp(text + strlen(text) - 4, "end\n") == 0, "the file ends with 'end'");
 	ok(text && et_grant_parse(text, strlen(text), &out, &err) == 0, "it parses back");
 	ok(memcmp(&g, &out, sizeof(g)) == 0 || (strcmp(g.id, out.id) == 0 && strcmp(g.reason, out.reason) == 0 &&
@@ -79,6 +79,38 @@ static void test_format_roundtrip(void)
 	text = formatted(&g);
 	ok(text && et_grant_parse(text, strlen(text), &out, &err) == 0 && out.upn[0] == '\0' && !out.added_membership,
 	   "empty optional fields round-trip");
+}
+
+/* Records written before pim_until existed (version 1) still parse; version 1 cannot carry it. */
+static void test_format_versions(void)
+{
+	struct et_grant g = sample(), out;
+	struct et_err err;
+	char v1[ET_GRANT_FILE_MAX], *text, *p;
+	size_t n;
+
+	g.pim_until = g.expires;
+	text = formatted(&g);
+	ok(text && strstr(text, "\npim_until=") && et_grant_parse(text, strlen(text), &out, &err) == 0 &&
+		   out.pim_until == g.expires,
+	   "a grant capped by PIM round-trips its pim_until");
+	g.pim_until = g.expires - 1;
+	ok(formatted(&g) == NULL, "format: a pim_until other than the expiry is refused");
+
+	g = sample();
+	text = formatted(&g);
+	p = text ? strstr(text, "pim_until=0\n") : NULL;
+	ok(p != NULL, "a grant not capped by PIM records pim_until=0");
+	if (!p)
+		return;
+	n = (size_t)snprintf(v1, sizeof(v1), "entra-tap-grant 1%.*s%s", (int)(p - text - 17), text + 17,
+			     p + strlen("pim_until=0\n"));
+	ok(et_grant_parse(v1, n, &out, &err) == 0 && out.pim_until == 0 && strcmp(out.id, g.id) == 0 &&
+		   out.expires == g.expires,
+	   "a version 1 record (no pim_until) still parses");
+	n = (size_t)snprintf(v1, sizeof(v1), "entra-tap-grant 1%s", text + 17);
+	ok(et_grant_parse(v1, n, &out, &err) < 0 && strcmp(err.reason, "corrupt_grant") == 0,
+	   "a version 1 record with pim_until is corrupt");
 }
 
 static void test_format_rejects(void)
@@ -116,10 +148,18 @@ static void test_parse_rejects(void)
 	ok(et_grant_parse("", 0, &out, &err) < 0 && strcmp(err.reason, "corrupt_grant") == 0 &&
 		   strstr(err.message, "empty"),
 	   "parse: an empty file is corrupt (empty)");
-	is_str(parse_edited_msg("entra-tap-grant 1", "entra-tap-grunt 1", "bad first line"), "corrupt_grant",
+	is_str(parse_edited_msg("entra-tap-grant 2", "entra-tap-grunt 2", "bad first line"), "corrupt_grant",
 	       "parse: a wrong magic is corrupt");
-	is_str(parse_edited_msg("entra-tap-grant 1", "entra-tap-grant 2", "version"), "corrupt_grant",
+	is_str(parse_edited_msg("entra-tap-grant 2", "entra-tap-grant 3", "version"), "corrupt_grant",
 	       "parse: an unknown version is corrupt");
+	is_str(parse_edited_msg("entra-tap-grant 2", "entra-tap-grant 0", "version"), "corrupt_grant",
+	       "parse: version 0 is corrupt");
+	is_str(parse_edited_msg("pim_until=0\n", "", "missing"), "corrupt_grant",
+	       "parse: version 2 without pim_until is corrupt");
+	is_str(parse_edited_msg("pim_until=0\n", "pim_until=12\n", "pim_until"), "corrupt_grant",
+	       "parse: a pim_until other than the expiry is corrupt");
+	is_str(parse_edited_msg("pim_until=0\n", "pim_until=-5\n", "pim_until"), "corrupt_grant",
+	       "parse: a negative pim_until is corrupt");
 	is_str(parse_edited_msg("\nend\n", "\n", "no end line"), "corrupt_grant",
 	       "parse: a missing end line (truncation) is corrupt");
 	is_str(parse_edited_msg("\nend\n", "\nend\nid=x\n", "after its end"), "corrupt_grant",
@@ -397,6 +437,7 @@ static void test_lock(void)
 int main(void)
 {
 	test_format_roundtrip();
+	test_format_versions();
 	test_format_rejects();
 	test_parse_rejects();
 	test_ids_and_text();

@@ -2,6 +2,7 @@
  * by `openssl s_server -WWW` with the mock's own server certificate (so the mock's CA, the
  * configured ca_file, trusts it). Run through test_oidc.sh (with-mock.sh). */
 #include "conf.h"
+#include "fsutil.h"
 #include "http.h"
 #include "mockutil.h"
 #include "oidc.h"
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *mock_base, *mock_tenant;
@@ -250,6 +253,96 @@ static void test_documents(struct mu_docserver *d)
 	et_config_free(&cfg);
 }
 
+/* The discovery cache (et_oidc_discover_cached): one request across sign-ins while fresh, a
+ * stale copy when the provider is down, a refetch when it is old, forgotten or refused. */
+static void test_cache(void)
+{
+	struct et_config cfg;
+	struct et_oidc o = { 0 };
+	struct et_err err = { 0 };
+	char *path;
+	time_t now = time(NULL);
+	int n_ok = 0;
+	struct stat st;
+
+	mu_cfg_load(&cfg);
+	mock_reset();
+	path = strdup(mu_str_of("%s/%s", cfg.jwks_cache_dir, ET_OIDC_CACHE_FILE));
+	unlink(path);
+	mu_ctl("stats/reset", NULL);
+	for (int i = 0; i < 5; i++) {
+		if (et_oidc_discover_cached(&cfg, now + i, &o, &err) == 0 && o.token_endpoint)
+			n_ok++;
+		et_oidc_free(&o);
+	}
+	is_int(n_ok, 5, "cache: five sign-ins have the endpoints");
+	is_int(mu_mock_stat("discovery"), 1, "cache: the discovery document is fetched once across five sign-ins");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_uid == 0,
+	   "cache: discovery.json is root's, mode 0600");
+
+	/* old copy: refreshed */
+	mu_ctl("stats/reset", NULL);
+	ok(et_oidc_discover_cached(&cfg, now + cfg.jwks_cache_ttl + 1, &o, &err) == 0,
+	   "cache: an old copy is refreshed");
+	et_oidc_free(&o);
+	is_int(mu_mock_stat("discovery"), 1, "cache: ... with one request");
+
+	/* provider down: the stale copy serves; fresh copies need nothing */
+	mu_ctl("down", "{\"mode\": \"reset\", \"endpoints\": [\"discovery\"]}");
+	ok(et_oidc_discover_cached(&cfg, now + 10, &o, &err) == 0 && o.token_endpoint,
+	   "cache: with the provider down, a fresh copy is used");
+	et_oidc_free(&o);
+	ok(et_oidc_discover_cached(&cfg, now + 3 * cfg.jwks_cache_ttl, &o, &err) == 0 && o.token_endpoint,
+	   "cache: with the provider down, the stale copy is used");
+	et_oidc_free(&o);
+	mock_reset();
+
+	/* a refused document is never papered over by the stale copy */
+	mu_ctl("config", "{\"issuer_override\": \"https://login.example.com/other-tenant/v2.0\"}");
+	ok(et_oidc_discover_cached(&cfg, now + 3 * cfg.jwks_cache_ttl, &o, &err) < 0 &&
+		   strcmp(err.reason, "bad_issuer") == 0,
+	   "cache: an old copy is not used when the provider answers a document we refuse");
+	mock_reset();
+
+	/* an endpoint failed: the copy is forgotten and fetched again */
+	et_oidc_cache_forget(&cfg);
+	ok(access(path, F_OK) < 0, "cache: forget removes the copy");
+	mu_ctl("stats/reset", NULL);
+	ok(et_oidc_discover_cached(&cfg, now, &o, &err) == 0, "cache: after forget, discovery works");
+	et_oidc_free(&o);
+	is_int(mu_mock_stat("discovery"), 1, "cache: ... fetched again");
+
+	/* a copy for another discovery URL, or a tampered one, is not used */
+	mu_cfg_set(&cfg, "discovery_url",
+		   mu_str_of("%s/%s/v2.0/.well-known/openid-configuration/", mock_base, mock_tenant));
+	mu_ctl("stats/reset", NULL);
+	ok(et_oidc_discover_cached(&cfg, now, &o, &err) == 0, "cache: another discovery_url is fetched");
+	et_oidc_free(&o);
+	is_int(mu_mock_stat("discovery"), 1, "cache: ... not taken from the other URL's copy");
+	{
+		char *text = NULL;
+		size_t len;
+		struct et_err e = { 0 };
+		if (et_file_read(path, 1 << 20, 1, &text, &len, &e) == 0) {
+			/* json-c writes "https:\/\/...": the issuer no longer matches the tenant's */
+			char *p = strstr(text, "\"issuer\":\"https");
+			ok(p != NULL, "cache: the copy names its issuer");
+			if (p)
+				p[10] = 'x';
+			et_file_write_atomic(path, text, len, 0600, &e);
+			free(text);
+		}
+		mu_ctl("stats/reset", NULL);
+		ok(et_oidc_discover_cached(&cfg, now, &o, &err) == 0 && strncmp(o.issuer, "https://", 8) == 0,
+		   "cache: a copy that fails the document checks (its issuer) is fetched again");
+		et_oidc_free(&o);
+		is_int(mu_mock_stat("discovery"), 1, "cache: ... with one request");
+	}
+	unlink(path);
+	free(path);
+	et_config_free(&cfg);
+}
+
 int main(void)
 {
 	struct mu_docserver d = { 0 };
@@ -260,6 +353,7 @@ int main(void)
 		tap_skip_all("needs the mock Entra ID: run through test_oidc.sh");
 
 	test_mock_discovery();
+	test_cache();
 	mu_docserver_start(&d);
 	test_documents(&d);
 	mu_docserver_stop(&d);
