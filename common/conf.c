@@ -793,22 +793,16 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
 }
 
-int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
+/* The lines of buf (len bytes, buf[len] writable), then et_config_finish; messages name
+ * cfg->path. buf is cut up in place. */
+static int parse_text(struct et_config *cfg, char *buf, size_t len, struct et_err *err)
 {
 	bool seen[N_KEYS] = { false };
 	char where[PATH_MAX + 32];
-	char *buf = NULL, *line, *copy;
-	size_t len = 0, lineno = 0;
+	const char *path = cfg->path;
+	char *line;
+	size_t lineno = 0;
 	int ret = -1;
-
-	copy = strdup(path);
-	if (!copy)
-		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
-	free(cfg->path);
-	cfg->path = copy;
-
-	if (et_file_read(path, ET_CONFIG_MAX_BYTES, 1, &buf, &len, err) < 0)
-		return -1;
 
 	line = buf;
 	while (line < buf + len) {
@@ -868,6 +862,49 @@ int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
 	}
 	ret = et_config_finish(cfg, err);
 done:
+	return ret;
+}
+
+static int set_path(struct et_config *cfg, const char *path, struct et_err *err)
+{
+	char *copy = strdup(path);
+	if (!copy)
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+	free(cfg->path);
+	cfg->path = copy;
+	return 0;
+}
+
+int et_config_load(struct et_config *cfg, const char *path, struct et_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (set_path(cfg, path, err) < 0)
+		return -1;
+	if (et_file_read(path, ET_CONFIG_MAX_BYTES, 1, &buf, &len, err) < 0)
+		return -1;
+	ret = parse_text(cfg, buf, len, err);
+	free(buf);
+	return ret;
+}
+
+int et_config_parse(struct et_config *cfg, const char *text, size_t len, const char *name, struct et_err *err)
+{
+	char *buf;
+	int ret;
+
+	if (set_path(cfg, name, err) < 0)
+		return -1;
+	if (len > ET_CONFIG_MAX_BYTES)
+		return et_err_set(err, ET_E_TOO_LARGE, "%s is larger than %d bytes", name, ET_CONFIG_MAX_BYTES);
+	buf = malloc(len + 1);
+	if (!buf)
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	ret = parse_text(cfg, buf, len, err);
 	free(buf);
 	return ret;
 }

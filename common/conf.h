@@ -75,6 +75,9 @@ int et_config_init(struct et_config *cfg);
  * holds "file:line: reason" and the return is -1. Ends with et_config_finish, so the file
  * alone must be complete; module arguments set afterwards need another et_config_finish. */
 int et_config_load(struct et_config *cfg, const char *path, struct et_err *err);
+/* The same from text in memory (len bytes, at most ET_CONFIG_MAX_BYTES, need not end in NUL),
+ * without the file checks; `name` stands for the file in messages and in cfg->path. */
+int et_config_parse(struct et_config *cfg, const char *text, size_t len, const char *name, struct et_err *err);
 /* Set one key (module arguments, tests). `where` prefixes error messages ("file:12"). */
 int et_config_set(struct et_config *cfg, const char *key, const char *value, const char *where,
 		  struct et_err *err);

@@ -23,7 +23,7 @@ static void check(enum et_program prog, int argc, char **argv)
 			abort();
 		return;
 	}
-	if (a.help)
+	if (a.help || a.version)
 		return;
 	if ((unsigned)a.verb >= ET_VERB__COUNT || et_verbs[a.verb].program != prog)
 		abort();

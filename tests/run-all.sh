@@ -4,6 +4,7 @@
 #   - builds from scratch with -Wall -Wextra -Werror in _build/;
 #   - runs `make check` (unit, mock Entra ID, integration tests) and `make distcheck`;
 #   - builds again with ASan + UBSan and runs the in-process tests there (check-sanitizers);
+#   - builds the libFuzzer harnesses with clang and runs each for a short time (fuzz-smoke);
 #   - ends with one line: "N passed, N failed, N skipped".
 # Tests that need root (and, under CI=true, everything) run for real; nothing touches the
 # host's /etc: integration tests use private mount namespaces.
@@ -12,13 +13,14 @@ cd "$(dirname "$0")/.."
 top=$PWD
 
 DEPS=(
-	build-essential autoconf automake libtool pkg-config
+	build-essential autoconf automake libtool pkg-config clang libclang-rt-dev
 	libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev
 	python3 python3-cryptography python3-jwt openssl ca-certificates
 	util-linux passwd procps curl systemd dbus
 	debhelper dpkg-dev devscripts lintian
 	libpamtest0-dev libpam-wrapper pamtester
 	openssh-server openssh-client sudo python3-pexpect iproute2
+	mandoc groff-base bash-completion binutils
 )
 
 log() { printf '==> %s\n' "$*"; }
@@ -75,6 +77,22 @@ if [ "${SKIP_DISTCHECK:-}" != 1 ]; then
 		log "distcheck FAILED"
 		fail=$((fail + 1))
 	fi
+fi
+
+if [ "${SKIP_FUZZ:-}" != 1 ]; then
+	# each harness counts once: PASS or FAIL (crash, leak, sanitizer report, or not built)
+	log "running make fuzz-smoke"
+	make fuzz-smoke >fuzz.log 2>&1
+	fuzz_rc=$?
+	fpass=$(grep -c '^PASS: fuzz_' fuzz.log)
+	ffail=$(grep -c '^FAIL: fuzz_' fuzz.log)
+	grep -E '^(PASS|FAIL): fuzz_' fuzz.log
+	if [ "$fuzz_rc" -ne 0 ]; then
+		log "fuzz-smoke FAILED"
+		grep -vE '^(PASS|FAIL): fuzz_' fuzz.log | tail -30
+		[ "$ffail" -eq 0 ] && ffail=1 # it did not get as far as running the harnesses
+	fi
+	pass=$((pass + fpass)); fail=$((fail + ffail))
 fi
 
 if [ "${SKIP_SANITIZERS:-}" != 1 ]; then
