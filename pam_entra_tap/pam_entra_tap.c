@@ -138,19 +138,27 @@ done:
 	return retval;
 }
 
+/* The session's grant, named in the PAM environment (NULL: none), logged with the event. */
+static const char *session_grant(struct et_pam *m, const char *event)
+{
+	const char *id = pam_getenv(m->pamh, ET_PAM_ENV_GRANT_ID);
+	if (id && !et_grant_id_ok(id))
+		id = NULL;
+	pam_syslog(m->pamh, LOG_INFO, "%s: session %s (service %s, grant %s)", m->user, event, m->service,
+		   id ? id : "-");
+	return id;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct et_pam m;
-	const char *id;
 	int retval;
 
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
 	et_pam_grant_confirm(&m);
-	id = pam_getenv(pamh, ET_PAM_ENV_GRANT_ID);
-	pam_syslog(pamh, LOG_INFO, "%s: session opened (service %s, grant %s)", m.user, m.service,
-		   id && et_grant_id_ok(id) ? id : "-");
+	(void)session_grant(&m, "opened");
 	retval = PAM_SUCCESS;
 done:
 	et_pam_teardown(&m);
@@ -166,10 +174,8 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
 	if (retval != PAM_SUCCESS)
 		goto done;
-	id = pam_getenv(pamh, ET_PAM_ENV_GRANT_ID);
-	pam_syslog(pamh, LOG_INFO, "%s: session closed (service %s, grant %s)", m.user, m.service,
-		   id && et_grant_id_ok(id) ? id : "-");
-	if (m.revoke_on_close && id && et_grant_id_ok(id) && et_pam_revoke_id(&m, id, "session closed") < 0)
+	id = session_grant(&m, "closed");
+	if (m.revoke_on_close && id && et_pam_revoke_id(&m, id, "session closed") < 0)
 		pam_syslog(pamh, LOG_NOTICE, "%s: revoke_on_close: grant %s was not ended here (gone already?)", m.user,
 			   id);
 	retval = PAM_SUCCESS;
