@@ -12,6 +12,8 @@ enum et_audit_event {
 	ET_AUDIT_MEMBER_REMOVED,/* sweep removed a member without a live grant */
 	ET_AUDIT_ERROR,         /* an operational error */
 	ET_AUDIT_BREAKGLASS,    /* break-glass access used */
+	ET_AUDIT_VOUCHER_ACCEPTED, /* a break-glass voucher was accepted and recorded as redeemed */
+	ET_AUDIT_VOUCHER_REFUSED,  /* a break-glass voucher was refused (reason) */
 };
 
 /* Any field may be NULL / 0 (then it is not sent). */
@@ -27,6 +29,8 @@ struct et_audit {
 	const char *error_class; /* a refusal's or error's class: et_class_name() */
 	const char *service;
 	const char *rhost;
+	/* a break-glass voucher: never the voucher itself */
+	const char *voucher_kid, *voucher_jti, *voucher_sub, *voucher_hosts, *voucher_reason;
 };
 
 /* Send one entry: MESSAGE_ID of ev, PRIORITY (LOG_*), MESSAGE (formatted, human), and the

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "identity.h"
+#include "voucher.h"
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -609,6 +610,31 @@ static int check_upn_format(const char *v, char *why)
 	return 0;
 }
 
+/* "ed25519:<base64url of 32 bytes>": a break-glass public key (voucher.h) */
+static int check_breakglass_key(const char *v, char *why)
+{
+	struct et_bg_key k;
+	if (et_bg_key_parse(v, &k) < 0)
+		return why_set(why, "'%.64s' is not a key (ed25519: and the base64url of the 32-byte public key)", v);
+	return 0;
+}
+
+static int parse_breakglass_when(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	if (strcmp(value, "unreachable") == 0)
+		cfg->breakglass_when = ET_BREAKGLASS_UNREACHABLE;
+	else if (strcmp(value, "always") == 0)
+		cfg->breakglass_when = ET_BREAKGLASS_ALWAYS;
+	else
+		return why_set(why, "must be unreachable or always");
+	return PARSE_OK;
+}
+
+static void print_breakglass_when(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %s\n", k->name, cfg->breakglass_when == ET_BREAKGLASS_ALWAYS ? "always" : "unreachable");
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -665,6 +691,10 @@ static const struct et_key keys[] = {
 	COUNT(device_code_max_per_rhost, "20", 1, 10000),
 	DUR(device_code_rate_window, "10m", 10, 86400),
 	STR(upn_format, check_upn_format, NULL, .empty_unsets = true),
+	LIST(breakglass_keys, check_breakglass_key, "a list of ed25519: keys"),
+	{ .name = "breakglass_when", .parse = parse_breakglass_when, .print = print_breakglass_when,
+	  .default_value = "unreachable" },
+	DUR(breakglass_duration_max, "1h", 60, 86400),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

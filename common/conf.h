@@ -15,6 +15,7 @@
 enum et_method { ET_METHOD_TAP = 1u << 0, ET_METHOD_DEVICE_CODE = 1u << 1, ET_METHOD_TOKEN = 1u << 2 };
 enum et_identity_claim { ET_CLAIM_PREFERRED_USERNAME = 0, ET_CLAIM_UPN = 1 };
 enum et_user_map { ET_MAP_STRIP_DOMAIN = 0, ET_MAP_FILE = 1 };
+enum et_breakglass_when { ET_BREAKGLASS_UNREACHABLE = 0, ET_BREAKGLASS_ALWAYS = 1 };
 
 struct et_config {
 	char *path; /* the file this came from, or NULL */
@@ -54,6 +55,12 @@ struct et_config {
 	long device_code_max_per_rhost; /* ... and per remote address */
 	long device_code_rate_window;   /* seconds */
 	char *upn_format;               /* "%u@contoso.com": the Entra name shown for a local user */
+
+	/* Break-glass (voucher.h): keys that sign vouchers, when the method is offered, and the
+	 * longest grant a voucher gives. */
+	struct et_strlist breakglass_keys; /* "ed25519:..." */
+	enum et_breakglass_when breakglass_when;
+	long breakglass_duration_max; /* seconds */
 
 	/* Runtime, not parsed. */
 	struct et_logger log;
