@@ -40,6 +40,12 @@ struct et_pam {
 	char upn[ET_PAM_UPN_MAX + 1]; /* the Entra name for user, "" when none can be derived */
 	struct et_err upn_err;        /* why upn is "": the user map cannot be used (else ET_E_NONE) */
 	char host[256];
+
+	/* break-glass (signin.c): set in this transaction */
+	bool idp_unreachable;    /* a sign-in failed because the identity provider could not be reached */
+	long breakglass_duration; /* an accepted voucher: the grant's length, seconds */
+	char breakglass_reason[ET_GRANT_TEXT_MAX + 1];
+	char breakglass_jti[33], breakglass_kid[17];
 };
 
 /* ---- options.c ---- */

@@ -38,7 +38,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 				      .oid = et_json_get_string(claims, "oid"),
 				      .service = m.service,
 				      .rhost = m.rhost[0] ? m.rhost : NULL };
-		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in with Entra ID (%s)", m.user, method);
+		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in %s (%s)", m.user,
+			       strcmp(method, "breakglass") == 0 ? "with a break-glass voucher" : "with Entra ID", method);
 		pam_syslog(pamh, LOG_INFO, "%s: signed in (%s, oid %s)", m.user, method, a.oid ? a.oid : "-");
 	}
 	if (m.grant)
