@@ -7,7 +7,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/sandbox.sh"
 CTL="$top_builddir/tests/integration/timer_audit_ctl"
-EVENTS="auth_ok auth_denied grant revoke refused member_removed error breakglass"
+EVENTS="auth_ok auth_denied grant revoke refused member_removed error breakglass voucher_accepted voucher_refused"
 
 require_root
 sbx_init || { fail "sandbox set up"; finish; }

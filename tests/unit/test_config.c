@@ -153,7 +153,10 @@ static void test_good_file(void)
 		"device_code_max_per_user = 5\n"
 		"device_code_max_per_rhost = 20\n"
 		"device_code_rate_window = 10m\n"
-		"upn_format =\n";
+		"upn_format =\n"
+		"breakglass_keys =\n"
+		"breakglass_when = unreachable\n"
+		"breakglass_duration_max = 1h\n";
 
 	ok(load_text(good_text, &cfg, &err, &path) == 0, "good file loads");
 	is_str(cfg.path, path, "path recorded");
@@ -243,7 +246,10 @@ static void test_every_key_set(void)
 		"device_code_max_per_user = 2\n"
 		"device_code_max_per_rhost = 40\n"
 		"device_code_rate_window = 30m\n"
-		"upn_format = %u@corp.contoso.com\n";
+		"upn_format = %u@corp.contoso.com\n"
+		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
+		"breakglass_when = always\n"
+		"breakglass_duration_max = 1440m\n";
 	static const char expect[] =
 		"tenant_id = contoso.onmicrosoft.com\n"
 		"client_id = app.client_1\n"
@@ -276,7 +282,10 @@ static void test_every_key_set(void)
 		"device_code_max_per_user = 2\n"
 		"device_code_max_per_rhost = 40\n"
 		"device_code_rate_window = 30m\n"
-		"upn_format = %u@corp.contoso.com\n";
+		"upn_format = %u@corp.contoso.com\n"
+		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas, ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
+		"breakglass_when = always\n"
+		"breakglass_duration_max = 1d\n";
 	struct et_err err;
 	ok(load_text(text, &cfg, &err, NULL) == 0, "every key set: loads");
 	if (cfg.tenant_id == NULL)
