@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,19 +327,40 @@ bool et_host_pattern_match(const char *pattern, const char *name)
 	return *pattern == '\0';
 }
 
+/* The canonical name /etc/hosts gives node: the first name of a line that lists node. */
+static void hosts_file_canonical(const char *node, char *out, size_t size)
+{
+	char line[1024];
+	FILE *f = fopen("/etc/hosts", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *first, *name;
+		line[strcspn(line, "#\n")] = '\0';
+		if (!strtok_r(line, " \t", &save) || !(first = strtok_r(NULL, " \t", &save)))
+			continue;
+		for (name = first; name; name = strtok_r(NULL, " \t", &save))
+			if (strcasecmp(name, node) == 0)
+				break;
+		if (name && strchr(first, '.')) {
+			snprintf(out, size, "%s", first);
+			break;
+		}
+	}
+	fclose(f);
+}
+
 void et_host_names(char *short_name, size_t short_size, char *fqdn, size_t fqdn_size)
 {
 	struct utsname u;
-	struct addrinfo hints = { .ai_flags = AI_CANONNAME, .ai_family = AF_UNSPEC }, *ai = NULL;
 	char node[256] = "";
 	if (uname(&u) == 0)
 		snprintf(node, sizeof(node), "%s", u.nodename);
 	snprintf(fqdn, fqdn_size, "%s", node);
-	/* the resolver is asked for the canonical name; no answer leaves the node name */
-	if (node[0] && getaddrinfo(node, NULL, &hints, &ai) == 0 && ai && ai->ai_canonname)
-		snprintf(fqdn, fqdn_size, "%s", ai->ai_canonname);
-	if (ai)
-		freeaddrinfo(ai);
+	/* no resolver: break-glass is for when the network is down, and a DNS query would
+	 * hang the prompt */
+	if (node[0] && !strchr(node, '.'))
+		hosts_file_canonical(node, fqdn, fqdn_size);
 	snprintf(short_name, short_size, "%.*s", (int)strcspn(node, "."), node);
 }
 

@@ -94,8 +94,9 @@ int et_voucher_verify(const char *text, size_t len, const struct et_voucher_ctx 
 /* A host pattern ('*', '?', case-insensitive) matches name. */
 bool et_host_pattern_match(const char *pattern, const char *name);
 
-/* This host's short and fully qualified names (the fqdn from the resolver's canonical
- * name when it has one, else the node name). */
+/* This host's short and fully qualified names: the node name (uname) up to its first dot,
+ * and the node name itself when it has a dot, else the canonical name /etc/hosts gives it
+ * (else the node name). No DNS query is made. */
 void et_host_names(char *short_name, size_t short_size, char *fqdn, size_t fqdn_size);
 
 /* Mint a voucher (the `entra-tap breakglass issue` command and the tests): sign v's members

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -487,6 +488,18 @@ static void test_patterns(void)
 		   t[i].match ? "matches" : "does not match", t[i].name);
 }
 
+static void test_host_names(void)
+{
+	char s[256], f[256];
+	struct utsname u;
+	uname(&u);
+	et_host_names(s, sizeof(s), f, sizeof(f));
+	ok(strncmp(s, u.nodename, strlen(s)) == 0 && (u.nodename[strlen(s)] == '\0' || u.nodename[strlen(s)] == '.'),
+	   "host names: the short name is the node name up to its first dot (%s)", s);
+	ok(strchr(u.nodename, '.') ? strcmp(f, u.nodename) == 0 : (strcmp(f, u.nodename) == 0 || strchr(f, '.') != NULL),
+	   "host names: the full name is the node name or a dotted name from /etc/hosts (%s)", f);
+}
+
 static void test_records(void)
 {
 	char *dir = tu_tmpdir(), path[4096];
@@ -621,6 +634,7 @@ int main(void)
 	test_refusals();
 	test_patterns();
 	test_qr();
+	test_host_names();
 	test_records();
 	EVP_PKEY_free(key_a);
 	EVP_PKEY_free(key_b);
