@@ -41,13 +41,14 @@ static bool is_b64url(char c)
 /* Three non-empty base64url segments: a compact JWS. A reply that starts like one ("eyJ" is
  * base64url of '{"') but is not complete, or that is exactly as long as sudo lets a reply
  * be, was cut by the conversation. */
-static enum reply_kind classify(const char *reply)
+static enum reply_kind classify(const char *reply, bool vouchers)
 {
 	size_t len = strlen(reply), dots = 0, seg = 0;
 	bool shape = true;
 	if (len == 0)
 		return REPLY_EMPTY;
-	if (strncmp(reply, ET_VOUCHER_PREFIX, strlen(ET_VOUCHER_PREFIX)) == 0)
+	/* a break-glass voucher, where keys are listed (elsewhere such a reply is what it always was) */
+	if (vouchers && strncmp(reply, ET_VOUCHER_PREFIX, strlen(ET_VOUCHER_PREFIX)) == 0)
 		return REPLY_VOUCHER;
 	for (const char *p = reply; *p; p++) {
 		if (*p == '.') {
@@ -455,16 +456,12 @@ done:
 	return retval;
 }
 
-/* A voucher typed at the first prompt. Under breakglass_when = unreachable it counts only
+/* A voucher typed at the first prompt (break-glass keys are listed). Under breakglass_when = unreachable it counts only
  * when the identity provider cannot be reached in this transaction: asked now if no sign-in
  * has tried it yet. */
 static int voucher_at_prompt(struct et_pam *m, const char *text, json_object **ret_claims)
 {
 	struct et_err err;
-	if (m->cfg.breakglass_keys.n == 0) {
-		et_err_set(&err, ET_E_VOUCHER_NOT_OFFERED, "break-glass is not configured on this host");
-		return voucher_refused(m, NULL, &err);
-	}
 	if (m->cfg.breakglass_when == ET_BREAKGLASS_UNREACHABLE && !m->idp_unreachable) {
 		struct et_oidc oidc = { 0 };
 		struct et_err derr;
@@ -574,7 +571,7 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 			return PAM_BUF_ERR;
 	}
 
-	switch (classify(reply)) {
+	switch (classify(reply, m->cfg.breakglass_keys.n > 0)) {
 	case REPLY_VOUCHER:
 		*ret_method = "breakglass";
 		retval = voucher_at_prompt(m, reply, ret_claims);
