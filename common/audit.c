@@ -4,11 +4,13 @@
  *   MESSAGE           one human line
  *   SYSLOG_IDENTIFIER entra-tap
  *   ENTRA_TAP_EVENT   auth_ok, auth_denied, grant, revoke, refused, member_removed, error,
- *                     breakglass (stable names for filters that do not know the ids)
+ *                     breakglass, voucher_accepted, voucher_refused (stable names for filters that do not know the ids)
  *   ENTRA_TAP_GRANT_ID, _USER, _GROUP, _METHOD, _UPN, _OID, _REASON, _SERVICE, _RHOST
  *   ENTRA_TAP_ERROR_CLASS   a refusal's or error's class (reasons.h): denied, unavailable, ...
  *   ENTRA_TAP_EXPIRES       the expiry as ISO 8601 UTC, "2025-01-31T12:00:00Z"
  *   ENTRA_TAP_EXPIRES_UNIX  the same instant in seconds since the epoch
+ *   ENTRA_TAP_VOUCHER_KID, _JTI, _SUB, _HOSTS, _REASON   a break-glass voucher's key id, id,
+ *                     user, host patterns (comma-separated) and reason; never the voucher
  * Only the fields a caller sets are sent. Values come partly from outside (a reason typed by
  * a person, a name from a token), so each is made one printable line by et_text_sanitize
  * (text.h): control characters (C0, DEL, C1), bidirectional marks and line separators become
@@ -30,7 +32,7 @@
 #define ET_AUDIT_VALUE_MAX 256
 #define ET_AUDIT_REASON_MAX 512
 #define ET_AUDIT_MESSAGE_MAX 1024
-#define ET_AUDIT_MAX_FIELDS 24
+#define ET_AUDIT_MAX_FIELDS 32
 #define ET_AUDIT_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 struct event_info {
@@ -47,6 +49,8 @@ static const struct event_info events[] = {
 	[ET_AUDIT_MEMBER_REMOVED] = { "184d09751b3d488fb8c63dde01589231", "member_removed" },
 	[ET_AUDIT_ERROR] = { "07e08807229d4d98a9b07a48b10aa05c", "error" },
 	[ET_AUDIT_BREAKGLASS] = { "cb49758aceb949eda10e9bcf91885058", "breakglass" },
+	[ET_AUDIT_VOUCHER_ACCEPTED] = { "c0f27d581ec74309a90293f728bc6bf0", "voucher_accepted" },
+	[ET_AUDIT_VOUCHER_REFUSED] = { "625797ee7d6b4422ae1b0c526b12eda5", "voucher_refused" },
 };
 
 #define N_EVENTS (sizeof(events) / sizeof(events[0]))
@@ -61,7 +65,7 @@ const char *et_audit_message_id(enum et_audit_event ev)
 struct fields {
 	struct iovec iov[ET_AUDIT_MAX_FIELDS];
 	size_t n;
-	char arena[ET_AUDIT_MESSAGE_MAX + ET_AUDIT_REASON_MAX + 20 * (ET_AUDIT_VALUE_MAX + 32)];
+	char arena[ET_AUDIT_MESSAGE_MAX + 3 * ET_AUDIT_REASON_MAX + ET_AUDIT_MAX_FIELDS * (ET_AUDIT_VALUE_MAX + 32)];
 	size_t used;
 };
 
@@ -147,6 +151,11 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 			if (gmtime_r(&a->pim_end, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
 				field_add(&f, "ENTRA_TAP_PIM_END", iso, ET_AUDIT_VALUE_MAX);
 		}
+		field_add(&f, "ENTRA_TAP_VOUCHER_KID", a->voucher_kid, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_VOUCHER_JTI", a->voucher_jti, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_VOUCHER_SUB", a->voucher_sub, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_VOUCHER_HOSTS", a->voucher_hosts, ET_AUDIT_REASON_MAX);
+		field_add(&f, "ENTRA_TAP_VOUCHER_REASON", a->voucher_reason, ET_AUDIT_REASON_MAX);
 	}
 
 	r = sd_journal_sendv(f.iov, (int)f.n);

@@ -12,6 +12,8 @@ enum et_audit_event {
 	ET_AUDIT_MEMBER_REMOVED,/* sweep removed a member without a live grant */
 	ET_AUDIT_ERROR,         /* an operational error */
 	ET_AUDIT_BREAKGLASS,    /* break-glass access used */
+	ET_AUDIT_VOUCHER_ACCEPTED, /* a break-glass voucher was accepted and recorded as redeemed */
+	ET_AUDIT_VOUCHER_REFUSED,  /* a break-glass voucher was refused (reason) */
 };
 
 /* Any field may be NULL / 0 (then it is not sent). */
@@ -31,6 +33,8 @@ struct et_audit {
 	long graph_checked, graph_matched; /* eligible groups sent to checkMemberGroups / matched (0: not asked) */
 	const char *pim_assignment;        /* the PIM instance's assignmentType: assigned / activated */
 	time_t pim_end;                    /* its endDateTime; 0: none (or permanent) */
+	/* a break-glass voucher: never the voucher itself */
+	const char *voucher_kid, *voucher_jti, *voucher_sub, *voucher_hosts, *voucher_reason;
 };
 
 /* Send one entry: MESSAGE_ID of ev, PRIORITY (LOG_*), MESSAGE (formatted, human), and the

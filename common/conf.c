@@ -10,6 +10,8 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "identity.h"
+#include "b64url.h"
+#include "voucher.h"
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -647,6 +649,38 @@ static void print_allow_deny(const struct et_key *k, const struct et_config *cfg
 	fprintf(out, "%s = %s\n", k->name, *CFIELD(cfg, k, bool) ? "allow" : "deny");
 }
 
+/* "ed25519:<base64url of 32 bytes>": a break-glass public key (voucher.h) */
+/* Only the key's shape: the configuration does no cryptography, so that the programs that
+ * read it (the setuid helper above all) need no crypto library; voucher.c checks the key
+ * itself when a voucher is redeemed. */
+static int check_breakglass_key(const char *v, char *why)
+{
+	size_t plen = strlen(ET_BG_KEY_PREFIX), len = 0;
+	unsigned char *raw = NULL;
+	bool ok = strncmp(v, ET_BG_KEY_PREFIX, plen) == 0 &&
+		  et_b64url_decode(v + plen, strlen(v + plen), &raw, &len) == 0 && len == ET_BG_RAW_KEY;
+	free(raw);
+	if (!ok)
+		return why_set(why, "'%.64s' is not a key (ed25519: and the base64url of the 32-byte public key)", v);
+	return 0;
+}
+
+static int parse_breakglass_when(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	if (strcmp(value, "unreachable") == 0)
+		cfg->breakglass_when = ET_BREAKGLASS_UNREACHABLE;
+	else if (strcmp(value, "always") == 0)
+		cfg->breakglass_when = ET_BREAKGLASS_ALWAYS;
+	else
+		return why_set(why, "must be unreachable or always");
+	return PARSE_OK;
+}
+
+static void print_breakglass_when(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %s\n", k->name, cfg->breakglass_when == ET_BREAKGLASS_ALWAYS ? "always" : "unreachable");
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -709,6 +743,10 @@ static const struct et_key keys[] = {
 	{ .name = "pim", .parse = parse_bool, .print = print_bool, .offset = OFF(pim), .default_value = "no" },
 	{ .name = "pim_permanent", .parse = parse_allow_deny, .print = print_allow_deny, .offset = OFF(pim_permanent),
 	  .default_value = "deny" },
+	LIST(breakglass_keys, check_breakglass_key, "a list of ed25519: keys"),
+	{ .name = "breakglass_when", .parse = parse_breakglass_when, .print = print_breakglass_when,
+	  .default_value = "unreachable" },
+	DUR(breakglass_duration_max, "1h", 60, 86400),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -17,6 +17,7 @@ enum et_identity_claim { ET_CLAIM_PREFERRED_USERNAME = 0, ET_CLAIM_UPN = 1 };
 enum et_user_map { ET_MAP_STRIP_DOMAIN = 0, ET_MAP_FILE = 1 };
 enum et_overage { ET_OVERAGE_GRAPH = 0, ET_OVERAGE_DENY = 1 };
 #define ET_DEFAULT_GRAPH_URL "https://graph.microsoft.com"
+enum et_breakglass_when { ET_BREAKGLASS_UNREACHABLE = 0, ET_BREAKGLASS_ALWAYS = 1 };
 
 struct et_config {
 	char *path; /* the file this came from, or NULL */
@@ -62,6 +63,11 @@ struct et_config {
 	enum et_overage overage;  /* a token in group overage: ask Graph, or deny */
 	bool pim;                 /* eligible only with a current PIM for Groups instance */
 	bool pim_permanent;       /* a PIM instance without endDateTime counts (allow) */
+	/* Break-glass (voucher.h): keys that sign vouchers, when the method is offered, and the
+	 * longest grant a voucher gives. */
+	struct et_strlist breakglass_keys; /* "ed25519:..." */
+	enum et_breakglass_when breakglass_when;
+	long breakglass_duration_max; /* seconds */
 
 	/* Runtime, not parsed. */
 	struct et_logger log;

@@ -145,6 +145,16 @@ enum et_class {
 	X(UNKNOWN_KID,           "unknown_kid",           DENIED) \
 	X(UNMAPPED,              "unmapped",              DENIED) \
 	X(UNSAFE_FILE,           "unsafe_file",           CONFIG) \
+	X(VOUCHER_BAD_SIGNATURE, "voucher_bad_signature", DENIED) \
+	X(VOUCHER_EXPIRED,       "voucher_expired",       DENIED) \
+	X(VOUCHER_MALFORMED,     "voucher_malformed",     DENIED) \
+	X(VOUCHER_NOT_OFFERED,   "voucher_not_offered",   DENIED) \
+	X(VOUCHER_NOT_YET_VALID, "voucher_not_yet_valid", DENIED) \
+	X(VOUCHER_REPLAYED,      "voucher_replayed",      DENIED) \
+	X(VOUCHER_TOO_LONG,      "voucher_too_long",      DENIED) \
+	X(VOUCHER_UNKNOWN_KEY,   "voucher_unknown_key",   DENIED) \
+	X(VOUCHER_WRONG_HOST,    "voucher_wrong_host",    DENIED) \
+	X(VOUCHER_WRONG_USER,    "voucher_wrong_user",    DENIED) \
 	X(WRITE_FAILED,          "write_failed",          INTERNAL) \
 	X(WRONG_USER,            "wrong_user",            DENIED) \
 	X(ZIP,                   "zip",                   DENIED)

@@ -22,6 +22,7 @@ max_len() {
 	config) echo 8192 ;;
 	grant) echo 4200 ;;
 	group) echo 4096 ;;
+	voucher) echo 2100 ;;
 	*) echo 4096 ;;
 	esac
 }

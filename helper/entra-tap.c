@@ -18,6 +18,7 @@
 #include "jws.h"
 #include "oidc.h"
 #include "verify.h"
+#include "breakglass_cli.h"
 
 #define EXIT_REJECTED 1
 #define EXIT_USAGE 2
@@ -38,6 +39,7 @@ static const char usage_main[] =
 	"  verify-token     judge one token read on standard input, print a JSON verdict\n"
 	"  reset-identity   forget the Entra object id pinned to a local user\n"
 	"  doctor           check the wiring around the configuration (PAM, sudo, sshd, timers)\n"
+	"  breakglass       keygen, issue and verify break-glass vouchers (entra-tap breakglass --help)\n"
 	"  grant, revoke, list, sweep\n"
 	"                   grants (root): run " ET_GRANTCTL_NAME ", see entra-tap-grantctl(8)\n"
 	"\n"
@@ -288,20 +290,25 @@ static int cmd_reset_identity(const struct cli *cli, const char *user)
 	return rc;
 }
 
+/* breakglass takes its own words and options (breakglass_cli.c prints its help) */
+static const char usage_breakglass[] = "Usage: entra-tap breakglass keygen|issue|verify ... (see entra-tap breakglass --help)\n";
+
 /* The commands: one row each; a name not in the table is an error, never a default. */
-enum cmd_args { ARGS_NONE, ARGS_USER };
+enum cmd_args { ARGS_NONE, ARGS_USER, ARGS_SUBCOMMAND };
 static const struct command {
 	const char *name;
 	const char *help;
 	enum cmd_args args;
 	bool at; /* takes --at */
 	int (*run)(const struct cli *cli, const char *arg);
+	int (*run_sub)(int argc, char **argv); /* ARGS_SUBCOMMAND: its own words and options */
 } commands[] = {
-	{ "check-config", usage_check, ARGS_NONE, false, cmd_check_config },
-	{ "discover", usage_discover, ARGS_NONE, false, cmd_discover },
-	{ "verify-token", usage_verify, ARGS_NONE, true, cmd_verify_token },
-	{ "reset-identity", usage_reset, ARGS_USER, false, cmd_reset_identity },
-	{ "doctor", usage_doctor, ARGS_NONE, false, cmd_doctor },
+	{ "check-config", usage_check, ARGS_NONE, false, cmd_check_config, NULL },
+	{ "discover", usage_discover, ARGS_NONE, false, cmd_discover, NULL },
+	{ "verify-token", usage_verify, ARGS_NONE, true, cmd_verify_token, NULL },
+	{ "reset-identity", usage_reset, ARGS_USER, false, cmd_reset_identity, NULL },
+	{ "breakglass", usage_breakglass, ARGS_SUBCOMMAND, false, NULL, et_cli_breakglass },
+	{ "doctor", usage_doctor, ARGS_NONE, false, cmd_doctor, NULL },
 };
 
 /* An administrator's grant verb: entra-tap-grantctl does it, with the same arguments (it
@@ -360,6 +367,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (cmd->args == ARGS_SUBCOMMAND)
+		return cmd->run_sub(argc - 1, argv + 1);
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "+c:dh", opts, NULL)) != -1) {
 		switch (c) {

@@ -29,6 +29,8 @@
 #include "grant_store.h"
 #include "json_strict.h"
 #include "fsutil.h"
+#include "audit.h"
+#include "wall.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -121,6 +123,32 @@ static int make_grant(struct et_pam *m, const struct et_cmd_grant_args *a, enum 
 	return 0;
 }
 
+/* A break-glass grant started: every terminal on the host is told, and the journal. */
+static void breakglass_announce(struct et_pam *m, const struct et_grant *g, const char *until)
+{
+	char line[512];
+	unsigned sent = 0;
+	struct et_err err;
+	struct et_audit a = { .grant_id = g->id,
+			      .user = m->user,
+			      .group = g->group,
+			      .expires = g->expires,
+			      .method = "breakglass",
+			      .reason = g->reason,
+			      .service = m->service,
+			      .rhost = m->rhost[0] ? m->rhost : NULL,
+			      .voucher_kid = m->breakglass_kid,
+			      .voucher_jti = m->breakglass_jti };
+	snprintf(line, sizeof(line), "BREAK-GLASS on %s: %s is in group %s until %s (voucher %s, key %s, grant %s)",
+		 m->host, m->user, g->group, until, m->breakglass_jti, m->breakglass_kid, g->id);
+	if (et_wall(NULL, line, &sent, &err) < 0)
+		pam_syslog(m->pamh, LOG_WARNING, "%s: break-glass: terminals not told: %s", m->user, err.message);
+	(void)et_audit(ET_AUDIT_BREAKGLASS, LOG_ALERT, &a, "break-glass grant %s: %s in group %s until %s (voucher %s)",
+		       g->id, m->user, g->group, until, m->breakglass_jti);
+	pam_syslog(m->pamh, LOG_ALERT, "%s: break-glass grant %s until %s; %u terminal(s) told", m->user, g->id, until,
+		   sent);
+}
+
 /* Take back a grant this transaction just made (it could not be guarded or remembered). */
 static void undo_grant(const char *id)
 {
@@ -152,6 +180,13 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 			duration = dur_buf;
 		}
 		reason = pam_getenv(m->pamh, ET_PAM_ENV_REASON);
+	}
+	/* a break-glass voucher brings its own length (already capped by breakglass_duration_max)
+	 * and reason, whatever the service */
+	if (gm == ET_GRANT_METHOD_BREAKGLASS && m->breakglass_duration > 0) {
+		snprintf(dur_buf, sizeof(dur_buf), "%ld", m->breakglass_duration);
+		duration = dur_buf;
+		reason = m->breakglass_reason;
 	}
 	if (!reason || !*reason) {
 		snprintf(reason_buf, sizeof(reason_buf), "sign-in via %s", m->service[0] ? m->service : "PAM");
@@ -217,6 +252,8 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 		pam_syslog(m->pamh, LOG_WARNING, "%s: cannot put the grant id into the PAM environment", m->user);
 	local_time(g.expires, until, sizeof(until));
 	pam_syslog(m->pamh, LOG_INFO, "%s: grant %s: group %s until %lld", m->user, g.id, g.group, (long long)g.expires);
+	if (gm == ET_GRANT_METHOD_BREAKGLASS)
+		breakglass_announce(m, &g, until);
 	/* shown even under PAM_SILENT: the person asked for exactly this */
 	(void)pam_prompt(m->pamh, PAM_TEXT_INFO, NULL, "%s is now in group %s until %s%s (grant %s).", m->user,
 			 g.group, until, g.pim_until ? " (when the PIM activation ends)" : "", g.id);

@@ -46,6 +46,11 @@ struct et_pam {
 	bool pim_found;                    /* pim = yes: the instance that allowed the sign-in */
 	bool pim_activated;                /* its assignmentType: activated (else assigned) */
 	time_t pim_until;                  /* its endDateTime; 0: permanent (allowed) */
+	/* break-glass (signin.c): set in this transaction */
+	bool idp_unreachable;    /* a sign-in failed because the identity provider could not be reached */
+	long breakglass_duration; /* an accepted voucher: the grant's length, seconds */
+	char breakglass_reason[ET_GRANT_TEXT_MAX + 1];
+	char breakglass_jti[33], breakglass_kid[17];
 };
 
 /* ---- options.c ---- */

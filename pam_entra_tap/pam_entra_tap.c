@@ -42,7 +42,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 				      .graph_matched = m.graph_matched,
 				      .pim_assignment = m.pim_found ? (m.pim_activated ? "activated" : "assigned") : NULL,
 				      .pim_end = m.pim_until };
-		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in with Entra ID (%s)", m.user, method);
+		(void)et_audit(ET_AUDIT_AUTH_OK, LOG_INFO, &a, "%s signed in %s (%s)", m.user,
+			       strcmp(method, "breakglass") == 0 ? "with a break-glass voucher" : "with Entra ID", method);
 		pam_syslog(pamh, LOG_INFO, "%s: signed in (%s, oid %s)", m.user, method, a.oid ? a.oid : "-");
 	}
 	if (m.grant)

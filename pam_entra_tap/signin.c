@@ -21,7 +21,9 @@
 #include "jwks_cache.h"
 #include "oauth.h"
 #include "oidc.h"
+#include "text.h"
 #include "verify.h"
+#include "voucher.h"
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@
 #include <syslog.h>
 #include <security/pam_ext.h>
 
-enum reply_kind { REPLY_EMPTY, REPLY_TOKEN, REPLY_TRUNCATED, REPLY_PASS };
+enum reply_kind { REPLY_EMPTY, REPLY_TOKEN, REPLY_TRUNCATED, REPLY_PASS, REPLY_VOUCHER };
 
 static bool is_b64url(char c)
 {
@@ -40,12 +42,15 @@ static bool is_b64url(char c)
 /* Three non-empty base64url segments: a compact JWS. A reply that starts like one ("eyJ" is
  * base64url of '{"') but is not complete, or that is exactly as long as sudo lets a reply
  * be, was cut by the conversation. */
-static enum reply_kind classify(const char *reply)
+static enum reply_kind classify(const char *reply, bool vouchers)
 {
 	size_t len = strlen(reply), dots = 0, seg = 0;
 	bool shape = true;
 	if (len == 0)
 		return REPLY_EMPTY;
+	/* a break-glass voucher, where keys are listed (elsewhere such a reply is what it always was) */
+	if (vouchers && strncmp(reply, ET_VOUCHER_PREFIX, strlen(ET_VOUCHER_PREFIX)) == 0)
+		return REPLY_VOUCHER;
 	for (const char *p = reply; *p; p++) {
 		if (*p == '.') {
 			if (seg == 0)
@@ -116,6 +121,8 @@ static int fail_with(struct et_pam *m, const char *method, const struct et_err *
 {
 	enum et_class cls = et_err_class(err);
 	int code = et_pam_code(cls);
+	if (cls == ET_CLASS_UNAVAILABLE)
+		m->idp_unreachable = true;
 	pam_syslog(m->pamh, cls == ET_CLASS_DENIED ? LOG_NOTICE : LOG_ERR, "%s: %s: %s (%s)", log_user(m), method,
 		   err->message, err->reason);
 	if (cls == ET_CLASS_DENIED)
@@ -440,6 +447,157 @@ count:
 	return retval;
 }
 
+/* ---- break-glass ---- */
+
+static void audit_voucher(struct et_pam *m, bool accepted, const struct et_voucher *v, enum et_reason code,
+			  const char *message)
+{
+	char *hosts = v && v->hosts.n ? et_voucher_hosts_joined(v) : NULL;
+	struct et_audit a = { .user = log_user(m),
+			      .method = "breakglass",
+			      .reason = accepted ? v->reason : et_reason_name(code),
+			      .error_class = accepted ? NULL : et_class_name(et_reason_class(code)),
+			      .service = m->service,
+			      .rhost = m->rhost[0] ? m->rhost : NULL,
+			      .voucher_kid = v && v->kid[0] ? v->kid : NULL,
+			      .voucher_jti = v && v->jti[0] ? v->jti : NULL,
+			      .voucher_sub = v && v->sub[0] ? v->sub : NULL,
+			      .voucher_hosts = hosts,
+			      .voucher_reason = v && v->jti[0] ? v->reason : NULL };
+	if (accepted)
+		(void)et_audit(ET_AUDIT_VOUCHER_ACCEPTED, LOG_ALERT, &a,
+			       "break-glass voucher %s (key %s) accepted for %s on %s", v->jti, v->kid, m->user, m->host);
+	else
+		(void)et_audit(ET_AUDIT_VOUCHER_REFUSED, LOG_ALERT, &a, "break-glass voucher%s%s refused for %s on %s: %s",
+			       v && v->jti[0] ? " " : "", v && v->jti[0] ? v->jti : "", log_user(m), m->host, message);
+	free(hosts);
+}
+
+/* The refusal of a voucher: told to the person, logged, audited at LOG_ALERT. */
+static int voucher_refused(struct et_pam *m, const struct et_voucher *v, const struct et_err *err)
+{
+	pam_syslog(m->pamh, LOG_ALERT, "%s: break-glass voucher refused (%s): %s", log_user(m), err->reason,
+		   err->message);
+	if (err->code == ET_E_RATE_LIMITED)
+		et_pam_error(m, "%s", err->message);
+	else
+		et_pam_error(m, "Break-glass voucher refused: %s.", err->message);
+	audit_voucher(m, false, v, err->code, err->message);
+	return err->code == ET_E_RATE_LIMITED ? PAM_MAXTRIES : m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;
+}
+
+/* Redeem a voucher: the rate limits, the verdict (voucher.h), then the redemption record,
+ * written and fsync'd before anything is granted: a crash after it leaves the voucher used. */
+static int method_breakglass(struct et_pam *m, const char *text, json_object **ret_claims)
+{
+	struct et_voucher v = { 0 };
+	struct et_voucher_ctx ctx = { 0 };
+	struct et_err err;
+	char host_short[256], host_fqdn[256];
+	time_t now = time(NULL);
+	unsigned swept = 0;
+	int retval;
+
+	if (et_rate_take(&m->cfg, m->user_known ? m->user : NULL, m->rhost, now, &err) < 0) {
+		if (err.code != ET_E_RATE_LIMITED)
+			return fail_with(m, "breakglass", &err, "Break-glass is unavailable");
+		return voucher_refused(m, NULL, &err);
+	}
+	et_host_names(host_short, sizeof(host_short), host_fqdn, sizeof(host_fqdn));
+	ctx.keys = &m->cfg.breakglass_keys;
+	ctx.user = m->user;
+	ctx.host_short = host_short;
+	ctx.host_fqdn = host_fqdn;
+	ctx.now = now;
+	ctx.skew = m->cfg.clock_skew;
+	if (et_voucher_verify(text, strlen(text), &ctx, &v, &err) < 0) {
+		retval = voucher_refused(m, &v, &err);
+		goto done;
+	}
+	if (!m->user_known) {
+		et_err_set(&err, ET_E_VOUCHER_WRONG_USER, "there is no local user %s", log_user(m));
+		retval = voucher_refused(m, &v, &err);
+		goto done;
+	}
+	if (et_voucher_records_sweep(&m->cfg, now, &swept, &err) < 0)
+		pam_syslog(m->pamh, LOG_WARNING, "break-glass records not swept: %s", err.message);
+	if (et_voucher_record(&m->cfg, &v, now, &err) < 0) {
+		if (err.code == ET_E_VOUCHER_REPLAYED)
+			retval = voucher_refused(m, &v, &err);
+		else
+			retval = fail_with(m, "breakglass", &err, "Break-glass is unavailable");
+		goto done;
+	}
+	*ret_claims = json_object_new_object();
+	if (!*ret_claims) {
+		retval = PAM_BUF_ERR;
+		goto done;
+	}
+	m->breakglass_duration = v.dur < m->cfg.breakglass_duration_max ? (long)v.dur : m->cfg.breakglass_duration_max;
+	{
+		/* the grant's reason: the voucher's, after its ids, cut to fit without splitting a character */
+		int n = snprintf(m->breakglass_reason, sizeof(m->breakglass_reason), "break-glass %s (key %s): ", v.jti,
+				 v.kid);
+		if (n > 0 && (size_t)n < sizeof(m->breakglass_reason))
+			et_text_sanitize(v.reason, m->breakglass_reason + n, sizeof(m->breakglass_reason) - (size_t)n);
+	}
+	snprintf(m->breakglass_jti, sizeof(m->breakglass_jti), "%s", v.jti);
+	snprintf(m->breakglass_kid, sizeof(m->breakglass_kid), "%s", v.kid);
+	pam_syslog(m->pamh, LOG_ALERT, "%s: break-glass voucher %s (key %s) accepted and recorded", m->user, v.jti,
+		   v.kid);
+	audit_voucher(m, true, &v, ET_E_NONE, NULL);
+	retval = PAM_SUCCESS;
+done:
+	et_voucher_free(&v);
+	return retval;
+}
+
+/* A voucher typed at the first prompt (break-glass keys are listed). Under breakglass_when = unreachable it counts only
+ * when the identity provider cannot be reached in this transaction: asked now if no sign-in
+ * has tried it yet. */
+static int voucher_at_prompt(struct et_pam *m, const char *text, json_object **ret_claims)
+{
+	struct et_err err;
+	if (m->cfg.breakglass_when == ET_BREAKGLASS_UNREACHABLE && !m->idp_unreachable) {
+		struct et_oidc oidc = { 0 };
+		struct et_err derr;
+		if (et_oidc_discover(&m->cfg, &oidc, &derr) < 0 && et_err_class(&derr) == ET_CLASS_UNAVAILABLE)
+			m->idp_unreachable = true;
+		et_oidc_free(&oidc);
+		if (!m->idp_unreachable) {
+			et_err_set(&err, ET_E_VOUCHER_NOT_OFFERED,
+				   "Entra ID can be reached, so break-glass is not offered; sign in with Entra ID");
+			return voucher_refused(m, NULL, &err);
+		}
+	}
+	return method_breakglass(m, text, ret_claims);
+}
+
+/* After a sign-in that failed because Entra ID could not be reached: offer a voucher. */
+static bool breakglass_fallback(const struct et_pam *m)
+{
+	return m->cfg.breakglass_keys.n > 0 && m->idp_unreachable;
+}
+
+static int ask_voucher(struct et_pam *m, int failed, json_object **ret_claims, const char **ret_method)
+{
+	char *reply = NULL;
+	int retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply,
+				"Entra ID cannot be reached from %s. Paste a break-glass voucher for %s "
+				"(Enter to give up): ",
+				m->host, display_name(m));
+	if (retval != PAM_SUCCESS)
+		return failed;
+	if (!reply[0]) {
+		et_pam_reply_free(reply);
+		return failed;
+	}
+	*ret_method = "breakglass";
+	retval = method_breakglass(m, reply, ret_claims);
+	et_pam_reply_free(reply);
+	return retval;
+}
+
 static bool prior_publickey(struct et_pam *m)
 {
 	const char *info = pam_getenv(m->pamh, "SSH_AUTH_INFO_0");
@@ -460,7 +618,9 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 	bool offer_tap = (methods & ET_METHOD_TAP) && m->cfg.tap_password_grant;
 	bool offer_code = methods & ET_METHOD_DEVICE_CODE;
 	bool offer_token = methods & ET_METHOD_TOKEN;
+	bool offer_voucher = m->cfg.breakglass_keys.n > 0 && m->cfg.breakglass_when == ET_BREAKGLASS_ALWAYS;
 	const char *who = display_name(m);
+	const char *or_voucher = offer_voucher ? " (or paste a break-glass voucher)" : "";
 	char *reply = NULL;
 	const void *item = NULL;
 	int retval;
@@ -487,12 +647,17 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: use_first_pass without a pass from an earlier module", m->user);
 		return PAM_AUTH_ERR;
 	} else if (offer_tap) {
-		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Temporary Access Pass for %s%s: ", who,
-				    offer_code ? " (Enter to sign in with a code)" : "");
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Temporary Access Pass for %s%s%s: ", who,
+				    offer_code ? " (Enter to sign in with a code)" : "", or_voucher);
 		if (retval != PAM_SUCCESS)
 			return retval;
 	} else if (offer_token) {
-		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Entra ID token for %s%s: ", who,
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Entra ID token for %s%s%s: ", who,
+				    offer_code ? " (Enter to sign in with a code)" : "", or_voucher);
+		if (retval != PAM_SUCCESS)
+			return retval;
+	} else if (offer_voucher) {
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Break-glass voucher for %s%s: ", who,
 				    offer_code ? " (Enter to sign in with a code)" : "");
 		if (retval != PAM_SUCCESS)
 			return retval;
@@ -502,7 +667,11 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 			return PAM_BUF_ERR;
 	}
 
-	switch (classify(reply)) {
+	switch (classify(reply, m->cfg.breakglass_keys.n > 0)) {
+	case REPLY_VOUCHER:
+		*ret_method = "breakglass";
+		retval = voucher_at_prompt(m, reply, ret_claims);
+		break;
 	case REPLY_EMPTY:
 		*ret_method = "device_code";
 		if (!offer_code) {
@@ -544,6 +713,9 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		}
 		break;
 	}
+	/* Entra ID could not be reached: the voucher prompt, when break-glass is configured */
+	if (retval != PAM_SUCCESS && strcmp(*ret_method, "breakglass") != 0 && breakglass_fallback(m))
+		retval = ask_voucher(m, retval, ret_claims, ret_method);
 	/* a name that is no local account ends here whatever happened above: never a grant */
 	if (!m->user_known) {
 		if (retval == PAM_SUCCESS && *ret_claims) {

@@ -14,7 +14,7 @@ top=$PWD
 
 DEPS=(
 	build-essential autoconf automake libtool pkg-config clang libclang-rt-dev
-	libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev
+	libpam0g-dev libcurl4-openssl-dev libjson-c-dev libssl-dev libsystemd-dev libqrencode-dev
 	python3 python3-cryptography python3-jwt openssl ca-certificates
 	util-linux passwd procps curl systemd dbus
 	debhelper dpkg-dev devscripts lintian

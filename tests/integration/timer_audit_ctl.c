@@ -20,6 +20,7 @@ static const char *const event_names[] = {
 	[ET_AUDIT_GRANT] = "grant",	  [ET_AUDIT_REVOKE] = "revoke",
 	[ET_AUDIT_REFUSED] = "refused",	  [ET_AUDIT_MEMBER_REMOVED] = "member_removed",
 	[ET_AUDIT_ERROR] = "error",	  [ET_AUDIT_BREAKGLASS] = "breakglass",
+	[ET_AUDIT_VOUCHER_ACCEPTED] = "voucher_accepted", [ET_AUDIT_VOUCHER_REFUSED] = "voucher_refused",
 };
 
 static int event_parse(const char *s)

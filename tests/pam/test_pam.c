@@ -7,6 +7,7 @@
 #include "mockutil.h"
 #include "tap.h"
 #include "testutil.h"
+#include "voucher.h"
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <utmpx.h>
+#include <sys/random.h>
 #include <security/pam_appl.h>
 
 #define ELIGIBLE "5f2b1c1e-4f41-4a84-9d6a-1f0c2b7d3e90"
@@ -1535,6 +1538,266 @@ static void test_graph(void)
 	free(tap);
 }
 
+/* ---- break-glass vouchers ---- */
+
+static char *bg_pem, *bg_pub;
+static size_t bg_pem_len;
+
+/* A voucher of the test key for user on hosts ("*" when NULL), redeemable now. */
+static char *bg_voucher(const char *user, const char *host, long long dur, long long exp_in)
+{
+	struct et_voucher v = { 0 };
+	struct et_err err;
+	unsigned char rnd[16];
+	char *out = NULL;
+	time_t now = time(NULL);
+	snprintf(v.sub, sizeof(v.sub), "%s", user);
+	et_strlist_add(&v.hosts, host ? host : "*");
+	v.iat = now - 10;
+	v.exp = now + exp_in;
+	v.dur = dur;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		abort();
+	for (int i = 0; i < 16; i++)
+		snprintf(v.jti + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(v.reason, sizeof(v.reason), "test outage");
+	if (et_voucher_sign(bg_pem, bg_pem_len, &v, &out, &err) < 0) {
+		printf("Bail out! cannot mint a voucher: %s\n", err.message);
+		exit(1);
+	}
+	et_voucher_free(&v);
+	return out;
+}
+
+/* The jti of a voucher (for the record file), read back by the reader itself. */
+static const char *bg_jti(const char *voucher)
+{
+	static char jti[33];
+	struct et_voucher v;
+	unsigned char sig[64];
+	size_t n;
+	struct et_err err;
+	jti[0] = '\0';
+	if (et_voucher_parse(voucher, strlen(voucher), &v, sig, &n, &err) == 0)
+		snprintf(jti, sizeof(jti), "%s", v.jti);
+	et_voucher_free(&v);
+	return jti;
+}
+
+/* A logged-in terminal: a pty whose slave is in this sandbox's utmp (/run is private here). */
+static int bg_terminal(char *ret_line, size_t size)
+{
+	struct utmpx u = { 0 };
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	const char *slave;
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave = ptsname(master)))
+		return -1;
+	snprintf(ret_line, size, "%s", slave + 5); /* "pts/N" */
+	u.ut_type = USER_PROCESS;
+	u.ut_pid = getpid();
+	snprintf(u.ut_line, sizeof(u.ut_line), "%s", ret_line);
+	snprintf(u.ut_id, sizeof(u.ut_id), "bg");
+	snprintf(u.ut_user, sizeof(u.ut_user), "carol");
+	{
+		/* the sandbox's /run starts empty */
+		int fd = open(_PATH_UTMPX, O_WRONLY | O_CREAT | O_CLOEXEC, 0664);
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	setutxent();
+	if (!pututxline(&u)) {
+		endutxent();
+		return -1;
+	}
+	endutxent();
+	/* keep the slave open so that writes to it are kept for the master to read */
+	if (open(slave, O_RDWR | O_NOCTTY) < 0)
+		return -1;
+	return master;
+}
+
+static void bg_read_terminal(int master, char *buf, size_t size)
+{
+	size_t n = 0;
+	int fl = fcntl(master, F_GETFL);
+	fcntl(master, F_SETFL, fl | O_NONBLOCK);
+	for (int i = 0; i < 40 && n + 1 < size; i++) {
+		ssize_t r = read(master, buf + n, size - 1 - n);
+		if (r > 0)
+			n += (size_t)r;
+		else if (n)
+			break;
+		else
+			usleep(25000);
+	}
+	buf[n] = '\0';
+}
+
+static bool bg_record_exists(const char *jti, mode_t *ret_mode)
+{
+	struct stat st;
+	if (stat(mu_str_of("%s/breakglass/%s", state_dir, jti), &st) < 0)
+		return false;
+	*ret_mode = st.st_mode & 07777;
+	return true;
+}
+
+static void test_breakglass(void)
+{
+	struct script s = { 0 };
+	struct run r;
+	struct et_grant g;
+	unsigned char pub[32];
+	struct et_err err;
+	char *v, *v_bob, tty[64] = "", screen[4096];
+	mode_t mode = 0;
+	time_t t0;
+	int master;
+
+	if (et_bg_keygen(&bg_pem, &bg_pem_len, pub, &err) < 0 || !(bg_pub = et_bg_key_format(pub))) {
+		printf("Bail out! no break-glass key\n");
+		exit(1);
+	}
+	master = bg_terminal(tty, sizeof(tty));
+	ok(master >= 0, "breakglass: a logged-in terminal for the wall line (%s)", tty);
+	grantctl("revoke --user alice");
+	service("bg", mu_str_of("grant breakglass_keys=%s", bg_pub), "no_grant=success");
+	service("bgtoken", mu_str_of("methods=device_code,token grant breakglass_keys=%s", bg_pub), "no_grant=success");
+	service("bgnone", "methods=device_code,token grant", "no_grant=success");
+
+	/* Entra ID down: the device sign-in cannot start, the voucher is asked for and accepted */
+	mu_ctl("down", "{\"mode\":\"reset\"}");
+	v = bg_voucher("alice", NULL, 86400, 3600);
+	s.replies[0] = v;
+	s.n_replies = 1;
+	t0 = time(NULL);
+	r = run_pam("bg", "alice", &s, DO_ACCT | DO_SESSION, NULL);
+	is_int(r.auth, PAM_SUCCESS, "breakglass: Entra ID down, a voucher -> PAM_SUCCESS");
+	is_int(s.n_prompts, 1, "breakglass: one prompt: the voucher");
+	ok(strstr(prompt_text(&s, 0), "Entra ID cannot be reached") && strstr(prompt_text(&s, 0), "break-glass voucher"),
+	   "breakglass: the prompt says Entra ID is unreachable and asks for a voucher");
+	is_int(prompt_style(&s, 0), PAM_PROMPT_ECHO_OFF, "breakglass: the voucher is not echoed");
+	is_int(r.acct, PAM_SUCCESS, "breakglass: the account phase sees the grant");
+	ok(grants_of("alice", &g) == 1, "breakglass: one grant in the store");
+	is_str(et_grant_method_name(g.method), "breakglass", "breakglass: the grant's method is breakglass");
+	ok(g.expires >= t0 + 3600 - 5 && g.expires <= t0 + 3600 + 30,
+	   "breakglass: the grant lasts breakglass_duration_max (1h), not the voucher's 1d");
+	ok(strstr(g.reason, bg_jti(v)) && strstr(g.reason, "test outage"),
+	   "breakglass: the grant's reason names the voucher and its reason");
+	ok(in_group("alice"), "breakglass: alice is in the elevated group");
+	ok(bg_record_exists(bg_jti(v), &mode) && mode == 0600, "breakglass: the redemption record is kept (0600)");
+	ok(!any_message_contains(&s, v), "breakglass: the voucher appears in no message");
+	if (master >= 0) {
+		bg_read_terminal(master, screen, sizeof(screen));
+		ok(strstr(screen, "BREAK-GLASS on ") && strstr(screen, "alice is in group") &&
+			   strstr(screen, bg_jti(v)),
+		   "breakglass: the logged-in terminal got the wall line");
+		if (!strstr(screen, "BREAK-GLASS"))
+			tap_diag("terminal: '%s'", screen);
+	}
+	script_reset(&s);
+
+	/* the same voucher again: replayed */
+	grantctl("revoke --user alice");
+	s.replies[0] = v;
+	s.n_replies = 1;
+	r = run_pam("bg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "breakglass: the same voucher again -> PAM_AUTH_ERR");
+	told(&s, "redeemed on this host already", "breakglass: replayed: the person is told");
+	is_int(grants_of("alice", NULL), 0, "breakglass: replayed: no grant");
+	script_reset(&s);
+
+	/* a voucher for bob used by alice */
+	v_bob = bg_voucher("bob", NULL, 600, 3600);
+	s.replies[0] = v_bob;
+	s.n_replies = 1;
+	r = run_pam("bg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "breakglass: another user's voucher -> PAM_AUTH_ERR");
+	told(&s, "is for user bob", "breakglass: other user: the person is told");
+	script_reset(&s);
+	/* another host */
+	free(v);
+	v = bg_voucher("alice", "no-such-host-*", 600, 3600);
+	s.replies[0] = v;
+	s.n_replies = 1;
+	r = run_pam("bg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "breakglass: a voucher for other hosts -> PAM_AUTH_ERR");
+	told(&s, "no host pattern", "breakglass: other host: the person is told");
+	ok(!bg_record_exists(bg_jti(v), &mode), "breakglass: a refused voucher leaves no record");
+	script_reset(&s);
+	/* Enter at the voucher prompt: the original failure */
+	s.replies[0] = "";
+	s.n_replies = 1;
+	r = run_pam("bg", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "breakglass: Enter at the voucher prompt -> PAM_AUTHINFO_UNAVAIL");
+	script_reset(&s);
+	/* pasted at the token prompt while Entra ID is down: accepted there too */
+	free(v);
+	v = bg_voucher("alice", NULL, 120, 3600);
+	grantctl("revoke --user alice");
+	s.replies[0] = v;
+	s.n_replies = 1;
+	t0 = time(NULL);
+	r = run_pam("bgtoken", "alice", &s, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "breakglass: a voucher at the first prompt while Entra ID is down -> PAM_SUCCESS");
+	ok(grants_of("alice", &g) == 1 && g.expires <= t0 + 120 + 30,
+	   "breakglass: the grant lasts the voucher's dur when shorter (2m)");
+	is_int(s.n_prompts, 1, "breakglass: ... with no second prompt");
+	script_reset(&s);
+	grantctl("revoke --user alice");
+	/* without breakglass_keys: not offered, no voucher prompt */
+	r = sign_in("bgnone", "alice", &s, "", 0, NULL);
+	is_int(r.auth, PAM_AUTHINFO_UNAVAIL, "breakglass: not configured, Entra ID down -> PAM_AUTHINFO_UNAVAIL");
+	is_int(s.n_prompts, 1, "breakglass: not configured: no voucher prompt");
+	script_reset(&s);
+	mu_mock_reset();
+
+	/* Entra ID up: the method is not offered */
+	free(v);
+	v = bg_voucher("alice", NULL, 600, 3600);
+	r = sign_in("bgtoken", "alice", &s, v, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "breakglass: Entra ID reachable, a voucher -> PAM_AUTH_ERR");
+	told(&s, "Entra ID can be reached", "breakglass: reachable: the person is told the method is not offered");
+	is_int(grants_of("alice", NULL), 0, "breakglass: reachable: no grant");
+	ok(!bg_record_exists(bg_jti(v), &mode), "breakglass: reachable: the voucher is not spent");
+	script_reset(&s);
+	s.device_action = "decline";
+	r = sign_in_code("bg", "alice", &s, "decline", "");
+	is_int(r.auth, PAM_AUTH_ERR, "breakglass: reachable, a declined device sign-in -> PAM_AUTH_ERR");
+	ok(!strstr(shown(&s, PAM_PROMPT_ECHO_OFF), "voucher"), "breakglass: reachable: no voucher prompt after it");
+	script_reset(&s);
+	/* breakglass_when = always: offered with the others, even with Entra ID up */
+	service("bgalways", mu_str_of("grant breakglass_when=always breakglass_keys=%s", bg_pub), "no_grant=success");
+	r = sign_in("bgalways", "alice", &s, v, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "breakglass: breakglass_when = always, Entra ID up -> PAM_SUCCESS");
+	ok(strstr(prompt_text(&s, 0), "Break-glass voucher for "), "breakglass: always: the first prompt asks for it");
+	grantctl("revoke --user alice");
+	script_reset(&s);
+
+	/* attempts count against the per-user limit (erin's earlier device sign-ins forgotten) */
+	unlink(mu_str_of("%s/ratelimit/user-erin", state_dir));
+	service("bglimit", mu_str_of("methods=token device_code_max_per_user=2 breakglass_when=always breakglass_keys=%s",
+				     bg_pub),
+		"no_grant=success");
+	for (int i = 0; i < 2; i++) {
+		r = sign_in("bglimit", "erin", &s, "EBG1.AAAA.AAAA", 0, NULL);
+		is_int(r.auth, PAM_AUTH_ERR, "breakglass: a malformed voucher -> PAM_AUTH_ERR");
+		script_reset(&s);
+	}
+	free(v);
+	v = bg_voucher("erin", NULL, 600, 3600);
+	r = sign_in("bglimit", "erin", &s, v, 0, NULL);
+	is_int(r.auth, PAM_MAXTRIES, "breakglass: a third attempt within the window -> PAM_MAXTRIES");
+	ok(!bg_record_exists(bg_jti(v), &mode), "breakglass: rate-limited: the voucher is not spent");
+	script_reset(&s);
+
+	if (master >= 0)
+		close(master);
+	free(v);
+	free(v_bob);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -1556,5 +1819,6 @@ int main(void)
 	test_grants();
 	test_pending();
 	test_graph();
+	test_breakglass();
 	return tap_done();
 }

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <syslog.h>
 
-#define N_EVENTS 8
+#define N_EVENTS 10
 #define JSOCK "/run/systemd/journal/socket"
 
 struct field {
@@ -226,7 +226,8 @@ static void test_rejections(void)
 static void test_fields(void)
 {
 	static const char *const names[N_EVENTS] = { "auth_ok", "auth_denied", "grant", "revoke",
-						     "refused", "member_removed", "error", "breakglass" };
+						     "refused", "member_removed", "error", "breakglass",
+						     "voucher_accepted", "voucher_refused" };
 	struct capture c;
 	struct et_audit a = {
 		.grant_id = "00112233445566778899aabbccddeeff",

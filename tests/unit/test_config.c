@@ -157,7 +157,10 @@ static void test_good_file(void)
 		"graph_url = https://graph.microsoft.com\n"
 		"overage = graph\n"
 		"pim = no\n"
-		"pim_permanent = deny\n";
+		"pim_permanent = deny\n"
+		"breakglass_keys =\n"
+		"breakglass_when = unreachable\n"
+		"breakglass_duration_max = 1h\n";
 
 	ok(load_text(good_text, &cfg, &err, &path) == 0, "good file loads");
 	is_str(cfg.path, path, "path recorded");
@@ -251,7 +254,10 @@ static void test_every_key_set(void)
 		"graph_url = https://graph.microsoft.us/\n"
 		"overage = deny\n"
 		"pim = yes\n"
-		"pim_permanent = allow\n";
+		"pim_permanent = allow\n"
+		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
+		"breakglass_when = always\n"
+		"breakglass_duration_max = 1440m\n";
 	static const char expect[] =
 		"tenant_id = contoso.onmicrosoft.com\n"
 		"client_id = app.client_1\n"
@@ -288,7 +294,10 @@ static void test_every_key_set(void)
 		"graph_url = https://graph.microsoft.us\n"
 		"overage = deny\n"
 		"pim = yes\n"
-		"pim_permanent = allow\n";
+		"pim_permanent = allow\n"
+		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas, ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
+		"breakglass_when = always\n"
+		"breakglass_duration_max = 1d\n";
 	struct et_err err;
 	ok(load_text(text, &cfg, &err, NULL) == 0, "every key set: loads");
 	if (cfg.tenant_id == NULL)

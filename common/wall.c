@@ -1,0 +1,75 @@
+/* wall-like broadcast (wall.h). Terminals are opened non-blocking and without becoming a
+ * controlling terminal, by a name taken from utmp that must stay under /dev. */
+#include "wall.h"
+#include "text.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utmpx.h>
+
+#define WALL_LINE_MAX 512
+#define WALL_TTYS_MAX 256
+
+static int tty_line_ok(const char *line)
+{
+	if (!line[0] || line[0] == '/' || strstr(line, ".."))
+		return 0;
+	for (const char *p = line; *p; p++)
+		if (*p < 0x21 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
+int et_wall(const char *utmp_path, const char *line, unsigned *ret_sent, struct et_err *err)
+{
+	char text[WALL_LINE_MAX + 1], msg[WALL_LINE_MAX + 8], seen[WALL_TTYS_MAX][sizeof(((struct utmpx *)0)->ut_line) + 1];
+	size_t n_seen = 0, len;
+	unsigned sent = 0;
+	struct utmpx *u;
+
+	if (ret_sent)
+		*ret_sent = 0;
+	et_text_sanitize(line, text, sizeof(text));
+	len = (size_t)snprintf(msg, sizeof(msg), "\r\n%s\r\n", text);
+	if (utmp_path) {
+		if (access(utmp_path, R_OK) < 0)
+			return et_err_set(err, ET_E_READ_FAILED, "cannot read %s: %s", utmp_path, strerror(errno));
+		if (utmpxname(utmp_path) < 0)
+			return et_err_set(err, ET_E_READ_FAILED, "cannot use %s", utmp_path);
+	}
+	setutxent();
+	while ((u = getutxent()) && n_seen < WALL_TTYS_MAX) {
+		char name[sizeof(u->ut_line) + 1], path[PATH_MAX];
+		struct stat st;
+		int fd, dup = 0;
+
+		if (u->ut_type != USER_PROCESS)
+			continue;
+		memcpy(name, u->ut_line, sizeof(u->ut_line));
+		name[sizeof(u->ut_line)] = '\0';
+		if (!tty_line_ok(name))
+			continue;
+		for (size_t i = 0; i < n_seen && !dup; i++)
+			dup = strcmp(seen[i], name) == 0;
+		if (dup)
+			continue;
+		memcpy(seen[n_seen++], name, sizeof(name));
+		snprintf(path, sizeof(path), "/dev/%s", name);
+		fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && write(fd, msg, len) == (ssize_t)len)
+			sent++;
+		close(fd);
+	}
+	endutxent();
+	if (utmp_path)
+		(void)utmpxname(_PATH_UTMPX);
+	if (ret_sent)
+		*ret_sent = sent;
+	return 0;
+}
