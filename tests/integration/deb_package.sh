@@ -56,7 +56,9 @@ before_sums=$(host_sums)
 # checkout, exactly what is committed (git archive HEAD: nothing generated, nothing left by
 # a previous build); in a release tarball (make distcheck), the tarball's own tree.
 mkdir -p "$T/src"
-if git -C "$top_srcdir" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# (a distcheck tree lies inside the checkout's build directory: only the checkout's own top
+# is a checkout here)
+if [ "$(git -C "$top_srcdir" rev-parse --show-toplevel 2>/dev/null)" = "$(cd "$top_srcdir" && pwd -P)" ]; then
 	git -C "$top_srcdir" archive --format=tar HEAD | tar -C "$T/src" -xf -
 	ok $? "the source is the committed tree (git archive HEAD), nothing generated in it"
 	test ! -e "$T/src/configure" && test ! -e "$T/src/build-aux/tap-driver.sh"
