@@ -731,6 +731,8 @@ static const struct et_key keys[] = {
 	DUR(device_code_timeout, "90s", 10, 900),
 	{ .name = "tap_password_grant", .parse = parse_bool, .print = print_bool, .offset = OFF(tap_password_grant),
 	  .default_value = "no" },
+	/* a QR code of the verification address in the device-code prompt */
+	{ .name = "qr", .parse = parse_bool, .print = print_bool, .offset = OFF(qr), .default_value = "yes" },
 	COUNT(tap_max_failures, "5", 1, 100),
 	DUR(tap_lockout, "15m", 1, 86400),
 	COUNT(device_code_max_per_user, "5", 1, 1000),

@@ -13,6 +13,7 @@
  * Every ID token, however it came, goes through et_token_verify with the PAM user expected
  * and the identity pin recorded. Secrets (pass, token) are wiped as soon as they are used. */
 #include "module.h"
+#include "qr.h"
 #include "audit.h"
 #include "clock.h"
 #include "graph.h"
@@ -256,7 +257,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	struct et_device dev = { 0 };
 	struct et_device_wait_opts w;
 	struct et_err err;
-	char *reply = NULL, *id_token = NULL, *access = NULL, *scope = NULL, rid[9];
+	char *reply = NULL, *id_token = NULL, *access = NULL, *scope = NULL, *qr = NULL, rid[9];
 	const char *who = display_name(m), *lu = log_user(m);
 	bool flow_taken = false;
 	time_t now = time(NULL);
@@ -288,14 +289,22 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 	request_id(rid);
 	pam_syslog(m->pamh, LOG_INFO, "%s: device sign-in started (request %s, service %s, rhost %s)", lu, rid,
 		   m->service, m->rhost[0] ? m->rhost : "-");
+	/* in the prompt itself: sshd shows information only with the next prompt */
+	if (m->cfg.qr) {
+		struct et_err qerr;
+		qr = et_qr_render(dev.verification_uri, ET_QR_COLUMNS_DEFAULT, &qerr);
+		if (!qr && m->debug)
+			pam_syslog(m->pamh, LOG_DEBUG, "%s: no QR code of the verification address: %s", lu, qerr.message);
+	}
 	retval = et_pam_ask(m, PAM_PROMPT_ECHO_ON, &reply,
 			    "Sign in to %s as %s (service %s, tty %s, from %s; request %s):\n"
 			    "open %s and enter the code %s\n"
+			    "%s"
 			    "You can sign in there with your Temporary Access Pass.\n"
 			    "Only continue if you started this on %s just now.\n"
 			    "Press Enter when you have signed in (or type n to cancel): ",
 			    m->host, who, m->service, m->tty[0] ? m->tty : "-", m->rhost[0] ? m->rhost : "this host", rid,
-			    dev.verification_uri, dev.user_code, m->host);
+			    dev.verification_uri, dev.user_code, qr ? qr : "", m->host);
 	if (retval != PAM_SUCCESS) {
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: device sign-in %s: the conversation failed", lu, rid);
 		audit_denied(m, "device_code", ET_E_CONVERSATION, "the conversation failed");
@@ -322,6 +331,7 @@ done:
 	et_oauth_secret_free(id_token);
 	et_oauth_secret_free(access);
 	free(scope);
+	free(qr);
 	et_device_free(&dev);
 	et_oidc_free(&oidc);
 	if (flow_taken)

@@ -629,6 +629,27 @@ static void test_device_code(void)
 	   "device code: the phishing warning names the host");
 	ok(strstr(p0, "Temporary Access Pass") != NULL, "device code: the hint about the Temporary Access Pass");
 	ok(strstr(p0, "Press Enter") != NULL, "device code: ... then press Enter");
+	{
+		/* qr = yes (the default): a QR code of the address, in half blocks, within 80 columns */
+		const char *q = strstr(p0, "\xe2\x96\x88"), *line = p0;
+		size_t widest = 0;
+		ok(q != NULL && q > strstr(p0, "enter the code") && q < strstr(p0, "Press Enter"),
+		   "device code: a QR code of the address between the code and the question");
+		for (const char *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+			size_t cols = 0;
+			for (const char *c = line; c < nl; c++)
+				cols += ((unsigned char)*c & 0xc0) != 0x80; /* count characters, not bytes */
+			if (strstr(line, "\xe2\x96") && strstr(line, "\xe2\x96") < nl && cols > widest)
+				widest = cols;
+		}
+		ok(widest > 0 && widest <= 80, "device code: the QR code is at most 80 columns wide (%zu)", widest);
+	}
+	script_reset(&s);
+
+	service("devnoqr", DEVICE_ARGS " qr=no", NULL);
+	r = sign_in_code("devnoqr", "alice", &s, "approve", "");
+	is_int(r.auth, PAM_SUCCESS, "device code, qr=no: approved -> PAM_SUCCESS");
+	ok(prompt_text(&s, 1) && !strstr(prompt_text(&s, 1), "\xe2\x96"), "device code, qr=no: no QR code in the prompt");
 	script_reset(&s);
 
 	/* approved from another thread while polling; interval 1 s */
