@@ -23,6 +23,7 @@ max_len() {
 	grant) echo 4200 ;;
 	group) echo 4096 ;;
 	voucher) echo 2100 ;;
+	oauth) echo 8192 ;;
 	*) echo 4096 ;;
 	esac
 }
