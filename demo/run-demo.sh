@@ -7,14 +7,28 @@
 # out of tree in a temporary directory, and plays the engineer's journey in a sandbox: a
 # private network namespace with the mock Entra ID on loopback, systemd booted as PID 1 of
 # its own PID + mount namespaces, and a private copy of /etc (the host's /etc, /etc/pam.d and
-# sudoers are never touched). alice, without admin rights, gets a Temporary Access Pass from
-# the mock, runs `entra-tap-helper elevate` on a real terminal, types the pass at the real
-# prompt, gets a short grant, uses sudo, watches the systemd timer revoke it, is refused by
-# sudo, and reads the journal. Every step is checked; the exit status is 0 only when every
-# check passed. Everything it made is removed at the end (also on Ctrl-C).
+# sudoers are never touched).
+#
+# Part 1, Microsoft Entra ID: the mock behaves as Entra ID (a Temporary Access Pass is not
+# accepted at a prompt) and the host is configured as the shipped example (methods =
+# device_code). alice, without admin rights, gets a Temporary Access Pass from the mock, runs
+# `entra-tap-helper elevate` on a real terminal, which shows the verification page and a code;
+# she opens the page in a browser (a scripted one, tests/mock-entra/browser.py, filling in
+# the forms as she would), enters the code, signs in with her pass, reads the confirmation
+# naming the application and the host's request, continues, and presses Enter at the
+# terminal. She gets a short grant, uses sudo, watches the systemd timer revoke it, is refused
+# by sudo, and reads the journal.
+#
+# Part 2, only for identity providers that accept a pass typed at the prompt (not Entra ID):
+# the same pass typed at the prompt is refused while the mock behaves as Entra ID; with the
+# mock's pass-at-prompt mode on and tap_password_grant = yes, alice types it at the prompt,
+# gets a grant, uses sudo and drops it.
+#
+# Every step is checked; the exit status is 0 only when every check passed. Everything it
+# made is removed at the end (also on Ctrl-C).
 #
 # The steps are tests/integration/journey_steps.sh, the same code the test
-# tests/integration/journey_engineer.sh runs under `make check`.
+# tests/integration/journey_engineer.sh runs under `make check` (in the same two parts).
 #
 # Environment: DEMO_GRANT (the short grant, default 15s), DEMO_KEEP=1 keeps the build.
 set -u
@@ -92,6 +106,8 @@ fi
 # ---- inside: the journey ----
 # the checks print for people as the demo goes (tests/integration/lib.sh)
 TAP_STYLE=human
+# the mock starts as Entra ID behaves: no pass at the prompt
+export ET_MOCK_TAP_AT_PROMPT=no
 # shellcheck source=tests/integration/journey_sandbox.sh
 . "$demo_src/tests/integration/journey_sandbox.sh"
 [ "${_MOCK_STAGE:-0}" = 0 ] && printf '\n\033[1m==> %s\033[0m\n' \
@@ -99,19 +115,40 @@ TAP_STYLE=human
 jny_enter "$@"
 # shellcheck source=tests/integration/journey_steps.sh
 . "$demo_src/tests/integration/journey_steps.sh"
+
+demo_part() {
+	printf '\n\033[1;7m %s \033[0m\n' "$1"
+	shift
+	printf '  %s\n' "$@"
+}
+
 jny_say "sandbox ready: mock Entra ID at $ET_MOCK_BASE (tenant $ET_MOCK_TENANT), systemd $(sbx_exec systemctl is-system-running), elevated group $G"
 jny_say "the host's configuration, /etc/security/pam_entra_tap.conf inside the sandbox (excerpt)"
-jny_show "$(sbx_exec grep -E '^(tenant_id|client_id|authority|elevated_group|methods|tap_password_grant|duration_(min|max)) ' \
+jny_show "$(sbx_exec grep -E '^(tenant_id|client_id|authority|elevated_group|duration_(min|max)) ' \
 	/etc/security/pam_entra_tap.conf)"
 
 grant=${DEMO_GRANT:-15s}
 # each step needs the one before it: stop at the first that failed
-eng_begin &&
+demo_part "PART 1 - Microsoft Entra ID: a device code, and the Temporary Access Pass on the verification page" \
+	"Entra ID takes a Temporary Access Pass only in its own sign-in page, so the prompt shows a" \
+	"page and a code, and alice signs in there with her pass." &&
+	eng_idp entra &&
+	eng_begin &&
 	eng_issue_tap DEMO_TAP &&
-	eng_elevate DEMO_TAP "$grant" "INC-1234 restart api" &&
+	eng_elevate_code "$grant" "INC-1234 restart api" DEMO_TAP &&
 	eng_sudo ok &&
 	eng_status &&
 	eng_expiry &&
 	eng_sudo refused &&
-	eng_journal
+	eng_journal device_code &&
+	demo_part "PART 2 - NOT Entra ID: identity providers that accept the pass typed at the prompt" \
+		"Only where the identity provider's password grant takes a Temporary Access Pass, the" \
+		"host may set tap_password_grant = yes and let people type the pass at the prompt." &&
+	eng_idp tap-at-prompt &&
+	eng_refused entra-pass &&
+	eng_issue_tap DEMO_TAP &&
+	eng_elevate DEMO_TAP 30m "INC-1234 restart api" &&
+	eng_sudo ok &&
+	eng_drop &&
+	eng_sudo refused
 done_testing

@@ -7,7 +7,8 @@
 #
 # Source it from a bash script and call jny_enter "$@" first thing. The script re-executes
 # itself into mock_enter --net (only loopback, so the mock and sshd on port 2299 meet
-# nobody else; alice@contoso.com eligible, bob@contoso.com in no group), then boots the
+# nobody else; alice@contoso.com eligible, bob@contoso.com in no group; the mock in its
+# pass-at-prompt mode unless ET_MOCK_TAP_AT_PROMPT=no, see with-mock.sh), then boots the
 # systemd sandbox (torn down when the script exits) with:
 #   /etc/security/pam_entra_tap.conf   sb_config_for_mock: the mock's tenant, client, CA and
 #                                       key cache, state in /var/lib/entra-tap, durations

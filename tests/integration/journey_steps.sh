@@ -5,11 +5,18 @@
 # shows what alice's terminal showed (jny_show) and checks what it claims (ok / is / check);
 # a step returns non-zero when one of its checks failed.
 #
+#   eng_idp entra|tap-at-prompt       what the identity provider does with a pass, and the
+#                                     host's configuration to match (below)
 #   eng_begin                         alice's shell, without rights: sudo refused
 #   eng_issue_tap VAR [UPN]           the mock issues a pass; exported in VAR
-#   eng_elevate VAR DURATION REASON   `entra-tap-helper elevate` with the pass at the prompt;
-#                                     sets ENG_GRANT (the printed id)
-#   eng_elevate_code DURATION REASON  the same, with Enter at the prompt: a device code,
+#   eng_elevate VAR DURATION REASON   `entra-tap-helper elevate` with the pass at the prompt
+#                                     (tap-at-prompt only); sets ENG_GRANT (the printed id)
+#   eng_elevate_code DURATION REASON [VAR]
+#                                     the same with a device code (Enter at the pass prompt
+#                                     when there is one). With VAR, alice opens the
+#                                     verification page in a browser (the scripted
+#                                     tests/mock-entra/browser.py) and signs in there with the
+#                                     pass in VAR, as with Entra ID; without, the code is
 #                                     approved through the mock's control API
 #   eng_status [countdown]            `entra-tap-helper status`; with countdown, again once
 #                                     the clock's second has changed, and the time left must
@@ -17,11 +24,21 @@
 #   eng_sudo ok|refused               `sudo -n true` in the same shell
 #   eng_drop                          `entra-tap-helper drop`
 #   eng_expiry                        the grant's timer ends it; waits for it
-#   eng_journal [METHOD]              the audit trail of ENG_GRANT, as journalctl shows it:
-#                                     sign-in (METHOD, default tap), grant, revoke by expiry
-#   eng_refused WHAT                  wrong-tap | ineligible | idp-down: one sentence, no grant
+#   eng_journal [METHOD [CAUSE]]      the audit trail of ENG_GRANT, as journalctl shows it:
+#                                     sign-in (METHOD, default tap), grant, revoke (CAUSE,
+#                                     default expiry)
+#   eng_refused WHAT                  wrong-tap | ineligible | idp-down | entra-pass (a valid
+#                                     pass typed at the prompt, refused by an identity
+#                                     provider that behaves as Entra ID): one sentence, no grant
+#
+# The sandbox starts with the pass prompt on (methods tap device_code, tap_password_grant =
+# yes); eng_idp entra turns it off as an Entra ID host is configured.
 
 ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(Enter to sign in with a code\): '
+# the host prompts for a pass before offering a device code (tap_password_grant = yes)
+ENG_PASS_PROMPT=yes
+# the scripted browser that signs in on the mock's verification page
+ENG_BROWSER=$(cd "$(dirname "${BASH_SOURCE[0]}")/../mock-entra" && pwd)/browser.py
 _eng_failed=0
 # _eng_ok STATUS NAME: ok, remembering a failure for the step's result
 _eng_ok() {
@@ -53,6 +70,36 @@ _eng_prompted() {
 }
 # show the command as typed and what the terminal printed
 _eng_show() { jny_show "$(printf '%s%s\n%s' "$JNY_SH_PROMPT" "$1" "$JNY_OUT")"; }
+
+# eng_idp entra|tap-at-prompt
+#   entra          the mock behaves as Entra ID (its password grant refuses a pass as an
+#                  invalid credential) and the host is configured as
+#                  data/pam_entra_tap.conf.example ships: methods = device_code,
+#                  tap_password_grant = no; the person signs in with the pass in the browser
+#   tap-at-prompt  an identity provider that accepts a pass through the password grant (the
+#                  mock's pass-at-prompt mode): methods = tap device_code,
+#                  tap_password_grant = yes
+eng_idp() {
+	local mode methods grant got
+	case "$1" in
+	entra)
+		mode=false methods=device_code grant=no
+		jny_say "the host is set up for Microsoft Entra ID: a device code, and the person signs in on the verification page; Entra ID does not take a Temporary Access Pass typed at a prompt"
+		;;
+	tap-at-prompt)
+		mode=true methods="tap device_code" grant=yes
+		jny_say "the host is set up for an identity provider that accepts a Temporary Access Pass typed at the prompt (the mock's pass-at-prompt mode; Entra ID does not)"
+		;;
+	*) return 2 ;;
+	esac
+	sb_config methods "$methods" && sb_config tap_password_grant "$grant"
+	_eng_ok $? "the host's configuration has methods = $methods, tap_password_grant = $grant"
+	jny_show "$(sbx_exec grep -E '^(methods|tap_password_grant) ' /etc/security/pam_entra_tap.conf)"
+	got=$(mock_ctl config "{\"tap_at_prompt\": $mode}" | jget /dev/stdin 'd["tap_at_prompt"]')
+	is "$got" "$mode" "the mock's password grant $([ "$mode" = true ] && echo accepts || echo refuses) a pass (tap_at_prompt $mode)"
+	ENG_PASS_PROMPT=$grant
+	_eng_result
+}
 
 eng_begin() {
 	jny_say "alice logs in: an ordinary user, no admin rights"
@@ -126,27 +173,56 @@ _eng_granted() {
 	_eng_ok $? "alice is in $G now"
 }
 
-# eng_elevate_code DURATION REASON: Enter at the prompt, the code approved at the mock
+# eng_elevate_code DURATION REASON [VAR]: a device-code sign-in; with VAR, alice signs in on
+# the verification page with the pass in VAR, else the code is approved at the mock
 eng_elevate_code() {
-	local dur=$1 reason=$2 code shown
-	_eng_prompted "$dur" "$reason" "alice asks for elevation with a device code: @CMD@, then Enter at the prompt" \
-		"the entra-tap PAM service prompts" || { _eng_abort; return 1; }
-	jny_shell_echo_off
-	jny_shell_type ''
+	local dur=$1 reason=$2 var=${3:-} code shown url out rc
+	if [ "$ENG_PASS_PROMPT" = yes ]; then
+		_eng_prompted "$dur" "$reason" "alice asks for elevation with a device code: @CMD@, then Enter at the prompt" \
+			"the entra-tap PAM service prompts" || { _eng_abort; return 1; }
+		jny_shell_echo_off
+		jny_shell_type ''
+	else
+		ENG_GRANT=
+		jny_say "alice asks for elevation: entra-tap-helper elevate --duration $dur --reason \"$reason\""
+		jny_shell_send "entra-tap-helper elevate --duration $dur --reason \"$reason\""
+	fi
 	jny_shell_expect 'Press Enter' 20
-	_eng_ok $? "Enter starts a device-code sign-in that says where to sign in" || { _eng_abort; return 1; }
+	_eng_ok $? "a device-code sign-in starts and says where to sign in" || { _eng_abort; return 1; }
 	shown=$(_jny_sh_new | sed '1d')
 	jny_show "$shown"
 	code=$(mock_ctl device/pending | "$PYTHON3" -c 'import json,sys; p=json.load(sys.stdin)["pending"]; print(p[0]["user_code"] if len(p) == 1 else "")')
 	[ -n "$code" ] && printf '%s\n' "$shown" | grep -qF "$code"
 	_eng_ok $? "the one pending code ($code) is the one shown on the terminal"
-	jny_say "alice signs in with her pass in a browser and approves code $code (here: the mock's control API)"
-	mock_ctl device/approve "{\"user_code\":\"$code\",\"upn\":\"alice@contoso.com\"}" >/dev/null
-	_eng_ok $? "the mock approved the code for alice@contoso.com"
+	if [ -n "$var" ]; then
+		url=$(printf '%s\n' "$shown" | sed -n "s|^open \(https://[^ ]*\) and enter the code $code\$|\1|p" | tail -1)
+		[ "$url" = "$ET_MOCK_BASE/devicelogin" ]
+		_eng_ok $? "the terminal names the verification page ($url)"
+		jny_say "on her phone or laptop, alice opens $url, enters the code, signs in with alice@contoso.com and her Temporary Access Pass, and confirms (a scripted browser, tests/mock-entra/browser.py, fills in the page as she would)"
+		out=$(printf '%s\n' "${!var}" |
+			"$PYTHON3" "$ENG_BROWSER" --ca "$ET_MOCK_CA" "$url" "$code" alice@contoso.com 2>&1)
+		rc=$?
+		jny_show "$out"
+		is "$rc" 0 "the verification page took the code, the account and the pass, and alice confirmed"
+		printf '%s\n' "$out" | grep -qF 'Are you trying to sign in to pam_entra_tap?' &&
+			printf '%s\n' "$out" | grep -qE "^  \| Request: made from 127\.0\.0\.1 on .* for the code $code\$"
+		_eng_ok $? "before approving, the page named the application and the host's request (code $code)"
+		! printf '%s\n' "$out" | grep -qF "${!var}"
+		_eng_ok $? "the browser's transcript does not show the pass"
+		jny_say "back at the terminal, alice presses Enter"
+	else
+		jny_say "alice signs in with her pass in a browser and approves code $code (here: the mock's control API)"
+		mock_ctl device/approve "{\"user_code\":\"$code\",\"upn\":\"alice@contoso.com\"}" >/dev/null
+		_eng_ok $? "the mock approved the code for alice@contoso.com"
+	fi
 	jny_shell_type ''
 	jny_shell_wait 60
 	jny_show "$(printf '%s\n' "$JNY_OUT" | sed -n '/Press Enter/,$p' | sed '1d')"
 	_eng_granted "$dur" "$reason" device_code
+	if [ -n "$var" ]; then
+		! grep -qF "${!var}" "$JNY_SH_LOG"
+		_eng_ok $? "the pass appears nowhere on the terminal"
+	fi
 	_eng_result
 }
 
@@ -237,7 +313,7 @@ eng_expiry() {
 	_eng_result
 }
 
-# eng_journal [METHOD]: the grant's story in the journal (shown), its three events checked
+# eng_journal [METHOD [CAUSE]]: the grant's story in the journal (shown), its three events checked
 eng_journal() {
 	local lines
 	jny_say "the journal tells the story: journalctl SYSLOG_IDENTIFIER=entra-tap + sudo's own log"
@@ -247,7 +323,7 @@ eng_journal() {
 	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
 		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
 	jny_show "$lines"
-	_eng_story "$ENG_GRANT" "${1:-tap}" expiry
+	_eng_story "$ENG_GRANT" "${1:-tap}" "${2:-expiry}"
 	_eng_result
 }
 
@@ -278,7 +354,7 @@ print(" ".join(seq))' "$1" "$2" "$3" "$(jny_msgid auth_ok)" "$(jny_msgid grant)"
 
 # eng_refused wrong-tap|ineligible|idp-down: one clear sentence, a non-zero exit, no grant
 eng_refused() {
-	local what=$1 user=alice pass want rc_want sentence
+	local what=$1 user=alice pass want rc_want sentence say=
 	case "$what" in
 	wrong-tap)
 		pass=WRONG0PASS1
@@ -297,9 +373,17 @@ eng_refused() {
 		rc_want=10
 		sentence='entra-tap-helper: elevate: the identity provider could not be reached: no grant was made'
 		;;
+	entra-pass)
+		# a valid pass, but the identity provider behaves as Entra ID for this attempt
+		pass=$(mock_tap alice@contoso.com)
+		mock_ctl config '{"tap_at_prompt": false}' >/dev/null
+		say="as with Entra ID: alice types a valid Temporary Access Pass at the prompt, and the identity provider refuses it as an invalid credential (the mock's pass-at-prompt mode is off for this attempt)"
+		rc_want=3
+		sentence='entra-tap-helper: elevate: the sign-in failed: no grant was made'
+		;;
 	esac
 	export ENG_REFUSED_PASS=$pass
-	jny_say "refused: $what ($user)"
+	jny_say "${say:-refused: $what ($user)}"
 	[ "$user" = alice ] || { jny_shell_stop; jny_shell_start "$user"; }
 	jny_shell_send "entra-tap-helper elevate --duration 30m --reason \"INC-1234 restart api\""
 	if jny_shell_expect "$ENG_PROMPT_RE" 20; then
@@ -320,6 +404,11 @@ eng_refused() {
 	jny_shell 'sudo -n true'
 	[ "$JNY_RC" != 0 ] && [ "$JNY_RC" != timeout ]
 	_eng_ok $? "$what: sudo -n true is still refused"
+	if [ "$what" = entra-pass ]; then
+		mock_ctl config '{"tap_at_prompt": true}' >/dev/null
+		[ "$(mock_ctl state/dump | jget /dev/stdin '[t["used"] for u in d["users"] if u["upn"] == "alice@contoso.com" for t in u["taps"]][-1]')" = false ]
+		_eng_ok $? "$what: the refused pass was not used up"
+	fi
 	[ "$user" = alice ] || { jny_shell_stop; jny_shell_start alice; }
 	_eng_result
 }

@@ -1,8 +1,13 @@
 #!/usr/bin/python3
 """A mock Microsoft Entra ID for tests: v2.0 discovery, JWKS with rotation, the device code
-and password (ROPC) grants, Entra-shaped error bodies, and a control API (/_control/...) that
-tests use to create users, issue Temporary Access Passes, approve device codes, rotate keys,
-and make the service slow, failing or unreachable.
+and password (ROPC) grants, Entra-shaped error bodies, a verification page where a person
+signs in with a Temporary Access Pass and approves a device code (plain HTML forms), and a
+control API (/_control/...) that tests use to create users, issue Temporary Access Passes,
+approve device codes, rotate keys, and make the service slow, failing or unreachable.
+
+As with Entra ID, the password grant does not take a Temporary Access Pass unless the
+pass-at-prompt mode is on (--tap-at-prompt, or config {"tap_at_prompt": true}): a stand-in
+for identity providers that accept a pass at the prompt.
 
 Standard library plus python3-cryptography only. Serves HTTPS on 127.0.0.1 with a test CA it
 generates in the state directory. See README.md next to this file.
@@ -43,6 +48,8 @@ except ImportError:  # a python without Debian's modules: retry with Debian's in
 
 DEFAULT_TENANT = "8eaef023-2b34-4da1-9baa-8bc8c9d6a490"
 DEFAULT_CLIENT = "2c4b8e5f-0d6a-4c1e-9f3b-7a1d2e3f4a5b"
+# the display name of the app registration, shown on the verification page's confirmation
+DEFAULT_APP_NAME = "pam_entra_tap"
 
 MAX_BODY = 64 * 1024
 TAP_MIN_MINUTES = 10
@@ -216,6 +223,7 @@ class Mock:
         self.devices = {}     # device_code -> entry
         self.access_tokens = {}  # access_token -> {"upn", "graph_scopes", "expires"}
         self.pim = {}         # upn.lower() -> [instance dicts as Graph returns them]
+        self.flows = {}       # verification page sign-ins: flow token -> entry
         self.keys = []        # SigningKey, newest last
         self.current = None
         self.config = self.default_config()
@@ -226,7 +234,8 @@ class Mock:
     def default_config():
         return {"device_code_lifetime": 900, "interval": 5, "token_lifetime": 3600,
                 "overage_limit": 200, "password_grant": True, "omit_device_endpoint": False,
-                "issuer_override": None, "graph_page_size": 100}
+                "issuer_override": None, "graph_page_size": 100, "tap_at_prompt": False,
+                "app_name": DEFAULT_APP_NAME}
 
     @staticmethod
     def no_faults():
@@ -324,13 +333,18 @@ class Mock:
 
     # ---- credentials (password grant and the device login page) ----
 
-    def check_credentials(self, user, password, now):
-        """Returns (amr, cap) on success; raises EntraError. Consumes a one-time TAP."""
+    def check_credentials(self, user, password, now, accept_tap=True, browser=False):
+        """Returns (amr, cap) on success; raises EntraError. Consumes a one-time TAP.
+
+        accept_tap False (the password grant outside pass-at-prompt mode): a pass is not the
+        account's password, so a pass value is refused exactly like a wrong password and is
+        not used up. browser True (the verification page, Entra's own sign-in UI): a pass is a
+        strong method there and satisfies a requirement for MFA."""
         if user.get("password") is not None and hmac.compare_digest(
                 user["password"].encode(), password.encode()):
             self.require_no_mfa(user)
             return ["pwd"], None
-        for tap in self.taps.get(user["upn"].lower(), []):
+        for tap in self.taps.get(user["upn"].lower(), []) if accept_tap else []:
             if not hmac.compare_digest(tap["value"].encode(), password.encode()):
                 continue
             if now < tap["start"]:
@@ -341,7 +355,8 @@ class Mock:
             if tap["one_time"] and tap["used"]:
                 raise EntraError("invalid_grant", None,
                                  "The Temporary Access Pass was for one-time use and has already been used.")
-            self.require_no_mfa(user)
+            if not browser:
+                self.require_no_mfa(user)
             if tap["one_time"]:
                 tap["used"] = True
             tap["uses"] += 1
@@ -623,7 +638,7 @@ class Handler(BaseHTTPRequestHandler):
             m.devices[device_code] = {
                 "user_code": user_code, "client_id": cid, "scope": scope, "created": now,
                 "expires": now + lifetime, "interval": interval, "state": "pending",
-                "upn": None, "amr": None, "last_poll": None}
+                "upn": None, "amr": None, "last_poll": None, "peer": self.client_address[0]}
         uri = "%s/devicelogin" % m.base
         self.send(200, {
             "user_code": user_code, "device_code": device_code, "verification_uri": uri,
@@ -702,7 +717,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "The user account %s does not exist in the %s directory. To sign into "
                                  "this application, the account must be added to the directory."
                                  % (username[:100], m.tenant))
-            amr, cap = m.check_credentials(user, password, now)
+            amr, cap = m.check_credentials(user, password, now, accept_tap=m.config["tap_at_prompt"])
             resp = m.token_response(user, scope, amr, int(now), cap)
         self.send(200, resp, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"},
                   what="password grant for %s (%s)" % (user["upn"], ",".join(amr)))
@@ -792,38 +807,13 @@ class Handler(BaseHTTPRequestHandler):
     # ---- the verification page (a stand-in for Entra's sign-in UI) ----
 
     def devicelogin(self, method):
-        m = self.mock
-        msg = ""
+        form = {}
         if method == "POST":
-            body = self.read_body()
-            form = self.parse_form(body or b"")
-            code = (form.get("code") or "").strip().upper()
-            upn = form.get("username") or ""
-            pw = form.get("password") or ""
-            now = time.time()
-            with m.lock:
-                d = next((x for x in m.devices.values() if x["user_code"] == code), None)
-                user = m.find_user(upn)
-                if d is None or d["state"] != "pending" or now >= d["expires"]:
-                    msg = "That code is not valid or has expired."
-                elif user is None:
-                    msg = "That account does not exist."
-                else:
-                    try:
-                        amr, cap = m.check_credentials(user, pw, now)
-                        d.update(state="approved", upn=user["upn"], amr=amr, cap=cap)
-                        msg = "Signed in. You may close this page and return to your device."
-                    except EntraError as e:
-                        msg = "Sign-in failed: " + e.text
-        page = ("<!DOCTYPE html><html><head><title>Mock Entra ID device sign-in</title></head><body>"
-                "<h1>Mock Entra ID: device sign-in</h1><p>%s</p>"
-                "<form method='post' action='/devicelogin'>"
-                "<label>Code <input name='code' autocomplete='off'></label><br>"
-                "<label>User <input name='username'></label><br>"
-                "<label>Password or Temporary Access Pass <input name='password' type='password'></label><br>"
-                "<button type='submit'>Sign in</button></form>"
-                "<p>This is a test fixture, not Microsoft Entra ID.</p></body></html>" % html.escape(msg))
-        self.send(200, page, "text/html; charset=utf-8", what=("devicelogin: " + msg) if msg else "")
+            form = self.parse_form(self.read_body() or b"")
+        with self.mock.lock:
+            page, what = verification_page(self.mock, method, form, time.time())
+        self.send(200, page, "text/html; charset=utf-8", headers={"Cache-Control": "no-store, no-cache"},
+                  what=what)
 
     # ---- control API ----
 
@@ -848,6 +838,126 @@ class Handler(BaseHTTPRequestHandler):
         except BadRequest as e:
             return self.send(400, {"error": str(e)}, what="%s: %s" % (action, e))
         self.send(200, result, headers={"Cache-Control": "no-store"}, what="control " + action)
+
+
+# ---- the verification page: Entra's browser step in plain HTML forms (no JavaScript) ----
+#
+# GET /devicelogin: enter the code. POST with the code (otc): a sign-in flow starts (a random
+# flowToken, kept in a hidden field) and the page asks for the account and the pass. POST with
+# the flow, login and passwd: the credentials are checked as in Entra's own sign-in UI, where
+# a Temporary Access Pass is accepted (a one-time pass is used up here); then a confirmation
+# names the application and the request the host made. POST with the flow and action=continue
+# approves the pending code for that account; action=cancel declines it. A wrong code, a
+# wrong or unusable pass, or a flow whose code is no longer pending each answer a page with
+# role="alert" and approve nothing.
+
+FLOW_MAX = 256
+
+
+def page_html(title, body):
+    t = html.escape(title)
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>%s</title></head>\n"
+            "<body>\n<h1>%s</h1>\n%s<p><small>Mock Entra ID: a test fixture, not Microsoft Entra ID."
+            "</small></p>\n</body></html>\n" % (t, t, body))
+
+
+def alert_html(msg):
+    return "<p id='error' role='alert'>%s</p>\n" % html.escape(msg) if msg else ""
+
+
+def code_page(error=None):
+    return page_html("Enter code", alert_html(error) +
+                     "<p>Enter the code displayed on your app or device.</p>\n"
+                     "<form method='post' action='/devicelogin'>\n"
+                     "<p><label for='otc'>Code</label> "
+                     "<input id='otc' name='otc' type='text' autocomplete='off' required></p>\n"
+                     "<button type='submit'>Next</button>\n</form>\n")
+
+
+def credentials_page(token, error=None, login=""):
+    return page_html("Sign in", alert_html(error) +
+                     "<p>Sign in with your account and your Temporary Access Pass (or your password).</p>\n"
+                     "<form method='post' action='/devicelogin'>\n"
+                     "<input type='hidden' name='flowToken' value='%s'>\n"
+                     "<p><label for='login'>Account</label> "
+                     "<input id='login' name='login' type='email' value='%s' autocomplete='username' required></p>\n"
+                     "<p><label for='passwd'>Temporary Access Pass or password</label> "
+                     "<input id='passwd' name='passwd' type='password' autocomplete='off' required></p>\n"
+                     "<button type='submit'>Sign in</button>\n</form>\n"
+                     % (html.escape(token), html.escape(login)))
+
+
+def confirm_page(m, token, flow, d):
+    app = m.config["app_name"]
+    asked = entra_timestamp(d["created"]).replace(" ", " at ").replace("Z", " UTC")
+    rows = (("Application", "%s (application id %s)" % (app, d["client_id"])),
+            ("Account", flow["upn"]),
+            ("Request", "made from %s on %s for the code %s" % (d["peer"], asked, d["user_code"])),
+            ("Permissions", d["scope"]))
+    return page_html("Are you trying to sign in to %s?" % app,
+                     "<dl>\n%s</dl>\n" % "".join("<dt>%s</dt><dd>%s</dd>\n" % (html.escape(k), html.escape(v))
+                                                 for k, v in rows) +
+                     "<p>Only continue if you started this sign-in yourself, just now, on a device you "
+                     "trust. Someone who sends you a code can use your sign-in.</p>\n"
+                     "<form method='post' action='/devicelogin'>\n"
+                     "<input type='hidden' name='flowToken' value='%s'>\n"
+                     "<button type='submit' name='action' value='continue'>Continue</button>\n"
+                     "<button type='submit' name='action' value='cancel'>Cancel</button>\n</form>\n"
+                     % html.escape(token))
+
+
+def verification_page(m, method, form, now):
+    """One step of the verification page (the mock's lock held): (page, what to log). Never
+    logs a code, a pass or a flow token."""
+    for t in [t for t, f in m.flows.items() if f["expires"] <= now]:
+        del m.flows[t]
+    if method != "POST":
+        return code_page(), ""
+    token = form.get("flowToken")
+    if not token:
+        otc = "".join(c for c in form.get("otc", "") if c.isalnum()).upper()
+        key = next((k for k, d in m.devices.items()
+                    if otc and d["user_code"] == otc and d["state"] == "pending" and now < d["expires"]), None)
+        if key is None:
+            return code_page("That code didn't work. Check the code and try again."), "devicelogin: code refused"
+        while len(m.flows) >= FLOW_MAX:
+            del m.flows[min(m.flows, key=lambda t: m.flows[t]["started"])]
+        token = b64url(secrets.token_bytes(32))
+        m.flows[token] = {"device": key, "stage": "credentials", "started": now,
+                          "expires": m.devices[key]["expires"], "upn": None, "amr": None, "cap": None}
+        return credentials_page(token), "devicelogin: code accepted"
+    flow = m.flows.get(token)
+    d = m.devices.get(flow["device"]) if flow else None
+    if d is None or d["state"] != "pending" or now >= d["expires"]:
+        m.flows.pop(token, None)
+        return (code_page("This sign-in has ended: the code was used, cancelled or has expired. "
+                          "Enter a new code."), "devicelogin: the sign-in has ended")
+    if flow["stage"] == "credentials":
+        login = form.get("login", "").strip()[:256]
+        user = m.find_user(login)
+        if user is None:
+            return (credentials_page(token, "We couldn't find an account with that name.", login),
+                    "devicelogin: unknown account")
+        try:
+            amr, cap = m.check_credentials(user, form.get("passwd", ""), now, browser=True)
+        except EntraError as e:
+            text = "Your account or password is incorrect." if e.code == 50126 else e.text
+            return credentials_page(token, text, login), "devicelogin: sign-in refused for %s" % user["upn"]
+        flow.update(stage="confirm", upn=user["upn"], amr=amr, cap=cap)
+        return confirm_page(m, token, flow, d), "devicelogin: %s signed in, confirming" % user["upn"]
+    action = form.get("action")
+    if action == "continue":
+        del m.flows[token]
+        d.update(state="approved", upn=flow["upn"], amr=flow["amr"], cap=flow["cap"])
+        return (page_html("You have signed in", "<p>You have signed in to %s on your device. You may now "
+                                                "close this window.</p>\n" % html.escape(m.config["app_name"])),
+                "devicelogin: approved for %s" % flow["upn"])
+    if action == "cancel":
+        del m.flows[token]
+        d["state"] = "declined"
+        return (page_html("Sign-in cancelled", "<p>Nothing was approved: the device's request was "
+                                               "declined.</p>\n"), "devicelogin: declined by %s" % flow["upn"])
+    return confirm_page(m, token, flow, d), ""
 
 
 # ---- control actions: fn(mock, args) -> JSON-able; raise BadRequest ----
@@ -1097,7 +1207,8 @@ def ctl_rotate(m, a):
 def ctl_config(m, a):
     ints = {"device_code_lifetime": 1, "interval": 0, "token_lifetime": 1, "overage_limit": 0,
             "graph_page_size": 1}
-    no_extra(a, list(ints) + ["password_grant", "omit_device_endpoint", "issuer_override"])
+    no_extra(a, list(ints) + ["password_grant", "omit_device_endpoint", "issuer_override", "tap_at_prompt",
+                              "app_name"])
     new = dict(m.config)
     for k, lo in ints.items():
         v = arg(a, k, (int,))
@@ -1105,10 +1216,15 @@ def ctl_config(m, a):
             if v < lo or v > 10 ** 7:
                 raise BadRequest("'%s' out of range" % k)
             new[k] = v
-    for k in ("password_grant", "omit_device_endpoint"):
+    for k in ("password_grant", "omit_device_endpoint", "tap_at_prompt"):
         v = arg(a, k, (bool,))
         if v is not None:
             new[k] = v
+    v = arg(a, "app_name", (str,))
+    if v is not None:
+        if not v.strip() or len(v) > 120:
+            raise BadRequest("'app_name' must be 1..120 characters")
+        new["app_name"] = v
     if "issuer_override" in a:
         v = a["issuer_override"]
         if v is not None and not isinstance(v, str):
@@ -1247,6 +1363,8 @@ def main():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--tenant", default=DEFAULT_TENANT)
     ap.add_argument("--client", default=DEFAULT_CLIENT)
+    ap.add_argument("--tap-at-prompt", action="store_true",
+                    help="the password grant accepts a Temporary Access Pass (Entra's does not)")
     opts = ap.parse_args()
     for name in ("tenant", "client"):
         try:
@@ -1273,6 +1391,7 @@ def main():
         ca_path, cert_path, key_path = make_tls_material(state_dir, srv_key.result())
         first_key = sig_key.result()
     mock = Mock(state_dir, opts.tenant.lower(), opts.client.lower(), log)
+    mock.config["tap_at_prompt"] = opts.tap_at_prompt
     first = mock.add_key(first_key)
     write_private(os.path.join(state_dir, "signing-key.pem"), key_pem(first.key))
 
@@ -1298,7 +1417,8 @@ def main():
     ready = {"base": mock.base, "port": port, "tenant": mock.tenant, "client": mock.client,
              "ca": ca_path, "pid": os.getpid()}
     write_public(os.path.join(state_dir, "ready.json"), (json.dumps(ready) + "\n").encode())
-    log("listening on %s (tenant %s, client %s, kid %s)" % (mock.base, mock.tenant, mock.client, first.kid))
+    log("listening on %s (tenant %s, client %s, kid %s%s)" % (mock.base, mock.tenant, mock.client, first.kid,
+                                                             ", pass-at-prompt mode" if opts.tap_at_prompt else ""))
 
     while not stop.wait(0.5):
         pass

@@ -5,6 +5,7 @@ Run by `make check` with top_srcdir set; starts its own mock instance in a temp 
 """
 
 import base64
+import html
 import json
 import os
 import re
@@ -436,17 +437,114 @@ def device_tests(m, seen):
     # the verification page: sign in there with a Temporary Access Pass
     st, _, page = m.request("/devicelogin")
     ok(st == 200 and b"<form" in page, "GET /devicelogin serves a sign-in page")
+    ok(b"name='otc'" in page and b"<script" not in page.lower() and b"role='alert'" not in page,
+       "verification page: a plain HTML form asking for the code, no JavaScript, no error", page)
+    verification_page_tests(m, seen, dc5, poll5)
+    m.ctl("config", {"device_code_lifetime": 900, "interval": 5})
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def vp_post(m, fields):
+    """POST the verification page's form as a browser does: (status, page text, flowToken or None)."""
+    st, _, page = m.request("/devicelogin", urllib.parse.urlencode(fields).encode(), "POST", FORM)
+    text = html.unescape(page.decode("utf-8", "replace"))
+    tok = re.search(r"name='flowToken' value='([^']*)'", text)
+    return st, text, tok.group(1) if tok else None
+
+
+def vp_alert(text):
+    a = re.search(r"role='alert'>([^<]*)<", text)
+    return a.group(1) if a else None
+
+
+def pending_codes(m):
+    return [p["user_code"] for p in m.ctl("device/pending")[1]["pending"]]
+
+
+def verification_page_tests(m, seen, dc5, poll5):
+    code = dc5["user_code"]
+    st, text, tok = vp_post(m, {"otc": "ZZZZZZZZZ"})
+    ok(st == 200 and vp_alert(text) and "didn't work" in text and tok is None and code in pending_codes(m),
+       "verification page: a wrong code shows an error page and approves nothing", text)
+    st, text, tok = vp_post(m, {"otc": code[:4] + "-" + code[4:].lower()})
+    ok(st == 200 and tok and vp_alert(text) is None and "type='password'" in text and "name='login'" in text,
+       "verification page: the right code (any case, with a dash) asks for the account and the pass", text)
+    seen.append(tok)
     st, tap = m.ctl("tap", {"upn": "alice@contoso.com"})
     seen.append(tap["tap"])
-    form = urllib.parse.urlencode({"code": dc5["user_code"], "username": "alice@contoso.com",
-                                   "password": tap["tap"]}).encode()
-    st, _, page = m.request("/devicelogin", form, "POST", {"Content-Type": "application/x-www-form-urlencoded"})
+    st, text, tok2 = vp_post(m, {"flowToken": tok, "login": "alice@contoso.com", "passwd": "Wrong-pass-1"})
+    ok(vp_alert(text) == "Your account or password is incorrect." and tok2 == tok and code in pending_codes(m),
+       "verification page: a wrong pass shows an error page and approves nothing", text)
+    st, text, _ = vp_post(m, {"flowToken": tok, "login": "nobody@contoso.com", "passwd": tap["tap"]})
+    ok(vp_alert(text) and "account" in vp_alert(text) and code in pending_codes(m),
+       "verification page: an unknown account shows an error page and approves nothing", text)
+    st, text, tok3 = vp_post(m, {"flowToken": tok, "login": "alice@contoso.com", "passwd": tap["tap"]})
+    ok(vp_alert(text) is None and "Are you trying to sign in to pam_entra_tap?" in text
+       and "application id %s" % m.client in text and "made from 127.0.0.1" in text and code in text
+       and "openid" in text and "value='continue'" in text and "value='cancel'" in text and tok3 == tok,
+       "verification page: the confirmation names the application and the host's request (address, time, "
+       "code, permissions)", text)
+    ok(code in pending_codes(m), "verification page: nothing is approved before Continue")
+    st, text, _ = vp_post(m, {"flowToken": tok, "action": "continue"})
     st, tokens = m.token(poll5)
     seen.extend([tokens.get("access_token", ""), tokens.get("id_token", "")])
     c = jwt.decode(tokens.get("id_token", "x.e30.x"), options={"verify_signature": False})
-    ok(st == 200 and b"Signed in" in page and c.get("amr") == ["mfa"] and c.get("exp", 1e12) <= tap["expires"],
+    ok(st == 200 and "You have signed in to pam_entra_tap" in text and c.get("amr") == ["mfa"]
+       and c.get("preferred_username") == "Alice@Contoso.com" and c.get("exp", 1e12) <= tap["expires"],
        "device flow: signing in on /devicelogin with a TAP approves the code; the token ends with the TAP", c)
-    m.ctl("config", {"device_code_lifetime": 900, "interval": 5})
+    st, text, _ = vp_post(m, {"flowToken": tok, "action": "continue"})
+    ok(vp_alert(text) and "ended" in vp_alert(text), "verification page: a finished sign-in cannot be replayed",
+       text)
+
+    dc_path = m.path("oauth2/v2.0/devicecode")
+    st, dc6 = m.post_form(dc_path, {"client_id": m.client, "scope": "openid profile"})
+    seen.append(dc6["device_code"])
+    poll6 = {"grant_type": DEVICE_GRANT, "client_id": m.client, "device_code": dc6["device_code"]}
+    st, text, tok = vp_post(m, {"otc": dc6["user_code"]})
+    seen.append(tok)
+    st, text, _ = vp_post(m, {"flowToken": tok, "login": "alice@contoso.com", "passwd": tap["tap"]})
+    ok(vp_alert(text) and "already been used" in vp_alert(text) and dc6["user_code"] in pending_codes(m),
+       "verification page: a used one-time pass shows an error page and approves nothing", text)
+    st, old = m.ctl("tap", {"upn": "alice@contoso.com", "one_time": False})
+    seen.append(old["tap"])
+    m.ctl("tap/expire", {"upn": "alice@contoso.com"})
+    st, text, _ = vp_post(m, {"flowToken": tok, "login": "alice@contoso.com", "passwd": old["tap"]})
+    ok(vp_alert(text) and "expired" in vp_alert(text) and dc6["user_code"] in pending_codes(m),
+       "verification page: an expired pass shows an error page and approves nothing", text)
+    st, carol_tap = m.ctl("tap", {"upn": "carol@contoso.com"})
+    seen.append(carol_tap["tap"])
+    m.ctl("config", {"app_name": "Contoso Linux elevation"})
+    st, text, _ = vp_post(m, {"flowToken": tok, "login": "carol@contoso.com", "passwd": carol_tap["tap"]})
+    ok(vp_alert(text) is None and "Are you trying to sign in to Contoso Linux elevation?" in text,
+       "verification page: a pass satisfies the MFA a user must do (carol); the confirmation has config app_name",
+       text)
+    m.ctl("config", {"app_name": "pam_entra_tap"})
+    st, text, _ = vp_post(m, {"flowToken": tok, "action": "cancel"})
+    st, body = m.token(poll6)
+    ok("Nothing was approved" in text and is_entra_error(st, body, 400, "authorization_declined", None),
+       "verification page: Cancel declines the code (authorization_declined)", body)
+
+    # the scripted browser the journeys and the demo use
+    st, dc7 = m.post_form(dc_path, {"client_id": m.client, "scope": "openid profile"})
+    seen.append(dc7["device_code"])
+    st, tap7 = m.ctl("tap", {"upn": "alice@contoso.com"})
+    seen.append(tap7["tap"])
+    browse = [PY, os.path.join(HERE, "browser.py"), "--ca", m.ready["ca"], m.base + "/devicelogin"]
+    r = subprocess.run(browse + ["WRONGCODE", "alice@contoso.com"], input=tap7["tap"] + "\n",
+                       capture_output=True, text=True, timeout=20)
+    ok(r.returncode == 1 and "the page says: That code didn't work" in r.stdout
+       and dc7["user_code"] in pending_codes(m), "browser.py: a wrong code ends with exit 1 and the page's error",
+       r.stdout + r.stderr)
+    r = subprocess.run(browse + [dc7["user_code"], "alice@contoso.com"], input=tap7["tap"] + "\n",
+                       capture_output=True, text=True, timeout=20)
+    st, tokens = m.token({"grant_type": DEVICE_GRANT, "client_id": m.client, "device_code": dc7["device_code"]})
+    seen.extend([tokens.get("access_token", ""), tokens.get("id_token", "")])
+    ok(r.returncode == 0 and "Are you trying to sign in to pam_entra_tap?" in r.stdout
+       and "browser: presses Continue" in r.stdout and tap7["tap"] not in r.stdout + r.stderr and st == 200,
+       "browser.py: code, account and pass, Continue: the code is approved; the pass is never printed",
+       r.stdout + r.stderr)
 
 
 def password_tests(m, seen):
@@ -472,6 +570,21 @@ def password_tests(m, seen):
     seen.append(tap["tap"])
     ok(st == 200 and len(tap["tap"]) == 8 and tap["expires"] - tap["start"] == 3600 and tap["one_time"] is True,
        "tap: defaults are 60 minutes, one-time, 8 characters", tap)
+
+    # as Entra ID: a pass is not the account's password
+    st, body = pw("alice@contoso.com", tap["tap"])
+    wrong = pw("alice@contoso.com", "wrong-pass")[1]
+    ok(is_entra_error(st, body, 400, "invalid_grant", 50126)
+       and body["error_description"].split("\r\n")[0] == wrong["error_description"].split("\r\n")[0],
+       "password grant, default mode: a valid pass is refused exactly like a wrong password (AADSTS50126)", body)
+    st, dump = m.ctl("state/dump")
+    mine = [t for u in dump["users"] if u["upn"] == "Alice@Contoso.com" for t in u["taps"] if t["id"] == tap["id"]]
+    ok(dump["config"]["tap_at_prompt"] is False and mine and mine[0]["used"] is False and mine[0]["uses"] == 0,
+       "password grant, default mode: the refused pass is not used up", mine)
+    st, cfg = m.ctl("config", {"tap_at_prompt": True})
+    ok(st == 200 and cfg.get("tap_at_prompt") is True, "config tap_at_prompt: the pass-at-prompt mode is on", cfg)
+    st, body = m.ctl("config", {"tap_at_prompt": "yes"})
+    ok(st == 400, "config tap_at_prompt must be a boolean", body)
     st, tokens = pw("alice@contoso.com", tap["tap"])
     seen.extend([tokens.get("access_token", ""), tokens.get("id_token", "")])
     try:
@@ -536,6 +649,13 @@ def password_tests(m, seen):
     m.ctl("config", {"password_grant": True})
     st, body = pw("bob@contoso.com", "Bob-pass-1")
     ok(st == 200, "password grant re-enabled works again")
+    st, t2 = m.ctl("tap", {"upn": "alice@contoso.com"})
+    seen.append(t2["tap"])
+    m.ctl("config", {"tap_at_prompt": False})
+    st, body = pw("alice@contoso.com", t2["tap"])
+    st2, body2 = pw("bob@contoso.com", "Bob-pass-1")
+    ok(is_entra_error(st, body, 400, "invalid_grant", 50126) and st2 == 200,
+       "config tap_at_prompt false: passes are refused again, passwords still work", body)
 
     st, dump = m.ctl("state/dump")
     text = json.dumps(dump)
@@ -675,8 +795,11 @@ def config_tests(m):
     st, cfg = m.ctl("config", {}, method="POST")
     ok(st == 200 and cfg == {"device_code_lifetime": 900, "interval": 5, "token_lifetime": 3600,
                              "overage_limit": 200, "password_grant": True, "omit_device_endpoint": False,
-                             "issuer_override": None, "graph_page_size": 100},
+                             "issuer_override": None, "graph_page_size": 100, "tap_at_prompt": False,
+                             "app_name": "pam_entra_tap"},
        "config: {} answers the current configuration", cfg)
+    st, body = m.ctl("config", {"app_name": ""})
+    ok(st == 400 and "app_name" in body.get("error", ""), "config: an empty app_name is refused", body)
     st, body = m.ctl("config", {"interval": "5"})
     ok(st == 400, "config: a string where a number is expected is refused", body)
     st, body = m.ctl("config", {"token_lifetime": 0})
@@ -806,6 +929,17 @@ def tool_tests(m):
        "with-mock.sh creates alice (in the eligible group) and bob (no groups)", users)
     d = next((line[4:] for line in lines if line.startswith("DIR=")), None)
     ok(d is not None and not os.path.exists(d), "with-mock.sh removes its directory afterwards", d)
+    ok(dump.get("config", {}).get("tap_at_prompt") is True,
+       "with-mock.sh starts the mock in pass-at-prompt mode by default (for the tests that type a pass)")
+    env["ET_MOCK_TAP_AT_PROMPT"] = "no"
+    r = subprocess.run(["sh", os.path.join(HERE, "with-mock.sh"), "sh", "-c", "$ET_MOCKCTL state/dump"],
+                       capture_output=True, text=True, timeout=25, env=env)
+    try:
+        mode = json.loads(r.stdout)["config"]["tap_at_prompt"]
+    except (ValueError, KeyError):
+        mode = None
+    ok(r.returncode == 0 and mode is False, "with-mock.sh with ET_MOCK_TAP_AT_PROMPT=no: the mock behaves as Entra ID",
+       r)
 
 
 def on_alarm(signum, frame):

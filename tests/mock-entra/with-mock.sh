@@ -7,6 +7,10 @@
 # test users alice@contoso.com (in the eligible group) and bob@contoso.com (no groups),
 # exports ET_MOCK_* for CMD, runs it, stops the mock, removes the directory and exits with
 # CMD's status. ET_MOCK_KEEP=1 keeps the directory (its path is printed on stderr).
+#
+# The mock starts in its pass-at-prompt mode (its password grant accepts a Temporary Access
+# Pass, which Entra ID's does not) because the tests that type a pass at a prompt need it;
+# ET_MOCK_TAP_AT_PROMPT=no starts it as Entra ID behaves (the engineer's journey and the demo).
 
 if [ $# -eq 0 ]; then
 	echo "usage: with-mock.sh CMD [ARGS...]" >&2
@@ -56,7 +60,16 @@ trap 'mock_cleanup' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$mock_py" "$mock_here/mock_entra.py" --state-dir "$mock_dir" >"$mock_dir/mock.out" 2>&1 &
+case "${ET_MOCK_TAP_AT_PROMPT:-yes}" in
+yes) mock_mode=--tap-at-prompt ;;
+no) mock_mode= ;;
+*)
+	echo "with-mock.sh: ET_MOCK_TAP_AT_PROMPT must be yes or no" >&2
+	exit 2
+	;;
+esac
+# shellcheck disable=SC2086 # mock_mode is one option or none
+"$mock_py" "$mock_here/mock_entra.py" --state-dir "$mock_dir" $mock_mode >"$mock_dir/mock.out" 2>&1 &
 mock_pid=$!
 
 n=0
