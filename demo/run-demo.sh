@@ -1,7 +1,7 @@
 #!/bin/bash
 # The pam_entra_tap demo, on a fresh Debian 12 machine, as root:
 #
-#     sudo bash demo/run-demo.sh
+#     bash demo/run-demo.sh          (as root: a root shell, su -, or sudo where it is installed)
 #
 # It installs what it needs with apt-get (only packages that are missing), builds the project
 # out of tree in a temporary directory, and plays the engineer's journey in a sandbox: a
@@ -37,7 +37,7 @@ demo_src=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${_DEMO_INNER:-}" ]; then
 	demo_t0=$(date +%s)
 	if [ "$(id -u)" != 0 ]; then
-		echo "run-demo.sh: run it as root (sudo bash demo/run-demo.sh): it boots a sandbox with namespaces" >&2
+		echo "run-demo.sh: run it as root (in a root shell: bash demo/run-demo.sh): it boots a sandbox with namespaces" >&2
 		exit 1
 	fi
 	step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
