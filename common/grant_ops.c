@@ -3,6 +3,7 @@
 #include "grant_ops.h"
 #include "grant_store.h"
 #include "audit.h"
+#include "fsutil.h"
 #include "groupfile.h"
 #include "identity.h"
 #include "strlist.h"
@@ -151,6 +152,21 @@ static void group_error_reason(struct et_err *err, const char *group)
 			   group, group);
 }
 
+/* The marker of a pending grant, written before the grant exists (under the store lock). */
+static int pending_marker_write(const struct et_config *cfg, const char *id, const char *user, pid_t pid,
+				char *path, size_t size, struct et_err *err)
+{
+	char dir[PATH_MAX], text[64 + ET_GRANT_NAME_MAX];
+	int n;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir) ||
+	    et_pending_marker_path(cfg, id, path, size) < 0)
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state directory path is too long");
+	if (et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	n = snprintf(text, sizeof(text), "user %s\npid %ld\n", user, (long)pid);
+	return et_file_write_atomic(path, text, (size_t)n, 0600, err);
+}
+
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
 		    struct et_grant *ret, struct et_err *err)
 {
@@ -160,6 +176,7 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	struct et_grant g;
 	struct et_audit a;
 	struct et_err terr;
+	char marker[PATH_MAX] = "";
 	size_t count = 0;
 	int lock = -1, r = -1, tr;
 
@@ -196,6 +213,13 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	}
 	if (et_strlist_add(&add, g.user) < 0) {
 		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		goto fail;
+	}
+	/* A pending grant is pending from its first instant: the marker comes before anything
+	 * a guard (or the sweep, for a marker whose guard never started) would have to undo. */
+	if (req->pending &&
+	    pending_marker_write(cfg, g.id, g.user, req->watch_pid, marker, sizeof(marker), err) < 0) {
+		marker[0] = '\0';
 		goto fail;
 	}
 	/* Membership first: a kill after this leaves a member without a grant, which the sweep
@@ -238,6 +262,8 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	r = 0;
 	goto done;
 fail:
+	if (marker[0])
+		(void)unlink(marker); /* no grant was made: nothing is pending */
 	if (err)
 		audit_error(cfg, req->user, g.id[0] ? g.id : NULL, err);
 done:
@@ -418,12 +444,20 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0) {
+			int lock = -1;
 			if (e.code != ET_E_NOT_FOUND)
 				continue; /* unreadable: the grant's own problem, reported by the store */
-			if (unlinkat(fd, de->d_name, 0) == 0)
+			/* a grant being made writes its marker first, under the store lock: look
+			 * again under that lock before calling the marker an orphan */
+			if (et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, &e) < 0)
+				continue;
+			if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0 && e.code == ET_E_NOT_FOUND &&
+			    unlinkat(fd, de->d_name, 0) == 0)
 				res->pending_removed++;
+			et_grant_store_unlock(lock);
 			continue;
 		}
+
 		if ((long long)now - (long long)st.st_mtime <= ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S)
 			continue; /* its guard may still be waiting */
 		if (et_grant_revoke(cfg, de->d_name, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, now, NULL, &e) < 0 &&

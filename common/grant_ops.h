@@ -20,11 +20,15 @@ struct et_grant_request {
 	long duration; /* seconds; 0: duration_default; always clamped to duration_min..max */
 	enum et_grant_method method;
 	const char *reason, *oid, *upn, *tid, *service, *rhost; /* NULL when unknown */
+	/* made inside a PAM transaction: the pending marker is written under the store lock
+	 * before the membership exists (it names watch_pid, the process that asked) */
+	bool pending;
+	pid_t watch_pid;
 };
 
 long et_grant_clamp_duration(const struct et_config *cfg, long requested);
 
-/* Make a grant: membership first, then the store, then the revocation timer (no systemd on
+/* Make a grant: (the pending marker,) membership, then the store, then the revocation timer (no systemd on
  * the bus: logged, and the sweep and the account check end it). Reasons include "bad_user",
  * "no_user", "bad_duration", "no_group", "store_locked", "group_locked", "too_many_grants". */
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
