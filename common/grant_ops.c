@@ -89,6 +89,30 @@ static void audit_error(const struct et_config *cfg, const char *user, const cha
 	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
 }
 
+static bool is_live(const struct et_grant *g, time_t now);
+
+/* A revocation that could not finish: the record stays and every sweep tries again. This is
+ * the one failure that leaves someone with a privilege past its end: critical. */
+static void audit_stuck(const struct et_config *cfg, const char *user, const char *grant_id, const struct et_err *e)
+{
+	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
+	et_log(&cfg->log, ET_LOG_ERR, "%s (the record is kept: every sweep tries again)", e->message);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_CRIT, &a,
+					"%s: the grant's record is kept and every sweep tries again", e->message));
+}
+
+/* The first step of ending a grant before its expiry: the record says it has ended (expires
+ * = now), so that a revocation cut short or failing later (the group edit, the timer) is
+ * finished by the sweep, which never restores the membership of an expired grant. */
+static int mark_ended(const struct et_config *cfg, const struct et_grant *g, time_t now, struct et_err *err)
+{
+	struct et_grant ended = *g;
+	if (!is_live(g, now))
+		return 0;
+	ended.expires = now;
+	return et_grant_store_write(cfg, &ended, err);
+}
+
 static int lookup_user(const char *user, uid_t *ret_uid, struct et_err *err)
 {
 	struct passwd pw, *found = NULL;
@@ -279,7 +303,7 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	struct et_grant_list others = { 0 };
 	struct et_grant g;
 	struct et_err gerr = { 0 };
-	bool member_failed = false;
+	bool early;
 	int lock = -1, r = -1;
 
 	if (!et_grant_id_ok(id))
@@ -294,29 +318,35 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	}
 	if (cause == ET_REVOKE_EXPIRY && is_live(&g, now))
 		cause = ET_REVOKE_ADMIN;
-	/* The grant goes first: a kill after this leaves a member without a grant (swept). */
-	if (et_grant_store_remove(cfg, id, err) < 0)
+	early = is_live(&g, now);
+	/* The record goes last, after the group edit and the timer: a failure (a full file
+	 * system, a low resource limit) or a kill on the way leaves it, marked ended, for the
+	 * next sweep to finish. */
+	if (mark_ended(cfg, &g, now, err) < 0)
 		goto done;
 	if (et_grant_store_list(cfg, g.user, &others, &gerr) < 0 ||
-	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0))
-		member_failed = true;
-	et_grant_store_unlock(lock);
-	lock = -1;
-
-	audit_revoke(cfg, &g, cause);
-	if (member_failed) {
-		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s ended, but %s is still in group %s: %s", id, g.user,
+	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0)) {
+		group_error_reason(&gerr, g.group);
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s cannot end: %s is still in group %s: %s", id, g.user,
 			   g.group, gerr.message);
-		audit_error(cfg, g.user, g.id, err ? err : &gerr);
+		audit_stuck(cfg, g.user, g.id, err ? err : &gerr);
 		goto done;
 	}
 	/* A grant ended early still has a timer; an expired one has fired or is firing (and stopping
 	 * its service from inside it would kill this very process). */
-	if (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN || cause == ET_REVOKE_LOGIN_FAILED) {
-		struct et_err terr;
-		if (et_timer_cancel(g.id, &terr) < 0)
-			et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", g.id, terr.message);
+	if (early && (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN || cause == ET_REVOKE_LOGIN_FAILED) &&
+	    et_timer_cancel(g.id, &gerr) < 0) {
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s: %s left group %s, but its timer could not be cancelled: %s",
+			   id, g.user, g.group, gerr.message);
+		audit_stuck(cfg, g.user, g.id, err ? err : &gerr);
+		goto done;
 	}
+	if (et_grant_store_remove(cfg, id, err) < 0)
+		goto done;
+	et_grant_store_unlock(lock);
+	lock = -1;
+
+	audit_revoke(cfg, &g, cause);
 	if (ret)
 		*ret = g;
 	r = 0;
@@ -330,10 +360,8 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 			 unsigned *ret_count, struct et_err *err)
 {
 	struct et_grant_list l = { 0 };
-	struct et_grant *ended = NULL;
 	struct et_err gerr = { 0 };
-	size_t n_ended = 0;
-	bool member_failed = false;
+	bool member_failed = false, timer_failed = false;
 	int lock = -1, r = -1;
 
 	if (!et_local_name_ok(user))
@@ -342,55 +370,59 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 		goto done;
 	if (et_grant_store_list(cfg, user, &l, err) < 0)
 		goto done;
-	ended = calloc(l.n ? l.n : 1, sizeof(*ended));
-	if (!ended) {
-		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < l.n; i++) {
-		if (et_grant_store_remove(cfg, l.items[i].id, err) < 0)
+	/* as et_grant_revoke: marked ended, then the group edit and the timers, the records last */
+	for (size_t i = 0; i < l.n; i++)
+		if (mark_ended(cfg, &l.items[i], now, err) < 0)
 			goto done;
-		ended[n_ended++] = l.items[i];
-	}
 	if (!is_permanent(cfg, user) && member_remove(cfg->elevated_group, user, &gerr) < 0)
 		member_failed = true;
 	/* grants recorded for another group (elevated_group was changed since) */
-	for (size_t i = 0; i < n_ended; i++) {
-		const char *grp = ended[i].group;
+	for (size_t i = 0; i < l.n; i++) {
+		const char *grp = l.items[i].group;
 		bool seen = strcmp(grp, cfg->elevated_group) == 0;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(ended[j].group, grp) == 0;
+			seen = strcmp(l.items[j].group, grp) == 0;
 		if (!seen && member_remove(grp, user, &gerr) < 0)
 			member_failed = true;
 	}
-	et_grant_store_unlock(lock);
-	lock = -1;
-	for (size_t i = 0; i < n_ended; i++) {
-		enum et_revoke_cause c = cause;
-		if (c == ET_REVOKE_EXPIRY && is_live(&ended[i], now))
-			c = ET_REVOKE_ADMIN;
-		audit_revoke(cfg, &ended[i], c);
-		if (is_live(&ended[i], now)) {
-			struct et_err terr;
-			if (et_timer_cancel(ended[i].id, &terr) < 0)
-				et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", ended[i].id,
-				       terr.message);
-		}
-	}
 	if (member_failed) {
 		group_error_reason(&gerr, cfg->elevated_group);
-		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s ended, but the membership could not be removed: %s",
-			   n_ended, user, gerr.message);
-		audit_error(cfg, user, NULL, err ? err : &gerr);
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s cannot end: the membership could not be removed: %s",
+			   l.n, user, gerr.message);
+		audit_stuck(cfg, user, NULL, err ? err : &gerr);
 		goto done;
 	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct et_err terr;
+		if (is_live(&l.items[i], now) && et_timer_cancel(l.items[i].id, &terr) < 0) {
+			et_log(&cfg->log, ET_LOG_ERR, "cannot cancel the timer of grant %s: %s", l.items[i].id,
+			       terr.message);
+			timer_failed = true;
+		}
+	}
+	if (timer_failed) {
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%s left group %s, but a timer could not be cancelled", user,
+			   cfg->elevated_group);
+		audit_stuck(cfg, user, NULL, err);
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (et_grant_store_remove(cfg, l.items[i].id, err) < 0)
+			goto done;
+	et_grant_store_unlock(lock);
+	lock = -1;
+	for (size_t i = 0; i < l.n; i++) {
+		enum et_revoke_cause c = cause;
+		if (c == ET_REVOKE_EXPIRY && is_live(&l.items[i], now))
+			c = ET_REVOKE_ADMIN;
+		audit_revoke(cfg, &l.items[i], c);
+	}
 	if (ret_count)
-		*ret_count = (unsigned)n_ended;
+		*ret_count = (unsigned)l.n;
 	r = 0;
 done:
 	et_grant_store_unlock(lock);
 	et_grant_list_free(&l);
-	free(ended);
 	return r;
 }
 
@@ -457,7 +489,6 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 			et_grant_store_unlock(lock);
 			continue;
 		}
-
 		if ((long long)now - (long long)st.st_mtime <= ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S)
 			continue; /* its guard may still be waiting */
 		if (et_grant_revoke(cfg, de->d_name, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, now, NULL, &e) < 0 &&
