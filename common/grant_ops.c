@@ -535,9 +535,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 				goto nomem;
 			continue;
 		}
-		if (et_grant_store_remove(cfg, g->id, err) < 0)
-			goto done;
-		ended[n_ended++] = *g;
+		ended[n_ended++] = *g; /* its record goes once the group no longer holds it */
 		if (add_unique(&ended_users, g->user) < 0)
 			goto nomem;
 	}
@@ -562,7 +560,10 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 		edit.remove = &rm;
 	}
 	if (et_group_edit(cfg->elevated_group, &edit, &chg, err) < 0) {
+		/* the expired records stay: the next sweep tries again */
 		group_error_reason(err, cfg->elevated_group);
+		if (n_ended)
+			audit_stuck(cfg, user, NULL, err);
 		goto done;
 	}
 	/* Expired grants recorded for another group (elevated_group changed since they were made). */
@@ -572,8 +573,22 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 		if (strcmp(g->group, cfg->elevated_group) == 0 ||
 		    keeps_membership(cfg, &l, g->user, g->group, now, NULL))
 			continue;
-		if (member_remove(g->group, g->user, &gerr) < 0)
-			et_log(&cfg->log, ET_LOG_ERR, "%s", gerr.message);
+		if (member_remove(g->group, g->user, &gerr) < 0) {
+			audit_stuck(cfg, g->user, g->id, &gerr);
+			ended[i].id[0] = '\0'; /* kept: the next sweep tries again */
+		}
+	}
+	/* the group no longer holds them: the records go */
+	{
+		size_t kept = 0;
+		for (size_t i = 0; i < n_ended; i++) {
+			if (!ended[i].id[0])
+				continue;
+			if (et_grant_store_remove(cfg, ended[i].id, err) < 0)
+				goto done;
+			ended[kept++] = ended[i];
+		}
+		n_ended = kept;
 	}
 	et_grant_store_unlock(lock);
 	lock = -1;
