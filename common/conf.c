@@ -652,6 +652,7 @@ static const struct et_key keys[] = {
 	DUR(duration_min, "1m", 1, DURATION_CAP),
 	DUR(duration_max, "8h", 1, DURATION_CAP),
 	LIST(permanent_members, check_local_name, "a list of local user names"),
+	LIST(allow_system_accounts, check_local_name, "a list of local user names"),
 	{ .name = "accept_v1_issuer", .parse = parse_bool, .print = print_bool, .offset = OFF(accept_v1_issuer),
 	  .default_value = "no" },
 	STR(state_dir, check_abs_path, ET_DEFAULT_STATE_DIR),

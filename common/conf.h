@@ -42,6 +42,7 @@ struct et_config {
 	char *elevated_group;
 	long duration_default, duration_min, duration_max; /* seconds */
 	struct et_strlist permanent_members;
+	struct et_strlist allow_system_accounts; /* local accounts below UID_MIN or without a login shell that Entra names may reach */
 	bool accept_v1_issuer;
 	char *state_dir; /* root-only state: identity pins, grants */
 

@@ -131,6 +131,7 @@ enum et_class {
 	X(STATE_DIR,             "state_dir",             CONFIG) \
 	X(STATE_WRITE,           "state_write",           INTERNAL) \
 	X(STORE_LOCKED,          "store_locked",          BUSY) \
+	X(SYSTEM_ACCOUNT,        "system_account",        DENIED) \
 	X(TIMEOUT,               "timeout",               INTERNAL) \
 	X(TOO_DEEP,              "too_deep",              DENIED) \
 	X(TOO_LARGE,             "too_large",             DENIED) \

@@ -130,7 +130,10 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 {
 	struct et_keystore ks;
 	struct et_verdict v;
-	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = m->user_known };
+	struct et_verify_opts o = { .now = time(NULL),
+				    .expect_user = m->user,
+				    .record_pin = m->user_known,
+				    .check_account = m->user_known };
 	int code;
 
 	et_keystore_init(&ks, &m->cfg);

@@ -144,6 +144,7 @@ static void test_good_file(void)
 		"duration_min = 1m\n"
 		"duration_max = 8h\n"
 		"permanent_members =\n"
+		"allow_system_accounts =\n"
 		"accept_v1_issuer = no\n"
 		"state_dir = /var/lib/entra-tap\n"
 		"device_code_timeout = 90s\n"
@@ -234,6 +235,7 @@ static void test_every_key_set(void)
 		"duration_min = 1s\n"
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
+		"allow_system_accounts = backup, svc.deploy\n"
 		"accept_v1_issuer = true\n"
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 120\n"
@@ -267,6 +269,7 @@ static void test_every_key_set(void)
 		"duration_min = 1s\n"
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
+		"allow_system_accounts = backup, svc.deploy\n"
 		"accept_v1_issuer = yes\n"
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 2m\n"
@@ -739,6 +742,10 @@ static const struct refused_case refused_cases[] = {
 	  "'root' is listed twice" },
 	{ "permanent_members", "root, -x",
 	  "'-x' is not a valid local user or group name" },
+	{ "allow_system_accounts", "backup, backup",
+	  "'backup' is listed twice" },
+	{ "allow_system_accounts", "backup, a/b",
+	  "'a/b' is not a valid local user or group name" },
 
 	/* accept_v1_issuer */
 	{ "accept_v1_issuer", "maybe",
@@ -835,6 +842,7 @@ static const struct accepted_case accepted_cases[] = {
 	{ "eligible_roles", "Host.Elevate tenant:admin_role-1" },
 
 	{ "permanent_members", "root, ops.bob" },
+	{ "allow_system_accounts", "backup, svc.deploy" },
 
 	{ "accept_v1_issuer", "1" },
 	{ "accept_v1_issuer", "false" },
