@@ -640,6 +640,11 @@ static const struct et_key keys[] = {
 	STR(jwks_cache_dir, check_abs_path, ET_DEFAULT_JWKS_CACHE_DIR),
 	DUR(jwks_cache_ttl, "1d", 60, 7 * 86400),
 	DUR(clock_skew, "120s", 0, 600),
+	/* Entra ID tokens live one hour, and Entra backdates iat and nbf by five minutes (exp - iat
+	 * = 3900 s in Microsoft's own examples); access tokens 60 to 90 minutes. A fresh token is
+	 * thus five minutes old already: the age leaves ten more for pasting it. */
+	DUR(token_max_lifetime, "90m", 60, 86400),
+	DUR(token_max_age, "15m", 60, 86400),
 	{ .name = "methods", .parse = parse_methods, .print = print_methods, .default_value = "device_code" },
 	{ .name = "identity_claim", .parse = parse_identity_claim, .print = print_identity_claim,
 	  .default_value = "preferred_username" },

@@ -31,6 +31,8 @@ struct et_config {
 	char *jwks_cache_dir;
 	long jwks_cache_ttl; /* seconds */
 	long clock_skew;     /* seconds, <= 600 */
+	long token_max_lifetime; /* seconds: exp - iat at most */
+	long token_max_age;      /* seconds: now - iat at most (plus clock_skew) */
 
 	unsigned methods; /* enum et_method bits */
 	enum et_identity_claim identity_claim;

@@ -20,6 +20,7 @@
 #include "jwks_cache.h"
 #include "oauth.h"
 #include "oidc.h"
+#include "replay.h"
 #include "verify.h"
 #include <json-c/json.h>
 #include <stdio.h>
@@ -143,6 +144,9 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 		v.accept = false;
 		et_err_set(&v.why, ET_E_WRONG_USER, "The token is not for local user \"%s\".", log_user(m));
 	}
+	/* a pasted token is accepted once (the other methods get a fresh token from the IdP) */
+	if (v.accept && strcmp(method, "token") == 0 && et_replay_record(&m->cfg, v.claims, o.now, &v.why) < 0)
+		v.accept = false;
 	if (!v.accept) {
 		code = fail_with(m, method, &v.why, "Sign-in refused");
 		et_verdict_free(&v);

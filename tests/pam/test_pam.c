@@ -798,6 +798,11 @@ static void test_tokens(void)
 	is_str(prompt_text(&s, 0), "Entra ID token for alice@contoso.com (Enter to sign in with a code): ",
 	       "token: the prompt");
 	ok(!any_message_contains(&s, tok), "token: the token appears in no message");
+	script_reset(&s);
+	/* RFC 8725: a pasted token is accepted once (the replay cache, keyed by its uti) */
+	r = sign_in("tok", "alice", &s, tok, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "token: the same token pasted again -> PAM_AUTH_ERR");
+	ok(any_message_contains(&s, "presented before"), "token: ... saying it was presented before");
 	free(tok);
 	script_reset(&s);
 
@@ -816,6 +821,15 @@ static void test_tokens(void)
 		  "token: expired -> PAM_AUTH_ERR" },
 		{ "{\"upn\":\"alice@contoso.com\",\"signature\":\"corrupt\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
 		  "token: bad signature -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"lifetime\":3153600000,\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: a hundred-year lifetime -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"claims\":{\"azp\":\"00000000-0000-0000-0000-000000000002\","
+		  "\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: issued to another client (azp) -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"claims\":{\"idtyp\":\"app\",\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: an app-only token -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"remove\":[\"uti\"],\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: no uti or jti (no replay check possible) -> PAM_AUTH_ERR" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *minted = mu_mock_field("mint", bad[i].json, "id_token");

@@ -133,6 +133,8 @@ static void test_good_file(void)
 		"jwks_cache_dir = /var/cache/entra-tap\n"
 		"jwks_cache_ttl = 1d\n"
 		"clock_skew = 2m\n"
+		"token_max_lifetime = 90m\n"
+		"token_max_age = 15m\n"
 		"methods = device_code\n"
 		"identity_claim = preferred_username\n"
 		"user_map = strip_domain\n"
@@ -224,6 +226,8 @@ static void test_every_key_set(void)
 		"jwks_cache_dir = /run/et-cache\n"
 		"jwks_cache_ttl = 7d\n"
 		"clock_skew = 0\n"
+		"token_max_lifetime = 2h\n"
+		"token_max_age = 60\n"
 		"methods = token tap,device_code\n"
 		"identity_claim = upn\n"
 		"user_map = file:/etc/security/entra-users\n"
@@ -258,6 +262,8 @@ static void test_every_key_set(void)
 		"jwks_cache_dir = /run/et-cache\n"
 		"jwks_cache_ttl = 7d\n"
 		"clock_skew = 0\n"
+		"token_max_lifetime = 2h\n"
+		"token_max_age = 1m\n"
 		"methods = tap, device_code, token\n"
 		"identity_claim = upn\n"
 		"user_map = file:/etc/security/entra-users\n"
@@ -640,6 +646,10 @@ static const struct refused_case refused_cases[] = {
 	  "'8d' is not a duration between 1m and 7d (like 90s, 10m, 8h or 1d)" },
 	{ "jwks_cache_ttl", "0",
 	  "'0' is not a duration between 1m and 7d (like 90s, 10m, 8h or 1d)" },
+	{ "token_max_lifetime", "59",
+	  "'59' is not a duration between 1m and 1d (like 90s, 10m, 8h or 1d)" },
+	{ "token_max_age", "2d",
+	  "'2d' is not a duration between 1m and 1d (like 90s, 10m, 8h or 1d)" },
 	{ "clock_skew", "601",
 	  "'601' is not a duration between 0 and 10m (like 90s, 10m, 8h or 1d)" },
 	{ "clock_skew", "11m",
