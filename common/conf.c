@@ -609,6 +609,19 @@ static int check_upn_format(const char *v, char *why)
 	return 0;
 }
 
+/* An amr value (RFC 8176 names, Entra's own): a short token of letters, digits, '_' and '-'. */
+static int check_amr(const char *v, char *why)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 32)
+		return why_set(why, "must be 1 to 32 characters");
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
+			return why_set(why, "must be letters, digits, '_' or '-' (an amr value such as tap or otp)");
+	return 0;
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -665,6 +678,7 @@ static const struct et_key keys[] = {
 	DUR(device_code_timeout, "90s", 10, 900),
 	{ .name = "tap_password_grant", .parse = parse_bool, .print = print_bool, .offset = OFF(tap_password_grant),
 	  .default_value = "no" },
+	STR(tap_require_amr, check_amr, NULL, .empty_unsets = true),
 	COUNT(tap_max_failures, "5", 1, 100),
 	DUR(tap_lockout, "15m", 1, 86400),
 	COUNT(device_code_max_per_user, "5", 1, 1000),

@@ -51,6 +51,7 @@ struct et_config {
 	/* The PAM module's sign-in policy. */
 	long device_code_timeout;       /* seconds: local deadline of a device sign-in */
 	bool tap_password_grant;        /* redeem a pass typed at the prompt (password grant) */
+	char *tap_require_amr;          /* an amr value the password grant's token must carry */
 	long tap_max_failures;          /* consecutive wrong passes before the lockout */
 	long tap_lockout;               /* seconds a user stays locked out */
 	long device_code_max_per_user;  /* device sign-ins started per window, per user */

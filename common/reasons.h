@@ -30,6 +30,7 @@ enum et_class {
 	X(ALG_HMAC,              "alg_hmac",              DENIED) \
 	X(ALG_NONE,              "alg_none",              DENIED) \
 	X(ALG_UNSUPPORTED,       "alg_unsupported",       DENIED) \
+	X(AMR_REQUIRED,          "amr_required",          DENIED) \
 	X(APP_ONLY_TOKEN,        "app_only_token",        DENIED) \
 	X(AUTH_FAILED,           "auth_failed",           DENIED) \
 	X(BAD_ARGUMENT,          "bad_argument",          INTERNAL) \

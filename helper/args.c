@@ -155,7 +155,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 			return -1;
 		if (method) {
 			if (et_grant_method_parse(method, &a->method) < 0)
-				return refuse(why, size, "'%.64s' is not a method (tap, device_code, token, breakglass, admin)",
+				return refuse(why, size, "'%.64s' is not a method (tap, device_code, token, breakglass, admin, password)",
 					      method);
 			a->have_method = true;
 		}

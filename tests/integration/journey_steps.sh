@@ -21,7 +21,7 @@
 #                                     sign-in (METHOD, default tap), grant, revoke by expiry
 #   eng_refused WHAT                  wrong-tap | ineligible | idp-down: one sentence, no grant
 
-ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(Enter to sign in with a code\): '
+ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(checked as a password; Enter to sign in with a code\): '
 _eng_failed=0
 # _eng_ok STATUS NAME: ok, remembering a failure for the step's result
 _eng_ok() {

@@ -151,6 +151,7 @@ static void test_good_file(void)
 		"state_dir = /var/lib/entra-tap\n"
 		"device_code_timeout = 90s\n"
 		"tap_password_grant = no\n"
+		"tap_require_amr =\n"
 		"tap_max_failures = 5\n"
 		"tap_lockout = 15m\n"
 		"device_code_max_per_user = 5\n"
@@ -244,6 +245,7 @@ static void test_every_key_set(void)
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 120\n"
 		"tap_password_grant = true\n"
+		"tap_require_amr = tap\n"
 		"tap_max_failures = 3\n"
 		"tap_lockout = 3600\n"
 		"device_code_max_per_user = 2\n"
@@ -280,6 +282,7 @@ static void test_every_key_set(void)
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 2m\n"
 		"tap_password_grant = yes\n"
+		"tap_require_amr = tap\n"
 		"tap_max_failures = 3\n"
 		"tap_lockout = 1h\n"
 		"device_code_max_per_user = 2\n"
@@ -772,6 +775,8 @@ static const struct refused_case refused_cases[] = {
 	  "'16m' is not a duration between 10s and 15m (like 90s, 10m, 8h or 1d)" },
 	{ "tap_password_grant", "on",
 	  "must be yes or no" },
+	{ "tap_require_amr", "t a p",
+	  "must be letters, digits, '_' or '-' (an amr value such as tap or otp)" },
 	{ "tap_max_failures", "0",
 	  "'0' is not a whole number between 1 and 100" },
 	{ "tap_max_failures", "101",
