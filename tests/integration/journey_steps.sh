@@ -18,7 +18,7 @@
 #   eng_drop                          `entra-tap-helper drop`
 #   eng_expiry                        the grant's timer ends it; waits for it
 #   eng_journal [METHOD]              the audit trail of ENG_GRANT, as journalctl shows it:
-#                                     sign-in (METHOD, default tap), grant, revoke by expiry
+#                                     sign-in (METHOD, default password), grant, revoke by expiry
 #   eng_refused WHAT                  wrong-tap | ineligible | idp-down: one sentence, no grant
 
 ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(checked as a password; Enter to sign in with a code\): '
@@ -100,7 +100,7 @@ eng_elevate() {
 	jny_shell_type "${!var}"
 	jny_shell_wait 30
 	jny_show "$(printf '%s\n' "$JNY_OUT" | grep -vF "$line")"
-	_eng_granted "$dur" "$reason" tap
+	_eng_granted "$dur" "$reason" password # a typed secret: recorded as what is known
 	! grep -qF "${!var}" "$JNY_SH_LOG"
 	_eng_ok $? "the pass appears nowhere on the terminal"
 	_eng_result
@@ -247,7 +247,7 @@ eng_journal() {
 	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
 		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
 	jny_show "$lines"
-	_eng_story "$ENG_GRANT" "${1:-tap}" expiry
+	_eng_story "$ENG_GRANT" "${1:-password}" expiry
 	_eng_result
 }
 
