@@ -1,6 +1,7 @@
 #include "conf.h"
 #include "claims.h"
 #include "json_strict.h"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,17 +69,59 @@ static int check_audience(const struct et_config *cfg, json_object *claims, stru
 	}
 	if (json_object_is_type(aud, json_type_array)) {
 		size_t n = json_object_array_length(aud);
+		bool ours = false;
 		for (size_t i = 0; i < n; i++) {
 			json_object *a = json_object_array_get_idx(aud, i);
 			if (!json_object_is_type(a, json_type_string))
 				return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"aud\" array holds a non-string.");
 			if (strcmp(json_object_get_string(a), cfg->client_id) == 0)
-				return 0;
+				ours = true;
 		}
-		return et_err_set(err, ET_E_BAD_AUDIENCE, "The token's audiences do not include this application (%s).",
-				  cfg->client_id);
+		if (!ours)
+			return et_err_set(err, ET_E_BAD_AUDIENCE,
+					  "The token's audiences do not include this application (%s).", cfg->client_id);
+		/* RFC 8725 3.9: a token meant for several relying parties can be replayed by any
+		 * of them to the others */
+		if (n > 1)
+			return et_err_set(err, ET_E_BAD_AUDIENCE,
+					  "The token is for %zu audiences; only a token for this application alone is accepted.",
+					  n);
+		return 0;
 	}
 	return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"aud\" claim is neither a string nor an array.");
+}
+
+/* azp (v2) and appid (v1) name the client the token was issued to: when present, it must be
+ * this application, not another one that obtained a token naming us as audience. */
+static int check_party(const struct et_config *cfg, json_object *claims, struct et_err *err)
+{
+	static const char *const names[] = { "azp", "appid" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_object *v;
+		if (!json_object_object_get_ex(claims, names[i], &v))
+			continue;
+		if (!json_object_is_type(v, json_type_string))
+			return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"%s\" claim is not a string.", names[i]);
+		if (strcmp(json_object_get_string(v), cfg->client_id) != 0)
+			return et_err_set(err, ET_E_BAD_AUTHORIZED_PARTY,
+					  "The token was issued to application \"%.80s\" (%s), not this one (%s).",
+					  json_object_get_string(v), names[i], cfg->client_id);
+	}
+	return 0;
+}
+
+/* An app-only token (client credentials) names no person: idtyp "app" (Microsoft's optional
+ * claim), or a subject that is the object ID itself (the service principal). */
+static int check_user_token(json_object *claims, const char *oid, struct et_err *err)
+{
+	json_object *v;
+	if (json_object_object_get_ex(claims, "idtyp", &v) &&
+	    (!json_object_is_type(v, json_type_string) || strcmp(json_object_get_string(v), "user") != 0))
+		return et_err_set(err, ET_E_APP_ONLY_TOKEN, "The token is an application's (idtyp), not a person's.");
+	if (json_object_object_get_ex(claims, "sub", &v) && json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), oid) == 0)
+		return et_err_set(err, ET_E_APP_ONLY_TOKEN, "The token is an application's (sub is its object ID), not a person's.");
+	return 0;
 }
 
 int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now, struct et_err *err)
@@ -103,6 +146,8 @@ int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now
 		return -1;
 	if (!*oid)
 		return et_err_set(err, ET_E_BAD_CLAIM_TYPE, "The token's \"oid\" claim is empty.");
+	if (check_party(cfg, claims, err) < 0 || check_user_token(claims, oid, err) < 0)
+		return -1;
 
 	if (time_claim(claims, "exp", true, &exp, err) < 0)
 		return -1;
@@ -119,6 +164,15 @@ int et_claims_check(const struct et_config *cfg, json_object *claims, time_t now
 	if (t + skew < iat)
 		return et_err_set(err, ET_E_ISSUED_IN_FUTURE, "The token claims to be issued at %lld, in the future (now %lld).",
 				  iat, t);
+	/* RFC 8725 and Microsoft's guidance: bounded lifetime and age, whatever exp says */
+	if (exp - iat > cfg->token_max_lifetime)
+		return et_err_set(err, ET_E_TOKEN_LIFETIME,
+				  "The token lives %llds (iat %lld to exp %lld), longer than token_max_lifetime (%lds).",
+				  exp - iat, iat, exp, cfg->token_max_lifetime);
+	if (t - iat > cfg->token_max_age + skew)
+		return et_err_set(err, ET_E_TOKEN_TOO_OLD,
+				  "The token was issued %llds ago, more than token_max_age (%lds) and the allowed skew.",
+				  t - iat, cfg->token_max_age);
 	return 0;
 }
 

@@ -681,6 +681,19 @@ static void print_breakglass_when(const struct et_key *k, const struct et_config
 	fprintf(out, "%s = %s\n", k->name, cfg->breakglass_when == ET_BREAKGLASS_ALWAYS ? "always" : "unreachable");
 }
 
+/* An amr value (RFC 8176 names, Entra's own): a short token of letters, digits, '_' and '-'. */
+static int check_amr(const char *v, char *why)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 32)
+		return why_set(why, "must be 1 to 32 characters");
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
+			return why_set(why, "must be letters, digits, '_' or '-' (an amr value such as tap or otp)");
+	return 0;
+}
+
 /* ---- the table ---- */
 
 #define OFF(f) offsetof(struct et_config, f)
@@ -712,6 +725,11 @@ static const struct et_key keys[] = {
 	STR(jwks_cache_dir, check_abs_path, ET_DEFAULT_JWKS_CACHE_DIR),
 	DUR(jwks_cache_ttl, "1d", 60, 7 * 86400),
 	DUR(clock_skew, "120s", 0, 600),
+	/* Entra ID tokens live one hour, and Entra backdates iat and nbf by five minutes (exp - iat
+	 * = 3900 s in Microsoft's own examples); access tokens 60 to 90 minutes. A fresh token is
+	 * thus five minutes old already: the age leaves ten more for pasting it. */
+	DUR(token_max_lifetime, "90m", 60, 86400),
+	DUR(token_max_age, "15m", 60, 86400),
 	{ .name = "methods", .parse = parse_methods, .print = print_methods, .default_value = "device_code" },
 	{ .name = "identity_claim", .parse = parse_identity_claim, .print = print_identity_claim,
 	  .default_value = "preferred_username" },
@@ -724,6 +742,7 @@ static const struct et_key keys[] = {
 	DUR(duration_min, "1m", 1, DURATION_CAP),
 	DUR(duration_max, "8h", 1, DURATION_CAP),
 	LIST(permanent_members, check_local_name, "a list of local user names"),
+	LIST(allow_system_accounts, check_local_name, "a list of local user names"),
 	{ .name = "accept_v1_issuer", .parse = parse_bool, .print = print_bool, .offset = OFF(accept_v1_issuer),
 	  .default_value = "no" },
 	STR(state_dir, check_abs_path, ET_DEFAULT_STATE_DIR),
@@ -733,6 +752,7 @@ static const struct et_key keys[] = {
 	  .default_value = "no" },
 	/* a QR code of the verification address in the device-code prompt */
 	{ .name = "qr", .parse = parse_bool, .print = print_bool, .offset = OFF(qr), .default_value = "yes" },
+	STR(tap_require_amr, check_amr, NULL, .empty_unsets = true),
 	COUNT(tap_max_failures, "5", 1, 100),
 	DUR(tap_lockout, "15m", 1, 86400),
 	COUNT(device_code_max_per_user, "5", 1, 1000),

@@ -34,6 +34,8 @@ struct et_config {
 	char *jwks_cache_dir;
 	long jwks_cache_ttl; /* seconds */
 	long clock_skew;     /* seconds, <= 600 */
+	long token_max_lifetime; /* seconds: exp - iat at most */
+	long token_max_age;      /* seconds: now - iat at most (plus clock_skew) */
 
 	unsigned methods; /* enum et_method bits */
 	enum et_identity_claim identity_claim;
@@ -45,6 +47,7 @@ struct et_config {
 	char *elevated_group;
 	long duration_default, duration_min, duration_max; /* seconds */
 	struct et_strlist permanent_members;
+	struct et_strlist allow_system_accounts; /* local accounts below UID_MIN or without a login shell that Entra names may reach */
 	bool accept_v1_issuer;
 	char *state_dir; /* root-only state: identity pins, grants */
 
@@ -52,6 +55,7 @@ struct et_config {
 	long device_code_timeout;       /* seconds: local deadline of a device sign-in */
 	bool tap_password_grant;        /* redeem a pass typed at the prompt (password grant) */
 	bool qr;                        /* a QR code of the verification address at the code prompt */
+	char *tap_require_amr;          /* an amr value the password grant's token must carry */
 	long tap_max_failures;          /* consecutive wrong passes before the lockout */
 	long tap_lockout;               /* seconds a user stays locked out */
 	long device_code_max_per_user;  /* device sign-ins started per window, per user */

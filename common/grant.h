@@ -32,6 +32,9 @@ enum et_grant_method {
 	ET_GRANT_METHOD_TOKEN,
 	ET_GRANT_METHOD_BREAKGLASS,
 	ET_GRANT_METHOD_ADMIN,
+	/* a secret typed at the prompt and accepted by the IdP's password grant: a pass or the
+	 * account's password, nobody can tell which (records before this say "tap") */
+	ET_GRANT_METHOD_PASSWORD,
 };
 
 enum et_revoke_cause {

@@ -3,6 +3,7 @@
 #include "grant_ops.h"
 #include "grant_store.h"
 #include "audit.h"
+#include "fsutil.h"
 #include "groupfile.h"
 #include "identity.h"
 #include "strlist.h"
@@ -88,6 +89,33 @@ static void audit_error(const struct et_config *cfg, const char *user, const cha
 	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
 }
 
+static bool is_live(const struct et_grant *g, time_t now);
+
+/* A revocation that could not finish: the record stays and every sweep tries again. This is
+ * the one failure that leaves someone with a privilege past its end: critical. */
+static void audit_stuck(const struct et_config *cfg, const char *user, const char *grant_id, const struct et_err *e)
+{
+	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
+	et_log(&cfg->log, ET_LOG_ERR, "%s (the record is kept: every sweep tries again)", e->message);
+	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_CRIT, &a,
+					"%s: the grant's record is kept and every sweep tries again", e->message));
+}
+
+/* The first step of ending a grant before its expiry: the record says it has ended (expires
+ * = now), so that a revocation cut short or failing later (the group edit, the timer) is
+ * finished by the sweep, which never restores the membership of an expired grant. */
+static int mark_ended(const struct et_config *cfg, const struct et_grant *g, time_t now, struct et_err *err)
+{
+	struct et_grant ended = *g;
+	if (!is_live(g, now))
+		return 0;
+	ended.expires = now;
+	/* a record capped by PIM keeps pim_until == expires; ended early, the PIM end no longer
+	 * is its expiry */
+	ended.pim_until = 0;
+	return et_grant_store_write(cfg, &ended, err);
+}
+
 static int lookup_user(const char *user, uid_t *ret_uid, struct et_err *err)
 {
 	struct passwd pw, *found = NULL;
@@ -151,6 +179,21 @@ static void group_error_reason(struct et_err *err, const char *group)
 			   group, group);
 }
 
+/* The marker of a pending grant, written before the grant exists (under the store lock). */
+static int pending_marker_write(const struct et_config *cfg, const char *id, const char *user, pid_t pid,
+				char *path, size_t size, struct et_err *err)
+{
+	char dir[PATH_MAX], text[64 + ET_GRANT_NAME_MAX];
+	int n;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir) ||
+	    et_pending_marker_path(cfg, id, path, size) < 0)
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state directory path is too long");
+	if (et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	n = snprintf(text, sizeof(text), "user %s\npid %ld\n", user, (long)pid);
+	return et_file_write_atomic(path, text, (size_t)n, 0600, err);
+}
+
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
 		    struct et_grant *ret, struct et_err *err)
 {
@@ -160,6 +203,7 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	struct et_grant g;
 	struct et_audit a;
 	struct et_err terr;
+	char marker[PATH_MAX] = "";
 	size_t count = 0;
 	int lock = -1, r = -1, tr;
 
@@ -206,6 +250,13 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
 		goto fail;
 	}
+	/* A pending grant is pending from its first instant: the marker comes before anything
+	 * a guard (or the sweep, for a marker whose guard never started) would have to undo. */
+	if (req->pending &&
+	    pending_marker_write(cfg, g.id, g.user, req->watch_pid, marker, sizeof(marker), err) < 0) {
+		marker[0] = '\0';
+		goto fail;
+	}
 	/* Membership first: a kill after this leaves a member without a grant, which the sweep
 	 * removes. The other order could leave a grant the caller never saw succeed. */
 	if (et_group_edit(g.group, &edit, &chg, err) < 0) {
@@ -246,6 +297,8 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	r = 0;
 	goto done;
 fail:
+	if (marker[0])
+		(void)unlink(marker); /* no grant was made: nothing is pending */
 	if (err)
 		audit_error(cfg, req->user, g.id[0] ? g.id : NULL, err);
 done:
@@ -261,7 +314,7 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	struct et_grant_list others = { 0 };
 	struct et_grant g;
 	struct et_err gerr = { 0 };
-	bool member_failed = false;
+	bool early;
 	int lock = -1, r = -1;
 
 	if (!et_grant_id_ok(id))
@@ -276,29 +329,35 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	}
 	if (cause == ET_REVOKE_EXPIRY && is_live(&g, now))
 		cause = ET_REVOKE_ADMIN;
-	/* The grant goes first: a kill after this leaves a member without a grant (swept). */
-	if (et_grant_store_remove(cfg, id, err) < 0)
+	early = is_live(&g, now);
+	/* The record goes last, after the group edit and the timer: a failure (a full file
+	 * system, a low resource limit) or a kill on the way leaves it, marked ended, for the
+	 * next sweep to finish. */
+	if (mark_ended(cfg, &g, now, err) < 0)
 		goto done;
 	if (et_grant_store_list(cfg, g.user, &others, &gerr) < 0 ||
-	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0))
-		member_failed = true;
-	et_grant_store_unlock(lock);
-	lock = -1;
-
-	audit_revoke(cfg, &g, cause);
-	if (member_failed) {
-		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s ended, but %s is still in group %s: %s", id, g.user,
+	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0)) {
+		group_error_reason(&gerr, g.group);
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s cannot end: %s is still in group %s: %s", id, g.user,
 			   g.group, gerr.message);
-		audit_error(cfg, g.user, g.id, err ? err : &gerr);
+		audit_stuck(cfg, g.user, g.id, err ? err : &gerr);
 		goto done;
 	}
 	/* A grant ended early still has a timer; an expired one has fired or is firing (and stopping
 	 * its service from inside it would kill this very process). */
-	if (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN || cause == ET_REVOKE_LOGIN_FAILED) {
-		struct et_err terr;
-		if (et_timer_cancel(g.id, &terr) < 0)
-			et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", g.id, terr.message);
+	if (early && (cause == ET_REVOKE_DROP || cause == ET_REVOKE_ADMIN || cause == ET_REVOKE_LOGIN_FAILED) &&
+	    et_timer_cancel(g.id, &gerr) < 0) {
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s: %s left group %s, but its timer could not be cancelled: %s",
+			   id, g.user, g.group, gerr.message);
+		audit_stuck(cfg, g.user, g.id, err ? err : &gerr);
+		goto done;
 	}
+	if (et_grant_store_remove(cfg, id, err) < 0)
+		goto done;
+	et_grant_store_unlock(lock);
+	lock = -1;
+
+	audit_revoke(cfg, &g, cause);
 	if (ret)
 		*ret = g;
 	r = 0;
@@ -312,10 +371,8 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 			 unsigned *ret_count, struct et_err *err)
 {
 	struct et_grant_list l = { 0 };
-	struct et_grant *ended = NULL;
 	struct et_err gerr = { 0 };
-	size_t n_ended = 0;
-	bool member_failed = false;
+	bool member_failed = false, timer_failed = false;
 	int lock = -1, r = -1;
 
 	if (!et_local_name_ok(user))
@@ -324,55 +381,59 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 		goto done;
 	if (et_grant_store_list(cfg, user, &l, err) < 0)
 		goto done;
-	ended = calloc(l.n ? l.n : 1, sizeof(*ended));
-	if (!ended) {
-		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < l.n; i++) {
-		if (et_grant_store_remove(cfg, l.items[i].id, err) < 0)
+	/* as et_grant_revoke: marked ended, then the group edit and the timers, the records last */
+	for (size_t i = 0; i < l.n; i++)
+		if (mark_ended(cfg, &l.items[i], now, err) < 0)
 			goto done;
-		ended[n_ended++] = l.items[i];
-	}
 	if (!is_permanent(cfg, user) && member_remove(cfg->elevated_group, user, &gerr) < 0)
 		member_failed = true;
 	/* grants recorded for another group (elevated_group was changed since) */
-	for (size_t i = 0; i < n_ended; i++) {
-		const char *grp = ended[i].group;
+	for (size_t i = 0; i < l.n; i++) {
+		const char *grp = l.items[i].group;
 		bool seen = strcmp(grp, cfg->elevated_group) == 0;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(ended[j].group, grp) == 0;
+			seen = strcmp(l.items[j].group, grp) == 0;
 		if (!seen && member_remove(grp, user, &gerr) < 0)
 			member_failed = true;
 	}
-	et_grant_store_unlock(lock);
-	lock = -1;
-	for (size_t i = 0; i < n_ended; i++) {
-		enum et_revoke_cause c = cause;
-		if (c == ET_REVOKE_EXPIRY && is_live(&ended[i], now))
-			c = ET_REVOKE_ADMIN;
-		audit_revoke(cfg, &ended[i], c);
-		if (is_live(&ended[i], now)) {
-			struct et_err terr;
-			if (et_timer_cancel(ended[i].id, &terr) < 0)
-				et_log(&cfg->log, ET_LOG_WARNING, "cannot cancel the timer of grant %s: %s", ended[i].id,
-				       terr.message);
-		}
-	}
 	if (member_failed) {
 		group_error_reason(&gerr, cfg->elevated_group);
-		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s ended, but the membership could not be removed: %s",
-			   n_ended, user, gerr.message);
-		audit_error(cfg, user, NULL, err ? err : &gerr);
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s cannot end: the membership could not be removed: %s",
+			   l.n, user, gerr.message);
+		audit_stuck(cfg, user, NULL, err ? err : &gerr);
 		goto done;
 	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct et_err terr;
+		if (is_live(&l.items[i], now) && et_timer_cancel(l.items[i].id, &terr) < 0) {
+			et_log(&cfg->log, ET_LOG_ERR, "cannot cancel the timer of grant %s: %s", l.items[i].id,
+			       terr.message);
+			timer_failed = true;
+		}
+	}
+	if (timer_failed) {
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%s left group %s, but a timer could not be cancelled", user,
+			   cfg->elevated_group);
+		audit_stuck(cfg, user, NULL, err);
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		if (et_grant_store_remove(cfg, l.items[i].id, err) < 0)
+			goto done;
+	et_grant_store_unlock(lock);
+	lock = -1;
+	for (size_t i = 0; i < l.n; i++) {
+		enum et_revoke_cause c = cause;
+		if (c == ET_REVOKE_EXPIRY && is_live(&l.items[i], now))
+			c = ET_REVOKE_ADMIN;
+		audit_revoke(cfg, &l.items[i], c);
+	}
 	if (ret_count)
-		*ret_count = (unsigned)n_ended;
+		*ret_count = (unsigned)l.n;
 	r = 0;
 done:
 	et_grant_store_unlock(lock);
 	et_grant_list_free(&l);
-	free(ended);
 	return r;
 }
 
@@ -426,10 +487,17 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 		    !S_ISREG(st.st_mode))
 			continue;
 		if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0) {
+			int lock = -1;
 			if (e.code != ET_E_NOT_FOUND)
 				continue; /* unreadable: the grant's own problem, reported by the store */
-			if (unlinkat(fd, de->d_name, 0) == 0)
+			/* a grant being made writes its marker first, under the store lock: look
+			 * again under that lock before calling the marker an orphan */
+			if (et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, &e) < 0)
+				continue;
+			if (et_grant_store_read(cfg, de->d_name, &g, &e) < 0 && e.code == ET_E_NOT_FOUND &&
+			    unlinkat(fd, de->d_name, 0) == 0)
 				res->pending_removed++;
+			et_grant_store_unlock(lock);
 			continue;
 		}
 		if ((long long)now - (long long)st.st_mtime <= ET_GUARD_WAIT_S + ET_GUARD_MARGIN_S)
@@ -478,9 +546,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 				goto nomem;
 			continue;
 		}
-		if (et_grant_store_remove(cfg, g->id, err) < 0)
-			goto done;
-		ended[n_ended++] = *g;
+		ended[n_ended++] = *g; /* its record goes once the group no longer holds it */
 		if (add_unique(&ended_users, g->user) < 0)
 			goto nomem;
 	}
@@ -505,7 +571,10 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 		edit.remove = &rm;
 	}
 	if (et_group_edit(cfg->elevated_group, &edit, &chg, err) < 0) {
+		/* the expired records stay: the next sweep tries again */
 		group_error_reason(err, cfg->elevated_group);
+		if (n_ended)
+			audit_stuck(cfg, user, NULL, err);
 		goto done;
 	}
 	/* Expired grants recorded for another group (elevated_group changed since they were made). */
@@ -515,8 +584,22 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 		if (strcmp(g->group, cfg->elevated_group) == 0 ||
 		    keeps_membership(cfg, &l, g->user, g->group, now, NULL))
 			continue;
-		if (member_remove(g->group, g->user, &gerr) < 0)
-			et_log(&cfg->log, ET_LOG_ERR, "%s", gerr.message);
+		if (member_remove(g->group, g->user, &gerr) < 0) {
+			audit_stuck(cfg, g->user, g->id, &gerr);
+			ended[i].id[0] = '\0'; /* kept: the next sweep tries again */
+		}
+	}
+	/* the group no longer holds them: the records go */
+	{
+		size_t kept = 0;
+		for (size_t i = 0; i < n_ended; i++) {
+			if (!ended[i].id[0])
+				continue;
+			if (et_grant_store_remove(cfg, ended[i].id, err) < 0)
+				goto done;
+			ended[kept++] = ended[i];
+		}
+		n_ended = kept;
 	}
 	et_grant_store_unlock(lock);
 	lock = -1;

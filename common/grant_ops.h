@@ -24,18 +24,24 @@ struct et_grant_request {
 	time_t pim_until;
 	enum et_grant_method method;
 	const char *reason, *oid, *upn, *tid, *service, *rhost; /* NULL when unknown */
+	/* made inside a PAM transaction: the pending marker is written under the store lock
+	 * before the membership exists (it names watch_pid, the process that asked) */
+	bool pending;
+	pid_t watch_pid;
 };
 
 long et_grant_clamp_duration(const struct et_config *cfg, long requested);
 
-/* Make a grant: membership first, then the store, then the revocation timer (no systemd on
+/* Make a grant: (the pending marker,) membership, then the store, then the revocation timer (no systemd on
  * the bus: logged, and the sweep and the account check end it). Reasons include "bad_user",
  * "no_user", "bad_duration", "no_group", "store_locked", "group_locked", "too_many_grants". */
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
 		    struct et_grant *ret, struct et_err *err);
 
-/* End one grant: delete it, then drop the membership unless another live grant of the user or
- * permanent_members keeps it; cancel its timer when it ends early. With owner != (uid_t)-1,
+/* End one grant: mark it ended in its record (when it ends early), drop the membership unless
+ * another live grant of the user or permanent_members keeps it, cancel its timer when it ends
+ * early, and delete the record last: a failure on the way keeps the (ended) record for the
+ * sweep to finish, audited at crit. With owner != (uid_t)-1,
  * only a grant of that uid may be ended (reason "not_owner"; the check is made under the
  * lock). ret (optional) gets the grant that ended. Cause ET_REVOKE_EXPIRY on a grant that
  * has not expired yet is recorded as ET_REVOKE_ADMIN. */

@@ -32,6 +32,7 @@ static const char *const method_names[] = {
 	[ET_GRANT_METHOD_TOKEN] = "token",
 	[ET_GRANT_METHOD_BREAKGLASS] = "breakglass",
 	[ET_GRANT_METHOD_ADMIN] = "admin",
+	[ET_GRANT_METHOD_PASSWORD] = "password",
 };
 
 static const char *const cause_names[] = {

@@ -8,6 +8,7 @@
 #include "http.h"
 #include "clock.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <curl/curl.h>
 
 /* PACKAGE_VERSION comes from the build's autoconfig.h, included on the command line. */
@@ -182,6 +185,32 @@ static int transfer_error(CURLcode rc, const struct body_buf *b, const char *met
 	return et_err_set(err, ET_E_HTTP_ERROR, "%s %s: %s", method, host, detail);
 }
 
+/* ca_file decides whom the module trusts to speak for the identity provider: like the
+ * configuration and jwks_file, it must be a regular file owned by root and writable by
+ * nobody else. */
+static int ca_file_check(const char *path, struct et_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return et_err_set(err, errno == ELOOP ? ET_E_UNSAFE_FILE : ET_E_CONFIG, "ca_file %s: %s", path,
+				  errno == ELOOP ? "is a symbolic link: refusing to use it" : strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return et_err_set(err, ET_E_CONFIG, "ca_file %s: %s", path, strerror(e));
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		return et_err_set(err, ET_E_UNSAFE_FILE, "ca_file %s is not a regular file", path);
+	/* root's own file (or, for a program run without privileges, the caller's) */
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return et_err_set(err, ET_E_UNSAFE_FILE, "ca_file %s is not owned by root: refusing to use it", path);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return et_err_set(err, ET_E_UNSAFE_FILE, "ca_file %s is group- or world-writable: refusing to use it", path);
+	return 0;
+}
+
 #define SETOPT(h, opt, val)                                                                                            \
 	do {                                                                                                           \
 		if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK)                                                   \
@@ -275,6 +304,8 @@ static int http_request(const struct et_config *cfg, const char *url, const char
 				  slen ? "scheme " : "no scheme", slen, slen ? url : "");
 	}
 	url_host(url, host, sizeof(host));
+	if (cfg->ca_file && cfg->ca_file[0] && ca_file_check(cfg->ca_file, err) < 0)
+		return -1;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_result != CURLE_OK)
 		return et_err_set(err, ET_E_HTTP_ERROR, "%s %s: libcurl could not be initialised: %s", method, host,

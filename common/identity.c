@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,88 @@ int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret
 	if (claim_string(claims, claim, &value, err) < 0)
 		return -1;
 	return map_strip_domain(cfg, claim, value, ret_user, err);
+}
+
+/* ---- which local accounts a sign-in may reach ---- */
+
+/* UID_MIN from login.defs ("UID_MIN <number>"), or the default when absent or unreadable. */
+static unsigned long uid_min(const char *path)
+{
+	char line[256];
+	unsigned long v = ET_UID_MIN_DEFAULT;
+	FILE *f = fopen(path, "re");
+	unsigned n = 0;
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f) && n++ < 10000) {
+		char *p = line, *end;
+		unsigned long x;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "UID_MIN", 7) != 0 || (p[7] != ' ' && p[7] != '\t'))
+			continue;
+		p += 7;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		errno = 0;
+		x = strtoul(p, &end, 10);
+		if (errno == 0 && end != p && (*end == '\0' || isspace((unsigned char)*end)) && x > 0)
+			v = x;
+	}
+	fclose(f);
+	return v;
+}
+
+/* A login shell: listed in the shells file, and not one that refuses logins. */
+static bool login_shell(const char *shell, const char *path)
+{
+	char line[PATH_MAX];
+	const char *base;
+	bool found = false;
+	FILE *f;
+	unsigned n = 0;
+	if (!shell || shell[0] != '/')
+		return false;
+	base = strrchr(shell, '/') + 1;
+	if (strcmp(base, "nologin") == 0 || strcmp(base, "false") == 0)
+		return false;
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) && n++ < 10000) {
+		line[strcspn(line, "\n")] = '\0';
+		found = line[0] == '/' && strcmp(line, shell) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+int et_identity_account_check(const struct et_config *cfg, const char *user, const char *login_defs,
+			      const char *shells, struct et_err *err)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	unsigned long min;
+	int r = getpwnam_r(user, &pw, buf, sizeof(buf), &found);
+	if (r != 0 || !found)
+		return et_err_set(err, ET_E_NO_USER, "There is no local account \"%s\".", user);
+	if (pw.pw_uid == 0)
+		return et_err_set(err, ET_E_SYSTEM_ACCOUNT,
+				  "The token maps to \"%s\", a root account, which a sign-in never reaches.", user);
+	if (et_strlist_contains(&cfg->allow_system_accounts, user))
+		return 0;
+	min = uid_min(login_defs ? login_defs : ET_LOGIN_DEFS);
+	if ((unsigned long)pw.pw_uid < min)
+		return et_err_set(err, ET_E_SYSTEM_ACCOUNT,
+				  "The token maps to \"%s\", a system account (uid %lu, below UID_MIN %lu) that is not in "
+				  "allow_system_accounts.",
+				  user, (unsigned long)pw.pw_uid, min);
+	if (!login_shell(pw.pw_shell, shells ? shells : ET_SHELLS))
+		return et_err_set(err, ET_E_SYSTEM_ACCOUNT,
+				  "The token maps to \"%s\", an account without a login shell (%s) that is not in "
+				  "allow_system_accounts.",
+				  user, pw.pw_shell && pw.pw_shell[0] ? pw.pw_shell : "none");
+	return 0;
 }
 
 /* ---- the pin store ---- */

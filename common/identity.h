@@ -12,6 +12,16 @@ int et_local_name_ok(const char *name);
 /* Map the identity_claim (or, for file maps, the oid first) to a local user name (malloc'd).
  * Reasons: "missing_claim", "domain_not_allowed", "unmapped", "bad_user_name". */
 int et_identity_map(const struct et_config *cfg, json_object *claims, char **ret_user, struct et_err *err);
+/* May a sign-in reach local account user at all? Never root (uid 0); an account below
+ * UID_MIN (login_defs, normally /etc/login.defs; 1000 when unset) or without a login shell
+ * (shells, normally /etc/shells; nologin and false never count) only when it is listed in
+ * allow_system_accounts. Reasons "system_account", "no_user" (no such local account). */
+int et_identity_account_check(const struct et_config *cfg, const char *user, const char *login_defs,
+			      const char *shells, struct et_err *err);
+#define ET_LOGIN_DEFS "/etc/login.defs"
+#define ET_SHELLS "/etc/shells"
+#define ET_UID_MIN_DEFAULT 1000
+
 /* The user map file (user_map = file:PATH): "KEY USER" per line, KEY an object ID (GUID) or a
  * UPN, blank lines and lines whose first word starts with '#' ignored. Read through one
  * parser with the safety checks: a regular file (no symbolic link), owned by root, not

@@ -4,8 +4,14 @@
  * used. Otherwise keys come from discovery + jwks_uri and are cached on disk, root-only, in
  * jwks_cache_dir:
  *   jwks.json      {"fetched_at": epoch, "jwks_uri": "...", "discovery_url": "...", "jwks": {...}}
- *   refresh.stamp  the wall-clock time of the last network attempt (decimal seconds)
- *   lock           flock()ed around check, fetch and write, so processes do not fetch together
+ *   refresh.stamp  the wall-clock time of the last network attempt (decimal seconds), followed
+ *                  by " fetching" while that attempt is under way
+ *   lock           flock()ed around the decision to fetch (reading and writing the stamp),
+ *                  never across the network: the module runs inside sudo, which a user may
+ *                  stop (SIGSTOP), and a host-wide lock held by a stopped process would stall
+ *                  every key refresh. The fetch runs outside the lock and installs the new
+ *                  set atomically (rename); a process that finds a fetch under way waits for
+ *                  it, at most as long as a fetch may take, without holding anything.
  * Every PAM call is a fresh process, so the rate limit and the cache must live on disk. An
  * unknown kid on a fresh set triggers at most one fetch per ET_JWKS_REFRESH_MIN_INTERVAL
  * across all processes: otherwise anyone able to present tokens with made-up kids could make
@@ -235,26 +241,36 @@ done:
 
 /* ---- the refresh stamp ---- */
 
-static time_t stamp_read(const char *path)
+#define STAMP_BUSY " fetching"
+
+/* The time of the last attempt; *ret_busy: that attempt said it was under way. */
+static time_t stamp_read_busy(const char *path, bool *ret_busy)
 {
 	struct et_err e = { 0 };
 	char *buf = NULL, *end = NULL;
 	long long v;
 
+	*ret_busy = false;
 	if (et_file_read(path, STAMP_MAX_BYTES, 1, &buf, NULL, &e) < 0)
 		return 0;
 	errno = 0;
 	v = strtoll(buf, &end, 10);
-	if (errno || end == buf || (*end != '\0' && *end != '\n') || (*end == '\n' && end[1] != '\0') || v <= 0)
+	if (!errno && end != buf && strncmp(end, STAMP_BUSY, strlen(STAMP_BUSY)) == 0) {
+		*ret_busy = true;
+		end += strlen(STAMP_BUSY);
+	}
+	if (errno || end == buf || (*end != '\0' && *end != '\n') || (*end == '\n' && end[1] != '\0') || v <= 0) {
 		v = 0; /* unreadable: as if no attempt was made */
+		*ret_busy = false;
+	}
 	free(buf);
 	return (time_t)v;
 }
 
-static int stamp_write(const char *path, time_t now, struct et_err *err)
+static int stamp_write(const char *path, time_t now, bool busy, struct et_err *err)
 {
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)now);
+	char buf[48];
+	int n = snprintf(buf, sizeof(buf), "%lld%s\n", (long long)now, busy ? STAMP_BUSY : "");
 	return et_file_write_atomic(path, buf, (size_t)n, 0600, err);
 }
 
@@ -293,6 +309,37 @@ static void lock_release(int fd)
 {
 	if (fd >= 0)
 		close(fd); /* closing the only descriptor drops the flock */
+}
+
+/* How long one fetch may take (discovery and key set, each within http_timeout). */
+static long fetch_limit_ms(const struct et_keystore *ks)
+{
+	return (2 * ks->cfg->http_timeout + 2) * 1000L;
+}
+
+/* Another process claimed a fetch at `stamp`: wait, without any lock, until its stamp says it
+ * is done (or another attempt replaced it), at most the time a fetch may take. */
+static void refresh_wait(const struct et_keystore *ks, const char *path, time_t stamp)
+{
+	for (long waited = 0; waited < fetch_limit_ms(ks); waited += LOCK_POLL_MS) {
+		bool busy;
+		if (stamp_read_busy(path, &busy) != stamp || !busy)
+			return;
+		et_sleep_ms(LOCK_POLL_MS);
+	}
+}
+
+/* Our fetch (claimed at `stamp`) is over: say so, unless another attempt took over since. */
+static void refresh_done(const struct et_keystore *ks, const char *lock, const char *path, time_t stamp)
+{
+	struct et_err e = { 0 };
+	bool busy;
+	int fd = -1;
+	if (lock_acquire(ks, lock, &fd, &e) < 0)
+		return; /* the stamp ages out of "under way" by itself */
+	if (stamp_read_busy(path, &busy) == stamp && busy && stamp_write(path, stamp, false, &e) < 0)
+		et_log(&ks->cfg->log, ET_LOG_WARNING, "cannot record the end of the key refresh: %s", e.message);
+	lock_release(fd);
 }
 
 /* ---- the network ---- */
@@ -489,7 +536,38 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 			goto done;
 		}
 	}
-	stamp = stamp_read(p.stamp);
+	{
+		bool busy;
+		stamp = stamp_read_busy(p.stamp, &busy);
+		if (busy && (long long)now - (long long)stamp >= 0 &&
+		    ((long long)now - (long long)stamp) * 1000 < fetch_limit_ms(ks)) {
+			/* another process is fetching: a key we hold already is used at once (as
+			 * when the provider is unreachable); otherwise wait for that fetch outside
+			 * the lock, then use what it installed */
+			lock_release(lock_fd);
+			lock_fd = -1;
+			k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
+			if (k) {
+				*ret = k;
+				r = 0;
+				goto done;
+			}
+			refresh_wait(ks, p.stamp, stamp);
+			adopt_cache(ks, &p, &warned);
+			k = ks->loaded ? et_jwks_find(&ks->jwks, kid) : NULL;
+			if (k && set_is_fresh(ks, now)) {
+				*ret = k;
+				r = 0;
+			} else if (ks->loaded && set_is_fresh(ks, now)) {
+				r = unknown_kid(ks, kid, " (key refresh is limited to one a minute)", err);
+			} else {
+				et_err_set(&ferr, ET_E_REFRESH_BACKOFF, "a key refresh begun %lld s ago by another process did not finish",
+					   (long long)now - (long long)stamp);
+				r = fetch_failed(ks, kid, &ferr, ret, err);
+			}
+			goto done;
+		}
+	}
 	if (!stale && within_rate_limit(stamp, now)) {
 		/* A fresh set without the kid, and someone looked at most a minute ago. */
 		r = unknown_kid(ks, kid, " (key refresh is limited to one a minute)", err);
@@ -504,17 +582,22 @@ int et_keystore_get(struct et_keystore *ks, const char *kid, time_t now, const s
 		goto done;
 	}
 
-	if (stamp_write(p.stamp, now, &ferr) < 0) {
+	if (stamp_write(p.stamp, now, true, &ferr) < 0) {
 		/* Without a stamp the rate limit cannot hold: refuse to fetch rather than risk a
 		 * fetch per login. */
 		et_log(&cfg->log, ET_LOG_ERR, "cannot record the key refresh time: %s", ferr.message);
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;
 	}
+	/* the fetch is ours (the stamp says so): the lock goes before the network */
+	lock_release(lock_fd);
+	lock_fd = -1;
 	if (fetch_keys(ks, &p, now, &s, &ferr) < 0) {
+		refresh_done(ks, p.lock, p.stamp, now);
 		r = fetch_failed(ks, kid, &ferr, ret, err);
 		goto done;
 	}
+	refresh_done(ks, p.lock, p.stamp, now);
 	keystore_adopt(ks, &s);
 	k = et_jwks_find(&ks->jwks, kid);
 	if (!k) {
@@ -552,9 +635,13 @@ int et_keystore_refresh(struct et_keystore *ks, time_t now, struct et_err *err)
 		return -1;
 	if (lock_acquire(ks, p.lock, &lock_fd, err) < 0)
 		return -1;
-	if (stamp_write(p.stamp, now, err) < 0)
+	if (stamp_write(p.stamp, now, true, err) < 0)
 		goto done;
-	if (fetch_keys(ks, &p, now, &s, err) < 0)
+	lock_release(lock_fd); /* never across the network */
+	lock_fd = -1;
+	r = fetch_keys(ks, &p, now, &s, err);
+	refresh_done(ks, p.lock, p.stamp, now);
+	if (r < 0)
 		goto done;
 	keystore_adopt(ks, &s);
 	r = 0;

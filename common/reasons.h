@@ -30,9 +30,12 @@ enum et_class {
 	X(ALG_HMAC,              "alg_hmac",              DENIED) \
 	X(ALG_NONE,              "alg_none",              DENIED) \
 	X(ALG_UNSUPPORTED,       "alg_unsupported",       DENIED) \
+	X(AMR_REQUIRED,          "amr_required",          DENIED) \
+	X(APP_ONLY_TOKEN,        "app_only_token",        DENIED) \
 	X(AUTH_FAILED,           "auth_failed",           DENIED) \
 	X(BAD_ARGUMENT,          "bad_argument",          INTERNAL) \
 	X(BAD_AUDIENCE,          "bad_audience",          DENIED) \
+	X(BAD_AUTHORIZED_PARTY,  "bad_authorized_party",  DENIED) \
 	X(BAD_BASE64,            "bad_base64",            DENIED) \
 	X(BAD_CLAIM_TYPE,        "bad_claim_type",        DENIED) \
 	X(BAD_DISCOVERY,         "bad_discovery",         UNAVAILABLE) \
@@ -136,7 +139,11 @@ enum et_class {
 	X(STATE_DIR,             "state_dir",             CONFIG) \
 	X(STATE_WRITE,           "state_write",           INTERNAL) \
 	X(STORE_LOCKED,          "store_locked",          BUSY) \
+	X(SYSTEM_ACCOUNT,        "system_account",        DENIED) \
 	X(TIMEOUT,               "timeout",               INTERNAL) \
+	X(TOKEN_LIFETIME,        "token_lifetime",        DENIED) \
+	X(TOKEN_REPLAYED,        "token_replayed",        DENIED) \
+	X(TOKEN_TOO_OLD,         "token_too_old",         DENIED) \
 	X(TOO_DEEP,              "too_deep",              DENIED) \
 	X(TOO_LARGE,             "too_large",             DENIED) \
 	X(TOO_MANY_GRANTS,       "too_many_grants",       INTERNAL) \

@@ -60,6 +60,11 @@ __attribute__((noreturn)) static void child_exec(const char *path, const char *c
 	if (geteuid() == 0) {
 		if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			goto fail;
+		/* a session of its own: a Ctrl-C at the caller's terminal reaches the caller's whole
+		 * foreground process group, and must not cut a root step short (the caller still
+		 * ends it at its deadline). detached: the middle process made the session. */
+		if (!detached)
+			(void)setsid();
 	}
 	if (detached && chdir("/") < 0)
 		goto fail;

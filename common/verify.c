@@ -47,6 +47,9 @@ int et_token_verify(struct et_keystore *ks, const char *token, size_t len, const
 			   opts->expect_user);
 		goto done;
 	}
+	/* before the pin: root or a system account is never pinned to an Entra identity */
+	if (opts->check_account && et_identity_account_check(cfg, user, NULL, NULL, &v->why) < 0)
+		goto done;
 	tid = et_json_get_string(jws.payload, "tid");
 	oid = et_json_get_string(jws.payload, "oid");
 	if (et_identity_pin_check(cfg, user, tid, oid, opts->record_pin, &v->why) < 0)

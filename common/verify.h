@@ -19,6 +19,7 @@ struct et_verify_opts {
 	time_t now;
 	const char *expect_user; /* the PAM user: mapped user must equal it (NULL: no check) */
 	bool record_pin;         /* PAM does; verify-token does not */
+	bool check_account;      /* the mapped user must be an account sign-ins may reach (PAM) */
 };
 
 /* Always reaches a verdict (returns 0). v->why.reason tells failures apart for callers that

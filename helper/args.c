@@ -121,9 +121,27 @@ static int id_arg(const char *s, char *why, size_t size)
 	return 0;
 }
 
+/* --watch PID[,PID]: the processes whose end, before the login settles, revokes the grant */
+static int watch_arg(const char *s, struct et_args *a, char *why, size_t size)
+{
+	char buf[32];
+	char *save = NULL, *tok;
+	if (strlen(s) >= sizeof(buf))
+		return refuse(why, size, "--watch takes one or %d process ids", ET_GUARD_PIDS_MAX);
+	memcpy(buf, s, strlen(s) + 1);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (a->n_pids >= ET_GUARD_PIDS_MAX || !pid_parse(tok, &a->pids[a->n_pids]))
+			return refuse(why, size, "--watch takes one or %d process ids, not '%.64s'", ET_GUARD_PIDS_MAX, s);
+		a->n_pids++;
+	}
+	if (a->n_pids == 0 || s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,"))
+		return refuse(why, size, "--watch takes one or %d process ids, not '%.64s'", ET_GUARD_PIDS_MAX, s);
+	return 0;
+}
+
 static int verb_args(struct et_args *a, int argc, char *const argv[], char *why, size_t size)
 {
-	const char *duration = NULL, *method = NULL, *cause = NULL, *pim_until = NULL;
+	const char *duration = NULL, *method = NULL, *cause = NULL, *pim_until = NULL, *watch = NULL;
 
 	switch (a->verb) {
 	case ET_VERB_STATUS:
@@ -152,6 +170,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 			{ ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &a->reason },   { ET_OPT_METHOD, &method },
 			{ ET_OPT_OID, &a->oid },        { ET_OPT_UPN, &a->upn },         { ET_OPT_TID, &a->tid },
 			{ ET_OPT_SERVICE, &a->service }, { ET_OPT_RHOST, &a->rhost },   { ET_OPT_PIM_UNTIL, &pim_until },
+			{ ET_OPT_WATCH, &watch },
 		};
 		if (argc < 1 || argv[0][0] == '-')
 			return refuse(why, size, "grant needs a user name first");
@@ -162,10 +181,12 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 			return -1;
 		if (method) {
 			if (et_grant_method_parse(method, &a->method) < 0)
-				return refuse(why, size, "'%.64s' is not a method (tap, device_code, token, breakglass, admin)",
+				return refuse(why, size, "'%.64s' is not a method (tap, device_code, token, breakglass, admin, password)",
 					      method);
 			a->have_method = true;
 		}
+		if (watch && watch_arg(watch, a, why, size) < 0)
+			return -1;
 		return reason_arg(a->reason, false, why, size);
 	}
 	case ET_VERB_REVOKE:

@@ -20,6 +20,7 @@
  *                        grant USER [--duration D] [--reason TEXT] [--method M] [--oid OID]
  *                                   [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]
  *                                   [--pim-until EPOCH]
+ *                                   [--watch PID[,PID]]
  *                        revoke ID | revoke --user USER
  *                        list [--json]
  *                        sweep [--user USER] [--cause sweep|account]
@@ -93,6 +94,7 @@ static const struct et_verb_info et_verbs[ET_VERB__COUNT] = {
 #define ET_OPT_SERVICE "--service"
 #define ET_OPT_RHOST "--rhost"
 #define ET_OPT_PIM_UNTIL "--pim-until"
+#define ET_OPT_WATCH "--watch"
 #define ET_OPT_USER "--user"
 #define ET_OPT_CAUSE "--cause"
 #define ET_OPT_JSON "--json"
@@ -134,7 +136,14 @@ static_assert(ET_EXIT_NOT_FOUND == ET_TIMER_REVOKE_GONE_STATUS, "the timer's 'al
 /* How long the module waits for entra-tap-grantctl. */
 #define ET_GRANTCTL_TIMEOUT_MS 60000
 
-/* `guard ID PID [PID]`: the module starts it detached for a pending grant (grant_ops.h,
- * ET_GUARD_WAIT_S); it waits for those processes to end, then revokes the grant (cause
- * login_failed) unless the pending marker (et_pending_marker_path) is gone. */
+/* `grant USER ... --watch PID[,PID]`: the grant is pending (grant_ops.h, ET_GUARD_WAIT_S).
+ * The module names itself and its parent. entra-tap-grantctl leaves the caller's session
+ * first (a Ctrl-C or a kill of the caller's process group cannot cut it short), opens the
+ * processes' pidfds before anything is made (a caller already gone gets no grant), writes
+ * the pending marker under the store lock before the membership exists, and forks the guard
+ * itself before it prints the id: from the instant the grant exists, the death of the caller
+ * at any moment leads to its revocation.
+ * `guard ID PID [PID]`: the same watch over an existing grant, run by hand: it waits for those
+ * processes to end, then revokes the grant (cause login_failed) unless the pending marker
+ * (et_pending_marker_path) is gone. */
 #define ET_GUARD_PIDS_MAX 2

@@ -4,7 +4,7 @@
  * through `entra-tap grant|revoke|list|sweep`:
  *
  *   grant USER [--duration D] [--reason TEXT] [--method M] [--oid OID] [--upn UPN]
- *              [--tid TID] [--service NAME] [--rhost HOST]
+ *              [--tid TID] [--service NAME] [--rhost HOST] [--watch PID[,PID]]
  *   revoke ID | revoke --user USER
  *   list [--json]
  *   sweep [--user USER] [--cause sweep|account]
@@ -21,6 +21,7 @@
 #include "progutil.h"
 #include "voucher.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <poll.h>
@@ -41,9 +42,62 @@ static void usage(FILE *out)
 	      "  revoke ID | revoke --user USER\n"
 	      "  list [--json]\n"
 	      "  sweep [--user USER] [--cause sweep|account]\n"
-	      "  guard ID PID [PID]          (started by the PAM module) revoke grant ID when the\n"
-	      "                              processes end and its login never succeeded\n",
+	      "             [--watch PID[,PID]]   (the PAM module) pending until the login succeeds;\n"
+	      "                              revoked when those processes end before it does\n"
+	      "  guard ID PID [PID]          revoke grant ID when the processes end and its login\n"
+	      "                              never succeeded\n",
 	      out);
+}
+
+static size_t watch_open(const pid_t *pids, size_t n, int *fds, bool *ret_unwatched);
+static int guard_watch(const struct et_config *cfg, const char *id, const int *pidfds, size_t n_pidfds,
+		       bool unwatched);
+
+static void watch_close(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+static int unlink_marker(const struct et_config *cfg, const char *id)
+{
+	char marker[PATH_MAX];
+	if (et_pending_marker_path(cfg, id, marker, sizeof(marker)) < 0)
+		return -1;
+	return unlink(marker);
+}
+
+/* Start the guard of a pending grant: a child of this process, in the session made for the
+ * grant, with fds 0-2 on /dev/null (standard output is the module's pipe, which must see
+ * its end when this process exits), watching the pidfds opened before the grant was made.
+ * This process exits right after, so the guard is nobody's child in the caller. */
+static int guard_fork(const struct et_config *cfg, const char *id, const int *fds, size_t n_fds, bool unwatched)
+{
+	pid_t pid;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0) {
+		et_say("cannot open /dev/null: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		et_say("cannot start the guard of grant %s: %s", id, strerror(errno));
+		close(null);
+		return -1;
+	}
+	if (pid == 0) {
+		int rc;
+		if (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+			_exit(ET_EXIT_FAILED);
+		close(null);
+		if (chdir("/") < 0)
+			_exit(ET_EXIT_FAILED);
+		rc = guard_watch(cfg, id, fds, n_fds, unwatched);
+		_exit(rc);
+	}
+	close(null);
+	return 0;
 }
 
 /* ---- grant, revoke, list, sweep ---- */
@@ -66,12 +120,39 @@ static int verb_grant(const struct et_config *cfg, const struct et_caller *who, 
 	struct et_err err;
 	char until[64];
 	long clamped = et_grant_clamp_duration(cfg, req.duration);
+	int fds[ET_GUARD_PIDS_MAX];
+	size_t n_fds = 0;
+	bool unwatched = false;
 
+	if (a->n_pids) {
+		/* a pending grant (contract.h, --watch): out of the caller's session first, so that
+		 * nothing sent to the caller's process group or terminal cuts this short */
+		(void)setsid();
+		n_fds = watch_open(a->pids, a->n_pids, fds, &unwatched);
+		if (n_fds == 0 && !unwatched) {
+			et_say("the processes to watch are gone already: no grant for a sign-in that ended");
+			return ET_EXIT_FAILED;
+		}
+		req.pending = true;
+		req.watch_pid = a->pids[0];
+	}
 	if (req.duration && clamped != req.duration)
 		et_say("duration %lds is outside %lds..%lds: using %lds", req.duration, cfg->duration_min,
 		       cfg->duration_max, clamped);
-	if (et_grant_create(cfg, &req, time(NULL), &g, &err) < 0)
+	if (et_grant_create(cfg, &req, time(NULL), &g, &err) < 0) {
+		watch_close(fds, n_fds);
 		return et_fail(&err);
+	}
+	if (a->n_pids && guard_fork(cfg, g.id, fds, n_fds, unwatched) < 0) {
+		/* nothing could take the grant back after a failed login: it is not made */
+		if (et_grant_revoke(cfg, g.id, ET_REVOKE_LOGIN_FAILED, (uid_t)-1, time(NULL), NULL, &err) < 0)
+			et_say("cannot revoke grant %s: %s (the sweep will)", g.id, err.message);
+		else
+			(void)unlink_marker(cfg, g.id);
+		watch_close(fds, n_fds);
+		return ET_EXIT_FAILED;
+	}
+	watch_close(fds, n_fds);
 	et_format_utc(g.expires, until, sizeof(until));
 	printf("%s\n", g.id);
 	et_say("%s is in group %s until %s (grant %s)", g.user, g.group, until, g.id);
@@ -165,37 +246,50 @@ static bool marker_present(const char *path)
 	return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-static int verb_guard(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
+/* Open a pidfd per process; one that is gone already is not watched (ESRCH). Returns how
+ * many are watched; *ret_unwatched: one could not be watched (no pidfd: Linux < 5.3), so the
+ * wait is the whole limit. */
+static size_t watch_open(const pid_t *pids, size_t n, int *fds, bool *ret_unwatched)
 {
-	(void)who; /* root, checked in main */
+	size_t n_fds = 0;
+	*ret_unwatched = false;
+	for (size_t i = 0; i < n; i++) {
+		int fd = (int)syscall(SYS_pidfd_open, pids[i], 0);
+		if (fd >= 0) {
+			fds[n_fds++] = fd;
+		} else if (errno != ESRCH) { /* ESRCH: already gone */
+			et_say("cannot watch process %ld: %s: waiting %d s", (long)pids[i], strerror(errno),
+			       ET_GUARD_WAIT_S);
+			*ret_unwatched = true;
+		}
+	}
+	return n_fds;
+}
+
+/* Wait for the watched processes (pidfds, closed here) to end, at most ET_GUARD_WAIT_S; then
+ * revoke grant id (login_failed) unless its pending marker is gone. */
+static int guard_watch(const struct et_config *cfg, const char *id, const int *pidfds, size_t n_pidfds,
+		       bool unwatched)
+{
 	struct pollfd fds[ET_GUARD_PIDS_MAX + 1];
 	char marker[PATH_MAX], dir[PATH_MAX];
-	const char *id = a->id;
 	long long deadline;
 	size_t n_fds = 0, n_alive = 0;
-	bool unwatched = false;
 	int ino = -1, rc = ET_EXIT_OK;
 	struct et_grant g;
 	struct et_err err;
 
+	for (size_t i = 0; i < n_pidfds && i < ET_GUARD_PIDS_MAX; i++) {
+		fds[n_fds++] = (struct pollfd){ .fd = pidfds[i], .events = POLLIN };
+		n_alive++;
+	}
 	if (et_pending_marker_path(cfg, id, marker, sizeof(marker)) < 0 ||
 	    (size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir)) {
 		et_say("the state directory path is too long");
-		return ET_EXIT_CONFIG;
+		rc = ET_EXIT_CONFIG;
+		goto done;
 	}
 	deadline = et_mono_ms() + ET_GUARD_WAIT_S * 1000LL;
-	for (size_t i = 0; i < a->n_pids; i++) {
-		int fd = (int)syscall(SYS_pidfd_open, a->pids[i], 0);
-		if (fd >= 0) {
-			fds[n_fds++] = (struct pollfd){ .fd = fd, .events = POLLIN };
-			n_alive++;
-		} else if (errno != ESRCH) { /* ESRCH: already gone */
-			/* without a pidfd (Linux < 5.3) the wait is the whole limit */
-			et_say("cannot watch process %ld: %s: waiting %d s", (long)a->pids[i], strerror(errno),
-			       ET_GUARD_WAIT_S);
-			unwatched = true;
-		}
-	}
 	/* the marker going away (the login succeeded) ends the watch early */
 	ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ino >= 0 && inotify_add_watch(ino, dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
@@ -256,6 +350,15 @@ done:
 	if (ino >= 0)
 		close(ino);
 	return rc;
+}
+
+static int verb_guard(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
+{
+	int fds[ET_GUARD_PIDS_MAX];
+	bool unwatched;
+	size_t n = watch_open(a->pids, a->n_pids, fds, &unwatched);
+	(void)who; /* root, checked in main */
+	return guard_watch(cfg, a->id, fds, n, unwatched);
 }
 
 static const et_verb_fn verbs[ET_VERB__COUNT] = {

@@ -10,9 +10,11 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -65,10 +67,73 @@ static int fix_std_fds(void)
 	return 0;
 }
 
+/* The caller's resource limits and signal dispositions survive exec, setuid or not: a file
+ * size limit below the size of /etc/group with SIGXFSZ ignored makes every write of it fail,
+ * a handful of file descriptors makes the lock or the backup fail half way, a blocked
+ * SIGALRM makes lckpwdf wait for ever. As shadow-utils' programs do, start from known limits
+ * (root may raise a hard limit) and default dispositions with nothing blocked. */
+static const struct {
+	int resource;
+	rlim_t floor;   /* RLIM_INFINITY: no limit at all */
+	bool essential; /* below its floor the edit cannot be done whole: refuse to run */
+} limits[] = {
+	{ RLIMIT_FSIZE, RLIM_INFINITY, true }, { RLIMIT_NOFILE, 1024, true },       { RLIMIT_CPU, RLIM_INFINITY, false },
+	{ RLIMIT_DATA, RLIM_INFINITY, false }, { RLIMIT_AS, RLIM_INFINITY, false }, { RLIMIT_STACK, 8u << 20, false },
+	{ RLIMIT_NPROC, RLIM_INFINITY, false }, { RLIMIT_LOCKS, RLIM_INFINITY, false },
+};
+
+static bool below(rlim_t cur, rlim_t floor)
+{
+	return cur != RLIM_INFINITY && (floor == RLIM_INFINITY || cur < floor);
+}
+
+static int limits_reset(void)
+{
+	struct rlimit rl = { 0, 0 };
+	/* no core file of a process that read the store and the group files */
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		struct rlimit want;
+		if (getrlimit(limits[i].resource, &rl) < 0)
+			return -1;
+		if (!below(rl.rlim_cur, limits[i].floor))
+			continue;
+		want.rlim_cur = limits[i].floor;
+		want.rlim_max = below(rl.rlim_max, limits[i].floor) ? limits[i].floor : rl.rlim_max;
+		if (setrlimit(limits[i].resource, &want) == 0)
+			continue;
+		/* raising a hard limit takes CAP_SYS_RESOURCE; the soft one may always go up to it */
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(limits[i].resource, &rl);
+		if (limits[i].essential && below(rl.rlim_cur, limits[i].floor)) {
+			errno = EPERM;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void signals_reset(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static int harden(void)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -1;
+	if (limits_reset() < 0)
+		return -1;
+	signals_reset();
 	umask(077);
 	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
 		return -1;

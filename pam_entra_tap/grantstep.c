@@ -13,12 +13,15 @@
  *   - a marker {state_dir}/pending/ID and a guard process. sshd runs pam_authenticate *and*
  *     pam_acct_mgmt in a child that exits without pam_end, and passes the environment back
  *     only on success: when another account module refuses there, no process of ours would
- *     ever learn of the failure. The guard is entra-tap-grantctl's `guard ID PID PPID`,
- *     started detached when the grant is made (exec'd at once: no copy of the host's memory
- *     lingers). It waits for the process that made the grant and its parent (sshd's
- *     connection process) to end, at most ET_GUARD_WAIT_S; if the marker is still there by
- *     then, nobody settled the grant and it revokes it (cause login_failed). A marker whose
- *     guard died (reboot, kill) is settled by the sweep.
+ *     ever learn of the failure. Both come from the one root step that makes the grant
+ *     (`entra-tap-grantctl grant ... --watch PID,PPID`): the marker is written under the store
+ *     lock before the membership exists, and grantctl forks the guard before it reports the
+ *     grant, out of the caller's session, so a caller killed at any moment (kill -9 of its
+ *     own sudo, Ctrl-C in elevate) leaves no unguarded grant. The guard waits for the process
+ *     that made the grant and its parent (sshd's connection process) to end, at most
+ *     ET_GUARD_WAIT_S; if the marker is still there by then, nobody settled the grant and it
+ *     revokes it (cause login_failed). A marker whose guard died (reboot, kill) is settled by
+ *     the sweep.
  *     Establishing credentials (pam_setcred, which applications call only for a user they
  *     accepted), opening a session, or pam_end with success remove the marker (the
  *     transaction succeeded); a revocation removes it too.
@@ -54,19 +57,6 @@ struct pending_grant {
 static int marker_path(const struct et_config *cfg, const char *id, char *buf, size_t size)
 {
 	return et_pending_marker_path(cfg, id, buf, size);
-}
-
-static int marker_write(const struct et_config *cfg, const char *id, const char *user, const char *path,
-			struct et_err *err)
-{
-	char dir[PATH_MAX], text[64 + ET_GRANT_NAME_MAX];
-	int n;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/pending", cfg->state_dir) >= sizeof(dir))
-		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state directory path is too long");
-	if (et_dir_ensure_private(cfg->state_dir, 0700, err) < 0 || et_dir_ensure_private(dir, 0700, err) < 0)
-		return -1;
-	n = snprintf(text, sizeof(text), "user %s\npid %ld\n", user, (long)getpid());
-	return et_file_write_atomic(path, text, (size_t)n, 0600, err);
 }
 
 /* The transaction is settled (succeeded, or the grant was revoked): the guard stands down. */
@@ -212,6 +202,7 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 		snprintf(pim_buf, sizeof(pim_buf), "%lld", (long long)m->pim_until);
 		args.pim_until = pim_buf;
 	}
+	args.pending = true;
 
 	if (make_grant(m, &args, gm, &g, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made (%s): %s", m->user,
@@ -228,18 +219,8 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	}
 	snprintf(p->id, sizeof(p->id), "%s", g.id);
 	snprintf(p->user, sizeof(p->user), "%s", m->user);
-	/* fail closed: a grant that nothing could take back after a failed login is not made */
-	if (marker_path(&m->cfg, g.id, p->marker, sizeof(p->marker)) < 0 ||
-	    marker_write(&m->cfg, g.id, m->user, p->marker, &err) < 0 || et_cmd_guard_start(g.id, &err) < 0) {
-		pam_syslog(m->pamh, LOG_ERR, "%s: cannot guard grant %s (%s); revoking it", m->user, g.id,
-			   p->marker[0] ? err.message : "bad state path");
-		undo_grant(g.id);
-		marker_remove(p->marker);
-		free(p);
-		et_pam_error(m, "You signed in, but the elevation could not be granted; the administrator can find why "
-				"in the system log.");
-		return PAM_SYSTEM_ERR;
-	}
+	if (marker_path(&m->cfg, g.id, p->marker, sizeof(p->marker)) < 0)
+		p->marker[0] = '\0';
 	if (pam_set_data(m->pamh, ET_PAM_DATA_GRANT, p, pending_cleanup) != PAM_SUCCESS) {
 		undo_grant(g.id);
 		marker_remove(p->marker);

@@ -48,7 +48,7 @@ int et_grant_id_line_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_
 int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)
 {
 	const char *argv[ARGV_MAX];
-	char out[ET_GRANT_OUTPUT_MAX];
+	char out[ET_GRANT_OUTPUT_MAX], watch[48];
 	size_t len = 0;
 	int n = 0;
 
@@ -88,6 +88,16 @@ int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX 
 		argv[n++] = ET_OPT_PIM_UNTIL;
 		argv[n++] = a->pim_until;
 	}
+	if (a->pending) {
+		/* this process and its parent (sshd's connection process); init never ends */
+		pid_t ppid = getppid();
+		if (ppid > 1)
+			snprintf(watch, sizeof(watch), "%ld,%ld", (long)getpid(), (long)ppid);
+		else
+			snprintf(watch, sizeof(watch), "%ld", (long)getpid());
+		argv[n++] = ET_OPT_WATCH;
+		argv[n++] = watch;
+	}
 	argv[n] = NULL;
 	if (run(argv, out, sizeof(out), &len, err) < 0)
 		return -1;
@@ -105,15 +115,4 @@ int et_cmd_revoke_user_at_account(const char *user, struct et_err *err)
 	const char *const argv[] = { ET_GRANTCTL_NAME, ET_VERB_NAME(ET_VERB_SWEEP), ET_OPT_USER, user,
 				     ET_OPT_CAUSE,     ET_CAUSE_ACCOUNT,             NULL };
 	return run(argv, NULL, 0, NULL, err);
-}
-
-int et_cmd_guard_start(const char *id, struct et_err *err)
-{
-	char self[24], parent[24];
-	pid_t ppid = getppid();
-	const char *const argv[] = { ET_GRANTCTL_NAME, ET_VERB_NAME(ET_VERB_GUARD), id, self, ppid > 1 ? parent : NULL,
-				     NULL };
-	snprintf(self, sizeof(self), "%ld", (long)getpid());
-	snprintf(parent, sizeof(parent), "%ld", (long)ppid);
-	return et_spawn_detached(ET_GRANTCTL_PATH, argv, err);
 }

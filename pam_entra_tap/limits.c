@@ -4,12 +4,16 @@
  *   {state_dir}/faillock/USER          "failures N\nuntil T\n"
  *   {state_dir}/device-flow/USER       "pid P\nexpires T\n"
  *   {state_dir}/ratelimit/user-USER    one start time per line (sliding window)
- *   {state_dir}/ratelimit/host-HEX     the same per remote address (hex of the text)
+ *   {state_dir}/ratelimit/host-HEX     the same per remote address (hex of the text); a
+ *                                      file whose window is empty is removed by the next
+ *                                      sign-in that looks (any number of addresses leaves
+ *                                      no more files than the window holds attempts)
  *
  * Every file is root-only (0600 in 0700 directories), opened with O_NOFOLLOW, read and
  * rewritten under flock, and bounded in size: a corrupt file is treated as empty. */
 #include "module.h"
 #include "fsutil.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +27,7 @@
 
 #define STATE_FILE_MAX 8192
 #define RATE_MAX_ENTRIES 1024
+#define RATE_SWEEP_MAX 4096 /* directory entries looked at per sweep */
 
 /* Open (creating) {state_dir}/sub/name locked exclusively. */
 static int state_open(const struct et_config *cfg, const char *sub, const char *name, int *ret_fd,
@@ -205,8 +210,9 @@ void et_flow_end(const struct et_config *cfg, const char *user)
 
 /* ---- rate limits ---- */
 
-/* Keep the entries of the window, refuse when max are left, else add now. */
-static int rate_window(const struct et_config *cfg, const char *name, long max, time_t now, bool *ret_ok,
+/* Keep the entries of the window, refuse when max are left, else add now (unless peek: then
+ * nothing is spent). */
+static int rate_window(const struct et_config *cfg, const char *name, long max, time_t now, bool peek, bool *ret_ok,
 		       struct et_err *err)
 {
 	char buf[STATE_FILE_MAX], out[STATE_FILE_MAX];
@@ -233,34 +239,89 @@ static int rate_window(const struct et_config *cfg, const char *name, long max, 
 		kept++;
 	}
 	*ret_ok = kept < max;
-	if (*ret_ok && used + 24 < sizeof(out))
+	if (*ret_ok && !peek && used + 24 < sizeof(out))
 		used += (size_t)snprintf(out + used, sizeof(out) - used, "%lld\n", (long long)now);
 	r = state_rewrite(fd, out, err);
 	close(fd);
 	return r;
 }
 
+/* Remove the per-address files whose window holds nothing any more (each under its lock,
+ * emptied first so that a sign-in holding it open meanwhile starts afresh). Bounded. */
+static void rate_sweep(const struct et_config *cfg, time_t now)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	unsigned seen = 0;
+	DIR *d;
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/ratelimit", cfg->state_dir) >= sizeof(dir))
+		return;
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && seen++ < RATE_SWEEP_MAX) {
+		char buf[STATE_FILE_MAX], path[PATH_MAX], *save = NULL;
+		struct et_err err;
+		bool live = false;
+		int fd;
+		if (strncmp(de->d_name, "host-", 5) != 0 ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path) ||
+		    state_open(cfg, "ratelimit", de->d_name, &fd, &err) < 0)
+			continue;
+		if (state_read(fd, buf, sizeof(buf)) < 0)
+			buf[0] = '\0';
+		for (char *line = strtok_r(buf, "\n", &save); line && !live; line = strtok_r(NULL, "\n", &save)) {
+			char *end;
+			long long t;
+			errno = 0;
+			t = strtoll(line, &end, 10);
+			live = !errno && !*end && t > (long long)now - cfg->device_code_rate_window &&
+			       t <= (long long)now + 60;
+		}
+		if (!live)
+			(void)unlink(path);
+		close(fd);
+	}
+	closedir(d);
+}
+
+static void host_name(const char *rhost, char *name, size_t size)
+{
+	size_t n = (size_t)snprintf(name, size, "host-");
+	/* hex of the address text: any rhost becomes a safe file name; long ones are cut */
+	for (const unsigned char *p = (const unsigned char *)rhost; *p && n + 3 < size; p++)
+		n += (size_t)snprintf(name + n, size - n, "%02x", *p);
+}
+
 int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err)
 {
-	char name[8 + 2 * 64 + 1];
-	bool ok;
+	char name[8 + 2 * 64 + 1], host[8 + 2 * 64 + 1];
+	bool ok, have_host = rhost && *rhost;
 
+	if (have_host) {
+		rate_sweep(cfg, now);
+		host_name(rhost, host, sizeof(host));
+		/* the address first, without spending: an attempt its address may not make spends
+		 * nothing of the user's budget */
+		if (rate_window(cfg, host, cfg->device_code_max_per_rhost, now, true, &ok, err) < 0)
+			return -1;
+		if (!ok)
+			return et_err_set(err, ET_E_RATE_LIMITED,
+					  "Too many sign-ins with a code from %.64s recently (at most %ld in %ld minutes); try again later.",
+					  rhost, cfg->device_code_max_per_rhost, cfg->device_code_rate_window / 60);
+	}
 	if (user) {
 		snprintf(name, sizeof(name), "user-%s", user);
-		if (rate_window(cfg, name, cfg->device_code_max_per_user, now, &ok, err) < 0)
+		if (rate_window(cfg, name, cfg->device_code_max_per_user, now, false, &ok, err) < 0)
 			return -1;
 		if (!ok)
 			return et_err_set(err, ET_E_RATE_LIMITED,
 					  "Too many sign-ins with a code for %s recently (at most %ld in %ld minutes); try again later.",
 					  user, cfg->device_code_max_per_user, cfg->device_code_rate_window / 60);
 	}
-	if (rhost && *rhost) {
-		size_t n = 0;
-		n += (size_t)snprintf(name, sizeof(name), "host-");
-		/* hex of the address text: any rhost becomes a safe file name; long ones are cut */
-		for (const unsigned char *p = (const unsigned char *)rhost; *p && n + 3 < sizeof(name); p++)
-			n += (size_t)snprintf(name + n, sizeof(name) - n, "%02x", *p);
-		if (rate_window(cfg, name, cfg->device_code_max_per_rhost, now, &ok, err) < 0)
+	if (have_host) {
+		if (rate_window(cfg, host, cfg->device_code_max_per_rhost, now, false, &ok, err) < 0)
 			return -1;
 		if (!ok)
 			return et_err_set(err, ET_E_RATE_LIMITED,

@@ -117,14 +117,13 @@ struct et_cmd_grant_args {
 	const char *duration;               /* seconds, as text; NULL: the default */
 	const char *oid, *tid, *upn, *service, *rhost;
 	const char *pim_until; /* seconds since the epoch, as text; NULL: no PIM cap */
+	bool pending; /* --watch this process and its parent: grantctl guards the grant */
 };
 /* `grant`: the new grant's id from its one output line. */
 int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 int et_cmd_revoke(const char *id, struct et_err *err);
 /* `sweep --user USER --cause account`: an et_revoke_user_fn for et_grant_check. */
 int et_cmd_revoke_user_at_account(const char *user, struct et_err *err);
-/* `guard ID PID PPID`, detached (spawn.h), for this process and its parent. */
-int et_cmd_guard_start(const char *id, struct et_err *err);
 /* The machine line of `grant` (contract.h): exactly one id and "\n". Reasons "no_grant_id",
  * "bad_grant_id". */
 int et_grant_id_line_parse(const char *out, size_t len, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);

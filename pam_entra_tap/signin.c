@@ -23,6 +23,7 @@
 #include "oauth.h"
 #include "oidc.h"
 #include "text.h"
+#include "replay.h"
 #include "verify.h"
 #include "voucher.h"
 #include <json-c/json.h>
@@ -193,7 +194,10 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 {
 	struct et_keystore ks;
 	struct et_verdict v;
-	struct et_verify_opts o = { .now = time(NULL), .expect_user = m->user, .record_pin = m->user_known };
+	struct et_verify_opts o = { .now = time(NULL),
+				    .expect_user = m->user,
+				    .record_pin = m->user_known,
+				    .check_account = m->user_known };
 	const char *at = access_token ? *access_token : NULL;
 	int code;
 
@@ -217,6 +221,9 @@ static int verify_token(struct et_pam *m, const char *token, const char *method,
 		et_oauth_secret_free(*access_token); /* Graph has answered: the token has no further use */
 		*access_token = NULL;
 	}
+	/* a pasted token is accepted once (the other methods get a fresh token from the IdP) */
+	if (v.accept && strcmp(method, "token") == 0 && et_replay_record(&m->cfg, v.claims, o.now, &v.why) < 0)
+		v.accept = false;
 	if (!v.accept) {
 		code = fail_with(m, method, &v.why, "Sign-in refused");
 		et_verdict_free(&v);
@@ -385,6 +392,22 @@ static int tap_unknown(struct et_pam *m, const char *pass, json_object **ret_cla
 	return retval;
 }
 
+/* Does the token's amr claim list want? (NULL: nothing is required) */
+static bool amr_has(json_object *claims, const char *want)
+{
+	json_object *arr;
+	if (!want)
+		return true;
+	if (!claims || !json_object_object_get_ex(claims, "amr", &arr) || !json_object_is_type(arr, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		if (json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), want) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int method_tap(struct et_pam *m, const char *pass, json_object **ret_claims)
 {
 	struct et_oidc oidc = { 0 };
@@ -438,6 +461,18 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	}
 	retval = verify_token(m, id_token, "tap", &access, ret_claims);
 	et_oauth_secret_free(id_token);
+	if (retval == PAM_SUCCESS && !amr_has(*ret_claims, m->cfg.tap_require_amr)) {
+		/* the password grant proves a secret the IdP accepts for the account, not that it
+		 * was a pass: only the IdP's amr says which */
+		et_err_set(&err, ET_E_AMR_REQUIRED,
+			   "The identity provider does not report this sign-in as made with method \"%s\" "
+			   "(tap_require_amr); a password is not a Temporary Access Pass.",
+			   m->cfg.tap_require_amr);
+		json_object_put(*ret_claims);
+		*ret_claims = NULL;
+		retval = fail_with(m, "tap", &err, "Sign-in refused");
+		goto count;
+	}
 	if (retval == PAM_SUCCESS && et_lock_reset(&m->cfg, m->user, &err) < 0)
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot reset the failure count: %s", m->user, err.message);
 	return retval;
@@ -657,8 +692,9 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		pam_syslog(m->pamh, LOG_NOTICE, "%s: use_first_pass without a pass from an earlier module", m->user);
 		return PAM_AUTH_ERR;
 	} else if (offer_tap) {
-		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Temporary Access Pass for %s%s%s: ", who,
-				    offer_code ? " (Enter to sign in with a code)" : "", or_voucher);
+		/* the password grant takes the account's password as well as a pass: say so */
+		retval = et_pam_ask(m, PAM_PROMPT_ECHO_OFF, &reply, "Temporary Access Pass for %s (checked as a password%s)%s: ",
+				    who, offer_code ? "; Enter to sign in with a code" : "", or_voucher);
 		if (retval != PAM_SUCCESS)
 			return retval;
 	} else if (offer_token) {
@@ -714,7 +750,8 @@ int et_pam_signin(struct et_pam *m, json_object **ret_claims, const char **ret_m
 		}
 		break;
 	default:
-		*ret_method = "tap";
+		/* what is known: a secret the IdP's password grant accepted (a pass or a password) */
+		*ret_method = "password";
 		if (!offer_tap) {
 			et_pam_error(m, "Sign-in refused: a pass cannot be typed here; press Enter to sign in with a code.");
 			retval = m->user_known ? PAM_AUTH_ERR : PAM_USER_UNKNOWN;

@@ -24,8 +24,10 @@ check_not "the programs include none of the module's headers" \
 	grep -nE '#include "(\.\./)*(pam_entra_tap/)?module\.h"' "$S"/helper/*.c "$S"/helper/*.h
 check_not "no production code branches on a reason's spelling" \
 	grep -nE 'str(n)?cmp\([^)]*reason' "$S"/common/*.c "$S"/pam_entra_tap/*.c "$S"/helper/*.c
-check_not "no helper verb falls through to a default verb: every program dispatches from a table" \
-	grep -nE 'else[[:space:]]*$|else rc = verb_' "$S"/helper/entra-tap-helper.c "$S"/helper/entra-tap-grantctl.c
+for p in entra-tap-helper entra-tap-grantctl; do
+	check "$p dispatches its verbs from a table (et_prog_run), with no verb as a default" \
+		bash -c 'grep -q "et_prog_run(ET_PROG_" "$1" && ! grep -qE "strcmp\((verb|argv\[1\]), \"(status|drop|elevate|grant|revoke|list|sweep|guard)\"" "$1"' _ "$S/helper/$p.c"
+done
 
 # bash completion offers every verb and command there is (and none that is not)
 C=$S/data/bash-completion

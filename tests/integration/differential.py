@@ -21,6 +21,8 @@ CLIENT = "2c4b8e5f-0d6a-4c1e-9f3b-7a1d2e3f4a5b"
 GROUP = "5f2b1c1e-4f41-4a84-9d6a-1f0c2b7d3e90"
 ISS = "https://login.microsoftonline.com/%s/v2.0" % TENANT
 SKEW = 120
+MAX_LIFETIME = 5400  # token_max_lifetime's default (90m)
+MAX_AGE = 900  # token_max_age's default (15m)
 MAX_TOKEN = 16 * 1024
 MAX_DEPTH = 16
 
@@ -170,6 +172,19 @@ def oracle(token, keys):
         aud = payload["aud"]
         if isinstance(aud, list) and not all(isinstance(a, str) for a in aud):
             raise Reject("aud type")
+        if isinstance(aud, list) and len(aud) != 1:
+            raise Reject("multi-audience")
+        for party in ("azp", "appid"):
+            if party in payload and payload[party] != CLIENT:
+                raise Reject("authorised party")
+        if "idtyp" in payload and payload["idtyp"] != "user":
+            raise Reject("app-only")
+        if payload.get("sub") == payload["oid"]:
+            raise Reject("app-only")
+        if payload["exp"] - payload["iat"] > MAX_LIFETIME:
+            raise Reject("lifetime")
+        if int(time.time()) - payload["iat"] > MAX_AGE + SKEW:
+            raise Reject("age")
         name = payload.get("preferred_username")
         if not isinstance(name, str) or name.count("@") != 1:
             raise Reject("identity")
@@ -217,7 +232,16 @@ def build_cases(rsa_key, ec_key, other_rsa, now):
     add("typ lower case", make(rsa_key, dict(H, typ="jwt"), base), True)
     add("no typ", make(rsa_key, {"alg": "RS256", "kid": "rsa1"}, base), True)
     add("exp passed but within skew", make(rsa_key, H, with_(exp=now - 60)), True)
-    add("aud array containing the client", make(rsa_key, H, with_(aud=["x", CLIENT])), True)
+    add("aud array of the client alone", make(rsa_key, H, with_(aud=[CLIENT])), True)
+    add("aud array containing the client and another", make(rsa_key, H, with_(aud=["x", CLIENT])), False)
+    add("azp of this client", make(rsa_key, H, with_(azp=CLIENT)), True)
+    add("azp of another client", make(rsa_key, H, with_(azp="other")), False)
+    add("appid of another client", make(rsa_key, H, with_(appid="other")), False)
+    add("app-only token (idtyp app)", make(rsa_key, H, with_(idtyp="app")), False)
+    add("app-only token (sub is the oid)", make(rsa_key, H, with_(sub=base["oid"])), False)
+    add("lifetime of a hundred years", make(rsa_key, H, with_(exp=now + 100 * 365 * 86400)), False)
+    add("exp at 2^63-1", make(rsa_key, H, with_(exp=2**63 - 1)), False)
+    add("issued 20 minutes ago", make(rsa_key, H, with_(iat=now - 1200, nbf=now - 1200, exp=now + 2400)), False)
     add("upper-case UPN maps", make(rsa_key, H, with_(preferred_username="Alice@Contoso.COM")), True)
     add("upper-case group id", make(rsa_key, H, with_(groups=[GROUP.upper()])), True)
     add("x5t header is harmless", make(rsa_key, dict(H, x5t="abc"), base), True)

@@ -128,6 +128,45 @@ sys.exit(0 if "multi?line?[31m" in r else 1)' "$T/grants.json"
 
 # ---- not setuid ----
 cp "$GSB_HELPER_BIN" "$T/helper-copy"
+
+# ---- the caller's resource limits and signal dispositions are not the helper's ----
+# a file size limit below the size of /etc/group with SIGXFSZ ignored, then very few file
+# descriptors, then every signal blocked: drop still ends the grant in full (the membership,
+# the record, the backup /etc/group- kept)
+gsb_grantctl revoke --user alice >/dev/null 2>&1
+for how in --fsize=64: --nofile=5:; do
+	id=$(gsb_grantctl grant alice --duration 10m 2>/dev/null)
+	setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- \
+		bash -c 'trap "" XFSZ; exec prlimit "$1" -- "$2" drop "$3"' _ "$how" "$GSB_HELPER_BIN" "$id" >/dev/null 2>"$T/err"
+	is "$?" 0 "alice: drop with prlimit $how and SIGXFSZ ignored exits 0"
+	check "... alice is no member of $G" bash -c "! grep -q '^$G:.*alice' /etc/group"
+	check "... her grant record is gone" test ! -e "$GSB_STATE/grants/$id.grant"
+	check "... /etc/group- is still there" test -s /etc/group-
+	check "... /etc/group and /etc/gshadow parse" gsb_files_check --parse-only
+done
+# a hard limit lowered by the caller: root raises it back (CAP_SYS_RESOURCE); where root
+# may not (a container without that capability), the helper refuses before touching anything
+id=$(gsb_grantctl grant alice --duration 10m 2>/dev/null)
+setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- \
+	bash -c 'trap "" XFSZ; exec prlimit --fsize=64:64 -- "$1" drop "$2"' _ "$GSB_HELPER_BIN" "$id" >/dev/null 2>"$T/err"
+case $? in
+0) check "alice: drop with a hard file size limit of 64 bytes ends the grant in full" \
+	bash -c "! grep -q '^$G:.*alice' /etc/group && test ! -e '$GSB_STATE/grants/$id.grant'" ;;
+8) check "alice: drop with a hard file size limit it cannot lift is refused, nothing changed" \
+	bash -c "grep -q '^$G:.*alice' /etc/group && test -e '$GSB_STATE/grants/$id.grant'" ;;
+*) fail "alice: drop with a hard file size limit of 64 bytes: exit $? ($(cat "$T/err"))" ;;
+esac
+gsb_grantctl revoke --user alice >/dev/null 2>&1
+id=$(gsb_grantctl grant alice --duration 10m 2>/dev/null)
+setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- \
+	"$PYTHON3" -c 'import os, signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP})
+for s in (signal.SIGALRM, signal.SIGXFSZ, signal.SIGTERM): signal.signal(s, signal.SIG_IGN)
+os.execv(sys.argv[1], [sys.argv[1], "drop", sys.argv[2]])' "$GSB_HELPER_BIN" "$id" >/dev/null 2>"$T/err"
+is "$?" 0 "alice: drop with every signal blocked and SIGALRM ignored exits 0"
+check "... alice is no member of $G" bash -c "! grep -q '^$G:.*alice' /etc/group"
+check "... her grant record is gone" test ! -e "$GSB_STATE/grants/$id.grant"
+
 chmod 0755 "$T/helper-copy"
 setpriv --reuid=alice --regid="$(id -g alice)" --clear-groups -- "$T/helper-copy" status 2>"$T/err"
 is "$?" 8 "a copy without the setuid bit refuses to run (exit 8)"

@@ -52,7 +52,7 @@ eng_elevate ET_TAP 30m "INC-1234 restart api"
 eng_sudo ok
 eng_drop
 eng_sudo refused
-eng_journal tap drop
+eng_journal password drop
 
 eng_refused wrong-tap
 eng_refused ineligible

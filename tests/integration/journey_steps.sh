@@ -25,7 +25,7 @@
 #   eng_drop                          `entra-tap-helper drop`
 #   eng_expiry                        the grant's timer ends it; waits for it
 #   eng_journal [METHOD [CAUSE]]      the audit trail of ENG_GRANT, as journalctl shows it:
-#                                     sign-in (METHOD, default tap), grant, revoke (CAUSE,
+#                                     sign-in (METHOD, default password: a pass typed at the prompt), grant, revoke (CAUSE,
 #                                     default expiry)
 #   eng_refused WHAT                  wrong-tap | ineligible | idp-down | entra-pass (a valid
 #                                     pass typed at the prompt, refused by an identity
@@ -34,7 +34,7 @@
 # The sandbox starts with the pass prompt on (methods tap device_code, tap_password_grant =
 # yes); eng_idp entra turns it off as an Entra ID host is configured.
 
-ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(Enter to sign in with a code\): '
+ENG_PROMPT_RE='Temporary Access Pass for [a-z]+@contoso\.com \(checked as a password; Enter to sign in with a code\): '
 # the host prompts for a pass before offering a device code (tap_password_grant = yes)
 ENG_PASS_PROMPT=yes
 # the scripted browser that signs in on the mock's verification page
@@ -147,7 +147,7 @@ eng_elevate() {
 	jny_shell_type "${!var}"
 	jny_shell_wait 30
 	jny_show "$(printf '%s\n' "$JNY_OUT" | grep -vF "$line")"
-	_eng_granted "$dur" "$reason" tap
+	_eng_granted "$dur" "$reason" password # a typed secret: recorded as what is known
 	! grep -qF "${!var}" "$JNY_SH_LOG"
 	_eng_ok $? "the pass appears nowhere on the terminal"
 	_eng_result
@@ -323,7 +323,7 @@ eng_journal() {
 	lines=$(sbx_exec journalctl --no-pager -q -o short-iso SYSLOG_IDENTIFIER=entra-tap + SYSLOG_IDENTIFIER=sudo |
 		grep -vE 'sudo\[[0-9]+\]: pam_(unix|limits)\(sudo:session\)')
 	jny_show "$lines"
-	_eng_story "$ENG_GRANT" "${1:-tap}" "${2:-expiry}"
+	_eng_story "$ENG_GRANT" "${1:-password}" "${2:-expiry}"
 	_eng_result
 }
 

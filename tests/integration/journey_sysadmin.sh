@@ -78,12 +78,12 @@ check "the session's first command already has $G" -- session_has_group "$SBX_DI
 g=$(sb_grant_field alice 'g["id"]')
 is "$(sb_grant_field "$g" 'g["service"]')" sshd "the grant names the sshd service"
 is "$(sb_grant_field "$g" 'g["rhost"]')" 127.0.0.1 "... the remote address"
-is "$(sb_grant_field "$g" 'g["method"]')" tap "... and the method tap"
+is "$(sb_grant_field "$g" 'g["method"]')" password "... and the method password"
 is "$(sbx_exec systemctl show "entra-tap-revoke-$g.timer" -p ActiveState --value)" active \
 	"systemd holds the login grant's revocation timer"
 e=$(sbx_journal_json MESSAGE_ID="$(jny_msgid auth_ok)" ENTRA_TAP_SERVICE=sshd ENTRA_TAP_USER=alice | tail -1)
-[ -n "$e" ] && printf '%s' "$e" | "$PYTHON3" -c 'import json,sys; e=json.load(sys.stdin); sys.exit(not (e.get("ENTRA_TAP_RHOST") == "127.0.0.1" and e.get("ENTRA_TAP_METHOD") == "tap"))'
-ok $? "the journal has the verified sign-in for sshd from 127.0.0.1, method tap"
+[ -n "$e" ] && printf '%s' "$e" | "$PYTHON3" -c 'import json,sys; e=json.load(sys.stdin); sys.exit(not (e.get("ENTRA_TAP_RHOST") == "127.0.0.1" and e.get("ENTRA_TAP_METHOD") == "password"))'
+ok $? "the journal has the verified sign-in for sshd from 127.0.0.1, method password"
 ! grep -qF "$ET_TAP" "$SBX_DIR/log" && ! sbx_exec journalctl --no-pager -q | grep -qF "$ET_TAP"
 ok $? "the pass is neither on the terminal nor in the journal"
 sbx_grantctl revoke --user alice >/dev/null

@@ -57,7 +57,7 @@ check "... prints group, local expiry, time left and grant id" \
 check "... alice is in $G at once" sb_in_group alice
 is "$(sb_grant_field alice 'g["expires"] - g["created"]')" 3600 "... for duration_default (1h)"
 is "$(sb_grant_field alice 'g["service"]')" entra-tap "... the grant names the entra-tap service"
-is "$(sb_grant_field alice 'g["method"]')" tap "... and the method tap"
+is "$(sb_grant_field alice 'g["method"]')" password "... and the method password (a typed secret, not proven a pass)"
 id=$(grep -oE 'grant [0-9a-f]{32}' "$T/log" | tail -1 | cut -d' ' -f2)
 is "$(sb_grant_field alice 'g["id"]')" "$id" "... the printed id is the grant in the store"
 check "the pass is not in the transcript" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/log"

@@ -109,7 +109,7 @@ diag "ssh login with a TAP, to the end of \`id -Gn\`: ${TIMED_MS} ms"
 check "... the first command's groups include $G" session_has_group "$T/log"
 is "$(sb_grant_field alice 'g["service"]')" sshd "... the grant names the sshd service"
 is "$(sb_grant_field alice 'g["rhost"]')" 127.0.0.1 "... and the remote address"
-is "$(sb_grant_field alice 'g["method"]')" tap "... and the method tap"
+is "$(sb_grant_field alice 'g["method"]')" password "... and the method password (a typed secret, not proven a pass)"
 check "the pass is not in sshd's log" bash -c '! grep -qF "$ET_TAP" "$1"' _ "$T/sshd.log"
 reset_user alice
 

@@ -426,7 +426,7 @@ static bool file_contains(const char *path, const char *needle)
 /* ---- the tests ---- */
 
 #define TAP_ARGS "methods=tap,device_code tap_password_grant=yes"
-#define TAP_PROMPT "Temporary Access Pass for alice@contoso.com (Enter to sign in with a code): "
+#define TAP_PROMPT "Temporary Access Pass for alice@contoso.com (checked as a password; Enter to sign in with a code): "
 
 /* The main configuration file with one "key = value" line set (or none: extra ""), in a
  * private file (for config=). */
@@ -499,6 +499,23 @@ static void test_tap(void)
 	r = sign_in("tap", "alice", &s, tap, 0, NULL);
 	is_int(r.auth, PAM_AUTH_ERR, "tap: an expired pass -> PAM_AUTH_ERR");
 	told(&s, "expired", "tap: expired: the sentence says so");
+	free(tap);
+	script_reset(&s);
+
+	/* the password grant takes the account's password as well: nothing proves a pass was
+	 * used unless the IdP's amr says so (tap_require_amr) */
+	mu_ctl("users", "{\"upn\":\"alice@contoso.com\",\"password\":\"Correct-Horse-9\"}");
+	r = sign_in("tap", "alice", &s, "Correct-Horse-9", 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "tap: the account's password at the pass prompt signs in (password grant)");
+	script_reset(&s);
+	service("tapamr", TAP_ARGS " tap_require_amr=mfa", NULL);
+	r = sign_in("tapamr", "alice", &s, "Correct-Horse-9", 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "tap_require_amr: the password (amr pwd) is refused -> PAM_AUTH_ERR");
+	told(&s, "a password is not a Temporary Access Pass", "tap_require_amr: ... saying a password is not a pass");
+	script_reset(&s);
+	tap = new_tap("alice@contoso.com", "\"one_time\":false");
+	r = sign_in("tapamr", "alice", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "tap_require_amr: a pass the IdP reports with that amr signs in");
 	free(tap);
 	script_reset(&s);
 
@@ -822,6 +839,11 @@ static void test_tokens(void)
 	is_str(prompt_text(&s, 0), "Entra ID token for alice@contoso.com (Enter to sign in with a code): ",
 	       "token: the prompt");
 	ok(!any_message_contains(&s, tok), "token: the token appears in no message");
+	script_reset(&s);
+	/* RFC 8725: a pasted token is accepted once (the replay cache, keyed by its uti) */
+	r = sign_in("tok", "alice", &s, tok, 0, NULL);
+	is_int(r.auth, PAM_AUTH_ERR, "token: the same token pasted again -> PAM_AUTH_ERR");
+	ok(any_message_contains(&s, "presented before"), "token: ... saying it was presented before");
 	free(tok);
 	script_reset(&s);
 
@@ -840,6 +862,15 @@ static void test_tokens(void)
 		  "token: expired -> PAM_AUTH_ERR" },
 		{ "{\"upn\":\"alice@contoso.com\",\"signature\":\"corrupt\",\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
 		  "token: bad signature -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"lifetime\":3153600000,\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: a hundred-year lifetime -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"claims\":{\"azp\":\"00000000-0000-0000-0000-000000000002\","
+		  "\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: issued to another client (azp) -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"claims\":{\"idtyp\":\"app\",\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: an app-only token -> PAM_AUTH_ERR" },
+		{ "{\"upn\":\"alice@contoso.com\",\"remove\":[\"uti\"],\"claims\":{\"groups\":[\"" ELIGIBLE "\"]}}",
+		  "token: no uti or jti (no replay check possible) -> PAM_AUTH_ERR" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *minted = mu_mock_field("mint", bad[i].json, "id_token");
@@ -895,7 +926,7 @@ static void test_users_and_options(void)
 	mu_ctl("stats/reset", NULL);
 	r = sign_in("tap", "nosuchuser", &s, "SomePass1", 0, NULL);
 	is_int(r.auth, PAM_USER_UNKNOWN, "users: an unknown local user -> PAM_USER_UNKNOWN");
-	is_str(prompt_text(&s, 0), "Temporary Access Pass for nosuchuser@contoso.com (Enter to sign in with a code): ",
+	is_str(prompt_text(&s, 0), "Temporary Access Pass for nosuchuser@contoso.com (checked as a password; Enter to sign in with a code): ",
 	       "users: an unknown user sees the same prompt as a known one");
 	is_int(mu_mock_stat("token"), 1, "users: unknown user: the pass goes to the token endpoint as for a known user");
 	ok(shown(&s, PAM_ERROR_MSG) && strncmp(shown(&s, PAM_ERROR_MSG), "Sign-in refused: ", 17) == 0,
@@ -937,7 +968,7 @@ static void test_users_and_options(void)
 		service("mapped", mu_str_of(TAP_ARGS " user_map=file:%s", map), NULL);
 		r = sign_in("mapped", "alice", &s, tap, 0, NULL);
 		is_int(r.auth, PAM_USER_UNKNOWN, "users: no Entra name for the local user -> PAM_USER_UNKNOWN");
-		is_str(prompt_text(&s, 0), "Temporary Access Pass for alice (Enter to sign in with a code): ",
+		is_str(prompt_text(&s, 0), "Temporary Access Pass for alice (checked as a password; Enter to sign in with a code): ",
 		       "users: unmappable: the prompt names the local user");
 		free(map);
 		script_reset(&s);
@@ -1325,7 +1356,8 @@ static void test_grants(void)
 	is_str(g.rhost, "192.0.2.10", "grant: ... and the remote address");
 	is_str(g.upn, "alice@contoso.com", "grant: ... and the Entra name");
 	ok(g.oid[0] != '\0' && g.tid[0] != '\0', "grant: ... and oid and tid");
-	is_str(et_grant_method_name(g.method), "tap", "grant: ... and the method");
+	/* a typed secret accepted by the password grant proves no pass: recorded as such */
+	is_str(et_grant_method_name(g.method), "password", "grant: ... and the method password");
 	ok(g.expires >= t0 + 3600 - 5 && g.expires <= t0 + 3600 + 30, "grant: the default duration (1h)");
 	ok(strstr(shown(&s, PAM_TEXT_INFO), mu_str_of("alice is now in group %s until ", group)) &&
 		   strstr(shown(&s, PAM_TEXT_INFO), g.id),

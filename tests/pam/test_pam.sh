@@ -10,7 +10,7 @@ export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/grant_sandbox.sh"
 gsb_enter "$@"
 [ -f "$top_builddir/.libs/pam_entra_tap.so" ] || _gsb_cannot "no built module in $top_builddir/.libs"
-gsb_useradd alice bob carol dave erin
+gsb_useradd --login alice bob carol dave erin
 ET_PAM_MODULE=$top_builddir/.libs/pam_entra_tap.so
 ET_PAM_GROUP=$GSB_GROUP
 ET_PAM_GID=$GSB_GID

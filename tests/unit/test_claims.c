@@ -129,7 +129,10 @@ int main(void)
 	/* audience */
 	expect(&cfg, "aud", NULL, NOW, "missing_claim", "no aud");
 	expect(&cfg, "aud", "\"00000003-0000-0000-c000-000000000000\"", NOW, "bad_audience", "aud of another app");
-	expect(&cfg, "aud", "[\"x\",\"" CLIENT "\"]", NOW, NULL, "aud array containing client");
+	/* a multi-audience token is refused (RFC 8725 3.9): this check accepted it before */
+	expect(&cfg, "aud", "[\"x\",\"" CLIENT "\"]", NOW, "bad_audience", "aud array containing client and another");
+	expect(&cfg, "aud", "[\"" CLIENT "\"]", NOW, NULL, "aud array of this client alone");
+	expect(&cfg, "aud", "[\"" CLIENT "\",\"" CLIENT "\"]", NOW, "bad_audience", "aud array naming the client twice");
 	expect(&cfg, "aud", "[\"x\",\"y\"]", NOW, "bad_audience", "aud array without client");
 	expect(&cfg, "aud", "[]", NOW, "bad_audience", "empty aud array");
 	expect(&cfg, "aud", "[1,\"" CLIENT "\"]", NOW, "bad_claim_type", "aud array with a number");
@@ -144,7 +147,9 @@ int main(void)
 	expect(&cfg, "oid", "\"\"", NOW, "bad_claim_type", "empty oid");
 	expect(&cfg, "oid", "[\"x\"]", NOW, "bad_claim_type", "array oid");
 
-	/* time claims (skew 120 s by default) */
+	/* time claims (skew 120 s by default); the expiry boundaries below lie an hour after
+	 * issue, past token_max_age, which is checked on its own further down */
+	set(&cfg, "token_max_age", "1d");
 	expect(&cfg, "exp", NULL, NOW, "missing_claim", "no exp");
 	expect(&cfg, "exp", "\"1900000000\"", NOW, "bad_claim_type", "string exp");
 	expect(&cfg, "exp", "1900000000.5", NOW, "bad_claim_type", "fractional exp");
@@ -163,6 +168,44 @@ int main(void)
 	expect(&cfg, NULL, NULL, NOW + 3600, "expired", "skew 0: exp == now is expired");
 	expect(&cfg, NULL, NULL, NOW + 3599, NULL, "skew 0: one second before exp is valid");
 	expect(&cfg, "nbf", "1800000001", NOW, "not_yet_valid", "skew 0: nbf one second ahead");
+	set(&cfg, "clock_skew", "120s");
+	set(&cfg, "token_max_age", "15m");
+
+	/* lifetime and age (token_max_lifetime 90m, token_max_age 15m by default) */
+	{
+		char v[64];
+		snprintf(v, sizeof(v), "%lld", (long long)NOW - 60 + 5400);
+		expect(&cfg, "exp", v, NOW, NULL, "lifetime: exactly token_max_lifetime");
+		snprintf(v, sizeof(v), "%lld", (long long)NOW - 60 + 5401);
+		expect(&cfg, "exp", v, NOW, "token_lifetime", "lifetime: one second over token_max_lifetime");
+		expect(&cfg, "exp", "9223372036854775807", NOW, "token_lifetime", "lifetime: exp at 2^63-1");
+		snprintf(v, sizeof(v), "%lld", (long long)NOW - 60 + 100LL * 365 * 86400);
+		expect(&cfg, "exp", v, NOW, "token_lifetime", "lifetime: a hundred years");
+		snprintf(v, sizeof(v), "%lld", (long long)NOW - 10LL * 365 * 86400);
+		expect(&cfg, "iat", v, NOW, "token_lifetime", "age: a ten-year-old iat (exp in an hour)");
+		expect(&cfg, NULL, NULL, NOW - 60 + 900 + 120, NULL, "age: token_max_age plus the skew");
+		expect(&cfg, NULL, NULL, NOW - 60 + 900 + 121, "token_too_old", "age: one second more is too old");
+		set(&cfg, "token_max_age", "1h");
+		expect(&cfg, NULL, NULL, NOW - 60 + 900 + 121, NULL, "age: token_max_age raised to 1h accepts it");
+		set(&cfg, "token_max_lifetime", "2h");
+		snprintf(v, sizeof(v), "%lld", (long long)NOW - 60 + 5401);
+		expect(&cfg, "exp", v, NOW, NULL, "lifetime: token_max_lifetime raised to 2h accepts 90m + 1s");
+		set(&cfg, "token_max_age", "15m");
+		set(&cfg, "token_max_lifetime", "90m");
+	}
+
+	/* the authorised party and app-only tokens */
+	expect(&cfg, "azp", "\"" CLIENT "\"", NOW, NULL, "azp: this client");
+	expect(&cfg, "azp", "\"00000003-0000-0000-c000-000000000000\"", NOW, "bad_authorized_party", "azp: another client");
+	expect(&cfg, "azp", "42", NOW, "bad_claim_type", "azp: a number");
+	expect(&cfg, "appid", "\"" CLIENT "\"", NOW, NULL, "appid: this client");
+	expect(&cfg, "appid", "\"00000003-0000-0000-c000-000000000000\"", NOW, "bad_authorized_party",
+	       "appid: another client");
+	expect(&cfg, "idtyp", "\"app\"", NOW, "app_only_token", "idtyp app: an app-only token");
+	expect(&cfg, "idtyp", "\"user\"", NOW, NULL, "idtyp user");
+	expect(&cfg, "idtyp", "7", NOW, "app_only_token", "idtyp not a string");
+	expect(&cfg, "sub", "\"0c6a3a52-7e44-4b8e-8a6f-3f3e9a1b2c3d\"", NOW, "app_only_token", "sub equal to oid: app-only");
+	expect(&cfg, "sub", "\"AAAbbbCCC\"", NOW, NULL, "sub: a pairwise subject");
 
 	/* eligibility */
 	expect_elig(&cfg, NULL, NULL, NULL, "eligible by group");

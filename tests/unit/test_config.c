@@ -133,6 +133,8 @@ static void test_good_file(void)
 		"jwks_cache_dir = /var/cache/entra-tap\n"
 		"jwks_cache_ttl = 1d\n"
 		"clock_skew = 2m\n"
+		"token_max_lifetime = 90m\n"
+		"token_max_age = 15m\n"
 		"methods = device_code\n"
 		"identity_claim = preferred_username\n"
 		"user_map = strip_domain\n"
@@ -144,11 +146,13 @@ static void test_good_file(void)
 		"duration_min = 1m\n"
 		"duration_max = 8h\n"
 		"permanent_members =\n"
+		"allow_system_accounts =\n"
 		"accept_v1_issuer = no\n"
 		"state_dir = /var/lib/entra-tap\n"
 		"device_code_timeout = 90s\n"
 		"tap_password_grant = no\n"
 		"qr = yes\n"
+		"tap_require_amr =\n"
 		"tap_max_failures = 5\n"
 		"tap_lockout = 15m\n"
 		"device_code_max_per_user = 5\n"
@@ -231,6 +235,8 @@ static void test_every_key_set(void)
 		"jwks_cache_dir = /run/et-cache\n"
 		"jwks_cache_ttl = 7d\n"
 		"clock_skew = 0\n"
+		"token_max_lifetime = 2h\n"
+		"token_max_age = 60\n"
 		"methods = token tap,device_code\n"
 		"identity_claim = upn\n"
 		"user_map = file:/etc/security/entra-users\n"
@@ -242,10 +248,12 @@ static void test_every_key_set(void)
 		"duration_min = 1s\n"
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
+		"allow_system_accounts = backup, svc.deploy\n"
 		"accept_v1_issuer = true\n"
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 120\n"
 		"tap_password_grant = true\n"
+		"tap_require_amr = tap\n"
 		"tap_max_failures = 3\n"
 		"tap_lockout = 3600\n"
 		"device_code_max_per_user = 2\n"
@@ -271,6 +279,8 @@ static void test_every_key_set(void)
 		"jwks_cache_dir = /run/et-cache\n"
 		"jwks_cache_ttl = 7d\n"
 		"clock_skew = 0\n"
+		"token_max_lifetime = 2h\n"
+		"token_max_age = 1m\n"
 		"methods = tap, device_code, token\n"
 		"identity_claim = upn\n"
 		"user_map = file:/etc/security/entra-users\n"
@@ -282,11 +292,13 @@ static void test_every_key_set(void)
 		"duration_min = 1s\n"
 		"duration_max = 30d\n"
 		"permanent_members = root, ops.bob\n"
+		"allow_system_accounts = backup, svc.deploy\n"
 		"accept_v1_issuer = yes\n"
 		"state_dir = /srv/entra state\n"
 		"device_code_timeout = 2m\n"
 		"tap_password_grant = yes\n"
 		"qr = yes\n"
+		"tap_require_amr = tap\n"
 		"tap_max_failures = 3\n"
 		"tap_lockout = 1h\n"
 		"device_code_max_per_user = 2\n"
@@ -662,6 +674,10 @@ static const struct refused_case refused_cases[] = {
 	  "'8d' is not a duration between 1m and 7d (like 90s, 10m, 8h or 1d)" },
 	{ "jwks_cache_ttl", "0",
 	  "'0' is not a duration between 1m and 7d (like 90s, 10m, 8h or 1d)" },
+	{ "token_max_lifetime", "59",
+	  "'59' is not a duration between 1m and 1d (like 90s, 10m, 8h or 1d)" },
+	{ "token_max_age", "2d",
+	  "'2d' is not a duration between 1m and 1d (like 90s, 10m, 8h or 1d)" },
 	{ "clock_skew", "601",
 	  "'601' is not a duration between 0 and 10m (like 90s, 10m, 8h or 1d)" },
 	{ "clock_skew", "11m",
@@ -764,6 +780,10 @@ static const struct refused_case refused_cases[] = {
 	  "'root' is listed twice" },
 	{ "permanent_members", "root, -x",
 	  "'-x' is not a valid local user or group name" },
+	{ "allow_system_accounts", "backup, backup",
+	  "'backup' is listed twice" },
+	{ "allow_system_accounts", "backup, a/b",
+	  "'a/b' is not a valid local user or group name" },
 
 	/* accept_v1_issuer */
 	{ "accept_v1_issuer", "maybe",
@@ -780,6 +800,8 @@ static const struct refused_case refused_cases[] = {
 	  "'16m' is not a duration between 10s and 15m (like 90s, 10m, 8h or 1d)" },
 	{ "tap_password_grant", "on",
 	  "must be yes or no" },
+	{ "tap_require_amr", "t a p",
+	  "must be letters, digits, '_' or '-' (an amr value such as tap or otp)" },
 	{ "tap_max_failures", "0",
 	  "'0' is not a whole number between 1 and 100" },
 	{ "tap_max_failures", "101",
@@ -860,6 +882,7 @@ static const struct accepted_case accepted_cases[] = {
 	{ "eligible_roles", "Host.Elevate tenant:admin_role-1" },
 
 	{ "permanent_members", "root, ops.bob" },
+	{ "allow_system_accounts", "backup, svc.deploy" },
 
 	{ "accept_v1_issuer", "1" },
 	{ "accept_v1_issuer", "false" },

@@ -2,6 +2,7 @@
  * what the mock cannot do: a certificate for the wrong name, bodies at and over the cap,
  * echoing the request, redirects). Run through test_http.sh (with-mock.sh). */
 #include "conf.h"
+#include "fsutil.h"
 #include "http.h"
 #include "mockutil.h"
 #include "tap.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -597,6 +599,62 @@ static void test_form_escape(void)
 	ok(et_http_form_escape(NULL) == NULL, "NULL gives NULL");
 }
 
+/* ca_file must be a regular file, root's, writable by nobody else: a CA a user can write is
+ * a user who can speak for the identity provider. */
+static void test_ca_file(const char *fixdir)
+{
+	struct et_config cfg;
+	struct et_http_resp resp = { 0 };
+	struct et_err err = { 0 };
+	char *pem = NULL, *copy = mu_str_of("%s/ca-copy.pem", fixdir), *link = mu_str_of("%s/ca-link.pem", fixdir);
+	size_t len = 0;
+	FILE *f;
+
+	if (et_file_read(getenv("ET_MOCK_CA"), 1 << 20, 0, &pem, &len, &err) < 0 || !(f = fopen(copy, "we"))) {
+		ok(0, "ca_file: cannot copy the mock's CA (%s)", err.message);
+		free(pem);
+		return;
+	}
+	fwrite(pem, 1, len, f);
+	fclose(f);
+	free(pem);
+	mu_cfg_load(&cfg);
+	mu_cfg_set(&cfg, "ca_file", copy);
+	chmod(copy, 0644);
+	et_err_clear(&err);
+	ok(got_status(&cfg, discovery_url(), &resp, &err, 200), "ca_file: a copy of the CA, mode 0644, is used (%s)",
+	   err.message);
+	et_http_resp_free(&resp);
+	chmod(copy, 0664);
+	et_err_clear(&err);
+	ok(refused(&cfg, discovery_url(), &resp, &err, "unsafe_file") && strstr(err.message, "group- or world-writable"),
+	   "ca_file: group-writable is refused before any connection (%s)", err.message);
+	chmod(copy, 0646);
+	et_err_clear(&err);
+	ok(refused(&cfg, discovery_url(), &resp, &err, "unsafe_file"), "ca_file: world-writable is refused (%s)",
+	   err.message);
+	chmod(copy, 0644);
+	if (geteuid() == 0) {
+		(void)!chown(copy, 65534, 65534);
+		et_err_clear(&err);
+		ok(refused(&cfg, discovery_url(), &resp, &err, "unsafe_file") && strstr(err.message, "not owned by root"),
+		   "ca_file: a file owned by another user is refused (%s)", err.message);
+		(void)!chown(copy, 0, 0);
+	}
+	(void)!symlink(copy, link);
+	mu_cfg_set(&cfg, "ca_file", link);
+	et_err_clear(&err);
+	ok(refused(&cfg, discovery_url(), &resp, &err, "unsafe_file"), "ca_file: a symbolic link is refused (%s)",
+	   err.message);
+	mu_cfg_set(&cfg, "ca_file", fixdir);
+	et_err_clear(&err);
+	ok(refused(&cfg, discovery_url(), &resp, &err, "unsafe_file"), "ca_file: a directory is refused (%s)",
+	   err.message);
+	et_config_free(&cfg);
+	unlink(link);
+	unlink(copy);
+}
+
 int main(void)
 {
 	struct fixture good = { 0 }, wrong = { 0 };
@@ -624,6 +682,7 @@ int main(void)
 	test_size(fixdir, &good);
 	test_proxy();
 	test_request_shape(fixdir, &good);
+	test_ca_file(fixdir);
 
 	fixture_stop(&good);
 	fixture_stop(&wrong);

@@ -578,6 +578,51 @@ static void test_pin_race(void)
 	et_config_free(&cfg);
 }
 
+/* ---- et_identity_account_check: which local accounts a sign-in may reach ---- */
+
+static void test_account_check(void)
+{
+	static const struct {
+		const char *user, *allow, *login_defs, *want, *says;
+	} cases[] = {
+		{ "root", NULL, NULL, "system_account", "a root account" },
+		{ "root", "root", NULL, "system_account", "a root account" },
+		{ "daemon", NULL, NULL, "system_account", "below UID_MIN 1000" },
+		{ "daemon", "daemon", NULL, NULL, NULL },
+		{ "daemon", "nobody", NULL, "system_account", "below UID_MIN 1000" },
+		{ "nobody", NULL, NULL, "system_account", "without a login shell (/usr/sbin/nologin)" },
+		{ "nobody", NULL, "UID_MIN\t70000\n", "system_account", "below UID_MIN 70000" },
+		{ "nobody", NULL, "# UID_MIN 70000\nUID_MIN_X 70000\n", "system_account", "without a login shell" },
+		{ "nobody", "nobody", NULL, NULL, NULL },
+		{ "no-such-user-here", NULL, NULL, "no_user", "no local account" },
+	};
+	char *shells = tu_write_file(dir, "shells", "# shells\n/bin/bash\n/usr/sbin/nologin\n", 0644);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct et_config cfg;
+		struct et_err err;
+		char *defs = tu_write_file(dir, "login.defs", cases[i].login_defs ? cases[i].login_defs : "UID_MIN 1000\n",
+					   0644);
+		int r;
+		config_with(&cfg, NULL);
+		if (cases[i].allow && et_config_set(&cfg, "allow_system_accounts", cases[i].allow, "test", &err) < 0)
+			abort();
+		et_err_clear(&err);
+		r = et_identity_account_check(&cfg, cases[i].user, defs, shells, &err);
+		if (!cases[i].want) {
+			ok(r == 0, "account: %s with allow_system_accounts = %s is reachable", cases[i].user, cases[i].allow);
+		} else {
+			ok(r < 0 && strcmp(err.reason, cases[i].want) == 0, "account: %s (allow %s, %s) is refused as %s",
+			   cases[i].user, cases[i].allow ? cases[i].allow : "none",
+			   cases[i].login_defs ? "own UID_MIN" : "UID_MIN 1000", cases[i].want);
+			ok(strstr(err.message, cases[i].says) != NULL, "account: ... saying '%s' (%s)", cases[i].says,
+			   err.message);
+		}
+		free(defs);
+		et_config_free(&cfg);
+	}
+	free(shells);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -587,5 +632,6 @@ int main(void)
 	test_map_file();
 	test_pin();
 	test_pin_race();
+	test_account_check();
 	return tap_done();
 }

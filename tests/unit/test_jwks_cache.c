@@ -720,6 +720,66 @@ static void test_lock_held(const char *kid)
 	et_config_free(&cfg);
 }
 
+/* A process that fetches keys (inside sudo, say) and is stopped there by its user must not
+ * hold the host-wide cache lock: the fetch runs outside it, and the others go on. */
+static void test_fetch_outside_lock(const char *kid)
+{
+	struct et_config cfg;
+	struct et_keystore ks;
+	char *dir = cfg_fresh(&cfg), *lock;
+	long long ttl;
+	struct timespec a, b;
+	double el;
+	pid_t pid;
+	int fd, st = 0;
+
+	mu_cfg_set(&cfg, "http_timeout", "2s");
+	ttl = cfg.jwks_cache_ttl;
+	mu_mock_reset();
+	fresh_get_ok(&cfg, kid, T0, "cache filled");
+	mu_ctl("latency", "{\"seconds\":1.5}");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct et_keystore kc;
+		struct et_err err = { 0 };
+		et_keystore_init(&kc, &cfg);
+		_exit(et_keystore_refresh(&kc, T0 + ttl + 1, &err) == 0 ? 0 : 1);
+	}
+	usleep(500 * 1000); /* inside the slow fetch by now */
+	ok(pid > 0 && kill(pid, SIGSTOP) == 0, "a process fetching keys is stopped half way");
+	lock = tu_path_in(dir, "lock");
+	fd = open(lock, O_RDWR | O_CLOEXEC);
+	ok(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0, "the cache lock is free while it is stopped in its fetch");
+	if (fd >= 0)
+		close(fd);
+	et_keystore_init(&ks, &cfg);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	is_int(get_ok(&ks, kid, T0 + ttl + 2, "another login with the stale cache: the cached key"), 0,
+	       "another login is answered");
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	ok(el < 1.0, "... at once (%.2f s)", el);
+	is_int(ks.refreshes, 0, "... without a fetch of its own");
+	et_keystore_free(&ks);
+	/* a kid nobody has: wait for the fetch under way, at most as long as a fetch may take */
+	et_keystore_init(&ks, &cfg);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	get_fails(&ks, "no-such-kid", T0 + ttl + 2, "idp_unavailable", "did not finish",
+		  "an unknown kid while the fetcher is stopped");
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	el = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	ok(el < 7.0, "... after at most the time one fetch may take (%.1f s for http_timeout 2 s)", el);
+	is_int(ks.refreshes, 0, "... and no second fetch beside the first");
+	et_keystore_free(&ks);
+	kill(pid, SIGCONT);
+	waitpid(pid, &st, 0);
+	ok(WIFEXITED(st), "the stopped process, continued, ends (its fetch ran out of time while stopped)");
+	free(lock);
+	free(dir);
+	et_config_free(&cfg);
+}
+
 int main(void)
 {
 	struct mu_docserver d = { 0 };
@@ -742,6 +802,7 @@ int main(void)
 	test_bad_key_sets(kid, &d);
 	mu_docserver_stop(&d);
 	test_lock_held(kid);
+	test_fetch_outside_lock(kid);
 	free(kid);
 	kid = NULL;
 	test_rotation(); /* last: it changes the mock's keys */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "conf.h"
 #include "tap.h"
@@ -103,6 +104,28 @@ int main(void)
 	run(t, "alice", 1, NULL, "good token for the expected user, pin recorded", NULL);
 	run(t, "bob", 0, "wrong_user", "token for alice presented for bob", NULL);
 	free(t);
+
+	/* Entra names never reach root or a system account: refused before any pin is recorded */
+	{
+		static const char *const who[] = { "root", "daemon", "nobody" };
+		for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+			struct et_keystore ks;
+			struct et_verify_opts o = { .now = (time_t)NOW, .expect_user = who[i], .record_pin = 1,
+						    .check_account = 1 };
+			char upn[64], pin[1200];
+			snprintf(upn, sizeof(upn), "%s@contoso.com", who[i]);
+			t = token(key1, hdr, upn, OID_A, grp);
+			et_keystore_init(&ks, &cfg);
+			et_token_verify(&ks, t, strlen(t), &o, &v);
+			ok(!v.accept && strcmp(v.why.reason, "system_account") == 0, "a token for %s is refused as system_account (%s)",
+			   upn, v.why.reason);
+			snprintf(pin, sizeof(pin), "%s/identities/%s", cfg.state_dir, who[i]);
+			ok(access(pin, F_OK) < 0, "... and no identity is pinned for %s", who[i]);
+			et_verdict_free(&v);
+			et_keystore_free(&ks);
+			free(t);
+		}
+	}
 
 	/* the pin recorded above refuses another oid for alice */
 	t = token(key1, hdr, "alice@contoso.com", OID_B, grp);
