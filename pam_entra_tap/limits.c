@@ -1,9 +1,15 @@
 /* Per-user state that outlives one PAM call (every sshd login is a new process): the TAP
  * lockout, the one-outstanding-device-flow marker and the device sign-in rate limits.
  *
- *   {state_dir}/faillock/USER          "failures N\nuntil T\n"
- *   {state_dir}/device-flow/USER       "pid P\nexpires T\n"
- *   {state_dir}/ratelimit/user-USER    one start time per line (sliding window)
+ * A user's budgets are kept per origin (BUDGET below: "USER.local" for a sign-in without a
+ * remote address — a local terminal, su, sudo, elevate — and "USER.hHEX" per remote address):
+ * what others spend from elsewhere (failed passes, device sign-ins started for her name over
+ * sshd) never locks a person out at her own terminal, and one address cannot block her from
+ * another. Each address stays bounded on its own (device_code_max_per_rhost).
+ *
+ *   {state_dir}/faillock/BUDGET        "failures N\nuntil T\n"
+ *   {state_dir}/device-flow/BUDGET     "pid P\nexpires T\n"
+ *   {state_dir}/ratelimit/user-BUDGET  one start time per line (sliding window)
  *   {state_dir}/ratelimit/host-HEX     the same per remote address (hex of the text); a
  *                                      file whose window is empty is removed by the next
  *                                      sign-in that looks (any number of addresses leaves
@@ -104,14 +110,31 @@ static long long field(const char *text, const char *name)
 	return 0;
 }
 
+/* The state file name of a user's budget from an origin (see the top of the file): the
+ * address as hex, so that any rhost makes a safe name; a long one is cut. */
+#define BUDGET_MAX (ET_GRANT_NAME_MAX + 3 + 2 * 64)
+static void budget_name(const char *user, const char *rhost, char *name, size_t size)
+{
+	size_t n;
+	if (!rhost || !*rhost) {
+		snprintf(name, size, "%s.local", user);
+		return;
+	}
+	n = (size_t)snprintf(name, size, "%s.h", user);
+	for (const unsigned char *p = (const unsigned char *)rhost; *p && n + 3 < size; p++)
+		n += (size_t)snprintf(name + n, size - n, "%02x", *p);
+}
+
 /* ---- TAP lockout ---- */
 
-int et_lock_check(const struct et_config *cfg, const char *user, time_t now, time_t *ret_until, struct et_err *err)
+int et_lock_check(const struct et_config *cfg, const char *user, const char *rhost, time_t now, time_t *ret_until,
+		  struct et_err *err)
 {
-	char buf[STATE_FILE_MAX];
+	char buf[STATE_FILE_MAX], name[BUDGET_MAX + 1];
 	long long until;
 	int fd;
-	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+	budget_name(user, rhost, name, sizeof(name));
+	if (state_open(cfg, "faillock", name, &fd, err) < 0)
 		return -1;
 	if (state_read(fd, buf, sizeof(buf)) < 0)
 		buf[0] = '\0';
@@ -121,13 +144,14 @@ int et_lock_check(const struct et_config *cfg, const char *user, time_t now, tim
 	return 0;
 }
 
-int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsigned *ret_failures,
+int et_lock_fail(const struct et_config *cfg, const char *user, const char *rhost, time_t now, unsigned *ret_failures,
 		 time_t *ret_until, struct et_err *err)
 {
-	char buf[STATE_FILE_MAX];
+	char buf[STATE_FILE_MAX], name[BUDGET_MAX + 1];
 	long long failures, until;
 	int fd, r;
-	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+	budget_name(user, rhost, name, sizeof(name));
+	if (state_open(cfg, "faillock", name, &fd, err) < 0)
 		return -1;
 	if (state_read(fd, buf, sizeof(buf)) < 0)
 		buf[0] = '\0';
@@ -152,11 +176,12 @@ int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsi
 	return 0;
 }
 
-int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *err)
+int et_lock_reset(const struct et_config *cfg, const char *user, const char *rhost, struct et_err *err)
 {
-	char buf[STATE_FILE_MAX];
+	char buf[STATE_FILE_MAX], name[BUDGET_MAX + 1];
 	int fd, r = 0;
-	if (state_open(cfg, "faillock", user, &fd, err) < 0)
+	budget_name(user, rhost, name, sizeof(name));
+	if (state_open(cfg, "faillock", name, &fd, err) < 0)
 		return -1;
 	/* most sign-ins follow no failure: leave a clean record alone */
 	if (state_read(fd, buf, sizeof(buf)) < 0 || field(buf, "failures") != 0 || field(buf, "until") != 0)
@@ -174,12 +199,14 @@ static bool pid_alive(long long pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires, struct et_err *err)
+int et_flow_begin(const struct et_config *cfg, const char *user, const char *rhost, time_t expires,
+		  struct et_err *err)
 {
-	char buf[STATE_FILE_MAX];
+	char buf[STATE_FILE_MAX], name[BUDGET_MAX + 1];
 	long long pid, until;
 	int fd, r;
-	if (state_open(cfg, "device-flow", user, &fd, err) < 0)
+	budget_name(user, rhost, name, sizeof(name));
+	if (state_open(cfg, "device-flow", name, &fd, err) < 0)
 		return -1;
 	if (state_read(fd, buf, sizeof(buf)) < 0)
 		buf[0] = '\0';
@@ -196,12 +223,13 @@ int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires,
 	return r;
 }
 
-void et_flow_end(const struct et_config *cfg, const char *user)
+void et_flow_end(const struct et_config *cfg, const char *user, const char *rhost)
 {
-	char buf[STATE_FILE_MAX];
+	char buf[STATE_FILE_MAX], name[BUDGET_MAX + 1];
 	struct et_err err;
 	int fd;
-	if (state_open(cfg, "device-flow", user, &fd, &err) < 0)
+	budget_name(user, rhost, name, sizeof(name));
+	if (state_open(cfg, "device-flow", name, &fd, &err) < 0)
 		return;
 	if (state_read(fd, buf, sizeof(buf)) >= 0 && field(buf, "pid") == (long long)getpid())
 		(void)state_rewrite(fd, "", &err);
@@ -296,7 +324,7 @@ static void host_name(const char *rhost, char *name, size_t size)
 
 int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err)
 {
-	char name[8 + 2 * 64 + 1], host[8 + 2 * 64 + 1];
+	char name[8 + BUDGET_MAX + 1], budget[BUDGET_MAX + 1], host[8 + 2 * 64 + 1];
 	bool ok, have_host = rhost && *rhost;
 
 	if (have_host) {
@@ -312,7 +340,8 @@ int et_rate_take(const struct et_config *cfg, const char *user, const char *rhos
 					  rhost, cfg->device_code_max_per_rhost, cfg->device_code_rate_window / 60);
 	}
 	if (user) {
-		snprintf(name, sizeof(name), "user-%s", user);
+		budget_name(user, rhost, budget, sizeof(budget));
+		snprintf(name, sizeof(name), "user-%s", budget);
 		if (rate_window(cfg, name, cfg->device_code_max_per_user, now, false, &ok, err) < 0)
 			return -1;
 		if (!ok)

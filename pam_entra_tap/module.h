@@ -76,19 +76,24 @@ const char *et_pam_class_sentence(enum et_class cls);
 void et_pam_reply_free(char *reply);
 
 /* ---- limits.c: root-only per-user state under {state_dir} ---- */
+/* Every budget of a user is kept per origin: rhost (the remote address), or a local terminal
+ * when rhost is empty; what is spent from one origin never counts against another. */
 /* TAP lockout. ret_until: when the current lockout ends (0 when not locked). */
-int et_lock_check(const struct et_config *cfg, const char *user, time_t now, time_t *ret_until, struct et_err *err);
+int et_lock_check(const struct et_config *cfg, const char *user, const char *rhost, time_t now, time_t *ret_until,
+		  struct et_err *err);
 /* Count a wrong pass; ret_until != 0 when this failure started a lockout. */
-int et_lock_fail(const struct et_config *cfg, const char *user, time_t now, unsigned *ret_failures,
+int et_lock_fail(const struct et_config *cfg, const char *user, const char *rhost, time_t now, unsigned *ret_failures,
 		 time_t *ret_until, struct et_err *err);
-int et_lock_reset(const struct et_config *cfg, const char *user, struct et_err *err);
-/* One outstanding device sign-in per user: take the marker (pid + expiry) or learn that a
- * live one exists (reason "flow_busy"). */
-int et_flow_begin(const struct et_config *cfg, const char *user, time_t expires, struct et_err *err);
-void et_flow_end(const struct et_config *cfg, const char *user);
-/* Sliding-window rate limit on device sign-ins, per user and per remote address (rhost may
- * be empty: not counted; user NULL: only the address counts, for a name that is no local
- * account and must not name a state file). Reason "rate_limited" names which limit. */
+int et_lock_reset(const struct et_config *cfg, const char *user, const char *rhost, struct et_err *err);
+/* One outstanding device sign-in per user and origin: take the marker (pid + expiry) or
+ * learn that a live one exists (reason "flow_busy"). */
+int et_flow_begin(const struct et_config *cfg, const char *user, const char *rhost, time_t expires,
+		  struct et_err *err);
+void et_flow_end(const struct et_config *cfg, const char *user, const char *rhost);
+/* Sliding-window rate limit on device sign-ins, per user and origin and per remote address
+ * (rhost may be empty: a local terminal, no address budget; user NULL: only the address
+ * counts, for a name that is no local account and must not name a state file). Reason
+ * "rate_limited" names which limit. */
 int et_rate_take(const struct et_config *cfg, const char *user, const char *rhost, time_t now, struct et_err *err);
 
 /* ---- signin.c ---- */

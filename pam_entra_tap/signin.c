@@ -272,7 +272,7 @@ static int method_device_code(struct et_pam *m, json_object **ret_claims)
 
 	/* a name that is no local account names no state file: only the address limit counts */
 	if (et_rate_take(&m->cfg, m->user_known ? m->user : NULL, m->rhost, now, &err) < 0 ||
-	    (m->user_known && et_flow_begin(&m->cfg, m->user, now + m->cfg.device_code_timeout + 5, &err) < 0)) {
+	    (m->user_known && et_flow_begin(&m->cfg, m->user, m->rhost, now + m->cfg.device_code_timeout + 5, &err) < 0)) {
 		if (err.code == ET_E_RATE_LIMITED || err.code == ET_E_FLOW_BUSY) {
 			pam_syslog(m->pamh, LOG_NOTICE, "%s: device code: %s", lu, err.message);
 			et_pam_error(m, "%s", err.message);
@@ -342,7 +342,7 @@ done:
 	et_device_free(&dev);
 	et_oidc_free(&oidc);
 	if (flow_taken)
-		et_flow_end(&m->cfg, m->user);
+		et_flow_end(&m->cfg, m->user, m->rhost);
 	return retval;
 }
 
@@ -426,7 +426,7 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 	}
 	if (!m->user_known)
 		return tap_unknown(m, pass, ret_claims);
-	if (et_lock_check(&m->cfg, m->user, now, &until, &err) < 0)
+	if (et_lock_check(&m->cfg, m->user, m->rhost, now, &until, &err) < 0)
 		return fail_with(m, "tap", &err, "Sign-in refused");
 	if (until) {
 		char when[64];
@@ -473,11 +473,11 @@ static int method_tap(struct et_pam *m, const char *pass, json_object **ret_clai
 		retval = fail_with(m, "tap", &err, "Sign-in refused");
 		goto count;
 	}
-	if (retval == PAM_SUCCESS && et_lock_reset(&m->cfg, m->user, &err) < 0)
+	if (retval == PAM_SUCCESS && et_lock_reset(&m->cfg, m->user, m->rhost, &err) < 0)
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot reset the failure count: %s", m->user, err.message);
 	return retval;
 count:
-	if (et_lock_fail(&m->cfg, m->user, now, &failures, &until, &err) < 0) {
+	if (et_lock_fail(&m->cfg, m->user, m->rhost, now, &failures, &until, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: cannot count a wrong pass: %s", m->user, err.message);
 		return PAM_SYSTEM_ERR;
 	}

@@ -48,6 +48,7 @@ struct script {
 	/* device code: approve / decline / expire the code shown, before answering */
 	const char *device_action; /* "approve", "decline", "expire", "thread", NULL */
 	const char *approve_upn;
+	bool local; /* no PAM_RHOST: a sign-in at a local terminal */
 	int thread_delay_ms;
 	void (*before_enter)(void); /* runs before the device prompt is answered */
 	/* recorded */
@@ -223,7 +224,8 @@ static struct run run_pam(const char *svc, const char *user, struct script *s, i
 		exit(1);
 	}
 	pam_set_item(pamh, PAM_TTY, "pts/7");
-	pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
+	if (!s->local)
+		pam_set_item(pamh, PAM_RHOST, "192.0.2.10");
 	if (env)
 		pam_putenv(pamh, env);
 	t0 = now_s();
@@ -594,11 +596,16 @@ static void test_lockout(void)
 	told(&s, "Too many wrong passes", "lockout: the person is told");
 	{
 		struct stat st;
-		char *path = mu_str_of("%s/faillock/carol", state_dir);
+		char *path = mu_str_of("%s/faillock/carol.h3139322e302e322e3130", state_dir);
 		ok(stat(path, &st) == 0 && st.st_uid == 0 && (st.st_mode & 0777) == 0600,
 		   "lockout: the state is a root-only file");
 		ok(file_contains(path, "until "), "lockout: the state records the end of the lockout");
 	}
+	script_reset(&s);
+	/* the wrong passes came from 192.0.2.10: carol at her own terminal is not locked out */
+	s.local = true;
+	r = sign_in("lock", "carol", &s, tap, 0, NULL);
+	is_int(r.auth, PAM_SUCCESS, "lockout: wrong passes from a remote address do not lock carol out at a local terminal");
 	script_reset(&s);
 	/* a success resets the count: two wrong, one right, two wrong: not locked */
 	free(tap);
@@ -1078,10 +1085,12 @@ static void test_device_limits(void)
 	struct run r;
 	char *path;
 
-	/* one outstanding flow per user: a live marker of another process */
+	/* one outstanding flow per user (and origin: budgets are kept per remote address, and
+	 * apart for a local terminal; the file name is the address in hex): a live marker of
+	 * another process */
 	path = mu_str_of("%s/device-flow", state_dir);
 	mkdir(path, 0700);
-	path = mu_str_of("%s/device-flow/erin", state_dir);
+	path = mu_str_of("%s/device-flow/erin.h3139322e302e322e3130", state_dir);
 	{
 		FILE *f = fopen(path, "we");
 		fprintf(f, "pid %ld\nexpires %lld\n", (long)getppid(), (long long)time(NULL) + 60);
@@ -1117,6 +1126,27 @@ static void test_device_limits(void)
 	is_int(r.auth, PAM_MAXTRIES, "limits: beyond device_code_max_per_user -> PAM_MAXTRIES");
 	told(&s, "Too many sign-ins with a code for carol", "limits: per user: the sentence says so");
 	script_reset(&s);
+	/* what was spent from 192.0.2.10 does not block carol at her own terminal */
+	s.local = true;
+	s.approve_upn = "carol@contoso.com";
+	r = sign_in_code("rate", "carol", &s, "approve", "");
+	is_int(r.auth, PAM_SUCCESS, "limits: carol's budget spent from a remote address: at a local terminal she still signs in");
+	script_reset(&s);
+	/* and a device sign-in someone left open for her name over the network does not either */
+	{
+		const char *remote = mu_str_of("%s/device-flow/carol.h3139322e302e322e3130", state_dir);
+		FILE *f = fopen(remote, "we");
+		fprintf(f, "pid %ld\nexpires %lld\n", (long)getppid(), (long long)time(NULL) + 60);
+		fclose(f);
+		chmod(remote, 0600);
+		s.local = true;
+		s.approve_upn = "carol@contoso.com";
+		service("dev2", DEVICE_ARGS, NULL);
+		r = sign_in_code("dev2", "carol", &s, "approve", "");
+		is_int(r.auth, PAM_SUCCESS, "limits: a device sign-in in progress for carol from elsewhere does not block her local one");
+		unlink(remote);
+		script_reset(&s);
+	}
 
 	/* rate limit per remote address, across users */
 	service("ratehost", DEVICE_ARGS " device_code_max_per_rhost=1 device_code_max_per_user=100", NULL);
@@ -1829,7 +1859,7 @@ static void test_breakglass(void)
 	script_reset(&s);
 
 	/* attempts count against the per-user limit (erin's earlier device sign-ins forgotten) */
-	unlink(mu_str_of("%s/ratelimit/user-erin", state_dir));
+	unlink(mu_str_of("%s/ratelimit/user-erin.h3139322e302e322e3130", state_dir));
 	service("bglimit", mu_str_of("methods=token device_code_max_per_user=2 breakglass_when=always breakglass_keys=%s",
 				     bg_pub),
 		"no_grant=success");
