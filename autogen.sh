@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Generate the build system from configure.ac and Makefile.am.
 set -e
 cd "$(dirname "$0")"

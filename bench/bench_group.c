@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Group-membership edit latency, with /etc/group (and /etc/gshadow) of 100, 1 000 and 10 000
  * lines, in a private mount namespace whose /etc copy sits on the same file system as /tmp:
  *

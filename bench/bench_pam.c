@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Benchmark of pam_entra_tap.so through real libpam against the loopback mock Entra ID:
  *
  * 1. Sign-in with a Temporary Access Pass: a full pam_authenticate (p50/p99), and in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Verifications per second of one valid RS256 token through the whole verifier (split,
  * decode, parse, key lookup, signature, claims, identity, eligibility) against raw OpenSSL
  * RSA-2048 verifies of the same signature, in the same process and run. Rounds alternate

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Revocation lateness: how long after its expiry instant a grant really ends, when its
 # transient systemd timer ends it. N grants (default 20) with staggered short durations are
 # made with entra-tap-helper inside a systemd sandbox (tests/integration/sandbox.sh); for each,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit trail in the journal. One entry per event:
  *   MESSAGE_ID        fixed per event type (explained in data/entra-tap.catalog)
  *   PRIORITY          syslog level given by the caller

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Audit trail: one structured journal entry per event, with a fixed MESSAGE_ID per event
  * type (catalog in data/entra-tap.catalog). Never a secret. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict base64url (RFC 4648 §5), unpadded, canonical only. Runs on every token, so decoding
  * is one table lookup per character with a single validity check per quantum. */
 #include "b64url.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict base64url (RFC 4648 §5) without padding, as JWS compact serialisation uses it. */
 #pragma once
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "conf.h"
 #include "claims.h"
 #include "json_strict.h"

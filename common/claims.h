@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Claim policy: issuer, audience, tenant, time claims; then eligibility. */
 #pragma once
 #include <time.h>

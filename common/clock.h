@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The monotonic clock, for deadlines and waits: never the wall clock, which may jump. */
 #pragma once
 #include <time.h>

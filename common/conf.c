@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration file and module arguments: one table, one parser.
  *
  * File syntax: `key = value` lines; blank lines and lines whose first non-blank character

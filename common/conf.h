@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration: one struct, one parser for the file and for module arguments. */
 #pragma once
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors as values: a reason from the one list (reasons.h) and one sentence with the detail.
  *
  * The sentence is for the log and the journal: it may name local paths and values. What a

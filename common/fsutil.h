@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* File-system discipline shared by every piece of root-only state. */
 #pragma once
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Grants: membership of a local user in the elevated group for a bounded time.
  *
  * The store, one file per grant in {state_dir}/grants/ (root, 0700), is the source of truth;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Grant, revoke, sweep, the account check and setcred: the store, the group files, the
  * revocation timers and the audit trail put together. See grant.h for the ordering rules. */
 #include "grant_ops.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the programs and the PAM module do with grants (grant_ops.c): create, revoke, sweep,
  * the pending markers, the account check and setcred, in the order grant.h sets out. */
 #pragma once

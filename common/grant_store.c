@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The grant store: {state_dir}/grants/<id>.grant, one small strictly parsed text file per
  * grant, written atomically, plus the store lock {state_dir}/lock. */
 #include "grant_store.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The grant store (grant_store.c): the record of one grant, its file format, and the store
  * itself, one file per grant in {state_dir}/grants/ (root, 0700) with the store lock
  * {state_dir}/lock. How it fits with the group files: grant.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Microsoft Graph: checkMemberGroups for group overage, PIM for Groups instances.
  * See graph.h for the contract; the shapes follow Microsoft's Graph API reference
  * (user-checkmembergroups, privilegedaccessgroupassignmentscheduleinstance-filterbycurrentuser). */

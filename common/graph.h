@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Microsoft Graph, for the two questions a token alone cannot answer:
  *
  *   group overage   a user in more than 200 groups gets _claim_names / _claim_sources instead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The member list of one group in /etc/group and /etc/gshadow, edited the shadow-utils way:
  * lckpwdf() and the link-based group.lock / gshadow.lock, read under the lock, change only the
  * member list of that one group, write group+ / gshadow+ with the original owner and mode,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Editing the member list of one group in /etc/group and /etc/gshadow: what an edit does to
  * a member list, and the locked edit of both files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Flushing the group caches of nscd and sssd after an edit, when those daemons run. */
 #include "groupfile.h"
 #include "spawn.h"

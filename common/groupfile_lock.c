@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The locks of a group-file edit, taken after lckpwdf(): shadow-utils' link-based
  * group.lock / gshadow.lock, with stale locks of dead (or reused) PIDs recognised and removed,
  * and the litter a killed editor can leave behind. */

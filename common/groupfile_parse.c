@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading /etc/group and /etc/gshadow: a group's line in a group-format buffer, its member
  * list split into names, a whole file read with its owner, mode and security label, and the
  * members and gid of one group without a lock. */

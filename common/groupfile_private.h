@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the groupfile_*.c files share; not part of the interface (that is groupfile.h).
  *
  *   groupfile_parse.c  find a group's line, split a member list, read a file, et_group_read

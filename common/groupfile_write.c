@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writing a group file: name+ with the new member list, the owner, mode and SELinux context
  * of the original, synced; then name- kept as the backup and name+ renamed into place. */
 #include "groupfile_private.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTPS client over libcurl.
  *
  * This code runs inside root processes (sshd, sudo) and, under sudo, in the invoking user's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HTTPS client over libcurl: https only, TLS >= 1.2, verification always on, proxy and CA
  * only from config (never from the environment), bounded time and size. */
 #pragma once

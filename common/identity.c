@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* From a verified token to a local user name, and the per-user tid+oid pin.
  *
  * Names in tokens (upn, preferred_username) are mutable in Entra ID and may be reassigned,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* From a verified token to a local user, and the tid+oid pin per local user. */
 #pragma once
 #include <stdbool.h>

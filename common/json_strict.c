@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict RFC 8259 parser that builds json-c objects directly.
  *
  * json-c's own tokener accepts things a security boundary must not: it keeps the last of two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict JSON (RFC 8259) into json-c objects: rejects duplicate member names (json-c would
  * keep the last silently), trailing garbage, nesting deeper than max_depth, invalid UTF-8 and
  * lone surrogates, leading zeros, NaN/Infinity, comments. Integers that fit int64 become

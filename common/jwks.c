@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Web Key Set (RFC 7517/7518) into OpenSSL public keys.
  *
  * A key we cannot use safely is skipped, never fatal: an IdP publishes keys for other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A parsed JSON Web Key Set. Only signature keys we can use are kept: RSA >= 2048 bits
  * (RS256), EC P-256 (ES256). Others are skipped, not fatal. */
 #pragma once

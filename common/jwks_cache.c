@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The key store: the signing keys a token is checked against.
  *
  * Two modes. With jwks_file the keys are pinned by the administrator and the network is never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where keys come from: a pinned jwks_file (never the network), or discovery + jwks_uri
  * with an on-disk root-only cache in jwks_cache_dir: TTL, refresh on unknown kid at most once
  * a minute (the stamp lives on disk: every PAM call is a new process), stale cache used and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS (RFC 7515) with a closed algorithm list: RS256 and ES256, keys only from our
  * JWKS by kid. Everything a token could use to choose its own algorithm or key is refused
  * before any cryptography runs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS: parse strictly, then verify the signature with a key chosen by kid. */
 #pragma once
 #include <stddef.h>

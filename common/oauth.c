@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OAuth 2.0 device authorization flow (RFC 8628) and password flow against Entra's token
  * endpoint.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OAuth 2.0 client flows against the tenant's token endpoint: the device authorization flow
  * (RFC 8628) and the resource owner password flow (RFC 6749 §4.3, Entra's "ROPC"), both for
  * the configured public client (cfg->client_id, no secret).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID Connect discovery: where the tenant's keys and endpoints are. The document comes
  * over verified TLS, but it is still checked: the issuer must be exactly the tenant's v2
  * issuer (so a document for another tenant or authority is refused), and every endpoint we

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID Connect discovery for the tenant. */
 #pragma once
 #include <time.h>

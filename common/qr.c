@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* QR codes as text (qr.h), drawn with libqrencode's module matrix. */
 #include "qr.h"
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A QR code for a terminal: UTF-8 half blocks, two module rows per text line, at most a given
  * number of columns. Used for break-glass vouchers; meant for any short text a person has to
  * carry from a terminal to a phone (a device-code URL too). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every reason the core, the module and the programs can fail with, each with its class.
  *
  * A reason is what went wrong, for the log and the audit trail ("bad_signature"); its class

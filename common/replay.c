@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The replay cache of pasted tokens (replay.h). */
 #include "replay.h"
 #include "fsutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The replay cache of pasted tokens (RFC 8725 and Microsoft's guidance: a token is presented
  * once). Keyed by the token's unique id (uti, else jti), kept until its exp (plus clock_skew),
  * in {state_dir}/replay/ (root, 0700): one file per token, named by the SHA-256 of its id,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fork + execve with an empty environment, bounded wait on a pidfd, own child only; optionally
  * the program's standard output through a pipe, capped. */
 #include "spawn.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running a fixed program from inside a host process (sshd, sudo) or from the helper, the way
  * pam_unix runs unix_chkpwd: fork, fixed path, fixed argv, empty environment, fds 0-2 on
  * /dev/null, no other fd inherited, and reaping only our own child. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small owned list of strings (config lists, claim arrays). */
 #pragma once
 #include <stdbool.h>

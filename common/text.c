@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Untrusted text: the UTF-8 decoder, the rule for printable characters, the sanitiser and the
  * https URL check. */
 #include "text.h"

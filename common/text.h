@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Untrusted text: one UTF-8 decoder and one rule for what may be shown at a prompt, written to
  * the journal or stored in a file, whoever wrote the text (a person, a token, the identity
  * provider). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-grant revocation timers: one StartTransientUnit call per grant creates
  *   entra-tap-revoke-<id>.timer   OnCalendar=<absolute UTC expiry>, AccuracySec=1s,
  *                                 RemainAfterElapse=no

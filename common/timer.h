@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-grant revocation timers: transient systemd units over sd-bus. */
 #pragma once
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The whole verifier: JWS, key, signature, claims, identity, pin, eligibility. */
 #pragma once
 #include <stdbool.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Break-glass vouchers (voucher.h): the format's one reader, the minter, and the records that
  * make each voucher usable once per host.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Break-glass vouchers: offline-signed, one-time, scoped to a user and hosts.
  *
  *   EBG1.<payload>.<signature>

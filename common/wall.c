@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* wall-like broadcast (wall.h). Terminals are opened non-blocking and without becoming a
  * controlling terminal, by a name taken from utmp that must stay under /dev. */
 #include "wall.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One line to every terminal logged in on this host, as wall(1) does: the loud part of a
  * break-glass grant. */
 #pragma once

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The pam_entra_tap demo, on a fresh Debian 12 machine, as root:
 #
 #     bash demo/run-demo.sh          (as root: a root shell, su -, or sudo where it is installed)

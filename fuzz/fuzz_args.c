@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the programs' argument parser (helper/args.c), the first thing the
  * setuid entra-tap-helper does with what a user typed. The input is split at NUL bytes into
  * argv[1..] (at most ET_ARGC_MAX - 1 words, as et_prog_start allows). Besides crashes and

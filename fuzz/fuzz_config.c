@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the configuration file parser (see fuzz/README.md). The input is the
  * text of the file, read through et_config_parse (what et_config_load runs after its file
  * checks). Besides crashes and sanitizer reports it checks:

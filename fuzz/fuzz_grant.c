@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the grant store's record parser, et_grant_parse (see fuzz/README.md).
  * The input is the text of one grant file. Besides crashes and sanitizer reports it checks:
  *   - a refusal is "corrupt_grant" with a message;

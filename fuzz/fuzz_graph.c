@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the parsers of Microsoft Graph's answers (graph.h; see
  * fuzz/README.md). The first byte picks the parser, the rest is the answer:
  *   0  a checkMemberGroups answer, for two asked ids

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the /etc/group and /etc/gshadow line parser and the member-list edit
  * (common/groupfile.c; see fuzz/README.md).
  *

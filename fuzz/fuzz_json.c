@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the strict JSON parser (see fuzz/README.md).
  * Besides crashes and sanitizer reports it checks one property: whatever the parser
  * accepts, json-c serialises into text that the parser accepts again, giving an equal value. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for JWKS parsing (see fuzz/README.md): the key set comes from the network. */
 #include <stdint.h>
 #include <stdlib.h>

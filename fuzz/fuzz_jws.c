@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for compact JWS parsing and verification (see fuzz/README.md).
  * The input is the token. Keys are made once at start-up; the key set includes the kids the
  * seed corpus uses ("r1", "e1"), so parsed tokens reach the signature code. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for the parsers of what the identity provider answers (oauth.h): the
  * device authorization answer and the token endpoint's answer, for both flows. The first byte
  * picks the parser and, for the token endpoint, the flow and the HTTP status; the rest is the

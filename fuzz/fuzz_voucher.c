@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* libFuzzer harness for break-glass vouchers (see fuzz/README.md). The input is the voucher
  * text. The listed key is fixed (its private half is the 32 bytes of SEED), so the seed corpus
  * in fuzz/corpus/voucher/, signed with it, verifies and reaches the user, host and time

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The fuzz smoke run behind `make fuzz-smoke` (see fuzz/README.md).
 #   smoke.sh CORPUS_DIR BIN_DIR NAME...
 # For each NAME: BIN_DIR/fuzz_NAME runs every seed of CORPUS_DIR/NAME once, then fuzzes a

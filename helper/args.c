@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One strict parser for the programs' command lines (args.h). */
 #include "args.h"
 #include "conf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The command lines of both programs, parsed before anything runs: one strict parser for
  * every verb's arguments (contract.h spells the shapes), pure (no I/O, no configuration),
  * so that it can be fuzzed (fuzz/fuzz_args.c). A verb runs only with arguments that passed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `entra-tap breakglass keygen|issue|verify`: the key holder's and the responder's side of
  * break-glass vouchers (common/voucher.h). keygen and issue run on the key holder's offline
  * machine and need no configuration; verify judges a voucher against this host's

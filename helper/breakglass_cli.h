@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `entra-tap breakglass keygen|issue|verify` (breakglass_cli.c). */
 #pragma once
 

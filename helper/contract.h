@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The contract between the PAM module and the programs: which program does what, its verbs
  * and their argument shapes, its exit statuses, the PAM environment names, and the machine
  * line of `grant`. This is the one place they are spelt; pam_entra_tap/helper_cmd.c is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What `entra-tap check-config` and `entra-tap doctor` find wrong with a host's set-up
  * (doctor.h): one line per finding, "WHERE: what is wrong — fix: what to do". */
 #include "doctor.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checks of a host's set-up for `entra-tap check-config` and `entra-tap doctor`: each finding
  * is one line on out, "WHERE: what is wrong — fix: what to do"; the return value counts them. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* entra-tap-grantctl: the root-only program of grants (contract.h). Not setuid: it refuses
  * anyone but root. The PAM module (already root inside sshd or sudo) runs it for every
  * change, the systemd units run it for the timers' revoke and the sweep, the administrator

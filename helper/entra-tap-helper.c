@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* entra-tap-helper: the setuid-root program of ordinary users (contract.h). It carries only
  * what they need, always for their real uid, as unix_chkpwd does for pam_unix:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* entra-tap: the administrator's command line — check the configuration, look at the
  * identity provider, judge a token the way the PAM module would, reset an identity pin; and
  * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep), which it runs. */

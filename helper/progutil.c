@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared start-up and output of the two programs (progutil.h). */
 #include "progutil.h"
 #include "args.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What entra-tap-helper (setuid) and entra-tap-grantctl (root only) share: a clean process,
  * one sentence per failure on stderr, the exit status of a failure class, option parsing,
  * times for people. Nothing here is a verb. */

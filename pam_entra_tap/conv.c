@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The conversation: prompts, information and error sentences for the person. */
 #include "module.h"
 #include <stdarg.h>

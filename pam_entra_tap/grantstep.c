@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The grant after a verified sign-in: made by entra-tap-grantctl (helper_cmd.c: fork + exec
  * with a fixed argv and an empty environment; the group files are never edited inside sshd
  * or sudo), announced to the person, and remembered so that a transaction that fails later

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Every command line the module gives a program of ours, built here and nowhere else, from
  * the contract (helper/contract.h). The module is root already (inside sshd, sudo or
  * `entra-tap-helper elevate`), so it runs only entra-tap-grantctl: with a fixed argv, an

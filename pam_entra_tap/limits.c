@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-user state that outlives one PAM call (every sshd login is a new process): the TAP
  * lockout, the one-outstanding-device-flow marker and the device sign-in rate limits.
  *

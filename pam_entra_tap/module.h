@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pam_entra_tap.so, inside: one `struct et_pam` per call of an entry point, built from the
  * PAM handle, the configuration file and the module arguments. Nothing here is global. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Module arguments, the configuration file and the PAM items: one place that builds the
  * per-call state. Unknown arguments are errors: a typo must not weaken a stack silently. */
 #include "module.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pam_entra_tap.so: the PAM entry points. Each builds its own state (options.c), does one
  * thing and maps the outcome to one PAM code; the work lives in the other files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The sign-in: the first prompt, the three methods and the verdict on the ID token.
  *
  *   first prompt (echo off)  "Temporary Access Pass for alice@contoso.com (Enter to sign in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers for C tests that run next to the mock Entra ID: its control API, the test
  * configuration, and a static TLS document server. Failures of the scaffolding bail out of
  * the test: they are never a test result. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers for C tests that run next to the mock Entra ID (tests/mock-entra/with-mock.sh). */
 #pragma once
 #include <sys/types.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The whole test suite, from a clean checkout on a Debian 12 machine:
 #   - as root, installs the build and test dependencies with apt-get;
 #   - builds from scratch with -Wall -Wextra -Werror in _build/;

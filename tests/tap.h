@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal TAP producer for the C tests: every check is a numbered "ok"/"not ok" line. */
 #pragma once
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "testutil.h"
 #include <dirent.h>
 #include <ftw.h>

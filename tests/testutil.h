@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared test fixtures: temp dirs, files, keys, JWKS and signed tokens (built with OpenSSL
  * directly, independent of the code under test). */
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """An independent break-glass voucher minter and checker, written from the format's
 description alone (README, "Break-glass"), with the `cryptography` package: the tests mint
 vouchers here for the C reader and check the C minter's vouchers here, so the format is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The boundaries the design draws, checked on the sources and the built programs:
 #   - dependencies point one way: common/ includes nothing from pam_entra_tap/ or helper/ and
 #     names no program of ours (it neither knows nor runs entra-tap-helper or
@@ -51,6 +52,14 @@ if command -v bash >/dev/null && [ -r /usr/share/bash-completion/bash_completion
 else
 	skip "bash-completion is not installed"
 fi
+
+# the licence: every source file says it (SPDX)
+missing_spdx=$(find "$S/common" "$S/helper" "$S/pam_entra_tap" "$S/tests" "$S/fuzz" "$S/bench" "$S/demo" \
+	-type f \( -name '*.c' -o -name '*.h' -o -name '*.sh' -o -name '*.py' \) -not -path '*/corpus/*' \
+	-exec sh -c 'head -n 3 "$1" | grep -q "SPDX-License-Identifier: Apache-2.0" || echo "$1"' _ {} \;)
+check "every C, shell and Python source file carries SPDX-License-Identifier: Apache-2.0" test -z "$missing_spdx"
+[ -z "$missing_spdx" ] || diag "without it: $missing_spdx"
+check "the licence text is there (LICENSE, Apache-2.0)" grep -q "Apache License" "$S/LICENSE"
 
 if command -v readelf >/dev/null 2>&1; then
 	needed=$(readelf -d "$top_builddir/entra-tap-helper" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')

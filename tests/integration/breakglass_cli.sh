@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # entra-tap breakglass keygen|issue|verify, with an independent minter and checker
 # (tests/breakglass/voucher_mint.py, Python `cryptography`): vouchers of the C minter verify
 # there, vouchers minted there verify here, keys from either side are the same keys.

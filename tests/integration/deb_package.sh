@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian package, from source to purge:
 #   1. dpkg-buildpackage -us -uc -b in a temporary copy of the source tree;
 #   2. lintian: no errors, the two reviewed overrides in effect; the binaries hardened;

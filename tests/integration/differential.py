@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Differential test: a generated matrix of good and hostile tokens is judged by
 `entra-tap verify-token` and by an independent oracle built on PyJWT (python3-jwt) with the
 same keys and the same policy. Every case must get the same verdict from both, and that

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `entra-tap doctor` and `entra-tap check-config` on a whole sandboxed host (systemd as PID 1,
 # a private /etc): each wiring mistake is named on a line of its own with its fix, and the
 # exit status says whether anything was found. The host as shipped (no module in sudo's or

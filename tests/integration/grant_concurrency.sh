@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # 200 concurrent grants, then 200 revokes racing 200 more grants, all for different users:
 # no member entry is lost or duplicated, group and gshadow agree, the store matches.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Check that /etc/group and /etc/gshadow parse and agree with the grant store.
 
     grant_files_check.py --group G [--permanent a,b] [--grants FILE] [--now EPOCH]

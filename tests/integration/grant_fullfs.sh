@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Revocation when the file system holding /etc is full: the grant's record stays until the
 # group edit succeeds, each sweep tries again and says so at crit, and the first sweep after
 # space is freed ends the grant in full. The same for an early revoke. /etc here is a small

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The helper end to end, in a private /etc: grant shows as membership at once (getent) and in
 # `status`; drop ends it; overlapping grants; revoke by id and by user; the sweep removes
 # hand-added members but keeps permanent_members, and ends expired grants; durations are

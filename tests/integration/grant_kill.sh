@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # kill -9 at random instants of grants, revokes and sweeps (hundreds of runs): right after
 # each kill /etc/group and /etc/gshadow parse; after the next sweep they agree with the store,
 # no lock or temp file is left, and the elevated group has no member without a live grant.

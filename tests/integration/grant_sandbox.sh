@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # grant_sandbox.sh: the sandbox without systemd, for the grant store, group-file and helper
 # tests (the systemd layer is sandbox.sh). Built on sandbox_base.sh (the private /etc, users,

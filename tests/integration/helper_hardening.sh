@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The setuid helper against hostile callers: root verbs refused to non-root, argc 0 refused,
 # closed fds 0-2 survived, a hostile environment ignored, oversized arguments refused, no way
 # to hand it a path or a configuration, and a clear refusal when it is not setuid root.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The audit trail in a real journal (journald inside a systemd sandbox, read back with
 # journalctl -o json): every event type with its fixed MESSAGE_ID and ENTRA_TAP_* fields;
 # the message catalog compiles and explains the entries (journalctl -x); and end to end,

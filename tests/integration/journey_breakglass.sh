@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Journey: break-glass while Entra ID cannot be reached. The key holder made a key pair off
 # the host (`entra-tap breakglass keygen`, here outside the sandbox) and the host lists the
 # public key in breakglass_keys. Entra ID goes down (the mock resets every connection); the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Journey 1, the engineer, in two parts.
 #
 # With Microsoft Entra ID (the mock behaves as Entra: its password grant refuses a Temporary

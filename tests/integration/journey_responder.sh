@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Journey 3, the incident responder: from a jump box's terminal, a device-code sign-in
 # (Enter at the prompt; the code is approved through the mock's control API, standing in for
 # the person's browser sign-in with their Temporary Access Pass), a short grant,

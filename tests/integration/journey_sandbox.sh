@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # journey_sandbox.sh: a whole throwaway host for the end-to-end journeys and the demo, stacked
 # from the layers: the mock Entra ID on a private loopback (mock.sh), real systemd as PID 1

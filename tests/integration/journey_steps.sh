@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # journey_steps.sh: the engineer's journey as steps, one implementation for the end-to-end
 # test (tests/integration/journey_engineer.sh) and the demo (demo/run-demo.sh), so the two

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Journey 2, the sysadmin: sshd runs as a systemd service on a host with systemd, the shipped
 # sshd fragment (publickey, then keyboard-interactive) and pam_entra_tap.so in Debian's
 # /etc/pam.d/sshd in place of common-auth, plus its account and session lines (without the

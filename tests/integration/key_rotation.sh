@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Signing-key rotation and the unknown-kid refresh limit, across processes: every
 # `entra-tap verify-token` is a new process, as every PAM authentication is.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"

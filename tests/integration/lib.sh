@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # lib.sh: the TAP library of the shell tests (sourced, bash). Every name has one meaning:
 #

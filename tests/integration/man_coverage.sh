@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The manual pages document everything the sources define: every configuration key of the
 # table in common/conf.c (with its default and range), every module option of
 # pam_entra_tap/options.c, every PAM return code the module uses, every verb, option and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # mock.sh: the mock Entra ID layer of the shell tests (sourced, bash; sources lib.sh).
 #

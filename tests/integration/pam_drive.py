@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Hold a PAM conversation with a program on a pseudo-terminal (ssh, sudo, elevate).
 
     pam_drive.py [--timeout S] [--log FILE] STEP... -- CMD [ARGS...]

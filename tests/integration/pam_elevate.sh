@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # `entra-tap-helper elevate` end to end: a user runs the setuid helper, which runs the
 # entra-tap PAM service (pam_entra_tap.so with `grant`) for the caller's real uid against the
 # mock Entra ID; the grant is for the duration asked, clamped by policy; a wrong pass, an

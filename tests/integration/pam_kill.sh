@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A sign-in killed at a random instant, hundreds of times, leaves no grant behind. The PAM
 # transaction runs `auth required pam_entra_tap.so grant` and then a module that refuses (as
 # pam_access, pam_time or an expired account would), so no run may end with a grant: killed

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # The package's pam-auth-update profile (debian/pam-configs/entra-tap) puts the Entra
 # sign-in in front of sshd, sudo and the entra-tap service only: laid out as pam-auth-update
 # lays out common-auth and common-account, it lets a pass through for those services and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # pam_sandbox.sh: a throwaway host for the PAM integration tests (real sshd, real sudo,
 # `entra-tap-helper elevate`), stacked from the layers the other tests use.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Real sshd and the OpenSSH client, pam_entra_tap.so in sshd's PAM stack, the mock Entra ID:
 #   - keyboard-interactive login with a Temporary Access Pass, and with a device code
 #     approved through the mock's control API; the session has the elevated group from its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Real sudo with pam_entra_tap.so in /etc/pam.d/sudo, the shipped sudoers line for the
 # elevated group and `Set group_source dynamic` in sudo.conf, against the mock Entra ID:
 #   - without a grant, sudo refuses;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # sandbox.sh: a throwaway machine for integration tests, with real systemd as PID 1. Built on
 # sandbox_base.sh (the private /etc, users, configuration, the helper's staging); TAP from

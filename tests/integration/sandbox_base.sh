@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # sandbox_base.sh: the private-/etc layer every sandbox of the integration tests is built on
 # (sourced by grant_sandbox.sh and sandbox.sh, not by tests; sources lib.sh):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A machine without systemd (a container): the sandbox's PID 1 is a plain process, there is
 # no manager, no bus and no journal. Granting still works and says that no timer was set;
 # the audit call reports the journal as unreachable instead of pretending; the sweep and the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A "reboot" with grants outstanding: systemd (PID 1 of a sandbox) is killed with SIGKILL, as
 # in a power cut, so the grants' transient timers die with it; the expiry passes while the
 # machine is down; at the next boot entra-tap-boot-reconcile.service ends the expired grants

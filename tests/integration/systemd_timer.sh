@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Revocation by the per-grant transient timer, against real systemd (PID 1 of a sandbox, see
 # sandbox.sh): the static units are installed and valid; et_timer_schedule() makes a timer
 # with OnCalendar= at the absolute UTC expiry and AccuracySec=1s that fires its service;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test driver for the timer and audit parts of the core, run inside the systemd sandbox:
  *   timer_audit_ctl schedule ID EXPIRES_UNIX HELPER_PATH   exit 0 scheduled, 3 no systemd
  *   timer_audit_ctl cancel ID                               exit 0 cancelled (or nothing to do)

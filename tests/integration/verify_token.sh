@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Tokens issued by the mock Entra ID (minted, and obtained through a real OAuth exchange)
 # judged by `entra-tap verify-token` against discovery + JWKS over HTTPS.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"

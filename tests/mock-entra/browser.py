@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A scripted browser for the mock Entra ID's verification page: it does what a person does
 with the URL and code a device-code prompt showed them.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A mock Microsoft Entra ID for tests: v2.0 discovery, JWKS with rotation, the device code
 and password (ROPC) grants, Entra-shaped error bodies, a verification page where a person
 signs in with a Temporary Access Pass and approves a device code (plain HTML forms), and a

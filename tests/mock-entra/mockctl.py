@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Drive a running mock Entra ID through its control API.
 
     mockctl.py --state-dir DIR ACTION ['{json}']

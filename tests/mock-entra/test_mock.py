@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Tests of the mock Entra ID itself, over real HTTPS with its test CA. Prints TAP.
 
 Run by `make check` with top_srcdir set; starts its own mock instance in a temp dir.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Run a command next to a fresh mock Entra ID.
 #
 #   sh tests/mock-entra/with-mock.sh CMD [ARGS...]

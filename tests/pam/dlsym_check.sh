@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # pam_entra_tap.so exports the PAM entry points and nothing else (the core library stays
 # private), and loads with every symbol resolved.
 top_builddir=${top_builddir:-.}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pam_entra_tap.so through real libpam: every method and every return code against the mock
  * Entra ID, asserting the code, the prompts shown (count and text) and that no secret
  * reaches a message. Run by tests/pam/test_pam.sh (a private /etc, the real setuid helper,

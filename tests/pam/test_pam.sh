@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # pam_entra_tap.so through real libpam (pam_start_confdir, a private service directory)
 # against a fresh mock Entra ID, inside a private mount namespace (grant_sandbox.sh) so that
 # grants are made by the real setuid helper and the private /etc holds the test users.

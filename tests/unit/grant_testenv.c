@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "grant_testenv.h"
 #include "testutil.h"
 #include <errno.h>

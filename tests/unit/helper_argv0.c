@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* helper_argv0 PROGRAM: run PROGRAM with an empty argv (argc 0) and an empty environment, and
  * exit with its exit status (128+N when killed by signal N). Linux 5.18 and later turn an
  * empty argv into { "" }: the helper must refuse both. */

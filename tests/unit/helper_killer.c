@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* helper_killer [-g] DELAY_US PROGRAM ARGS...: start PROGRAM (empty environment, output to
  * /dev/null), SIGKILL it after DELAY_US microseconds, and print "killed" when the kill landed
  * or "exited N" when PROGRAM had finished first. With -g, PROGRAM leads a process group of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A library that must never be loaded into the setuid helper: when it is, its constructor
  * leaves a marker file (path from ET_PRELOAD_MARKER) that the hardening test looks for. */
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* pam_once SERVICE USER PASSFILE: one PAM transaction as a login program runs it:
  * pam_authenticate, then pam_acct_mgmt when that succeeded, then pam_end with the result.
  * Every prompt is answered with the first line of PASSFILE (the pass stays out of argv and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The audit trail: event ids against the catalog, argument checks, and the exact datagram
  * sent to the journal. The journal socket is faked: a child enters a private mount
  * namespace, covers /run with a tmpfs and binds its own datagram socket at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict base64url: RFC 4648 vectors, the alphabet byte by byte, canonical trailing bits. */
 #include <errno.h>
 #include <stdint.h>

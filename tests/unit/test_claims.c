@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Claim policy: issuer, audience, tenant, object id, time claims, eligibility. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration parser: syntax, every key's bad values, file safety, cross-key rules,
  * module arguments, the printed form and durations. */
 #include "conf.h"

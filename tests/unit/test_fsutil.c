@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fsutil: atomic writes, guarded reads, private directories, path components; strlist. */
 #include "fsutil.h"
 #include "strlist.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Grant, revoke, sweep, the account check and setcred, against the real group files of a
  * private mount namespace (no systemd on the bus there: no timers, which is a supported mode). */
 #include "grant_ops.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The grant file format, ids, text sanitising, and the store on disk. */
 #include "grant_store.h"
 #include "grant_testenv.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Microsoft Graph (graph.h): the answer parsers on crafted input, then checkMemberGroups and
  * the PIM for Groups instances against the mock Entra ID's Graph, with access tokens it issued
  * through the password flow: overage eligible / not eligible, 25 eligible groups in two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Group-file editing: the pure line and member-list logic, then the locked edit of the real
  * /etc/group and /etc/gshadow inside a private mount namespace. */
 #include "groupfile.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* et_spawn_wait / et_helper_run_path: how the PAM module runs the helper from inside sshd or
  * sudo. Fixed path, fixed argv, empty environment, fds 0-2 on /dev/null and nothing else,
  * a real uid of 0 when the caller is setuid root, bounded wait, own child only, the host's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTPS client against the mock Entra ID and a small TLS fixture server of our own (for
  * what the mock cannot do: a certificate for the wrong name, bodies at and over the cap,
  * echoing the request, redirects). Run through test_http.sh (with-mock.sh). */

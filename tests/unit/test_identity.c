@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Identity: local name rules, claim → user mapping (strip_domain, map file), the tid+oid pin. */
 #include "conf.h"
 #include "identity.h"

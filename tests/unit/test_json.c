@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict JSON parser: every rejection with its reason, and the values it builds. */
 #include <stdint.h>
 #include <stdio.h>

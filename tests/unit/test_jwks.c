@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWKS parsing: which keys are kept, which are skipped, and why the whole set is refused. */
 #include <stdint.h>
 #include <stdio.h>

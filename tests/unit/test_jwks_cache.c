@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The key store against the mock Entra ID: the on-disk cache, TTL, the unknown-kid refresh and
  * its rate limit (within one process and across processes), key rotation, the stale cache
  * when the provider is down, corrupt caches, and pinned keys that never touch the network.

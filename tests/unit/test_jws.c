@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS: every rejection reason, then signatures that must and must not verify. */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The device sign-in rate limits (pam_entra_tap/limits.c): per-address files are swept once
  * their window is empty, and an attempt its address may not make spends nothing of the
  * user's budget. */

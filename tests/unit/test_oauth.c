@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The OAuth client flows: the answer parsers on crafted input first (every rejection with its
  * reason), then the device code and password flows against the mock Entra ID, driven
  * through its control API: approve, decline, expire, bad code, slow_down, deadline, cancel,

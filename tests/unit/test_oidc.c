@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID discovery against the mock Entra ID, and against hand-made documents served over TLS
  * by `openssl s_server -WWW` with the mock's own server certificate (so the mock's CA, the
  * configured ca_file, trusts it). Run through test_oidc.sh (with-mock.sh). */

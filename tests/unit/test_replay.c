@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The replay cache of pasted tokens: a token id (uti, else jti) is accepted once until the
  * token's exp (plus clock_skew); expired entries are swept; a token without an id is refused. */
 #include "conf.h"

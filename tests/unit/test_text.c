@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Untrusted text (text.h): the UTF-8 decoder against Table 3-7 and a decode-then-check
  * reference, the rule of the sanitiser (C0, DEL, C1, bidirectional marks and separators,
  * invalid UTF-8, overlong forms, surrogates, cuts at a character boundary), the https URL

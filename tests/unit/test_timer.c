@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Revocation timers without a real systemd: argument checks first, then, in a private mount
  * namespace with a tmpfs over /run, every way systemd can be absent, and a fake manager on a
  * private dbus-daemon that records the exact StartTransientUnit / StopUnit requests and

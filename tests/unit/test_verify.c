@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The whole verifier with pinned keys: each stage's rejection comes through with its reason,
  * and only a token that passes every stage is accepted. */
 #include <stdio.h>

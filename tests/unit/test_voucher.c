@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Break-glass vouchers (common/voucher.h): the format read to the letter, every refusal with
  * its own reason, the key format and id, the minter, the redemption records (replay, also
  * after a kill -9 between the record and the grant) and their sweep. Payloads are built by
