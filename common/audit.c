@@ -88,10 +88,19 @@ static void field_add(struct fields *f, const char *name, const char *value, siz
 	f->used += nl + 1 + vl + 1;
 }
 
+/* NAME=the instant t as ISO 8601 UTC, "2025-01-31T12:00:00Z" (nothing when t cannot be shown) */
+static void field_time(struct fields *f, const char *name, time_t t)
+{
+	char iso[32];
+	struct tm tm;
+	if (gmtime_r(&t, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+		field_add(f, name, iso, ET_AUDIT_VALUE_MAX);
+}
+
 int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, const char *fmt, ...)
 {
 	struct fields f;
-	char msg[ET_AUDIT_MESSAGE_MAX + 1], num[32], iso[32];
+	char msg[ET_AUDIT_MESSAGE_MAX + 1], num[32];
 	struct stat st;
 	va_list ap;
 	int r;
@@ -126,9 +135,7 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_USER", a->user, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_GROUP", a->group, ET_AUDIT_VALUE_MAX);
 		if (a->expires > 0) {
-			struct tm tm;
-			if (gmtime_r(&a->expires, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-				field_add(&f, "ENTRA_TAP_EXPIRES", iso, ET_AUDIT_VALUE_MAX);
+			field_time(&f, "ENTRA_TAP_EXPIRES", a->expires);
 			snprintf(num, sizeof(num), "%lld", (long long)a->expires);
 			field_add(&f, "ENTRA_TAP_EXPIRES_UNIX", num, ET_AUDIT_VALUE_MAX);
 		}
@@ -147,11 +154,8 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 			field_add(&f, "ENTRA_TAP_GRAPH_MATCHED", num, ET_AUDIT_VALUE_MAX);
 		}
 		field_add(&f, "ENTRA_TAP_PIM_ASSIGNMENT", a->pim_assignment, ET_AUDIT_VALUE_MAX);
-		if (a->pim_end > 0) {
-			struct tm tm;
-			if (gmtime_r(&a->pim_end, &tm) && strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
-				field_add(&f, "ENTRA_TAP_PIM_END", iso, ET_AUDIT_VALUE_MAX);
-		}
+		if (a->pim_end > 0)
+			field_time(&f, "ENTRA_TAP_PIM_END", a->pim_end);
 		field_add(&f, "ENTRA_TAP_VOUCHER_KID", a->voucher_kid, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_VOUCHER_JTI", a->voucher_jti, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_VOUCHER_SUB", a->voucher_sub, ET_AUDIT_VALUE_MAX);

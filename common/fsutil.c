@@ -234,3 +234,20 @@ int et_path_component_ok(const char *name)
 			return 0;
 	return strlen(name) <= 255;
 }
+
+size_t et_read_pasted(FILE *f, char *buf, size_t cap)
+{
+	size_t len = 0;
+	while (len < cap) {
+		size_t r = fread(buf + len, 1, cap - len, f);
+		if (r == 0)
+			break;
+		len += r;
+	}
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len > 0 && buf[len - 1] == '\r')
+		len--;
+	buf[len] = '\0';
+	return len;
+}

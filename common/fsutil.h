@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* File-system discipline shared by every piece of root-only state. */
 #pragma once
+#include <stdio.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "err.h"
@@ -31,3 +32,9 @@ int et_write_all(int fd, const void *data, size_t len);
 int et_dir_sync(const char *dir);
 /* A name usable as one path component we create (no '/', not "." or "..", no control chars). */
 int et_path_component_ok(const char *name);
+
+/* Read f to its end or until cap bytes (buf holds cap + 1), NUL-terminate, and drop one
+ * trailing newline ("\n" or "\r\n": what echo or a terminal adds to a pasted text).
+ * Returns the length kept; a caller that reads one byte more than it accepts sees an
+ * oversized input as such. */
+size_t et_read_pasted(FILE *f, char *buf, size_t cap);

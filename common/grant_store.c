@@ -167,6 +167,31 @@ static int bad_value(struct et_err *err, int key)
 /* Copy a text value into a field of size `size`; too long, invalid UTF-8 or a control
  * character is corrupt. A bidirectional mark or a line separator, which writers before the
  * rule of text.h let through, is read back as '?'. */
+/* The free-text field of key k and its size (with the NUL). */
+static char *text_field(struct et_grant *g, enum grant_key k, size_t *ret_size)
+{
+	switch (k) {
+	case K_OID:
+		*ret_size = sizeof(g->oid);
+		return g->oid;
+	case K_TID:
+		*ret_size = sizeof(g->tid);
+		return g->tid;
+	case K_SERVICE:
+		*ret_size = sizeof(g->service);
+		return g->service;
+	case K_UPN:
+		*ret_size = sizeof(g->upn);
+		return g->upn;
+	case K_REASON:
+		*ret_size = sizeof(g->reason);
+		return g->reason;
+	default:
+		*ret_size = sizeof(g->rhost);
+		return g->rhost;
+	}
+}
+
 static int take_text(char *field, size_t size, const char *v)
 {
 	size_t n = strlen(v);
@@ -269,15 +294,15 @@ int et_grant_parse(const char *text, size_t len, struct et_grant *ret, struct et
 		case K_OID:
 		case K_TID:
 		case K_SERVICE:
-			if (take_text(k == K_OID ? g.oid : k == K_TID ? g.tid : g.service, ET_GRANT_SHORT_MAX + 1, v) < 0)
-				return bad_value(err, k);
-			break;
 		case K_UPN:
 		case K_REASON:
-		case K_RHOST:
-			if (take_text(k == K_UPN ? g.upn : k == K_REASON ? g.reason : g.rhost, ET_GRANT_TEXT_MAX + 1, v) < 0)
+		case K_RHOST: {
+			size_t size;
+			char *field = text_field(&g, k, &size);
+			if (take_text(field, size, v) < 0)
 				return bad_value(err, k);
 			break;
+		}
 		case K_ADDED:
 			if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
 				return bad_value(err, k);
@@ -467,6 +492,24 @@ static int cmp_expiry(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* Open the grants directory. NULL with *ret_absent set when it does not exist (nothing was
+ * ever granted), NULL with err on any other failure. */
+static DIR *grants_open(const struct et_config *cfg, char *dirpath, size_t size, bool *ret_absent, struct et_err *err)
+{
+	DIR *d;
+	*ret_absent = false;
+	if (grants_dir(cfg, dirpath, size, err) < 0)
+		return NULL;
+	d = opendir(dirpath);
+	if (!d) {
+		if (errno == ENOENT)
+			*ret_absent = true;
+		else
+			et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
+	}
+	return d;
+}
+
 int et_grant_store_list(const struct et_config *cfg, const char *user, struct et_grant_list *ret,
 			struct et_err *err)
 {
@@ -474,17 +517,14 @@ int et_grant_store_list(const struct et_config *cfg, const char *user, struct et
 	char dirpath[PATH_MAX];
 	size_t cap = 0, files = 0;
 	struct dirent *de;
-	DIR *d;
+	bool absent;
+	DIR *d = grants_open(cfg, dirpath, sizeof(dirpath), &absent, err);
 
-	if (grants_dir(cfg, dirpath, sizeof(dirpath), err) < 0)
-		return -1;
-	d = opendir(dirpath);
 	if (!d) {
-		if (errno == ENOENT) { /* nothing was ever granted */
-			*ret = l;
-			return 0;
-		}
-		return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
+		if (!absent)
+			return -1;
+		*ret = l;
+		return 0;
 	}
 	while ((errno = 0, de = readdir(d))) {
 		char id[ET_GRANT_ID_HEX + 1];
@@ -594,24 +634,17 @@ int et_grant_store_tidy(const struct et_config *cfg, unsigned *ret_quarantined, 
 
 int et_grant_store_count(const struct et_config *cfg, size_t *ret_count, struct et_err *err)
 {
-	char dirpath[PATH_MAX];
+	char dirpath[PATH_MAX], id[ET_GRANT_ID_HEX + 1];
 	size_t n = 0;
-	struct dirent *de;
-	DIR *d;
-	if (grants_dir(cfg, dirpath, sizeof(dirpath), err) < 0)
+	bool absent;
+	DIR *d = grants_open(cfg, dirpath, sizeof(dirpath), &absent, err);
+
+	if (!d && !absent)
 		return -1;
-	d = opendir(dirpath);
-	if (!d) {
-		if (errno != ENOENT)
-			return et_err_set(err, ET_E_READ_FAILED, "cannot open %s: %s", dirpath, strerror(errno));
-	} else {
-		while ((de = readdir(d))) {
-			char id[ET_GRANT_ID_HEX + 1];
-			if (grant_file_name(de->d_name, id))
-				n++;
-		}
+	for (struct dirent *de; d && (de = readdir(d));) /* no directory: nothing was ever granted */
+		n += grant_file_name(de->d_name, id);
+	if (d)
 		closedir(d);
-	}
 	*ret_count = n;
 	return 0;
 }

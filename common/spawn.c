@@ -17,6 +17,19 @@
 #include <time.h>
 #include <unistd.h>
 
+void et_signals_default(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. On failure the errno is
  * written to errfd (close-on-exec, so the parent reads EOF when exec succeeded). detached: the
  * program keeps no directory of the host busy (working directory "/"). */
@@ -29,17 +42,9 @@ __attribute__((noreturn)) static void child_exec(const char *path, const char *c
 		const char *const *in;
 		char *const *out;
 	} args = { .in = argv };
-	struct sigaction dfl;
-	sigset_t none;
 	int e, fd;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	et_signals_default();
 
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (fd < 0)

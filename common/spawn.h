@@ -33,3 +33,7 @@ int et_spawn_capture(const char *path, const char *const argv[], int timeout_ms,
  * signals) and runs in "/". Returns once the program has been exec'd. Reasons:
  * "spawn_failed" (fork, pipe, setsid), "exec_failed" (the program could not be started). */
 int et_spawn_detached(const char *path, const char *const argv[], struct et_err *err);
+
+/* Every signal to its default disposition (SIGKILL and SIGSTOP aside) and none blocked: what
+ * a program started by us, or a program that starts under a caller's settings, begins with. */
+void et_signals_default(void);

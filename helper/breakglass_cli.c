@@ -44,6 +44,14 @@ const char et_cli_breakglass_usage[] =
 	"Exit status: 0 success or voucher valid, 1 voucher refused or operation failed,\n"
 	"2 usage or configuration error.\n";
 
+/* A private key's PEM text: wiped, then freed. */
+static void secret_free(char *pem, size_t len)
+{
+	if (pem)
+		explicit_bzero(pem, len);
+	free(pem);
+}
+
 static void log_to_stderr(void *data, int level, const char *msg)
 {
 	(void)data;
@@ -129,9 +137,7 @@ static int bg_keygen(int argc, char **argv)
 	fprintf(stderr, "entra-tap: private key written to %s (key id %s); keep it off the hosts\n", out, kid);
 	rc = 0;
 done:
-	if (pem)
-		explicit_bzero(pem, pem_len);
-	free(pem);
+	secret_free(pem, pem_len);
 	free(line);
 	return rc;
 }
@@ -259,9 +265,7 @@ static int bg_issue(int argc, char **argv)
 	fprintf(stderr, "entra-tap: voucher %s for %s, valid until %lld, grant of %ld s\n", v.jti, v.sub, v.exp, dur);
 	rc = 0;
 done:
-	if (pem)
-		explicit_bzero(pem, pem_len);
-	free(pem);
+	secret_free(pem, pem_len);
 	free(voucher);
 	free(qr);
 	et_voucher_free(&v);
@@ -317,18 +321,8 @@ static int bg_verify(int argc, char **argv)
 		et_config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	while (len < sizeof(buf) - 1) {
-		size_t r = fread(buf + len, 1, sizeof(buf) - 1 - len, stdin);
-		if (r == 0)
-			break;
-		len += r;
-	}
 	/* one trailing newline (echo, a terminal) is not part of the voucher */
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
+	len = et_read_pasted(stdin, buf, sizeof(buf) - 1);
 	et_host_names(host_short, sizeof(host_short), host_fqdn, sizeof(host_fqdn));
 	ctx.keys = &cfg.breakglass_keys;
 	ctx.host_short = host_short;

@@ -369,11 +369,9 @@ static const et_verb_fn verbs[ET_VERB__COUNT] = {
 
 int main(int argc, char **argv)
 {
+	int rc = et_prog_start(ET_GRANTCTL_NAME, argc, argv);
 	struct et_caller who;
-	int rc;
 
-	et_prog_name = ET_GRANTCTL_NAME;
-	rc = et_prog_start(argc, argv);
 	if (rc != ET_EXIT_OK)
 		return rc;
 	et_caller_of(getuid(), &who);

@@ -349,10 +349,8 @@ static const et_verb_fn verbs[ET_VERB__COUNT] = {
 int main(int argc, char **argv)
 {
 	struct et_caller who;
-	int rc;
+	int rc = et_prog_start(ET_HELPER_NAME, argc, argv);
 
-	et_prog_name = ET_HELPER_NAME;
-	rc = et_prog_start(argc, argv);
 	if (rc != ET_EXIT_OK)
 		return rc;
 	if (geteuid() != 0) {

@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "contract.h"
 #include "doctor.h"
+#include "fsutil.h"
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -203,23 +204,12 @@ static int cmd_discover(const struct cli *cli, const char *arg)
 /* Read stdin up to one byte past the JWS cap, so an oversized token is seen as such. */
 static char *read_token(size_t *ret_len)
 {
-	size_t cap = ET_JWS_MAX_BYTES + 2, len = 0;
+	size_t cap = ET_JWS_MAX_BYTES + 2;
 	char *buf = malloc(cap + 1);
 	if (!buf)
 		return NULL;
-	while (len < cap) {
-		size_t r = fread(buf + len, 1, cap - len, stdin);
-		if (r == 0)
-			break;
-		len += r;
-	}
-	/* One trailing newline (from echo or a terminal) is not part of the token. */
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	buf[len] = '\0';
-	*ret_len = len;
+	/* one trailing newline (from echo or a terminal) is not part of the token */
+	*ret_len = et_read_pasted(stdin, buf, cap);
 	return buf;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared start-up and output of the two programs (progutil.h). */
 #include "progutil.h"
+#include "spawn.h"
 #include "args.h"
 #include "audit.h"
 #include "conf.h"
@@ -115,26 +116,13 @@ static int limits_reset(void)
 	return 0;
 }
 
-static void signals_reset(void)
-{
-	struct sigaction dfl;
-	sigset_t none;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static int harden(void)
 {
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -1;
 	if (limits_reset() < 0)
 		return -1;
-	signals_reset();
+	et_signals_default();
 	umask(077);
 	if (clearenv() != 0 || setenv("PATH", SAFE_PATH, 1) < 0)
 		return -1;
@@ -150,8 +138,9 @@ static int harden(void)
 	return 0;
 }
 
-int et_prog_start(int argc, char **argv)
+int et_prog_start(const char *name, int argc, char **argv)
 {
+	et_prog_name = name;
 	if (fix_std_fds() < 0)
 		return ET_EXIT_UNSAFE;
 	/* Linux 5.18 and later replace an empty argv by { "" }: refuse that as well. */

@@ -20,13 +20,13 @@ void et_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A log sink (struct et_logger) that writes to stderr through et_say. */
 void et_log_stderr(void *data, int level, const char *msg);
 
-/* Start-up of every program, before anything else: fds 0-2 open (on /dev/null where the
+/* Start-up of every program, before anything else: its name for its sentences, fds 0-2 open (on /dev/null where the
  * caller closed them, so that our own opens never land there), argv[0] present, no core
  * dumps, umask 077, an empty environment but a fixed PATH, the terminal's signals ignored (a
  * stopped or interrupted process holding the group-file locks would block everyone), and
  * argc/argv within ET_ARGC_MAX/ET_ARG_MAX_BYTES. Returns ET_EXIT_OK or the status to exit
  * with (having said why). */
-int et_prog_start(int argc, char **argv);
+int et_prog_start(const char *name, int argc, char **argv);
 
 /* The exit status of a failure's class: the one place it is decided. */
 int et_exit_for(const struct et_err *e);

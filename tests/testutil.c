@@ -87,6 +87,20 @@ int tu_count_entries(const char *dir)
 	return n;
 }
 
+size_t tu_count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 pid_t tu_fork_piped(int pfd[2])
 {
 	pid_t pid;
@@ -243,4 +257,11 @@ char *tu_sign_jws(EVP_PKEY *key, const char *header_json, const char *payload_js
 	free(h);
 	free(p);
 	return out;
+}
+
+void tu_append_line(char *buf, size_t size, size_t *len, const char *text)
+{
+	int n = snprintf(buf + *len, size - *len, "%s\n", text);
+	if (n > 0 && (size_t)n < size - *len)
+		*len += (size_t)n;
 }

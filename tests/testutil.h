@@ -14,6 +14,9 @@ char *tu_write_file(const char *dir, const char *name, const char *content, mode
 char *tu_path_in(const char *dir, const char *name);
 /* How many entries dir has besides . and .. (hidden ones too); -1 when it cannot be opened. */
 int tu_count_entries(const char *dir);
+/* How many entries of dir are not hidden and start with prefix ("" for any); 0 when dir
+ * cannot be opened. */
+size_t tu_count_prefixed(const char *dir, const char *prefix);
 /* pipe(pfd), then fork(); aborts when either fails. Returns the child's pid (0 in the child). */
 pid_t tu_fork_piped(int pfd[2]);
 EVP_PKEY *tu_rsa_key(int bits); /* cached per size: key generation is slow */
@@ -32,3 +35,7 @@ char *tu_jwks_json(EVP_PKEY **keys, const char **kids, size_t n);
 char *tu_sign_jws(EVP_PKEY *key, const char *header_json, const char *payload_json);
 /* The same, but the caller supplies the raw header/payload segments (already encoded). */
 char *tu_sign_segments(EVP_PKEY *key, const char *b64_header, const char *b64_payload);
+
+/* Append text and a newline to buf (size bytes, *len used), dropping what does not fit:
+ * a bounded collector for log lines and error sentences that a test searches afterwards. */
+void tu_append_line(char *buf, size_t size, size_t *len, const char *text);

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "graph.h"
 #include "mockutil.h"
+#include "testutil.h"
 #include "oauth.h"
 #include "oidc.h"
 #include "tap.h"
@@ -27,20 +28,15 @@ static struct et_oidc oidc;
 static char logbuf[64 * 1024], msgbuf[64 * 1024];
 static size_t loglen, msglen;
 
-static void log_sink(void *data, int level, const char *msg)
+/* every log line and error sentence, searched for the access token afterwards */
+static void log_sink(__attribute__((unused)) void *data, __attribute__((unused)) int level, const char *msg)
 {
-	(void)data;
-	(void)level;
-	int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", msg);
-	if (n > 0 && (size_t)n < sizeof(logbuf) - loglen)
-		loglen += (size_t)n;
+	tu_append_line(logbuf, sizeof(logbuf), &loglen, msg);
 }
 
 static void keep_msg(const struct et_err *e)
 {
-	int n = snprintf(msgbuf + msglen, sizeof(msgbuf) - msglen, "%s\n", e->message);
-	if (n > 0 && (size_t)n < sizeof(msgbuf) - msglen)
-		msglen += (size_t)n;
+	tu_append_line(msgbuf, sizeof(msgbuf), &msglen, e->message);
 }
 
 /* ---- parsers ---- */

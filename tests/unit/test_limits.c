@@ -19,18 +19,8 @@ static char state[1024];
 static size_t host_files(void)
 {
 	char dir[1100];
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
 	snprintf(dir, sizeof(dir), "%s/ratelimit", state);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "host-", 5) == 0)
-			n++;
-	closedir(d);
-	return n;
+	return tu_count_prefixed(dir, "host-");
 }
 
 static int take(const char *user, const char *rhost, long long now, const char **ret_reason)
@@ -71,17 +61,22 @@ int main(void)
 	ok(take(NULL, "203.0.113.2", T + 601, &why) == 0, "an attempt after the window");
 	is_int((long long)host_files(), 2, "... leaves only the files whose window still counts (400 swept)");
 
-	/* alice: 3 per window; each address 1 */
-	ok(take("alice", "192.0.2.1", T + 1000, &why) == 0, "alice from 192.0.2.1: allowed (1 of 3)");
+	/* alice: 3 per window and origin (her budget is kept per remote address, and apart for a
+	 * local terminal); each address 1 */
+	ok(take("alice", "192.0.2.1", T + 1000, &why) == 0, "alice from 192.0.2.1: allowed");
 	ok(take("alice", "192.0.2.1", T + 1001, &why) < 0 && strcmp(why, "rate_limited") == 0,
 	   "alice again from 192.0.2.1: refused by the address's limit");
-	ok(take("alice", "192.0.2.2", T + 1002, &why) == 0, "alice from 192.0.2.2: allowed (2 of 3)");
-	ok(take("alice", "192.0.2.3", T + 1003, &why) == 0,
-	   "alice from 192.0.2.3: allowed (3 of 3: the refused attempt spent nothing of her budget)");
-	ok(take("alice", "192.0.2.4", T + 1004, &why) < 0 && strcmp(why, "rate_limited") == 0,
-	   "alice from a fourth address: refused by her own limit");
-	ok(take("bob", "192.0.2.4", T + 1005, &why) == 0,
-	   "bob from 192.0.2.4: allowed (alice's refused attempt spent nothing of that address's budget)");
+	ok(take("alice", "192.0.2.2", T + 1002, &why) == 0 && take("alice", "192.0.2.3", T + 1003, &why) == 0 &&
+		   take("alice", "192.0.2.4", T + 1004, &why) == 0,
+	   "alice from three more addresses: each allowed (what one address spent is not her budget elsewhere)");
+	ok(take("bob", "192.0.2.4", T + 1005, &why) < 0 && strcmp(why, "rate_limited") == 0,
+	   "bob from 192.0.2.4: refused by that address's limit (each address stays bounded)");
+	for (int i = 0; i < 3; i++)
+		ok(take("alice", "", T + 1010 + i, &why) == 0, "alice at a local terminal: allowed (%d of 3)", i + 1);
+	ok(take("alice", "", T + 1020, &why) < 0 && strcmp(why, "rate_limited") == 0,
+	   "alice at a local terminal, a fourth time: refused by her own (local) limit");
+	ok(take("alice", "192.0.2.9", T + 1021, &why) == 0,
+	   "... which does not stop her from another origin");
 	et_config_free(&cfg);
 	return tap_done();
 }

@@ -19,6 +19,7 @@
 #include "json_strict.h"
 #include "jws.h"
 #include "mockutil.h"
+#include "testutil.h"
 #include "oauth.h"
 #include "oidc.h"
 #include "tap.h"
@@ -43,16 +44,12 @@ static void log_sink(void *data, int level, const char *msg)
 {
 	(void)data;
 	(void)level;
-	int n = snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "%s\n", msg);
-	if (n > 0 && (size_t)n < sizeof(logbuf) - loglen)
-		loglen += (size_t)n;
+	tu_append_line(logbuf, sizeof(logbuf), &loglen, msg);
 }
 
 static void keep_msg(const struct et_err *e)
 {
-	int n = snprintf(msgbuf + msglen, sizeof(msgbuf) - msglen, "%s\n", e->message);
-	if (n > 0 && (size_t)n < sizeof(msgbuf) - msglen)
-		msglen += (size_t)n;
+	tu_append_line(msgbuf, sizeof(msgbuf), &msglen, e->message);
 }
 
 static void keep_secret(const char *s)

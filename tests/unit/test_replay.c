@@ -35,18 +35,8 @@ static int record(const char *json, long long now, const char *want, const char 
 static size_t entries(void)
 {
 	char dir[1100];
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
 	snprintf(dir, sizeof(dir), "%s/replay", state);
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return tu_count_prefixed(dir, "");
 }
 
 int main(void)
