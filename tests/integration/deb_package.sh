@@ -93,6 +93,8 @@ lintian_rc=$?
 sed 's/^/# lintian: /' "$T/lintian.log"
 ! grep -q '^E:' "$T/lintian.log" && [ $lintian_rc = 0 ]
 ok $? "lintian reports no errors (exit $lintian_rc)"
+! grep -q '^[WP]:' "$T/lintian.log"
+ok $? "lintian -I --pedantic: no warning and no pedantic finding either"
 grep -q '^O: .*elevated-privileges 4755 root/root \[usr/bin/entra-tap-helper\]' "$T/lintian.log"
 ok $? "lintian: the setuid helper is covered by the reviewed override"
 ! grep -q '^[EW]: .*\(elevated-privileges\|setuid-binary\|non-standard-file-perm\)' "$T/lintian.log"
