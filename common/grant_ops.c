@@ -195,6 +195,122 @@ static int pending_marker_write(const struct et_config *cfg, const char *id, con
 	return et_file_write_atomic(path, text, (size_t)n, 0600, err);
 }
 
+/* ---- the group is ours only once it is managed ----
+ * {state_dir}/managed/GROUP exists once pam_entra_tap manages GROUP: written the first time a
+ * grant or a sweep finds the group holding nobody the grants do not account for (nobody but
+ * live or ended grants and permanent_members), or when an administrator adopts it
+ * (`entra-tap adopt`). Until then a group that holds other members (Debian's sudo group, a
+ * group in use) is never emptied: grants into it are refused, the sweep removes only
+ * members whose grants ended, the account phase and setcred leave the others alone. */
+
+static int managed_path(const struct et_config *cfg, const char *group, char *buf, size_t size)
+{
+	if (!et_path_component_ok(group) || (size_t)snprintf(buf, size, "%s/managed/%s", cfg->state_dir, group) >= size)
+		return -1;
+	return 0;
+}
+
+bool et_group_managed(const struct et_config *cfg, const char *group)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	/* anything but a clear "not there" counts as managed: the exclusive rule is the safe one */
+	return managed_path(cfg, group, path, sizeof(path)) < 0 || lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+static int mark_managed(const struct et_config *cfg, const char *group, struct et_err *err)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	if (managed_path(cfg, group, path, sizeof(path)) < 0 ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/managed", cfg->state_dir) >= sizeof(dir))
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "the state directory path is too long");
+	if (et_dir_ensure_private(dir, 0700, err) < 0)
+		return -1;
+	return et_file_write_atomic(path, "managed\n", 8, 0600, err);
+}
+
+/* Members of group that neither a grant (live or ended) of the store nor permanent_members
+ * accounts for. */
+static int unaccounted_members(const struct et_config *cfg, const char *group, const struct et_grant_list *l,
+			       struct et_strlist *ret, struct et_err *err)
+{
+	struct et_strlist members = { 0 };
+	if (et_group_read(group, &members, NULL, err) < 0) {
+		group_error_reason(err, group);
+		return -1;
+	}
+	for (size_t i = 0; i < members.n; i++) {
+		const char *name = members.items[i];
+		bool granted = false;
+		for (size_t j = 0; j < l->n && !granted; j++)
+			granted = strcmp(l->items[j].user, name) == 0;
+		if (!granted && !is_permanent(cfg, name) && et_strlist_add(ret, name) < 0) {
+			et_strlist_free(&members);
+			return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		}
+	}
+	et_strlist_free(&members);
+	return 0;
+}
+
+/* Whether the group may be managed exclusively now; marks it managed when nothing stands in
+ * the way. ret_others (optional): who stands in the way. */
+static int managed_or_mark(const struct et_config *cfg, const char *group, const struct et_grant_list *l,
+			   bool *ret_managed, struct et_strlist *ret_others, struct et_err *err)
+{
+	struct et_strlist others = { 0 };
+	*ret_managed = true;
+	if (et_group_managed(cfg, group))
+		return 0;
+	if (unaccounted_members(cfg, group, l, &others, err) < 0)
+		return -1;
+	if (others.n == 0) {
+		et_strlist_free(&others);
+		return mark_managed(cfg, group, err);
+	}
+	*ret_managed = false;
+	if (ret_others)
+		*ret_others = others;
+	else
+		et_strlist_free(&others);
+	return 0;
+}
+
+static void names_joined(const struct et_strlist *names, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < names->n && n + 1 < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", names->items[i]);
+}
+
+int et_group_unaccounted(const struct et_config *cfg, const char *group, struct et_strlist *ret, struct et_err *err)
+{
+	struct et_grant_list l = { 0 };
+	int r = et_grant_store_list(cfg, NULL, &l, err);
+	if (r == 0)
+		r = unaccounted_members(cfg, group, &l, ret, err);
+	et_grant_list_free(&l);
+	return r;
+}
+
+int et_group_adopt(const struct et_config *cfg, struct et_err *err)
+{
+	int lock = -1, r = -1;
+	if (!cfg->elevated_group)
+		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set");
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		return -1;
+	r = mark_managed(cfg, cfg->elevated_group, err);
+	et_grant_store_unlock(lock);
+	if (r == 0)
+		et_log(&cfg->log, ET_LOG_NOTICE,
+		       "group %s is now managed by pam_entra_tap: the sweep removes every member without a live grant "
+		       "(permanent_members excepted)",
+		       cfg->elevated_group);
+	return r;
+}
+
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
 		    struct et_grant *ret, struct et_err *err)
 {
@@ -246,6 +362,30 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	if (count >= ET_GRANTS_MAX) {
 		et_err_set(err, ET_E_TOO_MANY_GRANTS, "the store already holds %zu grants", count);
 		goto fail;
+	}
+	{
+		/* a group with members nobody granted is not ours to take over (Debian's sudo group) */
+		struct et_grant_list all = { 0 };
+		struct et_strlist others = { 0 };
+		bool managed = true;
+		char names[256];
+		int mr = et_grant_store_list(cfg, NULL, &all, err);
+		if (mr == 0)
+			mr = managed_or_mark(cfg, g.group, &all, &managed, &others, err);
+		et_grant_list_free(&all);
+		if (mr < 0)
+			goto fail;
+		if (!managed) {
+			struct et_audit ua = { .user = g.user, .group = g.group, .reason = "group not managed" };
+			names_joined(&others, names, sizeof(names));
+			et_strlist_free(&others);
+			et_err_set(err, ET_E_GROUP_UNMANAGED,
+				   "group %s has members no grant accounts for (%s) and pam_entra_tap has never managed "
+				   "it: no grant into it (entra-tap adopt, when emptying it is intended)",
+				   g.group, names);
+			audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &ua, "%s", err ? err->message : ""));
+			goto fail;
+		}
 	}
 	if (et_strlist_add(&add, g.user) < 0) {
 		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
@@ -527,6 +667,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 	struct et_member_edit edit = { 0 };
 	struct et_member_change chg = { 0 };
 	size_t n_ended = 0;
+	bool managed = true;
 	int lock = -1, r = -1;
 
 	if (user && !et_local_name_ok(user))
@@ -552,7 +693,38 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 			goto nomem;
 	}
 
-	if (!user) {
+	{
+		/* a group with members nobody granted is not ours to empty (Debian's sudo group):
+		 * until it is managed, only members whose grants ended go */
+		struct et_strlist others = { 0 };
+		if (user) {
+			managed = et_group_managed(cfg, cfg->elevated_group);
+		} else if (managed_or_mark(cfg, cfg->elevated_group, &l, &managed, &others, err) < 0) {
+			goto done;
+		}
+		if (!managed && !user) {
+			struct et_audit a = { .group = cfg->elevated_group, .reason = "group not managed" };
+			char names[256];
+			names_joined(&others, names, sizeof(names));
+			audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a,
+							"group %s has members no grant accounts for (%s) and pam_entra_tap "
+							"has never managed it: the sweep leaves them (entra-tap adopt, "
+							"when emptying it is intended)",
+							cfg->elevated_group, names));
+		}
+		et_strlist_free(&others);
+	}
+	if (!managed) {
+		for (size_t i = 0; i < live.n; i++)
+			if (add_unique(&add, live.items[i]) < 0)
+				goto nomem;
+		for (size_t i = 0; i < ended_users.n; i++)
+			if (!et_strlist_contains(&live, ended_users.items[i]) && !is_permanent(cfg, ended_users.items[i]) &&
+			    (!user || strcmp(user, ended_users.items[i]) == 0) && add_unique(&rm, ended_users.items[i]) < 0)
+				goto nomem;
+		edit.add = &add;
+		edit.remove = &rm;
+	} else if (!user) {
 		/* Exclusive management: the group is exactly the live grants plus permanent_members. */
 		for (size_t i = 0; i < live.n; i++)
 			if (add_unique(&keep, live.items[i]) < 0 || add_unique(&add, live.items[i]) < 0)
@@ -685,7 +857,7 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 		res.state = ET_GRANT_STATE_LIVE;
 	else if (have_expired)
 		res.state = ET_GRANT_STATE_EXPIRED;
-	else if (member && !is_permanent(cfg, user))
+	else if (member && !is_permanent(cfg, user) && et_group_managed(cfg, cfg->elevated_group))
 		res.state = ET_GRANT_STATE_STALE_MEMBER;
 	else if (member)
 		res.state = ET_GRANT_STATE_PERMANENT;
@@ -761,7 +933,8 @@ int et_grant_setcred(const struct et_config *cfg, const char *user, time_t now, 
 		r = 0;
 		goto done;
 	}
-	keep = is_permanent(cfg, user);
+	/* a member of a group pam_entra_tap does not manage yet is not ours to judge */
+	keep = is_permanent(cfg, user) || !et_group_managed(cfg, cfg->elevated_group);
 	if (!keep) {
 		if (et_grant_store_list(cfg, user, &l, err) < 0)
 			goto done;

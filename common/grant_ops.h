@@ -80,6 +80,16 @@ struct et_sweep_result {
 int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
 		   struct et_sweep_result *ret, struct et_err *err);
 
+/* Whether pam_entra_tap manages group (grant_ops.c: {state_dir}/managed/GROUP); until it
+ * does, a group that holds members nobody granted is never emptied. */
+bool et_group_managed(const struct et_config *cfg, const char *group);
+/* Members of group that no grant of the store (live or ended) nor permanent_members accounts
+ * for, into ret (appended). */
+int et_group_unaccounted(const struct et_config *cfg, const char *group, struct et_strlist *ret, struct et_err *err);
+/* The administrator's decision to let pam_entra_tap manage elevated_group as it is: the next
+ * sweep removes every member without a live grant (permanent_members excepted). */
+int et_group_adopt(const struct et_config *cfg, struct et_err *err);
+
 /* ---- the account phase and setcred (grant_ops.c) ---- */
 
 enum et_grant_state {

@@ -93,6 +93,7 @@ enum et_class {
 	X(GROUP_EDIT_FAILED,     "group_edit_failed",     INTERNAL) \
 	X(GROUP_LOCKED,          "group_locked",          BUSY) \
 	X(GROUP_OVERAGE,         "group_overage",         DENIED) \
+	X(GROUP_UNMANAGED,       "group_unmanaged",       CONFIG) \
 	X(GUARD_FAILED,          "guard_failed",          INTERNAL) \
 	X(HELPER_FAILED,         "helper_failed",         INTERNAL) \
 	X(HTTP_CONNECT,          "http_connect",          UNAVAILABLE) \

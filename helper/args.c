@@ -229,6 +229,8 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 			if (!pid_parse(argv[i], &a->pids[a->n_pids++]))
 				return refuse(why, size, "'%.64s' is not a process id", argv[i]);
 		return 0;
+	case ET_VERB_ADOPT:
+		return argc == 0 ? 0 : refuse(why, size, "adopt takes no arguments");
 	case ET_VERB__COUNT:
 		break;
 	}

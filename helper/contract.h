@@ -26,6 +26,7 @@
  *                        list [--json]
  *                        sweep [--user USER] [--cause sweep|account]
  *                        guard ID PID [PID]
+ *                        adopt
  *                      The administrator's `entra-tap grant|revoke|list|sweep` runs it.
  *
  * Every program is started with a fixed argv (argv[0] is the program's name), an empty
@@ -61,7 +62,8 @@ enum et_program { ET_PROG_HELPER, ET_PROG_GRANTCTL };
 	X(REVOKE,  "revoke",  GRANTCTL, true)  \
 	X(LIST,    "list",    GRANTCTL, true)  \
 	X(SWEEP,   "sweep",   GRANTCTL, true)  \
-	X(GUARD,   "guard",   GRANTCTL, false)
+	X(GUARD,   "guard",   GRANTCTL, false) \
+	X(ADOPT,   "adopt",   GRANTCTL, true)
 /* clang-format on */
 enum et_verb {
 #define ET_VERB_ENUM(id, name, prog, admin) ET_VERB_##id,

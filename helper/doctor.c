@@ -2,6 +2,8 @@
 /* What `entra-tap check-config` and `entra-tap doctor` find wrong with a host's set-up
  * (doctor.h): one line per finding, "WHERE: what is wrong — fix: what to do". */
 #include "doctor.h"
+#include "grant_ops.h"
+#include "strlist.h"
 #include "jwks_cache.h"
 #include "oidc.h"
 #include "spawn.h"
@@ -70,6 +72,22 @@ unsigned et_doctor_config(const struct et_config *cfg, FILE *out)
 	if (cfg->elevated_group && !getgrnam(cfg->elevated_group))
 		finding(out, &n, "elevated_group: the group %s does not exist — fix: groupadd --system %s",
 			cfg->elevated_group, cfg->elevated_group);
+	else if (cfg->elevated_group && !et_group_managed(cfg, cfg->elevated_group)) {
+		struct et_strlist others = { 0 };
+		struct et_err err;
+		if (et_group_unaccounted(cfg, cfg->elevated_group, &others, &err) == 0 && others.n) {
+			char names[256] = "";
+			size_t used = 0;
+			for (size_t i = 0; i < others.n && used + 1 < sizeof(names); i++)
+				used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "",
+							 others.items[i]);
+			finding(out, &n, "elevated_group: %s has members no grant accounts for (%s), so grants into it "
+					 "are refused and the sweep leaves them — fix: a group of its own for elevation, or "
+					 "`entra-tap adopt` when they are to be removed",
+				cfg->elevated_group, names);
+		}
+		et_strlist_free(&others);
+	}
 	return n;
 }
 

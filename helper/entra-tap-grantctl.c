@@ -10,6 +10,7 @@
  *   list [--json]
  *   sweep [--user USER] [--cause sweep|account]
  *   guard ID PID [PID]
+ *   adopt
  *
  * The configuration is ET_DEFAULT_CONFIG; the environment is replaced. */
 #include "audit.h"
@@ -40,11 +41,13 @@ static void usage(FILE *out)
 	fputs("usage: " ET_GRANTCTL_NAME " VERB [ARGS]   (root only)\n"
 	      "  grant USER [--duration D] [--reason TEXT] [--method M] [--pim-until EPOCH]\n"
 	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
+	      "             [--watch PID[,PID]]   (the PAM module) pending until the login succeeds;\n"
+	      "                              revoked when those processes end before it does\n"
 	      "  revoke ID | revoke --user USER\n"
 	      "  list [--json]\n"
 	      "  sweep [--user USER] [--cause sweep|account]\n"
-	      "             [--watch PID[,PID]]   (the PAM module) pending until the login succeeds;\n"
-	      "                              revoked when those processes end before it does\n"
+	      "  adopt                       let the sweep manage elevated_group as it is (members\n"
+	      "                              without a grant go at the next sweep)\n"
 	      "  guard ID PID [PID]          revoke grant ID when the processes end and its login\n"
 	      "                              never succeeded\n",
 	      out);
@@ -362,9 +365,22 @@ static int verb_guard(const struct et_config *cfg, const struct et_caller *who, 
 	return guard_watch(cfg, a->id, fds, n, unwatched);
 }
 
+/* adopt: the administrator's decision that elevated_group, members and all, is pam_entra_tap's
+ * to manage (grant_ops.h) */
+static int verb_adopt(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
+{
+	struct et_err err;
+	(void)who; /* root, checked in main */
+	(void)a;   /* takes no arguments */
+	if (et_group_adopt(cfg, &err) < 0)
+		return et_fail(&err);
+	printf("group %s is managed: the next sweep removes every member without a live grant\n", cfg->elevated_group);
+	return ET_EXIT_OK;
+}
+
 static const et_verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_GRANT] = verb_grant, [ET_VERB_REVOKE] = verb_revoke, [ET_VERB_LIST] = verb_list,
-	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,
+	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,   [ET_VERB_ADOPT] = verb_adopt,
 };
 
 int main(int argc, char **argv)

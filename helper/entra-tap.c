@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* entra-tap: the administrator's command line — check the configuration, look at the
  * identity provider, judge a token the way the PAM module would, reset an identity pin; and
- * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep), which it runs. */
+ * the grant verbs of entra-tap-grantctl (grant, revoke, list, sweep, adopt), which it runs. */
 #include "conf.h"
 #include "contract.h"
 #include "doctor.h"
@@ -42,7 +42,7 @@ static const char usage_main[] =
 	"  reset-identity   forget the Entra object id pinned to a local user\n"
 	"  doctor           check the wiring around the configuration (PAM, sudo, sshd, timers)\n"
 	"  breakglass       keygen, issue and verify break-glass vouchers (entra-tap breakglass --help)\n"
-	"  grant, revoke, list, sweep\n"
+	"  grant, revoke, list, sweep, adopt\n"
 	"                   grants (root): run " ET_GRANTCTL_NAME ", see entra-tap-grantctl(8)\n"
 	"\n"
 	"Common options:\n"

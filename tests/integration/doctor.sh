@@ -112,4 +112,24 @@ sed -e 's/^tenant_id = .*/tenant_id = 9188040d-6c67-4c5b-b112-36a304b66dad/' "$T
 is "$(cc)" 2 "check-config: the tenant of personal Microsoft accounts is refused (exit 2)"
 check "... saying why" grep -qi "personal Microsoft accounts" "$T/cc"
 cp "$T/conf" "$E/security/pam_entra_tap.conf"
+
+# ---- a group with members nobody granted: named, then adopted ----
+# (the sweep that ran at boot found the group empty and took it over: a state directory of a
+# host that never managed it, and no sweep in between)
+sbx_exec systemctl stop entra-tap-sweep.timer >/dev/null 2>&1
+sbx_exec gpasswd -a daemon "$SB_GROUP" >/dev/null
+rm -f "$SBX_DIR/state/managed/$SB_GROUP"
+is "$(cc)" 1 "check-config: the elevated group holds a member no grant accounts for: exit 1"
+check "... named, with the fix" grep -q "^elevated_group: $SB_GROUP has members no grant accounts for (daemon).*entra-tap adopt" "$T/cc"
+sbx_grantctl grant root --duration 10m >/dev/null 2>"$T/err"
+is "$?" 5 "a grant into that group is refused (exit 5)"
+check "... saying why" grep -q "never managed it" "$T/err"
+sbx_grantctl sweep >/dev/null 2>&1
+check "the sweep leaves daemon in the group" sb_listed daemon
+sbx_exec "$ENTRA_TAP" adopt >"$T/out" 2>&1
+is "$?" 0 "entra-tap adopt: the administrator takes the group over"
+is "$(cc)" 0 "check-config: nothing to report any more"
+sbx_grantctl sweep >/dev/null 2>&1
+check_not "the next sweep removes daemon" sb_listed daemon
+sbx_exec systemctl start entra-tap-sweep.timer >/dev/null 2>&1
 done_testing

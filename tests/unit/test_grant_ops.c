@@ -426,6 +426,61 @@ static void test_pending_sweep(void)
 	unlink(stray);
 }
 
+/* A group that already has members nobody granted (Debian's sudo group) is not taken over:
+ * grants into it are refused and the sweep leaves those members, until the administrator
+ * adopts it; from then on the sweep manages it exclusively. */
+static void test_unmanaged_group(void)
+{
+	struct et_config c2;
+	struct et_grant g;
+	struct et_err err;
+	struct et_sweep_result res;
+	struct et_check_result r;
+	char line[256], *m;
+	struct group *gr = getgrnam(GTE_GROUP);
+	char *state2 = gte_state_dir();
+
+	gte_config(&c2, GTE_GROUP, state2); /* a store that never managed the group */
+	snprintf(line, sizeof(line), "%s:x:%u:hank,ivan", GTE_GROUP, gr ? (unsigned)gr->gr_gid : 0u);
+	gte_set_group_line("group", GTE_GROUP, line);
+	snprintf(line, sizeof(line), "%s:!::hank,ivan", GTE_GROUP);
+	gte_set_group_line("gshadow", GTE_GROUP, line);
+	ok(!et_group_managed(&c2, GTE_GROUP), "unmanaged: a new store manages no group");
+	ok(et_grant_create(&c2, &(struct et_grant_request){ .user = "alice", .duration = 3600,
+							    .method = ET_GRANT_METHOD_ADMIN },
+			   now, &g, &err) < 0 &&
+		   strcmp(err.reason, "group_unmanaged") == 0 && strstr(err.message, "hank, ivan"),
+	   "unmanaged: a grant into a group with members nobody granted is refused, naming them (%s)", err.reason);
+	ok(et_grant_sweep(&c2, NULL, ET_REVOKE_SWEEP, now, &res, &err) == 0 && res.members_removed == 0,
+	   "unmanaged: the sweep removes nobody");
+	m = gte_members("group", GTE_GROUP);
+	is_str(m, "hank,ivan", "unmanaged: hank and ivan are still members");
+	free(m);
+	ok(et_grant_check(&c2, "hank", now, ET_CHECK_REVOKE_HERE, NULL, &r, &err) == 0 && !r.revoked &&
+		   r.state != ET_GRANT_STATE_STALE_MEMBER,
+	   "unmanaged: the account check leaves hank alone");
+	ok(!et_group_managed(&c2, GTE_GROUP), "unmanaged: ... and the group is still not managed");
+	ok(et_group_adopt(&c2, &err) == 0 && et_group_managed(&c2, GTE_GROUP), "adopt: the administrator adopts the group");
+	ok(et_grant_sweep(&c2, NULL, ET_REVOKE_SWEEP, now, &res, &err) == 0 && res.members_removed == 2,
+	   "adopt: the next sweep removes the two members without a grant");
+	ok(et_grant_create(&c2, &(struct et_grant_request){ .user = "alice", .duration = 3600,
+							    .method = ET_GRANT_METHOD_ADMIN },
+			   now, &g, &err) == 0,
+	   "adopt: then grants into it are made");
+	et_grant_revoke_user(&c2, "alice", ET_REVOKE_ADMIN, now, NULL, &err);
+	et_config_free(&c2);
+
+	/* an empty group is managed from the first grant on */
+	state2 = gte_state_dir();
+	gte_config(&c2, GTE_GROUP, state2);
+	ok(et_grant_create(&c2, &(struct et_grant_request){ .user = "alice", .duration = 3600,
+							    .method = ET_GRANT_METHOD_ADMIN },
+			   now, &g, &err) == 0 && et_group_managed(&c2, GTE_GROUP),
+	   "a grant into a group that holds nobody else makes it managed");
+	et_grant_revoke_user(&c2, "alice", ET_REVOKE_ADMIN, now, NULL, &err);
+	et_config_free(&c2);
+}
+
 int main(void)
 {
 	tap_require_root();
@@ -450,6 +505,7 @@ int main(void)
 	test_check_via_helper();
 	test_setcred();
 	test_pending_sweep();
+	test_unmanaged_group();
 	et_config_free(&cfg);
 	return tap_done();
 }
