@@ -9,8 +9,9 @@
  * 2. Device-code polling: the time from Enter to the first poll, and the gaps between polls
  *    against the interval (the mock logs each answer with a millisecond time stamp).
  *
- * Runs as root with the PAM user root (its Entra name root@contoso.com is made in the mock):
- * nothing outside the mock's temporary directory is written. Run through with-mock.sh:
+ * Runs as root, inside the grant sandbox of the tests (a private /etc: the PAM user
+ * "benchuser", a person with a login shell, exists only there; root is never mapped to), with
+ * the mock: bench/bench_pam.sh, run by
  *     make bench-pam */
 #include "conf.h"
 #include "mockutil.h"
@@ -27,6 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <security/pam_appl.h>
+
+#define BENCH_USER "benchuser" /* made by bench/bench_pam.sh in the sandbox */
+#define BENCH_UPN BENCH_USER "@contoso.com"
 
 #define ELIGIBLE "5f2b1c1e-4f41-4a84-9d6a-1f0c2b7d3e90"
 #define RUNS 200
@@ -55,7 +59,7 @@ static void *approve_later(void *arg)
 {
 	struct conv_state *c = arg;
 	sleep(3);
-	mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"root@contoso.com\"}", c->code);
+	mu_ctlf("device/approve", "{\"user_code\":\"%s\",\"upn\":\"" BENCH_UPN "\"}", c->code);
 	return NULL;
 }
 
@@ -97,7 +101,7 @@ static double pct(double *v, size_t n, double p)
 
 static char *new_tap(void)
 {
-	char *tap = mu_mock_field("tap", "{\"upn\":\"root@contoso.com\",\"one_time\":false,\"lifetime_minutes\":60}",
+	char *tap = mu_mock_field("tap", "{\"upn\":\"" BENCH_UPN "\",\"one_time\":false,\"lifetime_minutes\":60}",
 				  "tap");
 	if (!tap) {
 		printf("Bail out! no pass\n");
@@ -147,7 +151,7 @@ int main(void)
 		printf("Bail out! run through make bench-pam\n");
 		return 1;
 	}
-	mu_ctl("users", "{\"upn\":\"root@contoso.com\",\"groups\":[\"" ELIGIBLE "\"]}");
+	mu_ctl("users", "{\"upn\":\"" BENCH_UPN "\",\"groups\":[\"" ELIGIBLE "\"]}");
 	tap = new_tap();
 	cs.pass = tap;
 	confdir = tu_tmpdir();
@@ -161,7 +165,7 @@ int main(void)
 	/* warm up: key cache, identity pin */
 	for (int i = 0; i < 5; i++) {
 		pam_handle_t *pamh;
-		pam_start_confdir("bench", "root", &pc, confdir, &pamh);
+		pam_start_confdir("bench", BENCH_USER, &pc, confdir, &pamh);
 		if (pam_authenticate(pamh, 0) != PAM_SUCCESS) {
 			printf("Bail out! the warm-up sign-in failed\n");
 			return 1;
@@ -176,7 +180,7 @@ int main(void)
 		char *tok = NULL;
 		double t0 = mono();
 		int r;
-		pam_start_confdir("bench", "root", &pc, confdir, &pamh);
+		pam_start_confdir("bench", BENCH_USER, &pc, confdir, &pamh);
 		r = pam_authenticate(pamh, 0);
 		pam_end(pamh, r);
 		full[i] = mono() - t0;
@@ -184,9 +188,14 @@ int main(void)
 			printf("Bail out! sign-in %d failed: %s\n", i, pam_strerror(NULL, r));
 			return 1;
 		}
+		/* the module reads the discovery document from its on-disk cache, so the
+		 * baseline fetches it outside the clock too: only the token call is timed */
+		if (et_oidc_discover(&cfg, &oidc, &err) < 0) {
+			printf("Bail out! discovery: %s\n", err.message);
+			return 1;
+		}
 		t0 = mono();
-		if (et_oidc_discover(&cfg, &oidc, &err) < 0 ||
-		    et_password_flow(&cfg, &oidc, "root@contoso.com", tap, NULL, &tok, &err) < 0) {
+		if (et_password_flow(&cfg, &oidc, BENCH_UPN, tap, NULL, &tok, &err) < 0) {
 			printf("Bail out! direct token call: %s\n", err.message);
 			return 1;
 		}
@@ -199,7 +208,7 @@ int main(void)
 	for (int i = 0; i < RUNS; i++) {
 		pam_handle_t *pamh;
 		double t0 = mono();
-		pam_start_confdir("bench", "root", &pc, confdir, &pamh);
+		pam_start_confdir("bench", BENCH_USER, &pc, confdir, &pamh);
 		pam_end(pamh, PAM_SUCCESS);
 		load[i] = mono() - t0;
 	}
@@ -210,8 +219,8 @@ int main(void)
 	d_idp = pct(idp, RUNS, 0.5);
 	printf("# TAP sign-in, %d runs, pam_authenticate through libpam against the loopback mock\n", RUNS);
 	printf("#   full pam_authenticate:         p50 %7.2f ms  p99 %7.2f ms\n", d_full * 1e3, pct(full, RUNS, 0.99) * 1e3);
-	printf("#   IdP part alone (discovery +\n");
-	printf("#     password flow, same HTTPS):  p50 %7.2f ms  p99 %7.2f ms\n", d_idp * 1e3, pct(idp, RUNS, 0.99) * 1e3);
+	printf("#   IdP part alone (token call,\n");
+	printf("#     same HTTPS, cached discovery):  p50 %7.2f ms  p99 %7.2f ms\n", d_idp * 1e3, pct(idp, RUNS, 0.99) * 1e3);
 	printf("#   module overhead (p50 difference): %.2f ms (goal <= 2 ms)\n", (d_full - d_idp) * 1e3);
 	printf("#   of which libpam's pam_start + pam_end (service file, module load): p50 %.2f ms\n",
 	       pct(load, RUNS, 0.5) * 1e3);
@@ -224,7 +233,7 @@ int main(void)
 		double answers[64];
 		size_t n;
 		int r;
-		pam_start_confdir("bench", "root", &pc, confdir, &pamh);
+		pam_start_confdir("bench", BENCH_USER, &pc, confdir, &pamh);
 		r = pam_authenticate(pamh, 0);
 		pam_end(pamh, r);
 		n = token_answers(cs.enter_wall, answers, 64);
