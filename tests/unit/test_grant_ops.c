@@ -469,6 +469,7 @@ static void test_unmanaged_group(void)
 	   "adopt: then grants into it are made");
 	et_grant_revoke_user(&c2, "alice", ET_REVOKE_ADMIN, now, NULL, &err);
 	et_config_free(&c2);
+	free(state2);
 
 	/* an empty group is managed from the first grant on */
 	state2 = gte_state_dir();
@@ -479,6 +480,7 @@ static void test_unmanaged_group(void)
 	   "a grant into a group that holds nobody else makes it managed");
 	et_grant_revoke_user(&c2, "alice", ET_REVOKE_ADMIN, now, NULL, &err);
 	et_config_free(&c2);
+	free(state2);
 }
 
 int main(void)
