@@ -349,6 +349,21 @@ done:
 	return r;
 }
 
+/* What both Graph calls need before their first request: the sign-in's access token and the
+ * full address of PATH on graph_url (the caller frees *url). */
+static int graph_request_url(const struct et_config *cfg, const char *access_token, const char *path, char **url,
+			     struct et_err *err)
+{
+	if (!access_token)
+		return et_err_set(err, ET_E_GRAPH_REFUSED, "The sign-in brought no access token for Microsoft "
+							     "Graph (was the Graph scope granted?).");
+	if (asprintf(url, "%s%s", cfg->graph_url, path) < 0) {
+		*url = NULL;
+		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+	}
+	return 0;
+}
+
 int et_graph_check_member_groups(const struct et_config *cfg, const char *access_token, struct et_graph_groups *ret,
 				 struct et_err *err)
 {
@@ -357,11 +372,8 @@ int et_graph_check_member_groups(const struct et_config *cfg, const char *access
 	int r = -1;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!access_token)
-		return et_err_set(err, ET_E_GRAPH_REFUSED, "The sign-in brought no access token for Microsoft "
-							     "Graph (was the Graph scope granted?).");
-	if (asprintf(&url, "%s%s", cfg->graph_url, GRAPH_PATH_CHECK) < 0)
-		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+	if (graph_request_url(cfg, access_token, GRAPH_PATH_CHECK, &url, err) < 0)
+		return -1;
 	for (size_t off = 0; off < g->n; off += ET_GRAPH_CHECK_BATCH) {
 		size_t n = g->n - off < ET_GRAPH_CHECK_BATCH ? g->n - off : ET_GRAPH_CHECK_BATCH, m = 0;
 		ret->requests++;
@@ -385,11 +397,8 @@ int et_graph_pim_check(const struct et_config *cfg, const char *access_token, ti
 	int r = -1;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!access_token)
-		return et_err_set(err, ET_E_GRAPH_REFUSED, "The sign-in brought no access token for Microsoft "
-							     "Graph (was the Graph scope granted?).");
-	if (asprintf(&url, "%s%s", cfg->graph_url, GRAPH_PATH_PIM) < 0)
-		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+	if (graph_request_url(cfg, access_token, GRAPH_PATH_PIM, &url, err) < 0)
+		return -1;
 	while (url) {
 		if (ret->pages >= ET_GRAPH_PIM_PAGES_MAX) {
 			et_err_set(err, ET_E_GRAPH_ERROR, "Microsoft Graph answered more than %d pages of PIM instances.",
