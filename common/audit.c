@@ -5,13 +5,18 @@
  *   MESSAGE           one human line
  *   SYSLOG_IDENTIFIER entra-tap
  *   ENTRA_TAP_EVENT   auth_ok, auth_denied, grant, revoke, refused, member_removed, error,
- *                     breakglass, voucher_accepted, voucher_refused (stable names for filters that do not know the ids)
+ *                     breakglass, voucher_accepted, voucher_refused, extend, cut,
+ *                     sessions_ended, config_unusable (stable names for filters that do not
+ *                     know the ids)
  *   ENTRA_TAP_GRANT_ID, _USER, _GROUP, _METHOD, _UPN, _OID, _REASON, _SERVICE, _RHOST
  *   ENTRA_TAP_ERROR_CLASS   a refusal's or error's class (reasons.h): denied, unavailable, ...
  *   ENTRA_TAP_EXPIRES       the expiry as ISO 8601 UTC, "2025-01-31T12:00:00Z"
  *   ENTRA_TAP_EXPIRES_UNIX  the same instant in seconds since the epoch
  *   ENTRA_TAP_VOUCHER_KID, _JTI, _SUB, _HOSTS, _REASON   a break-glass voucher's key id, id,
  *                     user, host patterns (comma-separated) and reason; never the voucher
+ *   ENTRA_TAP_ON_EXPIRY     terminate or keep: what the end of a grant did to its processes
+ *   ENTRA_TAP_PROCESSES     those processes, "pid uid command" items joined by "; "
+ *   ENTRA_TAP_PREVIOUS_EXPIRES_UNIX   extend, cut: the expiry before the change
  * Only the fields a caller sets are sent. Values come partly from outside (a reason typed by
  * a person, a name from a token), so each is made one printable line by et_text_sanitize
  * (text.h): control characters (C0, DEL, C1), bidirectional marks and line separators become
@@ -32,6 +37,7 @@
 
 #define ET_AUDIT_VALUE_MAX 256
 #define ET_AUDIT_REASON_MAX 512
+#define ET_AUDIT_PROCESSES_MAX 2048
 #define ET_AUDIT_MESSAGE_MAX 1024
 #define ET_AUDIT_MAX_FIELDS 32
 #define ET_AUDIT_JOURNAL_SOCKET "/run/systemd/journal/socket"
@@ -52,6 +58,10 @@ static const struct event_info events[] = {
 	[ET_AUDIT_BREAKGLASS] = { "cb49758aceb949eda10e9bcf91885058", "breakglass" },
 	[ET_AUDIT_VOUCHER_ACCEPTED] = { "c0f27d581ec74309a90293f728bc6bf0", "voucher_accepted" },
 	[ET_AUDIT_VOUCHER_REFUSED] = { "625797ee7d6b4422ae1b0c526b12eda5", "voucher_refused" },
+	[ET_AUDIT_EXTEND] = { "2dc0125e7b5b46f194882852ef483526", "extend" },
+	[ET_AUDIT_CUT] = { "8372ee4781e24da88aea577b5fef8d15", "cut" },
+	[ET_AUDIT_SESSIONS_ENDED] = { "1ab98710454c4bd49ffc1df482f41bc5", "sessions_ended" },
+	[ET_AUDIT_CONFIG_UNUSABLE] = { "31a2fd8a8e7141ed948f0b37a6058f6a", "config_unusable" },
 };
 
 #define N_EVENTS (sizeof(events) / sizeof(events[0]))
@@ -66,7 +76,8 @@ const char *et_audit_message_id(enum et_audit_event ev)
 struct fields {
 	struct iovec iov[ET_AUDIT_MAX_FIELDS];
 	size_t n;
-	char arena[ET_AUDIT_MESSAGE_MAX + 3 * ET_AUDIT_REASON_MAX + ET_AUDIT_MAX_FIELDS * (ET_AUDIT_VALUE_MAX + 32)];
+	char arena[ET_AUDIT_MESSAGE_MAX + 3 * ET_AUDIT_REASON_MAX + ET_AUDIT_PROCESSES_MAX +
+		   ET_AUDIT_MAX_FIELDS * (ET_AUDIT_VALUE_MAX + 32)];
 	size_t used;
 };
 
@@ -161,6 +172,12 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_VOUCHER_SUB", a->voucher_sub, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_VOUCHER_HOSTS", a->voucher_hosts, ET_AUDIT_REASON_MAX);
 		field_add(&f, "ENTRA_TAP_VOUCHER_REASON", a->voucher_reason, ET_AUDIT_REASON_MAX);
+		field_add(&f, "ENTRA_TAP_ON_EXPIRY", a->on_expiry, ET_AUDIT_VALUE_MAX);
+		field_add(&f, "ENTRA_TAP_PROCESSES", a->processes, ET_AUDIT_PROCESSES_MAX);
+		if (a->previous_expires) {
+			snprintf(num, sizeof(num), "%lld", (long long)a->previous_expires);
+			field_add(&f, "ENTRA_TAP_PREVIOUS_EXPIRES_UNIX", num, ET_AUDIT_VALUE_MAX);
+		}
 	}
 
 	r = sd_journal_sendv(f.iov, (int)f.n);

@@ -15,6 +15,10 @@ enum et_audit_event {
 	ET_AUDIT_BREAKGLASS,    /* break-glass access used */
 	ET_AUDIT_VOUCHER_ACCEPTED, /* a break-glass voucher was accepted and recorded as redeemed */
 	ET_AUDIT_VOUCHER_REFUSED,  /* a break-glass voucher was refused (reason) */
+	ET_AUDIT_EXTEND,           /* a live grant got a later expiry after a fresh sign-in */
+	ET_AUDIT_CUT,              /* a live grant got an earlier expiry (duration_max was lowered) */
+	ET_AUDIT_SESSIONS_ENDED,   /* what the end of a grant did to its sessions and processes */
+	ET_AUDIT_CONFIG_UNUSABLE,  /* grants were ended from the last good copy or the defaults */
 };
 
 /* Any field may be NULL / 0 (then it is not sent). */
@@ -36,6 +40,11 @@ struct et_audit {
 	time_t pim_end;                    /* its endDateTime; 0: none (or permanent) */
 	/* a break-glass voucher: never the voucher itself */
 	const char *voucher_kid, *voucher_jti, *voucher_sub, *voucher_hosts, *voucher_reason;
+	/* the end of a grant: "terminate" or "keep", and the processes concerned as
+	 * "pid uid command" items separated by "; " */
+	const char *on_expiry;
+	const char *processes;
+	time_t previous_expires; /* extend, cut: the expiry before */
 };
 
 /* Send one entry: MESSAGE_ID of ev, PRIORITY (LOG_*), MESSAGE (formatted, human), and the

@@ -682,6 +682,22 @@ static void print_breakglass_when(const struct et_key *k, const struct et_config
 	fprintf(out, "%s = %s\n", k->name, cfg->breakglass_when == ET_BREAKGLASS_ALWAYS ? "always" : "unreachable");
 }
 
+static int parse_on_expiry(const struct et_key *k, struct et_config *cfg, const char *value, char *why)
+{
+	if (strcmp(value, "terminate") == 0)
+		cfg->on_expiry = ET_ON_EXPIRY_TERMINATE;
+	else if (strcmp(value, "keep") == 0)
+		cfg->on_expiry = ET_ON_EXPIRY_KEEP;
+	else
+		return why_set(why, "must be terminate or keep");
+	return PARSE_OK;
+}
+
+static void print_on_expiry(const struct et_key *k, const struct et_config *cfg, FILE *out)
+{
+	fprintf(out, "%s = %s\n", k->name, cfg->on_expiry == ET_ON_EXPIRY_KEEP ? "keep" : "terminate");
+}
+
 /* An amr value (RFC 8176 names, Entra's own): a short token of letters, digits, '_' and '-'. */
 static int check_amr(const char *v, char *why)
 {
@@ -770,6 +786,10 @@ static const struct et_key keys[] = {
 	{ .name = "breakglass_when", .parse = parse_breakglass_when, .print = print_breakglass_when,
 	  .default_value = "unreachable" },
 	DUR(breakglass_duration_max, "1h", 60, 86400),
+	/* what the end of a grant does to the sessions it elevated (procs.h) */
+	{ .name = "on_expiry", .parse = parse_on_expiry, .print = print_on_expiry, .default_value = "terminate" },
+	DUR(terminate_grace, "10s", 0, 600),
+	DUR(expiry_warning, "5m", 0, 86400),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -19,6 +19,7 @@ enum et_user_map { ET_MAP_STRIP_DOMAIN = 0, ET_MAP_FILE = 1 };
 enum et_overage { ET_OVERAGE_GRAPH = 0, ET_OVERAGE_DENY = 1 };
 #define ET_DEFAULT_GRAPH_URL "https://graph.microsoft.com"
 enum et_breakglass_when { ET_BREAKGLASS_UNREACHABLE = 0, ET_BREAKGLASS_ALWAYS = 1 };
+enum et_on_expiry { ET_ON_EXPIRY_TERMINATE = 0, ET_ON_EXPIRY_KEEP = 1 };
 
 struct et_config {
 	char *path; /* the file this came from, or NULL */
@@ -74,10 +75,19 @@ struct et_config {
 	struct et_strlist breakglass_keys; /* "ed25519:..." */
 	enum et_breakglass_when breakglass_when;
 	long breakglass_duration_max; /* seconds */
+	/* The end of a grant: its tied sessions and the processes that still carry the elevated
+	 * group are ended (SIGTERM, SIGKILL after terminate_grace) or kept and named; a line on
+	 * the tied terminals expiry_warning before the end (0: none). */
+	enum et_on_expiry on_expiry;
+	long terminate_grace; /* seconds, 0..600 */
+	long expiry_warning;  /* seconds, 0: off */
 
 	/* Runtime, not parsed. */
 	struct et_logger log;
 	bool discovery_url_derived; /* set by et_config_finish; re-derived when finish runs again */
+	/* the configured file could not be used: this came from the last good copy or the
+	 * defaults, and may only end grants (lastgood.h) */
+	bool fallback;
 };
 
 /* Initialise with defaults (no allocation failure possible beyond strdup; -1 on ENOMEM). */

@@ -8,6 +8,7 @@
 #include "groupfile.h"
 #include "identity.h"
 #include "strlist.h"
+#include "sessions.h"
 #include "timer.h"
 #include <dirent.h>
 #include <errno.h>
@@ -47,7 +48,7 @@ long et_grant_clamp_duration(const struct et_config *cfg, long requested)
 	return d;
 }
 
-static void audit_fill(struct et_audit *a, const struct et_grant *g, const char *reason)
+void et_grant_audit_fill(struct et_audit *a, const struct et_grant *g, const char *reason)
 {
 	memset(a, 0, sizeof(*a));
 	a->grant_id = g->id;
@@ -64,7 +65,7 @@ static void audit_fill(struct et_audit *a, const struct et_grant *g, const char 
 
 /* An unreachable journal (a container without journald) is said once per process, not once
  * per entry; the operation itself goes on. */
-static void audit_unreachable(const struct et_config *cfg, int r)
+void et_grant_audit_note(const struct et_config *cfg, int r)
 {
 	static bool said;
 	if (r >= 0 || said)
@@ -74,20 +75,12 @@ static void audit_unreachable(const struct et_config *cfg, int r)
 	       strerror(-r));
 }
 
-static void audit_revoke(const struct et_config *cfg, const struct et_grant *g, enum et_revoke_cause cause)
-{
-	struct et_audit a;
-	const char *c = et_revoke_cause_name(cause);
-	audit_fill(&a, g, c);
-	audit_unreachable(cfg, et_audit(ET_AUDIT_REVOKE, LOG_NOTICE, &a, "grant %s of %s to group %s ended (%s)", g->id,
-					g->user, g->group, c));
-}
 
 static void audit_error(const struct et_config *cfg, const char *user, const char *grant_id, const struct et_err *e)
 {
 	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
 	et_log(&cfg->log, ET_LOG_ERR, "%s", e->message);
-	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
+	et_grant_audit_note(cfg, et_audit(ET_AUDIT_ERROR, LOG_ERR, &a, "%s", e->message));
 }
 
 static bool is_live(const struct et_grant *g, time_t now);
@@ -98,7 +91,7 @@ static void audit_stuck(const struct et_config *cfg, const char *user, const cha
 {
 	struct et_audit a = { .grant_id = grant_id, .user = user, .group = cfg->elevated_group, .reason = e->reason };
 	et_log(&cfg->log, ET_LOG_ERR, "%s (the record is kept: every sweep tries again)", e->message);
-	audit_unreachable(cfg, et_audit(ET_AUDIT_ERROR, LOG_CRIT, &a,
+	et_grant_audit_note(cfg, et_audit(ET_AUDIT_ERROR, LOG_CRIT, &a,
 					"%s: the grant's record is kept and every sweep tries again", e->message));
 }
 
@@ -147,7 +140,7 @@ static bool is_permanent(const struct et_config *cfg, const char *user)
 static bool keeps_membership(const struct et_config *cfg, const struct et_grant_list *l, const char *user,
 			     const char *group, time_t now, const char *skip_id)
 {
-	if (strcmp(group, cfg->elevated_group) == 0 && is_permanent(cfg, user))
+	if (cfg->elevated_group && strcmp(group, cfg->elevated_group) == 0 && is_permanent(cfg, user))
 		return true;
 	for (size_t i = 0; i < l->n; i++) {
 		const struct et_grant *g = &l->items[i];
@@ -157,6 +150,13 @@ static bool keeps_membership(const struct et_config *cfg, const struct et_grant_
 			return true;
 	}
 	return false;
+}
+
+/* Without any configuration (lastgood.h: the defaults) permanent_members is unknown: a grant
+ * then takes away only a membership it added itself. */
+static bool unknown_keeper(const struct et_config *cfg, const struct et_grant *g)
+{
+	return !cfg->elevated_group && !g->added_membership;
 }
 
 static int member_remove(const char *group, const char *user, struct et_err *err)
@@ -311,6 +311,80 @@ int et_group_adopt(const struct et_config *cfg, struct et_err *err)
 	return r;
 }
 
+/* The grant's revocation timer at its expiry and its warning timer expiry_warning before
+ * (none when that is past). No systemd: logged, the sweep and the account check end it. */
+static void schedule_timers(const struct et_config *cfg, const struct et_grant *g, const char *program, time_t now)
+{
+	struct et_err terr;
+	int tr;
+	if (!program)
+		return;
+	tr = et_timer_schedule(g->id, g->expires, program, &terr);
+	if (tr == 1) {
+		et_log(&cfg->log, ET_LOG_NOTICE,
+		       "no systemd on the system bus: no timer set for grant %s; the sweep and the account check will "
+		       "end it",
+		       g->id);
+		return;
+	}
+	if (tr < 0) {
+		audit_error(cfg, g->user, g->id, &terr);
+		return;
+	}
+	if (cfg->expiry_warning > 0 && g->expires - cfg->expiry_warning > now &&
+	    et_timer_schedule_warning(g->id, g->expires - cfg->expiry_warning, program, &terr) < 0)
+		et_log(&cfg->log, ET_LOG_ERR, "grant %s: no expiry warning: %s", g->id, terr.message);
+}
+
+/* Under the store lock: when want's user holds a live grant of the elevated group, give it
+ * want's later expiry (keeping its id, and so its sessions and scope) and return 1 with want
+ * replaced by it; 0 when there is none. */
+static int extend_live(const struct et_config *cfg, struct et_grant *want, time_t now, struct et_err *err)
+{
+	struct et_grant_list l = { 0 };
+	struct et_grant g;
+	struct et_audit a;
+	const struct et_grant *live = NULL;
+	time_t before;
+	if (et_grant_store_list(cfg, want->user, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++)
+		if (is_live(&l.items[i], now) && strcmp(l.items[i].group, want->group) == 0 &&
+		    (!live || l.items[i].expires > live->expires))
+			live = &l.items[i];
+	if (!live) {
+		et_grant_list_free(&l);
+		return 0;
+	}
+	g = *live;
+	et_grant_list_free(&l);
+	before = g.expires;
+	/* the new sign-in counts from now (duration_max is measured from created); an
+	 * extension never shortens */
+	g.created = now;
+	if (want->expires > g.expires) {
+		g.expires = want->expires;
+		g.pim_until = want->pim_until;
+	}
+	g.method = want->method;
+	memcpy(g.reason, want->reason, sizeof(g.reason));
+	if (et_grant_store_write(cfg, &g, err) < 0)
+		return -1;
+	et_grant_audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
+	a.previous_expires = before;
+	{
+		char until[64];
+		struct tm tm;
+		if (!gmtime_r(&g.expires, &tm) || strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+			snprintf(until, sizeof(until), "%lld", (long long)g.expires);
+		et_grant_audit_note(cfg, et_audit(ET_AUDIT_EXTEND, LOG_NOTICE, &a,
+						  "grant %s of %s to group %s extended until %s (%s)", g.id, g.user,
+						  g.group, until, et_grant_method_name(g.method)));
+	}
+	*want = g;
+	return 1;
+}
+
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
 		    struct et_grant *ret, struct et_err *err)
 {
@@ -319,10 +393,9 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	struct et_member_edit edit = { .add = &add };
 	struct et_grant g;
 	struct et_audit a;
-	struct et_err terr;
 	char marker[PATH_MAX] = "";
 	size_t count = 0;
-	int lock = -1, r = -1, tr;
+	int lock = -1, r = -1;
 
 	memset(&g, 0, sizeof(g));
 	if (lookup_user(req->user, &g.uid, err) < 0)
@@ -383,8 +456,21 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 				   "group %s has members no grant accounts for (%s) and pam_entra_tap has never managed "
 				   "it: no grant into it (entra-tap adopt, when emptying it is intended)",
 				   g.group, names);
-			audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &ua, "%s", err ? err->message : ""));
+			et_grant_audit_note(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &ua, "%s", err ? err->message : ""));
 			goto fail;
+		}
+	}
+	if (req->extend) {
+		int x = extend_live(cfg, &g, now, err);
+		if (x < 0)
+			goto fail;
+		if (x == 1) {
+			et_grant_store_unlock(lock);
+			lock = -1;
+			schedule_timers(cfg, &g, req->revoke_program, now);
+			*ret = g;
+			r = 0;
+			goto done;
 		}
 	}
 	if (et_strlist_add(&add, g.user) < 0) {
@@ -414,16 +500,9 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 	et_grant_store_unlock(lock);
 	lock = -1;
 
-	tr = req->revoke_program ? et_timer_schedule(g.id, g.expires, req->revoke_program, &terr) : 1;
-	if (tr == 1)
-		et_log(&cfg->log, ET_LOG_NOTICE,
-		       "no systemd on the system bus: no timer set for grant %s; the sweep and the account check will "
-		       "end it",
-		       g.id);
-	else if (tr < 0)
-		audit_error(cfg, g.user, g.id, &terr);
+	schedule_timers(cfg, &g, req->revoke_program, now);
 
-	audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
+	et_grant_audit_fill(&a, &g, g.reason[0] ? g.reason : NULL);
 	{
 		/* The journal shows local time anyway; the message names the instant in UTC so a
 		 * reader never has to convert an epoch count by hand. */
@@ -431,7 +510,7 @@ int et_grant_create(const struct et_config *cfg, const struct et_grant_request *
 		struct tm tm;
 		if (!gmtime_r(&g.expires, &tm) || strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 			snprintf(until, sizeof(until), "%lld", (long long)g.expires);
-		audit_unreachable(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %s (grant %s, %s)",
+		et_grant_audit_note(cfg, et_audit(ET_AUDIT_GRANT, LOG_NOTICE, &a, "%s was granted group %s until %s (grant %s, %s)",
 						g.user, g.group, until, g.id, et_grant_method_name(g.method)));
 	}
 	*ret = g;
@@ -477,7 +556,8 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	if (mark_ended(cfg, &g, now, err) < 0)
 		goto done;
 	if (et_grant_store_list(cfg, g.user, &others, &gerr) < 0 ||
-	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && member_remove(g.group, g.user, &gerr) < 0)) {
+	    (!keeps_membership(cfg, &others, g.user, g.group, now, id) && !unknown_keeper(cfg, &g) &&
+	     member_remove(g.group, g.user, &gerr) < 0)) {
 		group_error_reason(&gerr, g.group);
 		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "grant %s cannot end: %s is still in group %s: %s", id, g.user,
 			   g.group, gerr.message);
@@ -498,7 +578,7 @@ int et_grant_revoke(const struct et_config *cfg, const char *id, enum et_revoke_
 	et_grant_store_unlock(lock);
 	lock = -1;
 
-	audit_revoke(cfg, &g, cause);
+	et_sessions_end(cfg, &g, et_revoke_cause_name(cause));
 	if (ret)
 		*ret = g;
 	r = 0;
@@ -526,19 +606,20 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 	for (size_t i = 0; i < l.n; i++)
 		if (mark_ended(cfg, &l.items[i], now, err) < 0)
 			goto done;
-	if (!is_permanent(cfg, user) && member_remove(cfg->elevated_group, user, &gerr) < 0)
+	if (cfg->elevated_group && !is_permanent(cfg, user) && member_remove(cfg->elevated_group, user, &gerr) < 0)
 		member_failed = true;
-	/* grants recorded for another group (elevated_group was changed since) */
+	/* grants recorded for another group (elevated_group was changed since, or is unknown) */
 	for (size_t i = 0; i < l.n; i++) {
 		const char *grp = l.items[i].group;
-		bool seen = strcmp(grp, cfg->elevated_group) == 0;
+		bool seen = (cfg->elevated_group && strcmp(grp, cfg->elevated_group) == 0) ||
+			    unknown_keeper(cfg, &l.items[i]);
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = strcmp(l.items[j].group, grp) == 0;
 		if (!seen && member_remove(grp, user, &gerr) < 0)
 			member_failed = true;
 	}
 	if (member_failed) {
-		group_error_reason(&gerr, cfg->elevated_group);
+		group_error_reason(&gerr, l.n ? l.items[0].group : cfg->elevated_group);
 		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%zu grant(s) of %s cannot end: the membership could not be removed: %s",
 			   l.n, user, gerr.message);
 		audit_stuck(cfg, user, NULL, err ? err : &gerr);
@@ -553,8 +634,8 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 		}
 	}
 	if (timer_failed) {
-		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%s left group %s, but a timer could not be cancelled", user,
-			   cfg->elevated_group);
+		et_err_set(err, ET_E_GROUP_EDIT_FAILED, "%s left the elevated group, but a timer could not be cancelled",
+			   user);
 		audit_stuck(cfg, user, NULL, err);
 		goto done;
 	}
@@ -567,7 +648,7 @@ int et_grant_revoke_user(const struct et_config *cfg, const char *user, enum et_
 		enum et_revoke_cause c = cause;
 		if (c == ET_REVOKE_EXPIRY && is_live(&l.items[i], now))
 			c = ET_REVOKE_ADMIN;
-		audit_revoke(cfg, &l.items[i], c);
+		et_sessions_end(cfg, &l.items[i], et_revoke_cause_name(c));
 	}
 	if (ret_count)
 		*ret_count = (unsigned)l.n;
@@ -657,6 +738,112 @@ static void pending_sweep(const struct et_config *cfg, time_t now, struct et_swe
 	closedir(d);
 }
 
+/* The sweep without a usable configuration (lastgood.h): every expired grant ends, from its
+ * record alone; the group is not reconciled (that is management, which needs the
+ * configuration). A store that does not exist holds nothing to end and is not created. */
+static int sweep_records_only(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
+			      struct et_sweep_result *ret, struct et_err *err)
+{
+	struct et_sweep_result res = { 0 };
+	struct et_grant_list l = { 0 };
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (!cfg->state_dir || (size_t)snprintf(dir, sizeof(dir), "%s/grants", cfg->state_dir) >= sizeof(dir))
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "state_dir is too long");
+	if (lstat(dir, &st) < 0 && errno == ENOENT) {
+		if (ret)
+			*ret = res;
+		return 0;
+	}
+	if (et_grant_store_list(cfg, user, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++) {
+		struct et_err e;
+		if (is_live(&l.items[i], now))
+			continue;
+		if (et_grant_revoke(cfg, l.items[i].id, cause, (uid_t)-1, now, NULL, &e) == 0)
+			res.expired++;
+		else if (e.code != ET_E_NOT_FOUND)
+			audit_error(cfg, l.items[i].user, l.items[i].id, &e);
+	}
+	et_grant_list_free(&l);
+	if (!user) {
+		pending_sweep(cfg, now, &res);
+		et_sessions_sweep(cfg, NULL);
+	}
+	if (ret)
+		*ret = res;
+	return 0;
+}
+
+int et_grant_cut(const struct et_config *cfg, const char *revoke_program, time_t now, unsigned *ret_cut,
+		 struct et_err *err)
+{
+	struct et_grant_list l = { 0 };
+	struct et_grant *cut = NULL;
+	time_t *before = NULL;
+	size_t n_cut = 0;
+	int lock = -1, r = -1;
+
+	if (ret_cut)
+		*ret_cut = 0;
+	if (cfg->fallback)
+		return 0; /* only the configuration in force may shorten a grant */
+	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
+		goto done;
+	if (et_grant_store_list(cfg, NULL, &l, err) < 0)
+		goto done;
+	cut = calloc(l.n ? l.n : 1, sizeof(*cut));
+	before = calloc(l.n ? l.n : 1, sizeof(*before));
+	if (!cut || !before) {
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct et_grant g = l.items[i];
+		long cap = cfg->duration_max;
+		if (g.method == ET_GRANT_METHOD_BREAKGLASS && cfg->breakglass_duration_max < cap)
+			cap = cfg->breakglass_duration_max;
+		if (!is_live(&g, now) || (long long)g.expires - (long long)g.created <= cap)
+			continue;
+		before[n_cut] = g.expires;
+		g.expires = g.created + cap;
+		if (g.pim_until && g.pim_until != g.expires)
+			g.pim_until = 0;
+		if (et_grant_store_write(cfg, &g, err) < 0)
+			goto done;
+		cut[n_cut++] = g;
+	}
+	et_grant_store_unlock(lock);
+	lock = -1;
+	for (size_t i = 0; i < n_cut; i++) {
+		struct et_audit a;
+		char until[64];
+		struct tm tm;
+		et_grant_audit_fill(&a, &cut[i], "duration_max");
+		a.previous_expires = before[i];
+		if (!gmtime_r(&cut[i].expires, &tm) || !strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S UTC", &tm))
+			snprintf(until, sizeof(until), "%lld", (long long)cut[i].expires);
+		et_log(&cfg->log, ET_LOG_NOTICE, "grant %s of %s: cut to duration_max, now ends %s", cut[i].id,
+		       cut[i].user, until);
+		et_grant_audit_note(cfg, et_audit(ET_AUDIT_CUT, LOG_NOTICE, &a,
+						  "grant %s of %s to group %s cut to duration_max (%lds): it ends %s",
+						  cut[i].id, cut[i].user, cut[i].group, cfg->duration_max, until));
+		if (is_live(&cut[i], now))
+			schedule_timers(cfg, &cut[i], revoke_program, now);
+	}
+	if (ret_cut)
+		*ret_cut = (unsigned)n_cut;
+	r = 0;
+done:
+	et_grant_store_unlock(lock);
+	et_grant_list_free(&l);
+	free(cut);
+	free(before);
+	return r;
+}
+
 int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
 		   struct et_sweep_result *ret, struct et_err *err)
 {
@@ -672,8 +859,8 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 
 	if (user && !et_local_name_ok(user))
 		return et_err_set(err, ET_E_BAD_USER, "'%.64s' is not a valid local user name", user);
-	if (!cfg->elevated_group)
-		return et_err_set(err, ET_E_CONFIG, "elevated_group is not set");
+	if (cfg->fallback || !cfg->elevated_group)
+		return sweep_records_only(cfg, user, cause, now, ret, err);
 	if (et_grant_store_prepare(cfg, err) < 0 || et_grant_store_lock(cfg, ET_GRANT_LOCK_WAIT_MS, &lock, err) < 0)
 		goto done;
 	if (et_grant_store_tidy(cfg, &res.quarantined, err) < 0 || et_grant_store_list(cfg, user, &l, err) < 0)
@@ -706,7 +893,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 			struct et_audit a = { .group = cfg->elevated_group, .reason = "group not managed" };
 			char names[256];
 			names_joined(&others, names, sizeof(names));
-			audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a,
+			et_grant_audit_note(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a,
 							"group %s has members no grant accounts for (%s) and pam_entra_tap "
 							"has never managed it: the sweep leaves them (entra-tap adopt, "
 							"when emptying it is intended)",
@@ -781,7 +968,7 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 	res.members_added = (unsigned)chg.added.n;
 	res.members_removed = (unsigned)chg.removed.n;
 	for (size_t i = 0; i < n_ended; i++)
-		audit_revoke(cfg, &ended[i], cause);
+		et_sessions_end(cfg, &ended[i], et_revoke_cause_name(cause));
 	for (size_t i = 0; i < chg.removed.n; i++) {
 		const char *name = chg.removed.items[i];
 		struct et_audit a = { .user = name, .group = cfg->elevated_group, .reason = et_revoke_cause_name(cause) };
@@ -789,15 +976,17 @@ int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke
 			continue; /* its grant's own entry says why */
 		et_log(&cfg->log, ET_LOG_NOTICE, "%s was in group %s without a live grant: removed", name,
 		       cfg->elevated_group);
-		audit_unreachable(cfg, et_audit(ET_AUDIT_MEMBER_REMOVED, LOG_WARNING, &a,
+		et_grant_audit_note(cfg, et_audit(ET_AUDIT_MEMBER_REMOVED, LOG_WARNING, &a,
 						"%s was in group %s without a live grant and was removed", name,
 						cfg->elevated_group));
 	}
 	for (size_t i = 0; i < chg.added.n; i++)
 		et_log(&cfg->log, ET_LOG_NOTICE, "%s has a live grant but was missing from group %s: added back",
 		       chg.added.items[i], cfg->elevated_group);
-	if (!user)
+	if (!user) {
 		pending_sweep(cfg, now, &res);
+		et_sessions_sweep(cfg, NULL);
+	}
 	if (ret)
 		*ret = res;
 	r = 0;
@@ -874,7 +1063,7 @@ int et_grant_check(const struct et_config *cfg, const char *user, time_t now, en
 				      .reason = res.state == ET_GRANT_STATE_EXPIRED ? "expired grant at the account check"
 										  : "member without a live grant at the account check" };
 		struct et_err rerr;
-		audit_unreachable(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason));
+		et_grant_audit_note(cfg, et_audit(ET_AUDIT_REFUSED, LOG_WARNING, &a, "%s: %s, revoking it now", user, a.reason));
 		if (how == ET_CHECK_REVOKE_HERE) {
 			if (et_grant_sweep(cfg, user, ET_REVOKE_ACCOUNT, now, NULL, &rerr) < 0) {
 				et_err_set(err, ET_E_REVOKE_FAILED, "cannot revoke the %s of %s: %s",

@@ -29,11 +29,21 @@ struct et_grant_request {
 	 * before the membership exists (it names watch_pid, the process that asked) */
 	bool pending;
 	pid_t watch_pid;
+	/* when the user holds a live grant of the elevated group, extend that one (its id, its
+	 * sessions) to this request's expiry instead of making another: `elevate` */
+	bool extend;
 };
 
 long et_grant_clamp_duration(const struct et_config *cfg, long requested);
 
-/* Make a grant: (the pending marker,) membership, then the store, then the revocation timer (no systemd on
+/* The audit fields of grant g (reason: the cause or the grant's reason), and the one place an
+ * unreachable journal is reported (once per process) from the result of et_audit(). */
+struct et_audit;
+void et_grant_audit_fill(struct et_audit *a, const struct et_grant *g, const char *reason);
+void et_grant_audit_note(const struct et_config *cfg, int audit_result);
+
+/* Make a grant (or, with req->extend, extend the user's live one): (the pending marker,)
+ * membership, then the store, then the revocation and warning timers (no systemd on
  * the bus: logged, and the sweep and the account check end it). Reasons include "bad_user",
  * "no_user", "bad_duration", "no_group", "store_locked", "group_locked", "too_many_grants". */
 int et_grant_create(const struct et_config *cfg, const struct et_grant_request *req, time_t now,
@@ -79,6 +89,13 @@ struct et_sweep_result {
  * ET_REVOKE_ACCOUNT (recorded in the audit trail). */
 int et_grant_sweep(const struct et_config *cfg, const char *user, enum et_revoke_cause cause, time_t now,
 		   struct et_sweep_result *ret, struct et_err *err);
+
+/* Cut every live grant that is longer than duration_max allows now (created + duration_max,
+ * breakglass_duration_max for a voucher's grant) to that, audited ("cut") with its timers set
+ * again through revoke_program; one already past its new end is left for the sweep that
+ * follows. Nothing under a fallback configuration (lastgood.h). ret_cut: how many. */
+int et_grant_cut(const struct et_config *cfg, const char *revoke_program, time_t now, unsigned *ret_cut,
+		 struct et_err *err);
 
 /* Whether pam_entra_tap manages group (grant_ops.c: {state_dir}/managed/GROUP); until it
  * does, a group that holds members nobody granted is never emptied. */

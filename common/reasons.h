@@ -75,6 +75,7 @@ enum et_class {
 	X(CONVERSATION,          "conversation",          DENIED) \
 	X(CORRUPT,               "corrupt",               INTERNAL) \
 	X(CORRUPT_GRANT,         "corrupt_grant",         INTERNAL) \
+	X(CORRUPT_TIES,          "corrupt_ties",          INTERNAL) \
 	X(CRIT,                  "crit",                  DENIED) \
 	X(DEADLINE,              "deadline",              DENIED) \
 	X(DECLINED,              "declined",              DENIED) \
@@ -132,6 +133,8 @@ enum et_class {
 	X(PIM_NOT_ACTIVE,        "pim_not_active",        DENIED) \
 	X(PIM_PERMANENT,         "pim_permanent",         DENIED) \
 	X(PIN_CORRUPT,           "pin_corrupt",           INTERNAL) \
+	X(PROCESS_GONE,          "process_gone",          INTERNAL) \
+	X(PROC_SCAN,             "proc_scan",             INTERNAL) \
 	X(RATE_LIMITED,          "rate_limited",          RATE_LIMITED) \
 	X(READ_FAILED,           "read_failed",           INTERNAL) \
 	X(REFRESH_BACKOFF,       "refresh_backoff",       UNAVAILABLE) \

@@ -48,9 +48,10 @@ static bool pid_parse(const char *s, pid_t *ret)
 struct opt {
 	const char *name;
 	const char **value;
+	bool *flag; /* instead of value: an option without a value */
 };
 
-/* --name VALUE pairs, each at most once. */
+/* --name VALUE pairs and --flag options, each at most once. */
 static int parse_opts(int argc, char *const argv[], struct opt *opts, size_t n_opts, char *why, size_t size)
 {
 	for (int i = 0; i < argc; i++) {
@@ -60,6 +61,12 @@ static int parse_opts(int argc, char *const argv[], struct opt *opts, size_t n_o
 				break;
 		if (k == n_opts)
 			return refuse(why, size, "unknown argument '%.64s'", argv[i]);
+		if (opts[k].flag) {
+			if (*opts[k].flag)
+				return refuse(why, size, "%s is given twice", opts[k].name);
+			*opts[k].flag = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			return refuse(why, size, "%s needs a value", opts[k].name);
 		if (*opts[k].value)
@@ -160,7 +167,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 		}
 		return 0;
 	case ET_VERB_ELEVATE: {
-		struct opt o[] = { { ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &a->reason } };
+		struct opt o[] = { { ET_OPT_DURATION, &duration, NULL }, { ET_OPT_REASON, &a->reason, NULL } };
 		if (parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]), why, size) < 0 ||
 		    duration_arg(duration, a, why, size) < 0)
 			return -1;
@@ -168,10 +175,10 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 	}
 	case ET_VERB_GRANT: {
 		struct opt o[] = {
-			{ ET_OPT_DURATION, &duration }, { ET_OPT_REASON, &a->reason },   { ET_OPT_METHOD, &method },
-			{ ET_OPT_OID, &a->oid },        { ET_OPT_UPN, &a->upn },         { ET_OPT_TID, &a->tid },
-			{ ET_OPT_SERVICE, &a->service }, { ET_OPT_RHOST, &a->rhost },   { ET_OPT_PIM_UNTIL, &pim_until },
-			{ ET_OPT_WATCH, &watch },
+			{ ET_OPT_DURATION, &duration, NULL }, { ET_OPT_REASON, &a->reason, NULL },   { ET_OPT_METHOD, &method, NULL },
+			{ ET_OPT_OID, &a->oid, NULL },        { ET_OPT_UPN, &a->upn, NULL },         { ET_OPT_TID, &a->tid, NULL },
+			{ ET_OPT_SERVICE, &a->service, NULL }, { ET_OPT_RHOST, &a->rhost, NULL },   { ET_OPT_PIM_UNTIL, &pim_until, NULL },
+			{ ET_OPT_WATCH, &watch, NULL },       { ET_OPT_EXTEND, NULL, &a->extend },
 		};
 		if (argc < 1 || argv[0][0] == '-')
 			return refuse(why, size, "grant needs a user name first");
@@ -208,7 +215,7 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 		}
 		return refuse(why, size, "list takes only --json");
 	case ET_VERB_SWEEP: {
-		struct opt o[] = { { ET_OPT_USER, &a->user }, { ET_OPT_CAUSE, &cause } };
+		struct opt o[] = { { ET_OPT_USER, &a->user, NULL }, { ET_OPT_CAUSE, &cause, NULL } };
 		if (parse_opts(argc, argv, o, sizeof(o) / sizeof(o[0]), why, size) < 0)
 			return -1;
 		if (a->user && user_arg(a->user, why, size) < 0)
@@ -231,6 +238,27 @@ static int verb_args(struct et_args *a, int argc, char *const argv[], char *why,
 		return 0;
 	case ET_VERB_ADOPT:
 		return argc == 0 ? 0 : refuse(why, size, "adopt takes no arguments");
+	case ET_VERB_TIE: {
+		struct opt o[] = { { ET_OPT_TTY, &a->tty, NULL } };
+		if (argc < 2)
+			return refuse(why, size, "tie takes a user name and a process id");
+		a->user = argv[0];
+		if (user_arg(a->user, why, size) < 0)
+			return -1;
+		if (!pid_parse(argv[1], &a->tie_pid))
+			return refuse(why, size, "'%.64s' is not a process id", argv[1]);
+		if (parse_opts(argc - 2, argv + 2, o, sizeof(o) / sizeof(o[0]), why, size) < 0)
+			return -1;
+		if (a->tty && (strncmp(a->tty, "/dev/", 5) != 0 || strlen(a->tty) > 64 || strstr(a->tty, "/../") ||
+			       !text_printable(a->tty) || strchr(a->tty, ' ')))
+			return refuse(why, size, "--tty takes a terminal under /dev/");
+		return 0;
+	}
+	case ET_VERB_WARN:
+		if (argc != 1)
+			return refuse(why, size, "warn takes one grant id");
+		a->id = argv[0];
+		return id_arg(a->id, why, size);
 	case ET_VERB__COUNT:
 		break;
 	}

@@ -26,6 +26,11 @@ struct et_args {
 	const char *id;
 	/* list, status */
 	bool json;
+	/* grant --extend */
+	bool extend;
+	/* tie USER PID [--tty TTY] */
+	pid_t tie_pid;
+	const char *tty;
 	/* sweep */
 	bool cause_account; /* --cause account (else sweep) */
 	/* guard */

@@ -21,12 +21,14 @@
  *                        grant USER [--duration D] [--reason TEXT] [--method M] [--oid OID]
  *                                   [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]
  *                                   [--pim-until EPOCH]
- *                                   [--watch PID[,PID]]
+ *                                   [--watch PID[,PID]] [--extend]
  *                        revoke ID | revoke --user USER
  *                        list [--json]
  *                        sweep [--user USER] [--cause sweep|account]
  *                        guard ID PID [PID]
  *                        adopt
+ *                        tie USER PID [--tty TTY]
+ *                        warn ID
  *                      The administrator's `entra-tap grant|revoke|list|sweep` runs it.
  *
  * Every program is started with a fixed argv (argv[0] is the program's name), an empty
@@ -55,18 +57,20 @@
 enum et_program { ET_PROG_HELPER, ET_PROG_GRANTCTL };
 /* clang-format off */
 #define ET_VERBS(X) \
-	X(STATUS,  "status",  HELPER,   false) \
-	X(DROP,    "drop",    HELPER,   false) \
-	X(ELEVATE, "elevate", HELPER,   false) \
-	X(GRANT,   "grant",   GRANTCTL, true)  \
-	X(REVOKE,  "revoke",  GRANTCTL, true)  \
-	X(LIST,    "list",    GRANTCTL, true)  \
-	X(SWEEP,   "sweep",   GRANTCTL, true)  \
-	X(GUARD,   "guard",   GRANTCTL, false) \
-	X(ADOPT,   "adopt",   GRANTCTL, true)
+	X(STATUS,  "status",  HELPER,   false, true)  \
+	X(DROP,    "drop",    HELPER,   false, true)  \
+	X(ELEVATE, "elevate", HELPER,   false, false) \
+	X(GRANT,   "grant",   GRANTCTL, true,  false) \
+	X(REVOKE,  "revoke",  GRANTCTL, true,  true)  \
+	X(LIST,    "list",    GRANTCTL, true,  true)  \
+	X(SWEEP,   "sweep",   GRANTCTL, true,  true)  \
+	X(GUARD,   "guard",   GRANTCTL, false, true)  \
+	X(ADOPT,   "adopt",   GRANTCTL, true,  false) \
+	X(TIE,     "tie",     GRANTCTL, false, false) \
+	X(WARN,    "warn",    GRANTCTL, false, true)
 /* clang-format on */
 enum et_verb {
-#define ET_VERB_ENUM(id, name, prog, admin) ET_VERB_##id,
+#define ET_VERB_ENUM(id, name, prog, admin, ends) ET_VERB_##id,
 	ET_VERBS(ET_VERB_ENUM)
 #undef ET_VERB_ENUM
 	ET_VERB__COUNT
@@ -75,9 +79,12 @@ struct et_verb_info {
 	const char *name;
 	enum et_program program;
 	bool admin;
+	/* it ends grants or only reads them: it runs from the last good configuration (or the
+	 * defaults) when the configuration cannot be used (lastgood.h); the others refuse */
+	bool ends;
 };
 static const struct et_verb_info et_verbs[ET_VERB__COUNT] = {
-#define ET_VERB_ROW(id, name, prog, admin) [ET_VERB_##id] = { name, ET_PROG_##prog, admin },
+#define ET_VERB_ROW(id, name, prog, admin, ends) [ET_VERB_##id] = { name, ET_PROG_##prog, admin, ends },
 	ET_VERBS(ET_VERB_ROW)
 #undef ET_VERB_ROW
 };
@@ -101,6 +108,8 @@ static const struct et_verb_info et_verbs[ET_VERB__COUNT] = {
 #define ET_OPT_USER "--user"
 #define ET_OPT_CAUSE "--cause"
 #define ET_OPT_JSON "--json"
+#define ET_OPT_TTY "--tty"
+#define ET_OPT_EXTEND "--extend"
 #define ET_CAUSE_SWEEP "sweep"
 #define ET_CAUSE_ACCOUNT "account"
 
@@ -150,3 +159,11 @@ static_assert(ET_EXIT_NOT_FOUND == ET_TIMER_REVOKE_GONE_STATUS, "the timer's 'al
  * processes to end, then revokes the grant (cause login_failed) unless the pending marker
  * (et_pending_marker_path) is gone. */
 #define ET_GUARD_PIDS_MAX 2
+
+/* `grant USER ... --extend`: when USER holds a live grant of the elevated group, that grant
+ * gets the new expiry (at most duration_max from now) and keeps its id and its sessions; the
+ * sign-in of `elevate` asks for it. Without a live grant it is an ordinary grant.
+ * `tie USER PID [--tty TTY]`: the module's session phase: the session of process PID (and
+ * everything it starts) belongs to USER's live grant and ends with it (sessions.h); TTY is
+ * the terminal its lines go to. Without a live grant: exit ET_EXIT_NOT_FOUND.
+ * `warn ID`: the warning timer's: one line on the grant's tied terminals. */

@@ -11,6 +11,8 @@
  *   sweep [--user USER] [--cause sweep|account]
  *   guard ID PID [PID]
  *   adopt
+ *   tie USER PID [--tty TTY]
+ *   warn ID
  *
  * The configuration is ET_DEFAULT_CONFIG; the environment is replaced. */
 #include "audit.h"
@@ -21,6 +23,7 @@
 #include "args.h"
 #include "clock.h"
 #include "progutil.h"
+#include "sessions.h"
 #include "voucher.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -41,15 +44,18 @@ static void usage(FILE *out)
 	fputs("usage: " ET_GRANTCTL_NAME " VERB [ARGS]   (root only)\n"
 	      "  grant USER [--duration D] [--reason TEXT] [--method M] [--pim-until EPOCH]\n"
 	      "             [--oid OID] [--upn UPN] [--tid TID] [--service NAME] [--rhost HOST]\n"
-	      "             [--watch PID[,PID]]   (the PAM module) pending until the login succeeds;\n"
-	      "                              revoked when those processes end before it does\n"
+	      "             [--watch PID[,PID]] [--extend]   (the PAM module) pending until the login\n"
+	      "                              succeeds; --extend: a live grant gets the new expiry\n"
+	      "                              (--watch: revoked when those processes end first)\n"
 	      "  revoke ID | revoke --user USER\n"
 	      "  list [--json]\n"
 	      "  sweep [--user USER] [--cause sweep|account]\n"
 	      "  adopt                       let the sweep manage elevated_group as it is (members\n"
 	      "                              without a grant go at the next sweep)\n"
 	      "  guard ID PID [PID]          revoke grant ID when the processes end and its login\n"
-	      "                              never succeeded\n",
+	      "                              never succeeded\n"
+	      "  tie USER PID [--tty TTY]    (the PAM module) the session of PID ends with USER's grant\n"
+	      "  warn ID                     (the warning timer) tell grant ID's terminals it ends soon\n",
 	      out);
 }
 
@@ -119,7 +125,8 @@ static int verb_grant(const struct et_config *cfg, const struct et_caller *who, 
 					.tid = a->tid,
 					.service = a->service,
 					.rhost = a->rhost,
-					.pim_until = a->pim_until };
+					.pim_until = a->pim_until,
+					.extend = a->extend };
 	struct et_grant g;
 	struct et_err err;
 	char until[64];
@@ -228,15 +235,51 @@ static int verb_sweep(const struct et_config *cfg, const struct et_caller *who, 
 	struct et_sweep_result res;
 	struct et_err err;
 
+	unsigned cut = 0;
+
+	/* duration_max lowered since a grant was made: cut first, so that one now past its end
+	 * ends in this very sweep */
+	if (!a->user && et_grant_cut(cfg, ET_GRANTCTL_PATH, time(NULL), &cut, &err) < 0)
+		et_say("grants not cut to duration_max: %s", err.message);
 	if (et_grant_sweep(cfg, a->user, a->cause_account ? ET_REVOKE_ACCOUNT : ET_REVOKE_SWEEP, time(NULL), &res,
 			   &err) < 0)
 		return et_fail(&err);
+	if (cut)
+		printf("sweep: %u grant(s) cut to duration_max\n", cut);
 	printf("sweep: %u expired grant(s) ended, %u member(s) removed, %u member(s) restored, %u corrupt file(s) "
 	       "moved aside\n",
 	       res.expired, res.members_removed, res.members_added, res.quarantined);
 	/* break-glass redemption records outlive their voucher by clock_skew, then go */
-	if (!a->user && et_voucher_records_sweep(cfg, time(NULL), NULL, &err) < 0)
+	if (!a->user && !cfg->fallback && et_voucher_records_sweep(cfg, time(NULL), NULL, &err) < 0)
 		et_say("break-glass records not swept: %s", err.message);
+	/* the grants ended; the unit still shows that the configuration needs fixing */
+	return cfg->fallback && !a->cause_account ? ET_EXIT_CONFIG : ET_EXIT_OK;
+}
+
+/* tie: the module's session phase (contract.h, sessions.h) */
+static int verb_tie(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
+{
+	char id[ET_GRANT_ID_HEX + 1];
+	struct et_err err;
+	(void)who; /* root, checked in main */
+	if (et_session_tie(cfg, a->user, a->tie_pid, a->tty, id, &err) < 0)
+		return et_fail(&err);
+	printf("%s\n", id);
+	return ET_EXIT_OK;
+}
+
+/* warn: the warning timer's line on the grant's terminals */
+static int verb_warn(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
+{
+	struct et_err err;
+	unsigned sent = 0;
+	(void)who; /* root, checked in main */
+	if (et_sessions_warn(cfg, a->id, time(NULL), &sent, &err) < 0) {
+		if (err.code == ET_E_NOT_FOUND)
+			return ET_EXIT_OK; /* ended or dropped meanwhile: nobody to warn */
+		return et_fail(&err);
+	}
+	printf("grant %s: %u terminal(s) warned\n", a->id, sent);
 	return ET_EXIT_OK;
 }
 
@@ -381,6 +424,7 @@ static int verb_adopt(const struct et_config *cfg, const struct et_caller *who, 
 static const et_verb_fn verbs[ET_VERB__COUNT] = {
 	[ET_VERB_GRANT] = verb_grant, [ET_VERB_REVOKE] = verb_revoke, [ET_VERB_LIST] = verb_list,
 	[ET_VERB_SWEEP] = verb_sweep, [ET_VERB_GUARD] = verb_guard,   [ET_VERB_ADOPT] = verb_adopt,
+	[ET_VERB_TIE] = verb_tie,     [ET_VERB_WARN] = verb_warn,
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "conf.h"
 #include "identity.h"
+#include "lastgood.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -24,6 +25,15 @@
 #define SAFE_PATH "/usr/sbin:/usr/bin:/sbin:/bin"
 
 const char *et_prog_name = "entra-tap";
+
+/* Root only: the copy the ends of grants fall back on (lastgood.h). A failure costs only the
+ * fallback's freshness: said, not fatal. */
+static void keep_last_good(void)
+{
+	struct et_err err;
+	if (geteuid() == 0 && et_last_good_keep(ET_DEFAULT_CONFIG, ET_LAST_GOOD_CONFIG, &err) < 0)
+		et_say("the last good copy of the configuration was not kept: %s", err.message);
+}
 
 void et_say(const char *fmt, ...)
 {
@@ -231,6 +241,37 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 		et_say("%s", err.message);
 		return -1;
 	}
+	keep_last_good();
+	return 0;
+}
+
+/* A verb that ends grants runs whatever the configuration's state (lastgood.h): from the last
+ * good copy or the defaults when it cannot be used, audited at crit on every run. */
+static int prog_config_for_ending(struct et_config *cfg, const struct et_caller *who, const char *verb)
+{
+	enum et_config_source src;
+	struct et_err why;
+	cfg->log.fn = et_log_stderr;
+	if (et_config_load_for_ending(cfg, ET_DEFAULT_CONFIG, geteuid() == 0 ? ET_LAST_GOOD_CONFIG : NULL, &src,
+				      &why) < 0) {
+		et_say("out of memory");
+		return -1;
+	}
+	if (src == ET_CONFIG_SOURCE_FILE) {
+		keep_last_good();
+		return 0;
+	}
+	{
+		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
+				      .reason = et_config_source_name(src),
+				      .error_class = et_class_name(et_err_class(&why)) };
+		(void)et_audit(ET_AUDIT_CONFIG_UNUSABLE, LOG_CRIT, &a,
+			       "%s: the configuration cannot be used: %s; grants end from %s until it is fixed", verb,
+			       why.message, et_config_source_name(src));
+		et_say("%s", why.message);
+		et_say("ending grants from %s; nothing else works until the configuration is fixed",
+		       et_config_source_name(src));
+	}
 	return 0;
 }
 
@@ -261,7 +302,7 @@ int et_prog_run(enum et_program program, int argc, char **argv, const struct et_
 		et_say("out of memory");
 		return ET_EXIT_FAILED;
 	}
-	if (et_prog_config(&cfg, who, argv[1]) < 0)
+	if ((et_verbs[args.verb].ends ? prog_config_for_ending(&cfg, who, argv[1]) : et_prog_config(&cfg, who, argv[1])) < 0)
 		rc = ET_EXIT_CONFIG;
 	else
 		rc = verbs[args.verb](&cfg, who, &args);

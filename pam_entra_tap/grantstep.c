@@ -147,6 +147,24 @@ static void undo_grant(const char *id)
 	(void)et_cmd_revoke(id, &err);
 }
 
+/* The user's live grant of the elevated group that ends last, if any ("" when none). */
+static void live_grant_id(struct et_pam *m, char id[ET_GRANT_ID_HEX + 1])
+{
+	struct et_grant_list l = { 0 };
+	struct et_err err;
+	time_t now = time(NULL), best = 0;
+	id[0] = '\0';
+	if (et_grant_store_list(&m->cfg, m->user, &l, &err) < 0)
+		return;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.items[i].expires > now && l.items[i].expires > best &&
+		    strcmp(l.items[i].group, m->cfg.elevated_group) == 0) {
+			best = l.items[i].expires;
+			snprintf(id, ET_GRANT_ID_HEX + 1, "%s", l.items[i].id);
+		}
+	et_grant_list_free(&l);
+}
+
 int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 {
 	enum et_grant_method gm = ET_GRANT_METHOD_DEVICE_CODE;
@@ -154,6 +172,7 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 	const char *upn = et_json_get_string(claims, "preferred_username");
 	const char *duration = NULL, *reason = NULL;
 	char reason_buf[ET_GRANT_TEXT_MAX + 1], dur_buf[32], pim_buf[32], until[64], env[64];
+	char live_id[ET_GRANT_ID_HEX + 1] = "";
 	struct et_cmd_grant_args args = { 0 };
 	struct pending_grant *p = NULL;
 	struct et_grant g;
@@ -204,6 +223,10 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 		args.pim_until = pim_buf;
 	}
 	args.pending = true;
+	/* `elevate` with a live grant extends it (contract.h, --extend) */
+	args.extend = strcmp(m->service, ET_PAM_SERVICE) == 0;
+	if (args.extend)
+		live_grant_id(m, live_id);
 
 	if (make_grant(m, &args, gm, &g, &err) < 0) {
 		pam_syslog(m->pamh, LOG_ERR, "%s: signed in, but the grant could not be made (%s): %s", m->user,
@@ -212,6 +235,19 @@ int et_pam_grant(struct et_pam *m, json_object *claims, const char *method)
 				"why in the system log.",
 			     err.code == ET_E_NO_GROUP ? " (the elevated group is missing)" : "");
 		return PAM_SYSTEM_ERR;
+	}
+	if (live_id[0] && strcmp(live_id, g.id) == 0) {
+		/* an extension: the grant was settled by the login that made it; this transaction
+		 * failing later must not take it back */
+		snprintf(env, sizeof(env), "%s=%s", ET_PAM_ENV_GRANT_ID, g.id);
+		if (pam_putenv(m->pamh, env) != PAM_SUCCESS)
+			pam_syslog(m->pamh, LOG_WARNING, "%s: cannot put the grant id into the PAM environment", m->user);
+		local_time(g.expires, until, sizeof(until));
+		pam_syslog(m->pamh, LOG_INFO, "%s: grant %s extended: group %s until %lld", m->user, g.id, g.group,
+			   (long long)g.expires);
+		(void)pam_prompt(m->pamh, PAM_TEXT_INFO, NULL, "%s's elevation is extended: group %s until %s%s (grant %s).",
+				 m->user, g.group, until, g.pim_until ? " (when the PIM activation ends)" : "", g.id);
+		return PAM_SUCCESS;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {

@@ -99,15 +99,37 @@ int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX 
 		argv[n++] = ET_OPT_WATCH;
 		argv[n++] = watch;
 	}
+	if (a->extend)
+		argv[n++] = ET_OPT_EXTEND;
 	argv[n] = NULL;
 	if (run(argv, out, sizeof(out), &len, err) < 0)
 		return -1;
 	return et_grant_id_line_parse(out, len, ret_id, err);
 }
 
+int et_cmd_tie(const char *user, pid_t pid, const char *tty, struct et_err *err)
+{
+	char pid_text[24];
+	const char *argv[] = { ET_GRANTCTL_NAME, ET_VERB_NAME(ET_VERB_TIE), user, pid_text, NULL, NULL, NULL };
+	char out[ET_GRANT_OUTPUT_MAX];
+	size_t len = 0;
+	snprintf(pid_text, sizeof(pid_text), "%ld", (long)pid);
+	if (tty) {
+		argv[4] = ET_OPT_TTY;
+		argv[5] = tty;
+	}
+	return run(argv, out, sizeof(out), &len, err);
+}
+
 int et_cmd_revoke(const char *id, struct et_err *err)
 {
 	const char *const argv[] = { ET_GRANTCTL_NAME, ET_VERB_NAME(ET_VERB_REVOKE), id, NULL };
+	return run(argv, NULL, 0, NULL, err);
+}
+
+int et_cmd_revoke_user(const char *user, struct et_err *err)
+{
+	const char *const argv[] = { ET_GRANTCTL_NAME, ET_VERB_NAME(ET_VERB_REVOKE), ET_OPT_USER, user, NULL };
 	return run(argv, NULL, 0, NULL, err);
 }
 

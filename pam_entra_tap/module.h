@@ -23,6 +23,11 @@ struct et_pam {
 	int flags;
 	struct et_config cfg;
 	bool cfg_ready;
+	/* et_pam_setup failed because the configuration (file or arguments) cannot be used:
+	 * account, setcred and session then decide with et_pam_broken_config */
+	bool config_broken;
+	char config_path[256];
+	struct et_err config_why;
 
 	/* module options that are not configuration keys */
 	bool debug;
@@ -59,6 +64,12 @@ struct et_pam {
  * logging why (PAM_SERVICE_ERR for a configuration that cannot be used, PAM_BUF_ERR). */
 int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv);
 void et_pam_teardown(struct et_pam *m);
+/* The account, setcred and session phases when the configuration cannot be used
+ * (m->config_broken): the user's grants are looked up from the last good copy or the
+ * defaults (lastgood.h). No grant (or not root, so no store to read): PAM_IGNORE, so that a
+ * broken file never locks out root, cron or anyone without elevation. A grant: every grant
+ * of the user is revoked (entra-tap-grantctl revoke --user) and refused_code returned. */
+int et_pam_broken_config(struct et_pam *m, int refused_code);
 /* The Entra name for a local user: upn_format, the user map file read backwards, or
  * user@first allowed domain. Returns 0 or -1 (none can be derived); err is set only when the
  * user map cannot be used (unsafe, malformed, missing). */
@@ -124,10 +135,16 @@ struct et_cmd_grant_args {
 	const char *oid, *tid, *upn, *service, *rhost;
 	const char *pim_until; /* seconds since the epoch, as text; NULL: no PIM cap */
 	bool pending; /* --watch this process and its parent: grantctl guards the grant */
+	bool extend;  /* --extend: a live grant of the user gets the new expiry (elevate) */
 };
 /* `grant`: the new grant's id from its one output line. */
 int et_cmd_grant(const struct et_cmd_grant_args *a, char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err);
 int et_cmd_revoke(const char *id, struct et_err *err);
+/* `revoke --user USER`: every grant of user. */
+int et_cmd_revoke_user(const char *user, struct et_err *err);
+/* `tie USER PID [--tty TTY]`: the session of process pid ends with user's live grant.
+ * Reason "helper_failed" (exit ET_EXIT_NOT_FOUND: no live grant) and the spawn's. */
+int et_cmd_tie(const char *user, pid_t pid, const char *tty, struct et_err *err);
 /* `sweep --user USER --cause account`: an et_revoke_user_fn for et_grant_check. */
 int et_cmd_revoke_user_at_account(const char *user, struct et_err *err);
 /* The machine line of `grant` (contract.h): exactly one id and "\n". Reasons "no_grant_id",

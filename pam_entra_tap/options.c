@@ -2,6 +2,8 @@
 /* Module arguments, the configuration file and the PAM items: one place that builds the
  * per-call state. Unknown arguments are errors: a typo must not weaken a stack silently. */
 #include "module.h"
+#include "grant_store.h"
+#include "lastgood.h"
 #include "identity.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +105,17 @@ static int parse_no_grant(const char *v, enum et_no_grant *ret)
 	return 0;
 }
 
+/* The configuration cannot be used: said, and remembered for et_pam_broken_config. */
+static int config_broken(struct et_pam *m, const struct et_err *err)
+{
+	pam_syslog(m->pamh, LOG_ERR, "the configuration cannot be used: %s", err->message);
+	if (err->code == ET_E_NO_MEMORY)
+		return PAM_BUF_ERR;
+	m->config_broken = true;
+	m->config_why = *err;
+	return PAM_SERVICE_ERR;
+}
+
 int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	const char *config_path = ET_DEFAULT_CONFIG;
@@ -133,10 +146,9 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 	m->cfg.log.fn = log_to_syslog;
 	m->cfg.log.data = pamh;
 	m->cfg.log.debug = m->debug;
-	if (et_config_load(&m->cfg, config_path, &err) < 0) {
-		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
-		return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
-	}
+	snprintf(m->config_path, sizeof(m->config_path), "%s", config_path);
+	if (et_config_load(&m->cfg, config_path, &err) < 0)
+		return config_broken(m, &err);
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *eq;
 		if (strcmp(a, "debug") == 0 || strncmp(a, "config=", 7) == 0)
@@ -167,10 +179,8 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 					   key, ET_DEFAULT_CONFIG);
 				return PAM_SERVICE_ERR;
 			}
-			if (et_config_set(&m->cfg, key, eq + 1, "module argument", &err) < 0) {
-				pam_syslog(pamh, LOG_ERR, "%s", err.message);
-				return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
-			}
+			if (et_config_set(&m->cfg, key, eq + 1, "module argument", &err) < 0)
+				return config_broken(m, &err);
 		} else {
 			pam_syslog(pamh, LOG_ERR, "unknown module argument '%.64s'", a);
 			return PAM_SERVICE_ERR;
@@ -187,10 +197,8 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 		pam_syslog(pamh, LOG_ERR, "use_first_pass and try_first_pass exclude each other");
 		return PAM_SERVICE_ERR;
 	}
-	if (et_config_finish(&m->cfg, &err) < 0) {
-		pam_syslog(pamh, LOG_ERR, "the configuration cannot be used: %s", err.message);
-		return err.code == ET_E_NO_MEMORY ? PAM_BUF_ERR : PAM_SERVICE_ERR;
-	}
+	if (et_config_finish(&m->cfg, &err) < 0)
+		return config_broken(m, &err);
 
 	m->service = item_or_empty(pamh, PAM_SERVICE);
 	m->tty = item_or_empty(pamh, PAM_TTY);
@@ -223,6 +231,49 @@ int et_pam_setup(struct et_pam *m, pam_handle_t *pamh, int flags, int argc, cons
 		}
 	}
 	return PAM_SUCCESS;
+}
+
+int et_pam_broken_config(struct et_pam *m, int refused_code)
+{
+	struct et_grant_list l = { 0 };
+	enum et_config_source src;
+	struct et_err err;
+	const char *user = NULL;
+	int r;
+
+	r = pam_get_user(m->pamh, &user, NULL);
+	if (r != PAM_SUCCESS || !user || !et_local_name_ok(user) || strlen(user) > ET_USER_NAME_MAX)
+		return PAM_IGNORE; /* nobody this module could have elevated */
+	/* only root reads the store; a process that is not root holds nothing of ours to end */
+	if (geteuid() != 0)
+		return PAM_IGNORE;
+	if (m->cfg_ready)
+		et_config_free(&m->cfg);
+	m->cfg_ready = false;
+	if (et_config_init(&m->cfg) < 0)
+		return PAM_BUF_ERR;
+	m->cfg_ready = true;
+	m->cfg.log.fn = log_to_syslog;
+	m->cfg.log.data = m->pamh;
+	if (et_config_load_for_ending(&m->cfg, m->config_path, ET_LAST_GOOD_CONFIG, &src, &err) < 0)
+		return PAM_BUF_ERR;
+	if (et_grant_store_list(&m->cfg, user, &l, &err) < 0 || l.n == 0) {
+		et_grant_list_free(&l);
+		pam_syslog(m->pamh, LOG_NOTICE, "%s holds no grant: ignored while the configuration cannot be used", user);
+		return PAM_IGNORE;
+	}
+	et_grant_list_free(&l);
+	pam_syslog(m->pamh, LOG_CRIT,
+		   "%s holds a grant, and the configuration cannot be used (%s): refused, and the grant is revoked", user,
+		   m->config_why.message);
+	if (et_cmd_revoke_user(user, &err) < 0)
+		pam_syslog(m->pamh, LOG_CRIT, "%s: the grant could not be revoked here: %s (the sweep and its timer will)",
+			   user, err.message);
+	m->user = user;
+	et_pam_error(m, "Access denied: the elevation settings of this host cannot be used; the elevation of %s was "
+			"ended.",
+		     user);
+	return refused_code;
 }
 
 void et_pam_teardown(struct et_pam *m)

@@ -6,14 +6,22 @@
  *   account   the grant check: a member without a live grant, or an expired grant, is
  *             denied and revoked on the spot; no grant at all → no_grant=ignore|success
  *   setcred   drop the elevated gid from the process when no live grant exists
- *   session   log; with revoke_on_close, end this login's grant when the session closes */
+ *   session   log; tie the session to the live grant of its user (or of the user who ran
+ *             sudo or su) so that it ends with it (sessions.h); with revoke_on_close,
+ *             end this login's grant when the session closes
+ * With a configuration that cannot be used, account, setcred and session ignore everyone
+ * who holds no grant and refuse (and revoke) those who do (et_pam_broken_config); auth
+ * fails closed. */
 #include "module.h"
 #include "audit.h"
 #include "grant_ops.h"
 #include "grant_store.h"
+#include "identity.h"
 #include "json_strict.h"
 #include <json-c/json.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <string.h>
 #include <syslog.h>
 #include <security/pam_ext.h>
@@ -65,8 +73,11 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 	if (!(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED | PAM_REFRESH_CRED)))
 		return PAM_SUCCESS;
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
-	if (retval != PAM_SUCCESS)
+	if (retval != PAM_SUCCESS) {
+		if (m.config_broken)
+			retval = et_pam_broken_config(&m, PAM_CRED_ERR);
 		goto done;
+	}
 	if (!m.user_known) {
 		retval = PAM_USER_UNKNOWN;
 		goto done;
@@ -98,8 +109,11 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
 	int retval;
 
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
-	if (retval != PAM_SUCCESS)
+	if (retval != PAM_SUCCESS) {
+		if (m.config_broken)
+			retval = et_pam_broken_config(&m, PAM_PERM_DENIED);
 		goto done;
+	}
 	if (!m.user_known) {
 		retval = PAM_USER_UNKNOWN;
 		goto done;
@@ -151,17 +165,74 @@ static const char *session_grant(struct et_pam *m, const char *event)
 	return id;
 }
 
+/* The session's terminal as a /dev path (PAM_TTY is "pts/3", "/dev/pts/3", or a name such as
+ * "ssh" that is no terminal): NULL when there is none. */
+static const char *session_tty(const struct et_pam *m, char *buf, size_t size)
+{
+	const char *t = m->tty;
+	if (strncmp(t, "/dev/", 5) == 0)
+		t += 5;
+	if (!t[0] || strstr(t, "..") || (strncmp(t, "pts/", 4) != 0 && strncmp(t, "tty", 3) != 0) ||
+	    (size_t)snprintf(buf, size, "/dev/%s", t) >= size)
+		return NULL;
+	return buf;
+}
+
+/* Whose grant this session belongs to: the user's, or, for sudo and su (the user is the
+ * target, root), the invoking user's (PAM_RUSER). NULL: nobody here holds a live grant. */
+static const char *session_holder(struct et_pam *m)
+{
+	const void *ruser = NULL;
+	const char *who[2] = { m->user, NULL };
+	time_t now = time(NULL);
+	if (pam_get_item(m->pamh, PAM_RUSER, &ruser) == PAM_SUCCESS && ruser && et_local_name_ok(ruser) &&
+	    strlen(ruser) <= ET_USER_NAME_MAX)
+		who[1] = ruser;
+	for (int i = 0; i < 2; i++) {
+		struct et_grant_list l = { 0 };
+		struct et_err err;
+		bool live = false;
+		if (!who[i] || !et_local_name_ok(who[i]) || et_grant_store_list(&m->cfg, who[i], &l, &err) < 0)
+			continue;
+		for (size_t j = 0; j < l.n && !live; j++)
+			live = l.items[j].expires > now;
+		et_grant_list_free(&l);
+		if (live)
+			return who[i];
+	}
+	return NULL;
+}
+
 PAM_EXTERN int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct et_pam m;
+	const char *holder;
+	char tty[80];
+	struct et_err err;
 	int retval;
 
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
-	if (retval != PAM_SUCCESS)
+	if (retval != PAM_SUCCESS) {
+		if (m.config_broken)
+			retval = et_pam_broken_config(&m, PAM_SESSION_ERR);
 		goto done;
+	}
 	et_pam_grant_confirm(&m);
 	(void)session_grant(&m, "opened");
 	retval = PAM_SUCCESS;
+	/* An elevated session ends with its grant (sessions.h): this process, which starts the
+	 * session's command next, joins the grant's scope now. Only root can; a session of
+	 * someone without a live grant is nobody's. */
+	if (geteuid() != 0 || !(holder = session_holder(&m)))
+		goto done;
+	if (et_cmd_tie(holder, getpid(), session_tty(&m, tty, sizeof(tty)), &err) < 0) {
+		/* the session would outlive the grant: refused (the stack's control decides) */
+		pam_syslog(pamh, LOG_ERR, "%s: the session cannot be tied to the grant of %s: %s", m.user, holder,
+			   err.message);
+		retval = PAM_SESSION_ERR;
+		goto done;
+	}
+	pam_syslog(pamh, LOG_INFO, "%s: session tied to the grant of %s", m.user, holder);
 done:
 	et_pam_teardown(&m);
 	return retval;
@@ -174,8 +245,11 @@ PAM_EXTERN int pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, con
 	int retval;
 
 	retval = et_pam_setup(&m, pamh, flags, argc, argv);
-	if (retval != PAM_SUCCESS)
+	if (retval != PAM_SUCCESS) {
+		if (m.config_broken)
+			retval = et_pam_broken_config(&m, PAM_SESSION_ERR);
 		goto done;
+	}
 	id = session_grant(&m, "closed");
 	if (m.revoke_on_close && id && et_pam_revoke_id(&m, id, "session closed") < 0)
 		pam_syslog(pamh, LOG_NOTICE, "%s: revoke_on_close: grant %s was not ended here (gone already?)", m.user,

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <syslog.h>
 
-#define N_EVENTS 10
+#define N_EVENTS 14
 #define JSOCK "/run/systemd/journal/socket"
 
 struct field {

@@ -166,7 +166,10 @@ static void test_good_file(void)
 		"pim_permanent = deny\n"
 		"breakglass_keys =\n"
 		"breakglass_when = unreachable\n"
-		"breakglass_duration_max = 1h\n";
+		"breakglass_duration_max = 1h\n"
+		"on_expiry = terminate\n"
+		"terminate_grace = 10s\n"
+		"expiry_warning = 5m\n";
 
 	ok(load_text(good_text, &cfg, &err, &path) == 0, "good file loads");
 	is_str(cfg.path, path, "path recorded");
@@ -267,7 +270,10 @@ static void test_every_key_set(void)
 		"pim_permanent = allow\n"
 		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
 		"breakglass_when = always\n"
-		"breakglass_duration_max = 1440m\n";
+		"breakglass_duration_max = 1440m\n"
+		"on_expiry = keep\n"
+		"terminate_grace = 0s\n"
+		"expiry_warning = 0\n";
 	static const char expect[] =
 		"tenant_id = contoso.onmicrosoft.com\n"
 		"client_id = app.client_1\n"
@@ -312,7 +318,10 @@ static void test_every_key_set(void)
 		"pim_permanent = allow\n"
 		"breakglass_keys = ed25519:2mXLjxMrmKH7psFP3cBdQ_13BwrXeln104Cn19jSkas, ed25519:i18L-VcrQjjrsRvnUL6Z-QcWADw4FFEbG1ufQZK2rd4\n"
 		"breakglass_when = always\n"
-		"breakglass_duration_max = 1d\n";
+		"breakglass_duration_max = 1d\n"
+		"on_expiry = keep\n"
+		"terminate_grace = 0\n"
+		"expiry_warning = 0\n";
 	struct et_err err;
 	ok(load_text(text, &cfg, &err, NULL) == 0, "every key set: loads");
 	if (cfg.tenant_id == NULL)
@@ -325,6 +334,9 @@ static void test_every_key_set(void)
 	is_int(cfg.overage, ET_OVERAGE_DENY, "overage: deny");
 	ok(cfg.pim && cfg.pim_permanent, "pim yes, pim_permanent allow");
 	is_int(cfg.clock_skew, 0, "clock_skew 0 allowed");
+	is_int(cfg.on_expiry, ET_ON_EXPIRY_KEEP, "on_expiry: keep");
+	is_int(cfg.terminate_grace, 0, "terminate_grace 0 allowed (SIGKILL at once)");
+	is_int(cfg.expiry_warning, 0, "expiry_warning 0: off");
 	printed = print_to_string(&cfg);
 	is_str(printed, expect, "every key set: printed form (lists joined with \", \", password masked)");
 	free(printed);

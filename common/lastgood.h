@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The end of a grant never depends on the configuration being usable now.
+ *
+ * Every root program that loads the configuration successfully keeps a byte copy of it,
+ * ET_LAST_GOOD_CONFIG (root, 0600, replaced atomically and only when it differs). When the
+ * configuration cannot be used later (missing, unreadable, not owned by root, group- or
+ * world-writable, a syntax error, an unknown key), what ends grants — the timer's revoke, the
+ * sweep, the boot reconcile, drop, the account phase — runs from that copy, or, without one,
+ * from the built-in defaults (the default state_dir, no elevated_group): each grant record
+ * names its user, uid, group and expiry, which is all its end needs. Such a configuration
+ * (cfg->fallback) is never used to sign anyone in or to make or extend a grant. */
+#pragma once
+#include <stdbool.h>
+#include "conf.h"
+#include "err.h"
+
+#define ET_LAST_GOOD_CONFIG ET_DEFAULT_STATE_DIR "/last-good.conf"
+
+enum et_config_source {
+	ET_CONFIG_SOURCE_FILE,      /* the configured file: usable */
+	ET_CONFIG_SOURCE_LAST_GOOD, /* unusable: the last good copy */
+	ET_CONFIG_SOURCE_DEFAULTS,  /* unusable and no usable copy: the built-in defaults */
+};
+const char *et_config_source_name(enum et_config_source s);
+
+/* After path loaded successfully: copy it to copy_path when the copy differs (the file is
+ * read and validated again; a file changed in between is not copied). */
+int et_last_good_keep(const char *path, const char *copy_path, struct et_err *err);
+
+/* cfg (initialised by the caller) from path when it can be used; otherwise from copy_path or
+ * the defaults, with cfg->fallback set and ret_why holding why path cannot be used
+ * ("file:line: reason"). ret_why->code is ET_E_NONE when path was used. -1 only when out of
+ * memory. */
+int et_config_load_for_ending(struct et_config *cfg, const char *path, const char *copy_path,
+			      enum et_config_source *ret_source, struct et_err *ret_why);
