@@ -7,9 +7,11 @@
 # the group files were replaced, so this is an upper bound of the membership's lateness.
 # Nearly all are ended by their own timer (cause expiry); one whose expiry falls on a
 # minute may be ended by the minutely sweep first (cause sweep): the causes are counted.
-# Prints every sample, then p50 / p90 / p99 / max; the goal is p99 <= 2 s.
+# The timer is exact (AccuracySec=1us, see common/timer.c), so what remains is systemd
+# starting the service and the revoke itself (its lock, the group files, the journal entry).
+# Prints every sample, then p50 / p90 / p99 / max; the goal is p99 <= 0.100 s.
 #   bench/revocation_lateness.sh [N]        (root; run by `make bench-revocation`)
-# Exit status 1 when a grant was not revoked at all or p99 > 2 s.
+# Exit status 1 when a grant was not revoked at all or p99 > 0.100 s.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 here=$(cd "$(dirname "$0")" && pwd)
 : "${top_srcdir:=$(cd "$here/.." && pwd)}"
@@ -65,5 +67,7 @@ print("revocation lateness over %d grants (expiry -> revoke entry in the journal
       % (len(v), pct(50), pct(90), pct(99), v[-1] if v else float("nan"), v[0] if v else float("nan")))
 if missing:
     print("NOT revoked: %d grant(s): %s" % (len(missing), " ".join(sorted(missing))))
-sys.exit(1 if missing or not v or pct(99) > 2.0 else 0)
+goal = 0.100
+print("goal p99 <= %.3f s: %s" % (goal, "met" if v and pct(99) <= goal else "NOT met"))
+sys.exit(1 if missing or not v or pct(99) > goal else 0)
 ' "$ids"

@@ -788,7 +788,9 @@ static const struct et_key keys[] = {
 	DUR(breakglass_duration_max, "1h", 60, 86400),
 	/* what the end of a grant does to the sessions it elevated (procs.h) */
 	{ .name = "on_expiry", .parse = parse_on_expiry, .print = print_on_expiry, .default_value = "terminate" },
-	DUR(terminate_grace, "10s", 0, 600),
+	/* the end runs inside the revoke service, the sweep (stopped by systemd after 2 min) or
+	 * the account phase (which waits ET_GRANTCTL_TIMEOUT_MS for the program) */
+	DUR(terminate_grace, "10s", 0, 30),
 	DUR(expiry_warning, "5m", 0, 86400),
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

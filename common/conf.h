@@ -79,7 +79,7 @@ struct et_config {
 	 * group are ended (SIGTERM, SIGKILL after terminate_grace) or kept and named; a line on
 	 * the tied terminals expiry_warning before the end (0: none). */
 	enum et_on_expiry on_expiry;
-	long terminate_grace; /* seconds, 0..600 */
+	long terminate_grace; /* seconds, 0..30 */
 	long expiry_warning;  /* seconds, 0: off */
 
 	/* Runtime, not parsed. */

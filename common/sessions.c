@@ -487,8 +487,7 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 	if (!keep && et_scope_stop(g->id, &err) < 0)
 		et_log(&cfg->log, ET_LOG_ERR, "grant %s: %s", g->id, err.message);
 	/* the to-do goes last: an end cut short is finished by the sweep */
-	if (!keep || !l.n)
-		(void)unlink(path);
+	(void)unlink(path);
 	if (fd >= 0)
 		close(fd);
 	free(ent.uids);
@@ -503,12 +502,13 @@ void et_sessions_end(const struct et_config *cfg, const struct et_grant *g, cons
 
 /* ---- the warning ---- */
 
-int et_sessions_warn(const struct et_config *cfg, const char *id, time_t now, unsigned *ret_sent, struct et_err *err)
+int et_sessions_warn(const struct et_config *cfg, const char *id, const char *hint, time_t now, unsigned *ret_sent,
+		     struct et_err *err)
 {
 	struct et_proc_list none = { 0 };
 	struct et_grant g;
 	struct et_ties t;
-	char at[16], line[160];
+	char at[16], line[200];
 	struct tm tm;
 	long mins;
 
@@ -523,8 +523,7 @@ int et_sessions_warn(const struct et_config *cfg, const char *id, time_t now, un
 	mins = ((long)(g.expires - now) + 30) / 60;
 	if (mins < 1)
 		mins = 1;
-	snprintf(line, sizeof(line), "elevation ends at %s (in %ld min); run entra-tap-helper elevate to extend", at,
-		 mins);
+	snprintf(line, sizeof(line), "elevation ends at %s (in %ld min); %s", at, mins, hint);
 	*ret_sent = lines_to_terminals(&t, &none, line);
 	return 0;
 }
@@ -583,8 +582,25 @@ void et_sessions_sweep(const struct et_config *cfg, unsigned *ret_ended)
 	unsigned ended = 0;
 	if (cfg->state_dir && (size_t)snprintf(dir, sizeof(dir), "%s/" SESSIONS_SUBDIR, cfg->state_dir) < sizeof(dir))
 		sweep_dir(cfg, dir, false, &ended);
-	if (cfg->on_expiry == ET_ON_EXPIRY_TERMINATE)
+	if (cfg->on_expiry == ET_ON_EXPIRY_TERMINATE) {
+		/* the grants' scopes sit beside the sweep's own service (system.slice), wherever
+		 * the system's cgroup tree is rooted */
+		char text[ET_PROC_CGROUP_MAX], cg[PATH_MAX], scopes[PATH_MAX];
+		struct et_err err;
+		int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? et_read_all(fd, text, sizeof(text)) : -1;
+		char *slash;
+		if (fd >= 0)
+			close(fd);
+		if (n > 0 && et_proc_cgroup_parse(text, (size_t)n, cg, sizeof(cg), &err) == 0 &&
+		    (slash = strrchr(cg, '/')) != NULL && slash != cg) {
+			*slash = '\0';
+			if ((size_t)snprintf(scopes, sizeof(scopes), "/sys/fs/cgroup%s", cg) < sizeof(scopes) &&
+			    strcmp(scopes, CGROUP_SCOPES) != 0)
+				sweep_dir(cfg, scopes, true, &ended);
+		}
 		sweep_dir(cfg, CGROUP_SCOPES, true, &ended);
+	}
 	if (ret_ended)
 		*ret_ended = ended;
 }

@@ -69,9 +69,9 @@ int et_session_tie(const struct et_config *cfg, const char *user, pid_t pid, con
 void et_sessions_end(const struct et_config *cfg, const struct et_grant *g, const char *cause);
 
 /* The warning timer's: one line on each tied terminal of live grant id, "elevation ends at
- * HH:MM (in N min); run entra-tap-helper elevate to extend". ret_sent: terminals written.
- * Reason "not_found" when the grant is gone or no longer live. */
-int et_sessions_warn(const struct et_config *cfg, const char *id, time_t now, unsigned *ret_sent,
+ * HH:MM (in N min); HINT" (the program names the way to extend: contract.h). ret_sent:
+ * terminals written. Reason "not_found" when the grant is gone or no longer live. */
+int et_sessions_warn(const struct et_config *cfg, const char *id, const char *hint, time_t now, unsigned *ret_sent,
 		     struct et_err *err);
 
 /* The sweep's part: ties files whose grant is gone, and processes in the scope of a grant

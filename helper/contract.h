@@ -166,4 +166,6 @@ static_assert(ET_EXIT_NOT_FOUND == ET_TIMER_REVOKE_GONE_STATUS, "the timer's 'al
  * `tie USER PID [--tty TTY]`: the module's session phase: the session of process PID (and
  * everything it starts) belongs to USER's live grant and ends with it (sessions.h); TTY is
  * the terminal its lines go to. Without a live grant: exit ET_EXIT_NOT_FOUND.
- * `warn ID`: the warning timer's: one line on the grant's tied terminals. */
+ * `warn ID`: the warning timer's: one line on the grant's tied terminals, ending in
+ * ET_WARN_HINT. */
+#define ET_WARN_HINT "run " ET_HELPER_NAME " elevate to extend"

@@ -274,7 +274,7 @@ static int verb_warn(const struct et_config *cfg, const struct et_caller *who, c
 	struct et_err err;
 	unsigned sent = 0;
 	(void)who; /* root, checked in main */
-	if (et_sessions_warn(cfg, a->id, time(NULL), &sent, &err) < 0) {
+	if (et_sessions_warn(cfg, a->id, ET_WARN_HINT, time(NULL), &sent, &err) < 0) {
 		if (err.code == ET_E_NOT_FOUND)
 			return ET_EXIT_OK; /* ended or dropped meanwhile: nobody to warn */
 		return et_fail(&err);

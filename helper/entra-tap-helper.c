@@ -83,12 +83,13 @@ static int status_json(const struct et_config *cfg, const struct et_caller *who,
 	for (size_t i = 0; i < l->n; i++)
 		if (l->items[i].uid == who->uid)
 			json_object_array_add(arr, et_grant_json(&l->items[i], now));
-	if (et_group_read(cfg->elevated_group, &members, NULL, &err) < 0) {
+	/* without any configuration (lastgood.h) there is no elevated group to look at */
+	if (cfg->elevated_group && et_group_read(cfg->elevated_group, &members, NULL, &err) < 0) {
 		rc = et_fail(&err);
 		goto done;
 	}
 	json_object_object_add(o, "user", json_object_new_string(who->name));
-	json_object_object_add(o, "group", json_object_new_string(cfg->elevated_group));
+	json_object_object_add(o, "group", cfg->elevated_group ? json_object_new_string(cfg->elevated_group) : NULL);
 	json_object_object_add(o, "member", json_object_new_boolean(et_strlist_contains(&members, who->name)));
 	json_object_object_add(o, "grants", arr);
 	arr = NULL;
@@ -138,7 +139,7 @@ static int verb_status(const struct et_config *cfg, const struct et_caller *who,
 	}
 	if (!shown)
 		printf("no grants for %s\n", who->name);
-	if (et_group_read(cfg->elevated_group, &members, NULL, &err) == 0)
+	if (cfg->elevated_group && et_group_read(cfg->elevated_group, &members, NULL, &err) == 0)
 		printf("%s %s a member of %s\n", who->name, et_strlist_contains(&members, who->name) ? "is" : "is not",
 		       cfg->elevated_group);
 	et_strlist_free(&members);

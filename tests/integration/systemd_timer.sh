@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # Revocation by the per-grant transient timer, against real systemd (PID 1 of a sandbox, see
 # sandbox.sh): the static units are installed and valid; et_timer_schedule() makes a timer
-# with OnCalendar= at the absolute UTC expiry and AccuracySec=1s that fires its service;
-# cancel and re-schedule work; and end to end, a 3 s grant made with entra-tap-helper is
+# with OnCalendar= at the absolute UTC expiry and AccuracySec=1us that fires its service;
+# cancel and re-schedule work; the warning timer (et_timer_schedule_warning) fires its
+# service, is replaced by a new instant and stopped by cancel; the grant's scope
+# (et_scope_attach / et_scope_stop) takes in running processes, and what they fork after,
+# and stopping it ends them; and end to end, a 3 s grant made with entra-tap-helper is
 # revoked by its timer within 2 s after expiry (the lateness is printed).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/sandbox.sh"
@@ -58,8 +61,9 @@ want=$(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')
 case "$cal" in *"OnCalendar=$want ;"*) r=0 ;; *) r=1 ;; esac
 ok $r "its OnCalendar= is the absolute UTC expiry ($want)"
 [ $r = 0 ] || diag "TimersCalendar=$cal"
-[ "$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p AccuracyUSec --value)" = 1s ]
-ok $? "its AccuracySec is 1s"
+acc=$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p AccuracyUSec --value)
+[ "$acc" = 1us ]
+ok $? "its AccuracySec is 1us: it fires at the instant ($acc)"
 [ -z "$(sbx_exec systemctl show "entra-tap-revoke-$id.timer" -p TimersMonotonic --value)" ]
 ok $? "it has no monotonic trigger"
 sbx_exec systemctl list-timers --all --no-pager --no-legend | grep -q "entra-tap-revoke-$id.timer"
@@ -93,12 +97,137 @@ sbx_exec "$CTL" cancel "$id2" >/dev/null
 ok $? "cancel succeeds"
 unit_gone "entra-tap-revoke-$id2.timer"
 ok $? "the cancelled timer is gone"
-# had the timer stayed, it would have run within its accuracy (1 s) after the expiry
+# had the timer stayed, it would have run at the expiry
 sleep_until $((exp2 + 1))
 [ ! -e "$SBX_DIR/fired.$id2" ]
 ok $? "a cancelled timer never runs its service"
 sbx_exec "$CTL" cancel "$id2" >/dev/null
 ok $? "cancel of a timer that does not exist is success"
+
+# ---- the warning timer ----
+# The stand-in warning program records that it ran, and with which arguments.
+cat >"$SBX_DIR/bin/warned" <<EOF
+#!/bin/sh
+echo "\$*" >>"$SBX_DIR/warned.\$2"
+EOF
+chmod 0755 "$SBX_DIR/bin/warned"
+wid=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+at=$(($(date +%s) + 3))
+out=$(sbx_exec "$CTL" warn-at "$wid" "$at" "$SBX_DIR/bin/warned")
+ok $? "a warning timer is scheduled ($out)"
+show=$(sbx_exec systemctl show "entra-tap-warn-$wid.timer" -p TimersCalendar -p AccuracyUSec)
+echo "$show" | grep -q "OnCalendar=$(date -u -d "@$at" '+%Y-%m-%d %H:%M:%S UTC') ;" &&
+	echo "$show" | grep -qx 'AccuracyUSec=1s'
+ok $? "entra-tap-warn-<id>.timer is set for the instant, AccuracySec=1s" || diag "$show"
+sbx_exec systemctl show "entra-tap-warn-$wid.service" -p ExecStart --value |
+	grep -q "argv\[\]=$SBX_DIR/bin/warned warn $wid ;"
+ok $? "its service runs '<program> warn <id>'"
+[ "$(sbx_exec systemctl show "entra-tap-warn-$wid.service" -p Type --value)" = oneshot ]
+ok $? "its service is Type=oneshot"
+sleep_until "$at"
+wait_until 10 test -s "$SBX_DIR/warned.$wid"
+ok $? "the warning timer fired"
+unit_gone "entra-tap-warn-$wid.timer"
+ok $? "an elapsed warning timer does not linger"
+is "$(cat "$SBX_DIR/warned.$wid" 2>/dev/null)" "warn $wid" "the warning ran its command once"
+out=$(sbx_exec "$CTL" warn-at "$wid" "$(date +%s)" "$SBX_DIR/bin/warned")
+[ $? = 1 ] && case "$out" in "error: expired:"*) true ;; *) false ;; esac
+ok $? "a warning instant that has passed is refused as expired ($out)"
+
+# a new instant for the same grant replaces the warning timer
+wid2=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+sbx_exec "$CTL" warn-at "$wid2" $(($(date +%s) + 120)) "$SBX_DIR/bin/warned" >/dev/null
+at2=$(($(date +%s) + 2))
+sbx_exec "$CTL" warn-at "$wid2" "$at2" "$SBX_DIR/bin/warned" >/dev/null
+ok $? "scheduling a grant's warning again succeeds"
+cal=$(sbx_exec systemctl show "entra-tap-warn-$wid2.timer" -p TimersCalendar --value)
+[ "$(echo "$cal" | grep -o 'OnCalendar=' | wc -l)" = 1 ] &&
+	case "$cal" in *"OnCalendar=$(date -u -d "@$at2" '+%Y-%m-%d %H:%M:%S UTC') ;"*) true ;; *) false ;; esac
+ok $? "and replaces the old instant instead of adding one ($cal)"
+sleep_until "$at2"
+wait_until 10 test -s "$SBX_DIR/warned.$wid2"
+ok $? "the replacing warning timer fired"
+unit_gone "entra-tap-warn-$wid2.timer"
+is "$(cat "$SBX_DIR/warned.$wid2" 2>/dev/null)" "warn $wid2" "once, with the grant's id"
+
+# cancel stops both timers of a grant
+wid3=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+sbx_exec "$CTL" schedule "$wid3" $(($(date +%s) + 120)) "$SBX_DIR/bin/stamp" >/dev/null &&
+	sbx_exec "$CTL" warn-at "$wid3" $(($(date +%s) + 60)) "$SBX_DIR/bin/warned" >/dev/null
+ok $? "a grant with both a revocation and a warning timer"
+sbx_exec "$CTL" cancel "$wid3" >/dev/null
+ok $? "cancel succeeds"
+unit_gone "entra-tap-revoke-$wid3.timer" && unit_gone "entra-tap-warn-$wid3.timer"
+ok $? "both timers are gone"
+sbx_exec "$CTL" cancel "$wid3" >/dev/null
+ok $? "cancel when neither exists is success"
+
+# ---- the grant's scope ----
+sid=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+scope="entra-tap-grant-$sid.scope"
+in_scope() { sbx_exec grep -q "/$scope\$" "/proc/$1/cgroup"; }
+# systemd (PID 1 inside) reaps the orphans once they end
+proc_gone() { sbx_exec test ! -e "/proc/$1"; }
+# the first process: started from outside any unit of the sandbox
+p1=$(sbx_exec sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!')
+out=$(sbx_exec "$CTL" scope-attach "$sid" "$p1")
+ok $? "a running process is attached to a new scope of the grant ($out)"
+in_scope "$p1"
+ok $? "its /proc/PID/cgroup names the scope as soon as the attach returns"
+show=$(sbx_exec systemctl show "$scope" -p ActiveState -p Delegate -p SendSIGHUP -p CollectMode)
+[ "$(echo "$show" | sort | tr '\n' ' ')" = "ActiveState=active CollectMode=inactive-or-failed Delegate=yes SendSIGHUP=yes " ]
+ok $? "the scope is active, delegated, sends SIGHUP and is collected" || diag "$show"
+# the second: a shell in a scope of its own (as a login session is), which forks a child
+# when told to (a file) and reports that child's pid; it ignores SIGTERM (as an interactive
+# shell does) and records SIGHUP
+cat >"$SBX_DIR/bin/session" <<EOF
+#!/bin/sh
+trap '' TERM
+trap 'echo hup >"$SBX_DIR/hup"; exit 0' HUP
+while [ ! -e "$SBX_DIR/fork" ]; do sleep 0.05; done
+sleep 300 &
+echo \$! >"$SBX_DIR/child"
+while :; do sleep 0.05; done
+EOF
+chmod 0755 "$SBX_DIR/bin/session"
+p2=$(sbx_exec sh -c "systemd-run --scope --quiet '$SBX_DIR/bin/session' </dev/null >/dev/null 2>&1 & echo \$!")
+wait_until 5 sbx_exec grep -q '/run-.*\.scope$' "/proc/$p2/cgroup"
+ok $? "a second process runs in another unit's scope"
+out=$(sbx_exec "$CTL" scope-attach "$sid" "$p2")
+ok $? "it is attached to the grant's existing scope ($out)"
+in_scope "$p2"
+ok $? "its /proc/PID/cgroup names the scope as soon as the attach returns"
+in_scope "$p1"
+ok $? "the first process is still there"
+touch "$SBX_DIR/fork"
+wait_until 5 test -s "$SBX_DIR/child"
+child=$(cat "$SBX_DIR/child" 2>/dev/null)
+[ -n "$child" ] && in_scope "$child"
+ok $? "a child it forks after the attach is in the scope too"
+sbx_exec "$CTL" scope-attach "$sid" "$p2" >/dev/null
+ok $? "attaching a process that is in the scope already is success"
+out=$(sbx_exec "$CTL" scope-stop "$sid")
+ok $? "the scope is stopped ($out)"
+wait_until 10 proc_gone "$p1" && wait_until 10 proc_gone "$child"
+ok $? "which ends its processes"
+wait_until 10 proc_gone "$p2"
+ok $? "and the shell that ignores SIGTERM"
+[ "$(cat "$SBX_DIR/hup" 2>/dev/null)" = hup ]
+ok $? "by the SIGHUP that followed"
+unit_gone "$scope"
+ok $? "the stopped scope does not linger"
+sbx_exec "$CTL" scope-stop "$sid" >/dev/null
+ok $? "stopping a scope that does not exist is success"
+p3=$(sbx_exec sh -c 'sleep 300 </dev/null >/dev/null 2>&1 & echo $!')
+sbx_exec "$CTL" scope-attach "$sid" "$p3" >/dev/null && in_scope "$p3"
+ok $? "a later session of the same grant gets a new scope"
+sbx_exec "$CTL" scope-stop "$sid" >/dev/null && wait_until 10 proc_gone "$p3"
+ok $? "which is stopped in turn"
+out=$(sbx_exec "$CTL" scope-attach "$sid" 999999)
+[ $? = 1 ]
+ok $? "a process that does not exist is not attached ($out)"
+unit_gone "$scope"
+ok $? "and leaves no scope behind"
 
 # ---- end to end: entra-tap-helper grant -> membership -> timer -> revoked ----
 # the minutely sweep would race the causes checked below: only the paths under test run

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Test driver for the timer and audit parts of the core, run inside the systemd sandbox:
  *   timer_audit_ctl schedule ID EXPIRES_UNIX HELPER_PATH   exit 0 scheduled, 3 no systemd
+ *   timer_audit_ctl warn-at ID AT_UNIX PROGRAM_PATH        the warning timer; exits as schedule
  *   timer_audit_ctl cancel ID                               exit 0 cancelled (or nothing to do)
+ *   timer_audit_ctl scope-attach ID PID                     exit 0 attached, 3 no systemd
+ *   timer_audit_ctl scope-stop ID                           exit 0 stopped (or nothing to do)
  *   timer_audit_ctl audit EVENT PRIORITY MESSAGE [FIELD=VALUE...]
  *       EVENT is grant, revoke, ...; FIELD is grant_id, user, group, expires (unix seconds),
  *       method, upn, oid, reason, service, rhost.
@@ -11,6 +14,7 @@
 #include "timer.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +39,30 @@ static int event_parse(const char *s)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: timer_audit_ctl schedule ID EXPIRES HELPER | cancel ID | "
+	fprintf(stderr, "usage: timer_audit_ctl schedule ID EXPIRES HELPER | warn-at ID AT PROGRAM | cancel ID | "
+			"scope-attach ID PID | scope-stop ID | "
 			"audit EVENT PRIO MESSAGE [FIELD=VALUE...] | message-id EVENT\n");
 	return 2;
+}
+
+/* A whole decimal number, or false. */
+static bool number(const char *s, long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno == 0 && end != s && *end == '\0';
+}
+
+/* The verbs that end in a 0 / 1 (no systemd) / -1 from the core: say which, exit 0 / 3 / 1. */
+static int outcome(int r, const struct et_err *err, const char *done)
+{
+	if (r < 0) {
+		printf("error: %s: %s\n", err->reason, err->message);
+		return 1;
+	}
+	printf("%s\n", r == 0 ? done : "no-systemd");
+	return r == 0 ? 0 : 3;
 }
 
 int main(int argc, char **argv)
@@ -47,27 +72,24 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
-	if (strcmp(argv[1], "schedule") == 0 && argc == 5) {
-		char *end;
-		long long exp = strtoll(argv[3], &end, 10);
-		if (*end || end == argv[3])
+	if ((strcmp(argv[1], "schedule") == 0 || strcmp(argv[1], "warn-at") == 0) && argc == 5) {
+		long long at;
+		if (!number(argv[3], &at))
 			return usage();
-		r = et_timer_schedule(argv[2], (time_t)exp, argv[4], &err);
-		if (r < 0) {
-			printf("error: %s: %s\n", err.reason, err.message);
-			return 1;
-		}
-		printf("%s\n", r == 0 ? "scheduled" : "no-systemd");
-		return r == 0 ? 0 : 3;
+		if (argv[1][0] == 's')
+			return outcome(et_timer_schedule(argv[2], (time_t)at, argv[4], &err), &err, "scheduled");
+		return outcome(et_timer_schedule_warning(argv[2], (time_t)at, argv[4], &err), &err, "scheduled");
 	}
-	if (strcmp(argv[1], "cancel") == 0 && argc == 3) {
-		if (et_timer_cancel(argv[2], &err) < 0) {
-			printf("error: %s: %s\n", err.reason, err.message);
-			return 1;
-		}
-		printf("cancelled\n");
-		return 0;
+	if (strcmp(argv[1], "cancel") == 0 && argc == 3)
+		return outcome(et_timer_cancel(argv[2], &err), &err, "cancelled");
+	if (strcmp(argv[1], "scope-attach") == 0 && argc == 4) {
+		long long pid;
+		if (!number(argv[3], &pid))
+			return usage();
+		return outcome(et_scope_attach(argv[2], (pid_t)pid, &err), &err, "attached");
 	}
+	if (strcmp(argv[1], "scope-stop") == 0 && argc == 3)
+		return outcome(et_scope_stop(argv[2], &err), &err, "stopped");
 	if (strcmp(argv[1], "message-id") == 0 && argc == 3) {
 		int ev = event_parse(argv[2]);
 		if (ev < 0)

@@ -155,6 +155,9 @@ gid_t gte_enter(const char *group)
 		die("cannot bind %s over /etc: %s", etc, strerror(errno));
 	if (mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0)
 		die("cannot mount a tmpfs on /run: %s", strerror(errno));
+	/* the programs keep the last good configuration under /var/lib/entra-tap (lastgood.h) */
+	if (mount("tmpfs", "/var/lib", "tmpfs", 0, "mode=0755") < 0)
+		die("cannot mount a tmpfs on /var/lib: %s", strerror(errno));
 	/* the copy is in place: from here on every edit is private */
 	if (stat("/etc/.gte-private", &st) == 0)
 		die("stale marker in the copied /etc");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fixtures for the grant, group-file and helper tests: a private mount namespace in which /etc
- * is a copy of the host's (bound over the directory) and /run is an empty tmpfs, so the code
+ * is a copy of the host's (bound over the directory) and /run and /var/lib are empty tmpfs
+ * (the programs keep state there), so the code
  * under test edits the real paths without touching the host. Children forked by a test must
  * leave with _exit(): exit() would run the temp-dir cleanup of the parent. */
 #pragma once
