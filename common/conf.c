@@ -789,7 +789,7 @@ static const struct et_key keys[] = {
 	/* what the end of a grant does to the sessions it elevated (procs.h) */
 	{ .name = "on_expiry", .parse = parse_on_expiry, .print = print_on_expiry, .default_value = "terminate" },
 	/* the end runs inside the revoke service, the sweep (stopped by systemd after 2 min) or
-	 * the account phase (which waits ET_GRANTCTL_TIMEOUT_MS for the program) */
+	 * the account phase (which waits a minute for the root program) */
 	DUR(terminate_grace, "10s", 0, 30),
 	DUR(expiry_warning, "5m", 0, 86400),
 };

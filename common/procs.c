@@ -751,7 +751,8 @@ static int scan(const struct et_proc_match *m, const struct et_proc_root *extra,
 		if (pid_name(de->d_name, &pid) && scan_one(&sc, pid, err) < 0)
 			goto done;
 	}
-	qsort(sc.c, sc.n, sizeof(*sc.c), cmp_cand);
+	if (sc.n > 1)
+		qsort(sc.c, sc.n, sizeof(*sc.c), cmp_cand);
 	if (tie(&sc, err) < 0)
 		goto done;
 	for (size_t i = 0; i < sc.n; i++) {
@@ -1075,7 +1076,8 @@ int et_procs_end(const struct et_proc_match *m, const struct et_proc_list *l, lo
 			if (en.e[i].alive)
 				ret_survivors->items[k++] = en.e[i].p;
 		ret_survivors->n = k;
-		qsort(ret_survivors->items, k, sizeof(*ret_survivors->items), cmp_proc);
+		if (k > 1)
+			qsort(ret_survivors->items, k, sizeof(*ret_survivors->items), cmp_proc);
 	}
 	if (en.scan_failed) {
 		et_err_set(err, en.scan_err.code, "%s", en.scan_err.message);

@@ -2,9 +2,9 @@
 /* The sessions a grant elevated, and what the grant's end does to them.
  *
  * Tie. A session opened while its user holds a live grant, through a PAM stack with the
- * module's session line, is *tied* to that grant (`entra-tap-grantctl tie`, run by the
- * module's open_session): the process that opens it — sudo, su, sshd's session process,
- * `elevate` — is moved into the grant's systemd scope, entra-tap-grant-<id>.scope
+ * module's session line, is *tied* to that grant (the root program's `tie`, run by the
+ * module's open_session): the process that opens it — sudo, su, sshd's session process —
+ * is moved into the grant's systemd scope, entra-tap-grant-<id>.scope
  * (timer.h), before it starts the session's command, so that every descendant, including
  * one that daemonises, is found by its cgroup. Without systemd on the bus the process's pid
  * and start time are recorded instead: its descendants (by parent pid) and the sessions they

@@ -15,6 +15,11 @@ PROFILE=$top_srcdir/debian/pam-configs/entra-tap
 # section NAME: the lines of a profile section, without their indentation
 section() { awk -v s="$1:" '/^[A-Za-z-]+:/ { on = ($1 == s); next } on && /^[ \t]/ { sub(/^[ \t]+/, ""); print }' "$PROFILE"; }
 check "the profile gates its Auth lines with pam_succeed_if" bash -c "$(declare -f section); PROFILE=$PROFILE; section Auth | head -1 | grep -q 'pam_succeed_if.so quiet service notin sshd:sudo:entra-tap'"
+# the session line ties the sessions of the services that elevate (sessions.h), never fails one
+check "the profile's Session lines are for sshd, sudo, sudo-i, su, su-l and entra-tap only" bash -c "$(declare -f section); PROFILE=$PROFILE; section Session | head -1 | grep -q 'pam_succeed_if.so quiet service notin sshd:sudo:sudo-i:su:su-l:entra-tap\$'"
+check "the profile's session line is optional" bash -c "$(declare -f section); PROFILE=$PROFILE; [ \"\$(section Session | sed -n 2p)\" = \"\$(printf 'optional\\tpam_entra_tap.so')\" ]"
+grep -qx 'Session-Type: Additional' "$PROFILE"
+ok $? "the profile adds its session line to what is there (Session-Type: Additional)"
 # common-auth: the profile's primary block (success=end jumps past the deny), then the deny
 # and the permit that pam-auth-update adds
 {
