@@ -320,17 +320,31 @@ static void entitled_add(struct entitled *e, uid_t uid, size_t cap)
 		e->uids[e->n++] = uid;
 }
 
-/* Who may still carry g's group: permanent members and holders of another live grant of it. */
-static void entitled_build(const struct et_config *cfg, const struct et_grant *g, struct entitled *e)
+static void entitled_add_name(struct entitled *e, const char *name, size_t cap)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	if (getpwnam_r(name, &pw, buf, sizeof(buf), &found) == 0 && found)
+		entitled_add(e, pw.pw_uid, cap);
+}
+
+/* Who may still carry g's group once g has ended: its members as /etc/group lists them now
+ * (the end removed g's user unless something else keeps it: a group that is not managed
+ * keeps the members nobody granted), permanent members and holders of another live grant
+ * of it. members: the group's member list (gr_mem), or NULL. */
+static void entitled_build(const struct et_config *cfg, const struct et_grant *g, char *const *members,
+			   struct entitled *e)
 {
 	struct et_grant_list l = { 0 };
 	struct et_err err;
-	size_t cap;
+	size_t cap, n_members = 0;
 	time_t now = time(NULL);
 	e->n = 0;
 	if (et_grant_store_list(cfg, NULL, &l, &err) < 0)
 		l.n = 0;
-	cap = l.n + cfg->permanent_members.n + 1;
+	while (members && members[n_members])
+		n_members++;
+	cap = l.n + cfg->permanent_members.n + n_members + 1;
 	e->uids = calloc(cap, sizeof(uid_t));
 	if (!e->uids) {
 		et_grant_list_free(&l);
@@ -339,12 +353,10 @@ static void entitled_build(const struct et_config *cfg, const struct et_grant *g
 	for (size_t i = 0; i < l.n; i++)
 		if (l.items[i].expires > now && strcmp(l.items[i].group, g->group) == 0 && strcmp(l.items[i].id, g->id) != 0)
 			entitled_add(e, l.items[i].uid, cap);
-	for (size_t i = 0; i < cfg->permanent_members.n; i++) {
-		struct passwd pw, *found = NULL;
-		char buf[4096];
-		if (getpwnam_r(cfg->permanent_members.items[i], &pw, buf, sizeof(buf), &found) == 0 && found)
-			entitled_add(e, pw.pw_uid, cap);
-	}
+	for (size_t i = 0; i < cfg->permanent_members.n; i++)
+		entitled_add_name(e, cfg->permanent_members.items[i], cap);
+	for (size_t i = 0; i < n_members; i++)
+		entitled_add_name(e, members[i], cap);
 	et_grant_list_free(&l);
 }
 
@@ -438,13 +450,17 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 	m.unit = unit;
 	{
 		struct group gr, *found = NULL;
-		char buf[8192];
+		char buf[65536];
 		if (getgrnam_r(g->group, &gr, buf, sizeof(buf), &found) == 0 && found) {
 			m.have_gid = true;
 			m.gid = gr.gr_gid;
 		}
+		/* without the member list nobody can be told apart: no carrier is ended */
+		if (found || !m.have_gid)
+			entitled_build(cfg, g, found ? gr.gr_mem : NULL, &ent);
+		if (!ent.uids)
+			m.have_gid = false;
 	}
-	entitled_build(cfg, g, &ent);
 	m.exempt = exempt;
 	m.data = &ent;
 	if (et_procs_find(&m, &l, &err) < 0)

@@ -217,6 +217,7 @@ static void test_sessions(const char *state_dir)
 
 	gte_useradd("tina");
 	gte_useradd("ops");
+	gte_useradd("vic");
 	gte_config(&cfg, GTE_GROUP, state_dir);
 	cfg.terminate_grace = 1;
 
@@ -297,7 +298,7 @@ static void test_sessions(const char *state_dir)
 	/* a process that carries the group (newgrp), outside any session */
 	{
 		struct group *gr = getgrnam(GTE_GROUP);
-		pid_t carrier, bystander;
+		pid_t carrier, bystander, standing;
 		uid_t tina = getpwnam("tina") ? getpwnam("tina")->pw_uid : 0;
 		ok(gr != NULL, "the elevated group exists");
 		ok(et_grant_create(&cfg, &req, time(NULL), &g, &err) == 0, "a third grant for tina");
@@ -318,14 +319,36 @@ static void test_sessions(const char *state_dir)
 			for (;;)
 				pause();
 		}
+		standing = fork();
+		if (standing == 0) {
+			gid_t gid = gr->gr_gid;
+			uid_t vic = getpwnam("vic")->pw_uid;
+			if (setgroups(1, &gid) < 0 || setresuid(vic, vic, vic) < 0)
+				_exit(1);
+			for (;;)
+				pause();
+		}
 		cfg.permanent_members.n = 0;
 		et_strlist_add(&cfg.permanent_members, "ops");
+		{
+			/* vic is a member nobody granted (the group's own, as in a group that is not
+			 * managed): the end of tina's grant leaves him in it */
+			char line[128], *mem = gte_members("group", GTE_GROUP);
+			snprintf(line, sizeof(line), GTE_GROUP ":x:%lu:%s%svic", (unsigned long)gr->gr_gid, mem ? mem : "",
+				 mem && *mem ? "," : "");
+			gte_set_group_line("group", GTE_GROUP, line);
+			free(mem);
+		}
 		usleep(50 * 1000);
-		ok(et_grant_revoke(&cfg, g.id, ET_REVOKE_ADMIN, (uid_t)-1, time(NULL), NULL, &err) == 0, "revoke it");
+		ok(et_grant_revoke(&cfg, g.id, ET_REVOKE_ADMIN, (uid_t)-1, time(NULL), NULL, &err) == 0, "revoke it (%s)",
+		   err.message);
 		ok(gone_within(carrier, 3000), "terminate: tina's process that still carried the group ended");
 		ok(alive(bystander), "a permanent member's process with the group is never touched");
+		ok(alive(standing), "a process of a member the group still lists is never touched");
 		kill(bystander, SIGKILL);
 		waitpid(bystander, NULL, 0);
+		kill(standing, SIGKILL);
+		waitpid(standing, NULL, 0);
 	}
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);
