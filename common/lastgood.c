@@ -94,3 +94,84 @@ int et_config_load_for_ending(struct et_config *cfg, const char *path, const cha
 	*ret_source = ET_CONFIG_SOURCE_DEFAULTS;
 	return 0;
 }
+
+/* The registered stores (lines of absolute paths), into ret. */
+static int stores_read(const char *stores_path, struct et_strlist *ret, struct et_err *err)
+{
+	char *text = NULL, *save = NULL;
+	size_t len = 0;
+	if (et_file_read(stores_path, 64 * 1024, 1, &text, &len, err) < 0)
+		return err && err->code == ET_E_NOT_FOUND ? 0 : -1;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] != '/' || strlen(line) >= PATH_MAX || et_strlist_contains(ret, line))
+			continue;
+		if (ret->n >= ET_STORES_MAX)
+			break;
+		if (et_strlist_add(ret, line) < 0) {
+			free(text);
+			return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		}
+	}
+	free(text);
+	return 0;
+}
+
+int et_stores_register(const struct et_config *cfg, const char *stores_path, struct et_err *err)
+{
+	struct et_strlist l = { 0 };
+	char dir[PATH_MAX], *text = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	if (!cfg->state_dir || stores_read(stores_path, &l, err) < 0)
+		goto done;
+	if (et_strlist_contains(&l, cfg->state_dir)) {
+		r = 0;
+		goto done;
+	}
+	if (l.n >= ET_STORES_MAX) {
+		et_err_set(err, ET_E_TOO_LARGE, "%s already names %d stores", stores_path, ET_STORES_MAX);
+		goto done;
+	}
+	if (et_strlist_add(&l, cfg->state_dir) < 0) {
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		len += strlen(l.items[i]) + 1;
+	text = malloc(len + 1);
+	if (!text) {
+		et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		goto done;
+	}
+	len = 0;
+	for (size_t i = 0; i < l.n; i++)
+		len += (size_t)sprintf(text + len, "%s\n", l.items[i]);
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", stores_path) >= sizeof(dir)) {
+		et_err_set(err, ET_E_PATH_TOO_LONG, "%s: path too long", stores_path);
+		goto done;
+	}
+	if (et_dir_ensure_private(dirname(dir), 0700, err) < 0 ||
+	    et_file_write_atomic(stores_path, text, len, 0600, err) < 0)
+		goto done;
+	r = 0;
+done:
+	free(text);
+	et_strlist_free(&l);
+	return r;
+}
+
+int et_stores_others(const struct et_config *cfg, const char *stores_path, struct et_strlist *ret,
+		     struct et_err *err)
+{
+	struct et_strlist l = { 0 };
+	if (stores_read(stores_path, &l, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l.n; i++)
+		if ((!cfg->state_dir || strcmp(l.items[i], cfg->state_dir) != 0) && et_strlist_add(ret, l.items[i]) < 0) {
+			et_strlist_free(&l);
+			return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
+		}
+	et_strlist_free(&l);
+	return 0;
+}

@@ -15,6 +15,10 @@
 #include "err.h"
 
 #define ET_LAST_GOOD_CONFIG ET_DEFAULT_STATE_DIR "/last-good.conf"
+/* Every state_dir that has held a grant, one absolute path a line (at most ET_STORES_MAX):
+ * a grant made before state_dir was changed still ends, from the store it lives in. */
+#define ET_STORES_FILE ET_DEFAULT_STATE_DIR "/stores"
+#define ET_STORES_MAX 16
 
 enum et_config_source {
 	ET_CONFIG_SOURCE_FILE,      /* the configured file: usable */
@@ -26,6 +30,13 @@ const char *et_config_source_name(enum et_config_source s);
 /* After path loaded successfully: copy it to copy_path when the copy differs (the file is
  * read and validated again; a file changed in between is not copied). */
 int et_last_good_keep(const char *path, const char *copy_path, struct et_err *err);
+
+/* Add cfg->state_dir to stores_path when it is not there yet (root, 0600, atomic). */
+int et_stores_register(const struct et_config *cfg, const char *stores_path, struct et_err *err);
+/* The registered stores other than cfg->state_dir, into ret (appended). A missing file is
+ * none; lines that are not absolute paths are passed over. */
+int et_stores_others(const struct et_config *cfg, const char *stores_path, struct et_strlist *ret,
+		     struct et_err *err);
 
 /* cfg (initialised by the caller) from path when it can be used; otherwise from copy_path or
  * the defaults, with cfg->fallback set and ret_why holding why path cannot be used

@@ -23,6 +23,7 @@
 #include "args.h"
 #include "clock.h"
 #include "progutil.h"
+#include "lastgood.h"
 #include "sessions.h"
 #include "voucher.h"
 #include <errno.h>
@@ -147,6 +148,10 @@ static int verb_grant(const struct et_config *cfg, const struct et_caller *who, 
 		req.pending = true;
 		req.watch_pid = a->pids[0];
 	}
+	/* the store is known before a grant lives in it: should state_dir change later, the
+	 * grant still ends from here (lastgood.h) */
+	if (et_stores_register(cfg, ET_STORES_FILE, &err) < 0)
+		et_say("the store was not registered: %s", err.message);
 	if (req.duration && clamped != req.duration)
 		et_say("duration %lds is outside %lds..%lds: using %lds", req.duration, cfg->duration_min,
 		       cfg->duration_max, clamped);
@@ -170,21 +175,65 @@ static int verb_grant(const struct et_config *cfg, const struct et_caller *who, 
 	return ET_EXIT_OK;
 }
 
+/* The other stores that have held grants (state_dir changed since): each as a fallback
+ * configuration, which only ends grants (lastgood.h). */
+static size_t other_stores(const struct et_config *cfg, struct et_strlist *dirs)
+{
+	struct et_err err;
+	if (et_stores_others(cfg, ET_STORES_FILE, dirs, &err) < 0)
+		et_say("the other stores are not known: %s", err.message);
+	return dirs->n;
+}
+
+static struct et_config store_config(const struct et_config *cfg, char *dir)
+{
+	struct et_config o = *cfg; /* borrowed: never freed */
+	o.state_dir = dir;
+	o.fallback = true;
+	return o;
+}
+
 static int verb_revoke(const struct et_config *cfg, const struct et_caller *who, const struct et_args *a)
 {
 	(void)who; /* root, checked in main */
+	struct et_strlist dirs = { 0 };
 	struct et_grant g;
 	struct et_err err;
-	unsigned n = 0;
+	unsigned n = 0, total;
+	time_t now = time(NULL);
+	int rc = ET_EXIT_OK;
+
 	if (!a->id) {
-		if (et_grant_revoke_user(cfg, a->user, ET_REVOKE_ADMIN, time(NULL), &n, &err) < 0)
+		if (et_grant_revoke_user(cfg, a->user, ET_REVOKE_ADMIN, now, &n, &err) < 0)
 			return et_fail(&err);
-		printf("%u grant(s) of %s ended\n", n, a->user);
-		return ET_EXIT_OK;
+		total = n;
+		other_stores(cfg, &dirs);
+		for (size_t i = 0; i < dirs.n; i++) {
+			struct et_config o = store_config(cfg, dirs.items[i]);
+			if (et_grant_revoke_user(&o, a->user, ET_REVOKE_ADMIN, now, &n, &err) < 0)
+				rc = et_fail(&err);
+			else
+				total += n;
+		}
+		et_strlist_free(&dirs);
+		printf("%u grant(s) of %s ended\n", total, a->user);
+		return rc;
 	}
 	/* The per-grant timer runs this at expiry; before expiry it is an administrator's revoke. */
-	if (et_grant_revoke(cfg, a->id, ET_REVOKE_EXPIRY, (uid_t)-1, time(NULL), &g, &err) < 0)
-		return et_fail(&err);
+	if (et_grant_revoke(cfg, a->id, ET_REVOKE_EXPIRY, (uid_t)-1, now, &g, &err) < 0) {
+		/* made before state_dir was changed: it ends where it lives */
+		bool found = false;
+		if (err.code == ET_E_NOT_FOUND)
+			other_stores(cfg, &dirs);
+		for (size_t i = 0; !found && i < dirs.n; i++) {
+			struct et_config o = store_config(cfg, dirs.items[i]);
+			found = et_grant_revoke(&o, a->id, ET_REVOKE_EXPIRY, (uid_t)-1, now, &g, &err) == 0 ||
+				err.code != ET_E_NOT_FOUND;
+		}
+		et_strlist_free(&dirs);
+		if (!found || err.code != ET_E_NONE)
+			return et_fail(&err);
+	}
 	printf("grant %s ended\n", g.id);
 	return ET_EXIT_OK;
 }
@@ -246,6 +295,20 @@ static int verb_sweep(const struct et_config *cfg, const struct et_caller *who, 
 		return et_fail(&err);
 	if (cut)
 		printf("sweep: %u grant(s) cut to duration_max\n", cut);
+	if (!a->user) {
+		/* stores state_dir named before: their expired grants end too */
+		struct et_strlist dirs = { 0 };
+		other_stores(cfg, &dirs);
+		for (size_t i = 0; i < dirs.n; i++) {
+			struct et_config o = store_config(cfg, dirs.items[i]);
+			struct et_sweep_result r2;
+			if (et_grant_sweep(&o, NULL, ET_REVOKE_SWEEP, time(NULL), &r2, &err) < 0)
+				et_say("%s: %s", dirs.items[i], err.message);
+			else
+				res.expired += r2.expired;
+		}
+		et_strlist_free(&dirs);
+	}
 	printf("sweep: %u expired grant(s) ended, %u member(s) removed, %u member(s) restored, %u corrupt file(s) "
 	       "moved aside\n",
 	       res.expired, res.members_removed, res.members_added, res.quarantined);

@@ -12,6 +12,7 @@
 #     grant's own group, from its record); the copy comes back once the file is good;
 #   - entra-tap-helper drop, run by the user, ends her grant; grant is refused (exit 5);
 #   - elevated_group renamed (valid): an older grant ends in its old group;
+#   - state_dir changed (valid): grants of the old store end by their timer and the sweep;
 #   - duration_max lowered (valid): the next sweep cuts every live grant (cut event with the
 #     previous expiry) and ends the one past its new end in the same run;
 #   - PAM with the package's profile lines and a broken configuration: account, setcred and
@@ -28,7 +29,7 @@ COPY=$SBX_DIR/state/last-good.conf
 PROFILE=$top_srcdir/debian/pam-configs/entra-tap
 SECOND_GROUP=entra-second
 BREAKS="missing directory owner group-writable world-writable syntax unknown-key"
-sb_useradd alice bk1 bk2 bk3 bk4 bk5 bk6 bk7 sw1 nl1 dr1 dr2 rn1 rn2 dm1 dm2 pfree ph1 ph2 ph3 ph4 bt1
+sb_useradd alice bk1 bk2 bk3 bk4 bk5 bk6 bk7 sw1 nl1 dr1 dr2 rn1 rn2 sd1 sd2 dm1 dm2 pfree ph1 ph2 ph3 ph4 bt1
 
 unlisted() { ! sb_listed "$1"; }
 # listed in the second group ($SECOND_GROUP) of the group file
@@ -252,6 +253,28 @@ ok $? "[rename] the timer's revoke service exited 0"
 is "$(jn "$cur" True ENTRA_TAP_EVENT=config_unusable)" 0 "[rename] a valid configuration writes no config_unusable"
 sbx_grantctl revoke "$gid2" >/dev/null && ! in_second rn2
 ok $? "[rename] rn2's grant revoked from $SECOND_GROUP"
+restore_conf
+
+# ---- state_dir changed: grants of the old store end from where they live ----
+gid=$(sbx_grantctl grant sd1 --duration 3s)
+ok $? "[state_dir] sd1 is granted 3 s in the store at $SB_STATE"
+gid2=$(sbx_grantctl grant sd2 --duration 2s) && sbx_exec systemctl stop "entra-tap-revoke-$gid2.timer"
+ok $? "[state_dir] sd2 is granted 2 s, its timer stopped"
+grep -qx "$SB_STATE" "$SBX_DIR/state/stores"
+ok $? "[state_dir] the store is registered in $SB_STATE/stores"
+cur=$(cursor)
+sb_config state_dir /var/lib/entra-tap-moved
+wait_until 10 unlisted sd1
+ok $? "[state_dir] with state_dir moved (valid), sd1's timer still ends its grant"
+wait_until 5 revoked_event "$cur" "$gid" expiry
+ok $? "[state_dir] the revoke event names grant $gid"
+revoke_unit_ok "$gid"
+ok $? "[state_dir] the timer's revoke service exited 0 (the grant was found in the old store)"
+wait_until 10 sh -c "[ \$(date +%s) -gt $(($(date +%s) + 2)) ]"
+sb_listed sd2
+ok $? "[state_dir] sd2, whose timer was stopped, is still a member past its expiry"
+sbx_grantctl sweep >/dev/null 2>&1 && unlisted sd2 && revoked_event "$cur" "$gid2" sweep
+ok $? "[state_dir] the sweep ends sd2's grant in the old store"
 restore_conf
 
 # ---- duration_max lowered: the next sweep cuts, and ends what is past its new end ----

@@ -167,6 +167,33 @@ static void test_last_good(const char *dir)
 	free(conf);
 }
 
+static void test_stores(const char *dir)
+{
+	struct et_config cfg;
+	struct et_strlist others = { 0 };
+	struct et_err err;
+	char path[512], *text;
+	snprintf(path, sizeof(path), "%s/reg/stores", dir);
+	et_config_init(&cfg);
+	free(cfg.state_dir);
+	cfg.state_dir = strdup("/srv/store-a");
+	ok(et_stores_register(&cfg, path, &err) == 0, "stores: the first store is registered");
+	ok(et_stores_register(&cfg, path, &err) == 0, "stores: registering it again changes nothing");
+	free(cfg.state_dir);
+	cfg.state_dir = strdup("/srv/store-b");
+	ok(et_stores_register(&cfg, path, &err) == 0, "stores: a second store (state_dir changed)");
+	text = gte_slurp(path);
+	is_str(text, "/srv/store-a\n/srv/store-b\n", "stores: one absolute path a line, each once");
+	free(text);
+	ok(et_stores_others(&cfg, path, &others, &err) == 0 && others.n == 1 &&
+		   strcmp(others.items[0], "/srv/store-a") == 0,
+	   "stores: the others are the stores but the configured one");
+	et_strlist_free(&others);
+	snprintf(path, sizeof(path), "%s/reg/none", dir);
+	ok(et_stores_others(&cfg, path, &others, &err) == 0 && others.n == 0, "stores: no file, no other store");
+	et_config_free(&cfg);
+}
+
 static bool alive(pid_t pid)
 {
 	/* a child that ended is a zombie until reaped: reap it */
@@ -411,6 +438,7 @@ int main(void)
 	{
 		char *dir = gte_state_dir(), *dir2 = gte_state_dir(), *dir3 = gte_state_dir();
 		test_last_good(dir);
+		test_stores(dir);
 		test_sessions(dir2);
 		test_records_only(dir3);
 		free(dir);
