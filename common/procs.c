@@ -18,8 +18,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#define PROC_CMDLINE_READ 512 /* bytes of a command line read: more than cmd[] shows */
-#define PROC_TICK_MS 50	      /* between two scans while processes are ending */
+#define PROC_CMDLINE_READ 512  /* bytes of a command line read: more than cmd[] shows */
+#define PROC_TICK_MS 50	       /* between two scans while processes are ending */
 #define PROC_KILL_WAIT_MS 1000 /* after SIGKILL */
 
 /* ---- the parsers ---- */
@@ -44,7 +44,8 @@ static int parse_num(const char *t, size_t len, size_t *pos, bool *ret_neg, unsi
 			return -1;
 		v = v * 10 + d;
 	}
-	if (i == first || (t[first] == '0' && i - first > 1) || (neg && (v == 0 || v > (unsigned long long)INT64_MAX + 1)))
+	if (i == first || (t[first] == '0' && i - first > 1) ||
+	    (neg && (v == 0 || v > (unsigned long long)INT64_MAX + 1)))
 		return -1;
 	*pos = i;
 	*ret_neg = neg;
@@ -90,8 +91,8 @@ int et_proc_stat_parse(const char *text, size_t len, struct et_proc_stat *ret, s
 	memcpy(st.comm, open + 1, comm_len);
 	st.comm[comm_len] = '\0';
 	pos = (size_t)(close - text) + 1;
-	if (len - pos < 3 || text[pos] != ' ' || !((text[pos + 1] >= 'A' && text[pos + 1] <= 'Z') ||
-						  (text[pos + 1] >= 'a' && text[pos + 1] <= 'z')))
+	if (len - pos < 3 || text[pos] != ' ' ||
+	    !((text[pos + 1] >= 'A' && text[pos + 1] <= 'Z') || (text[pos + 1] >= 'a' && text[pos + 1] <= 'z')))
 		return et_err_set(err, ET_E_PROC_SCAN, "stat: no state after the command name");
 	st.state = text[pos + 1];
 	pos += 2;
@@ -256,9 +257,13 @@ int et_proc_status_parse(const char *text, size_t len, struct et_proc_status *re
 		pos += llen + 1;
 	}
 	if (!have_uid || !have_gid || !have_groups) {
+		const char *missing = groups_key;
 		free(s.groups);
-		return et_err_set(err, ET_E_PROC_SCAN, "status: no %s line",
-				  !have_uid ? uid_key : !have_gid ? gid_key : groups_key);
+		if (!have_uid)
+			missing = uid_key;
+		else if (!have_gid)
+			missing = gid_key;
+		return et_err_set(err, ET_E_PROC_SCAN, "status: no %s line", missing);
 	}
 	*ret = s;
 	return 0;
@@ -419,12 +424,35 @@ static int read_stat(const struct proc_dir *d, const char *proc_root, struct et_
 	int r = read_proc_file(d->fd, "stat", buf, ET_PROC_STAT_MAX, &len);
 
 	if (r < 0)
-		return et_err_set(err, ET_E_PROC_SCAN, "cannot read %s/%s/stat: %s", proc_root, d->name, strerror(errno));
+		return et_err_set(err, ET_E_PROC_SCAN, "cannot read %s/%s/stat: %s", proc_root, d->name,
+				  strerror(errno));
 	if (r == 0)
 		return 0;
 	if (et_proc_stat_parse(buf, len, st, &perr) < 0)
 		return et_err_set(err, perr.code, "%s/%s/%s", proc_root, d->name, perr.message);
 	return 1;
+}
+
+int et_proc_stat_read(const char *proc_root, pid_t pid, struct et_proc_stat *ret, struct et_err *err)
+{
+	struct proc_dir d;
+	int root_fd, r;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!proc_root || pid <= 0)
+		return et_err_set(err, ET_E_BAD_ARGUMENT, "no process to read");
+	root_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		return et_err_set(err, ET_E_PROC_SCAN, "cannot open %s: %s", proc_root, strerror(errno));
+	r = proc_dir_open(root_fd, proc_root, pid, &d, err);
+	close(root_fd);
+	if (r > 0) {
+		r = read_stat(&d, proc_root, ret, err);
+		close(d.fd);
+	}
+	if (r == 0)
+		return et_err_set(err, ET_E_PROCESS_GONE, "there is no process %ld", (long)pid);
+	return r < 0 ? -1 : 0;
 }
 
 /* The command line of d's process as struct et_proc shows it, into out (size bytes). */
@@ -566,7 +594,8 @@ static int scan_one(struct scan *sc, pid_t pid, struct et_err *err)
 	if (r <= 0)
 		goto out;
 	r = 0;
-	if (st.pid != pid || st.pid == 2 || st.ppid == 2 || st.state == 'Z' || st.state == 'X' || kthread_flagged(&d, &st))
+	if (st.pid != pid || st.pid == 2 || st.ppid == 2 || st.state == 'Z' || st.state == 'X' ||
+	    kthread_flagged(&d, &st))
 		goto out;
 	if (sc->m->unit) {
 		/* Below a delegated cgroup the names are the user's own, and so the file's length
@@ -698,8 +727,8 @@ static int tie(struct scan *sc, struct et_err *err)
 }
 
 /* Scan with m, plus extra roots and tied sessions (et_procs_end's own). */
-static int scan(const struct et_proc_match *m, const struct et_proc_root *extra, size_t n_extra,
-		const pid_t *sids, size_t n_sids, struct et_proc_list *ret, struct et_err *err)
+static int scan(const struct et_proc_match *m, const struct et_proc_root *extra, size_t n_extra, const pid_t *sids,
+		size_t n_sids, struct et_proc_list *ret, struct et_err *err)
 {
 	struct scan sc = { .m = m, .root_fd = -1, .self = getpid() };
 	struct dirent *de;

@@ -22,7 +22,7 @@
  * Groups line (65536 gids of up to 10 digits and a separator), so a member of many groups
  * is read whole instead of refused */
 #define ET_PROC_STATUS_MAX (8192 + ET_PROC_GROUPS_MAX * 11)
-#define ET_PROC_COMM_MAX 127 /* bytes of a command name in stat (the kernel's are shorter) */
+#define ET_PROC_COMM_MAX 127	    /* bytes of a command name in stat (the kernel's are shorter) */
 #define ET_PROC_KTHREAD 0x00200000u /* PF_KTHREAD in the flags of stat (field 9) */
 
 /* ---- the parsers (public for the tests and the fuzzer) ---- */
@@ -36,8 +36,8 @@ struct et_proc_stat {
 	/* field 7: the controlling terminal, 0 for none, in the kernel's encoding of a device
 	 * number (minor bits 0-7 and 20-31, major 8-19), which is glibc's: (dev_t)tty_nr */
 	unsigned tty_nr;
-	unsigned flags;			 /* field 9: PF_* */
-	unsigned long long start;	 /* field 22: clock ticks after boot */
+	unsigned flags;		  /* field 9: PF_* */
+	unsigned long long start; /* field 22: clock ticks after boot */
 };
 /* Parse the len bytes of text (no NUL needed; a NUL byte is refused). One line of at least
  * 22 fields ending in "\n" and nothing after it; every field after the command name is
@@ -47,11 +47,16 @@ struct et_proc_stat {
  * err (proc_scan). */
 int et_proc_stat_parse(const char *text, size_t len, struct et_proc_stat *ret, struct et_err *err);
 
+/* Read and parse proc_root/PID/stat ("/proc" in production). Returns 0, or -1 with err:
+ * process_gone when there is no such process (or it ended while read), proc_scan when the
+ * file cannot be read or parsed. */
+int et_proc_stat_read(const char *proc_root, pid_t pid, struct et_proc_stat *ret, struct et_err *err);
+
 /* /proc/PID/status: the Uid:, Gid: and Groups: lines. */
 struct et_proc_status {
-	uid_t uid[4];	/* real, effective, saved, file system */
-	gid_t gid[4];	/* the same order */
-	gid_t *groups;	/* the supplementary groups, in the file's order (malloc'd; NULL when none) */
+	uid_t uid[4];  /* real, effective, saved, file system */
+	gid_t gid[4];  /* the same order */
+	gid_t *groups; /* the supplementary groups, in the file's order (malloc'd; NULL when none) */
 	size_t n_groups;
 };
 /* Parse the len bytes of text: lines "Name:\tvalue" that each end in "\n"; exactly one
