@@ -70,7 +70,7 @@ void et_proc_status_free(struct et_proc_status *s);
 
 /* /proc/PID/cgroup: the path of the process in the unified hierarchy ("0::/path"), or when
  * there is no such line, in systemd's own v1 hierarchy ("N:name=systemd:/path"). Each line
- * is "ID:CONTROLLERS:/PATH\n"; a second line for the same hierarchy is refused. Writes the
+ * is "ID:CONTROLLERS:/PATH\n"; a second unified or name=systemd line is refused. Writes the
  * path (NUL-terminated) to buf of size bytes, "" when neither line is there. Returns 0, or
  * -1 with err (proc_scan) when the text is malformed or the path does not fit. */
 int et_proc_cgroup_parse(const char *text, size_t len, char *buf, size_t size, struct et_err *err);

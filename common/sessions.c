@@ -216,21 +216,6 @@ static int ties_read(const struct et_config *cfg, const char *id, struct et_ties
 
 /* ---- tie ---- */
 
-static int stat_of(pid_t pid, struct et_proc_stat *ret, struct et_err *err)
-{
-	char path[64], buf[ET_PROC_STAT_MAX];
-	ssize_t n;
-	int fd;
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return et_err_set(err, ET_E_PROCESS_GONE, "there is no process %ld", (long)pid);
-	n = et_read_all(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return et_err_set(err, ET_E_PROCESS_GONE, "cannot read %s: %s", path, strerror(errno));
-	return et_proc_stat_parse(buf, (size_t)n, ret, err);
-}
 
 int et_session_tie(const struct et_config *cfg, const char *user, pid_t pid, const char *tty,
 		   char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)
@@ -248,7 +233,7 @@ int et_session_tie(const struct et_config *cfg, const char *user, pid_t pid, con
 
 	if (tty && !tty_ok(tty))
 		return et_err_set(err, ET_E_BAD_ARGUMENT, "'%.64s' is not a terminal under /dev", tty);
-	if (stat_of(pid, &st, err) < 0)
+	if (et_proc_stat_read("/proc", pid, &st, err) < 0)
 		return -1;
 	tie.start = st.start;
 	if (tty)

@@ -16,9 +16,10 @@
  *
  * End. When a grant ends (timer, drop, revoke, sweep, boot reconcile, the account phase),
  * after its membership is gone: the tied processes, and every other process that still
- * carries the group's gid (supplementary, real or effective; e.g. after newgrp, or an sshd
- * login that received the group) whose real uid is neither root, nor a permanent member, nor
- * the holder of another live grant of the group, are listed in the revoke audit event. With
+ * carries the group's gid (any of its gids; e.g. after newgrp, or an sshd login that
+ * received the group) whose real uid is neither root, nor a member the group still lists,
+ * nor a permanent member, nor the holder of another live grant of the group, are listed in
+ * the revoke audit event. With
  * on_expiry = terminate each tied terminal gets "elevation ended: this session is being
  * closed", every listed process SIGTERM, and what is left SIGKILL after terminate_grace;
  * with keep nothing is signalled and the event names what outlives the grant. A grant of a

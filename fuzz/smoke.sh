@@ -25,6 +25,7 @@ max_len() {
 	group) echo 4096 ;;
 	voucher) echo 2100 ;;
 	oauth) echo 8192 ;;
+	procs) echo 12288 ;; # a status file with a long Groups: line
 	*) echo 4096 ;;
 	esac
 }
