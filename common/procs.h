@@ -119,6 +119,10 @@ struct et_proc_match {
 	/* a process whose real uid is exempt (a permanent member, another live grant) is not
 	 * listed as an outside carrier; a tied process is always listed (NULL: none exempt) */
 	bool (*exempt)(uid_t ruid, void *data);
+	/* never listed as outside carriers either (a tied one still is): the PAM host whose
+	 * account phase asked for the end, which is refused rather than killed */
+	const pid_t *spared;
+	size_t n_spared;
 	void *data;
 };
 

@@ -398,6 +398,7 @@ static unsigned lines_to_terminals(const struct et_ties *t, const struct et_proc
 static void end_with(const struct et_config *cfg, const struct et_grant *g, const char *cause, bool emit_revoke)
 {
 	struct et_proc_root roots[ET_TIES_MAX];
+	pid_t spared;
 	struct et_proc_list l = { 0 }, survivors = { 0 };
 	struct et_proc_match m = { .proc_root = "/proc" };
 	struct entitled ent = { 0 };
@@ -448,6 +449,13 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 	}
 	m.exempt = exempt;
 	m.data = &ent;
+	/* the account phase's own host (sudo, sshd, su: the module runs us from it) asked: it
+	 * is refused, not killed; the login it runs in is ended as any other */
+	if (strcmp(cause, "account") == 0) {
+		spared = getppid();
+		m.spared = &spared;
+		m.n_spared = 1;
+	}
 	if (et_procs_find(&m, &l, &err) < 0)
 		et_log(&cfg->log, ET_LOG_ERR, "grant %s: the processes it gave cannot be listed: %s", g->id, err.message);
 	for (size_t i = 0; i < l.n; i++)

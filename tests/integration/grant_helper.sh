@@ -183,8 +183,15 @@ d=json.load(open(sys.argv[1]))
 keys={"id","user","uid","group","created","expires","live","method","oid","upn","tid","reason","service","rhost","added_membership"}
 sys.exit(0 if isinstance(d,list) and d and all(set(x)==keys for x in d) else 1)' "$T/l.json"
 chmod 0666 "$GSB_CONF"
+gsb_grantctl grant bob --duration 1h 2>"$T/err" >/dev/null
+is "$?" 5 "a world-writable configuration is refused for a grant (exit 5)"
+grep -q "group- or world-writable" "$T/err"
+ok $? "... and says why"
+# what ends grants, or only reads them, runs from the last good copy (lastgood.h)
 gsb_grantctl list 2>"$T/err" >/dev/null
-is "$?" 5 "a world-writable configuration is refused (exit 5)"
+is "$?" 0 "list still runs from the last good copy"
+grep -q "ending grants from the last good copy of the configuration" "$T/err"
+ok $? "... and says so"
 chmod 0600 "$GSB_CONF"
 
 # ---- guard ID PID [PID]: the watch over a pending grant ----

@@ -124,7 +124,9 @@ _sb_copy_programs() {
 }
 
 sb_etc_init() {
-	local e=$SB_DIR/etc gid=4790
+	# a gid of its own: sandboxes that share the host's PID namespace run side by side, and
+	# the end of a grant ends every process carrying the group's gid number (sessions.h)
+	local e=$SB_DIR/etc gid=$((20000 + RANDOM % 40000))
 	SB_ETC=$e
 	cp -a /etc "$e" || return 1
 	mkdir -p "$SB_DIR/bin" "$e/security" || return 1

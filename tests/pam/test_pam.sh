@@ -19,9 +19,13 @@ export ET_PAM_MODULE ET_PAM_GROUP ET_PAM_GID
 # inside the mock: its configuration becomes the sandbox's /etc/security/pam_entra_tap.conf
 # (the helper reads only that path), with the sandbox's elevated group
 # shellcheck disable=SC2016
+# The tests drive PAM inside this very process, so its sessions are tied to the grants they
+# make: on_expiry = keep, or the end of a grant would end the test (journey_sessions.sh and
+# test_sessions cover terminate).
 sh "$top_srcdir/tests/mock-entra/with-mock.sh" bash -c '
 	sed -e "s/^elevated_group = .*/elevated_group = $ET_PAM_GROUP/" "$ET_MOCK_CONFIG" >/etc/security/pam_entra_tap.conf &&
 	printf "duration_min = 1s\ndevice_code_max_per_user = 1000\ndevice_code_max_per_rhost = 10000\n" >>/etc/security/pam_entra_tap.conf &&
+	printf "on_expiry = keep\n" >>/etc/security/pam_entra_tap.conf &&
 	chmod 0600 /etc/security/pam_entra_tap.conf && chown root:root /etc/security/pam_entra_tap.conf || exit 1
 	exec "$top_builddir/tests/pam/test_pam" "$@"' test_pam "$@"
 exit $?

@@ -13,6 +13,8 @@
 #include "grant_store.h"
 #include "lastgood.h"
 #include "sessions.h"
+#include "procs.h"
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -194,6 +196,75 @@ static void test_stores(const char *dir)
 	et_config_free(&cfg);
 }
 
+/* A process of another PID namespace (a container) with the same gid number is no carrier
+ * of ours. */
+static void test_other_namespace(void)
+{
+	struct et_proc_match m = { .proc_root = "/proc", .have_gid = true, .gid = 54321 };
+	struct et_proc_list l = { 0 };
+	struct et_err err;
+	int pfd[2];
+	pid_t outer, here, inner = 0;
+	bool saw_here = false, saw_inner = false;
+	if (pipe(pfd) < 0)
+		return;
+	outer = fork();
+	if (outer == 0) {
+		pid_t c;
+		gid_t gid = 54321;
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(1);
+		c = fork(); /* pid 1 of the new namespace */
+		if (c == 0) {
+			if (setgroups(1, &gid) < 0)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		/* the host's view of it */
+		if (write(pfd[1], &c, sizeof(c)) != sizeof(c))
+			_exit(1);
+		waitpid(c, NULL, 0);
+		_exit(0);
+	}
+	here = fork();
+	if (here == 0) {
+		gid_t gid = 54321;
+		if (setgroups(1, &gid) < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &inner, sizeof(inner)) != sizeof(inner))
+		inner = 0;
+	close(pfd[0]);
+	usleep(100 * 1000);
+	ok(inner > 0 && et_procs_find(&m, &l, &err) == 0, "a carrier here and one in another PID namespace");
+	for (size_t i = 0; i < l.n; i++) {
+		saw_here |= l.items[i].pid == here;
+		saw_inner |= l.items[i].pid == inner;
+	}
+	ok(saw_here, "the carrier of this PID namespace is listed");
+	ok(!saw_inner, "the one in another PID namespace (pid %ld) is not", (long)inner);
+	et_proc_list_free(&l);
+	m.spared = &here;
+	m.n_spared = 1;
+	saw_here = true;
+	if (et_procs_find(&m, &l, &err) == 0) {
+		saw_here = false;
+		for (size_t i = 0; i < l.n; i++)
+			saw_here |= l.items[i].pid == here;
+	}
+	ok(!saw_here, "a spared carrier (the account phase's host) is not listed");
+	et_proc_list_free(&l);
+	kill(here, SIGKILL);
+	waitpid(here, NULL, 0);
+	if (inner > 0)
+		kill(inner, SIGKILL);
+	waitpid(outer, NULL, 0);
+}
+
 static bool alive(pid_t pid)
 {
 	/* a child that ended is a zombie until reaped: reap it */
@@ -319,7 +390,8 @@ static void test_sessions(const char *state_dir)
 	ok(et_session_tie(&cfg, "tina", s1, NULL, id, &err) == 0, "tie under keep");
 	ok(et_grant_revoke(&cfg, g.id, ET_REVOKE_ADMIN, (uid_t)-1, time(NULL), NULL, &err) == 0, "revoke it");
 	ok(alive(s1), "keep: the tied session outlives the grant");
-	kill(s1, SIGKILL);
+	kill(-s1, SIGKILL);
+	waitpid(s1, NULL, 0);
 	cfg.on_expiry = ET_ON_EXPIRY_TERMINATE;
 
 	/* a process that carries the group (newgrp), outside any session */
@@ -377,7 +449,7 @@ static void test_sessions(const char *state_dir)
 		kill(standing, SIGKILL);
 		waitpid(standing, NULL, 0);
 	}
-	kill(other, SIGKILL);
+	kill(-other, SIGKILL); /* the session: the child and its grandchild */
 	waitpid(other, NULL, 0);
 	et_config_free(&cfg);
 }
@@ -437,6 +509,7 @@ int main(void)
 	gte_enter(GTE_GROUP);
 	{
 		char *dir = gte_state_dir(), *dir2 = gte_state_dir(), *dir3 = gte_state_dir();
+		test_other_namespace();
 		test_last_good(dir);
 		test_stores(dir);
 		test_sessions(dir2);
