@@ -411,6 +411,7 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 	int fd = -1;
 
 	names[0] = '\0';
+	path[0] = '\0';
 	/* the ender holds the ties file: the sweep leaves a file someone is working on */
 	if (ties_path(cfg, g->id, path, sizeof(path), NULL) == 0) {
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -420,6 +421,8 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 			if (!emit_revoke)
 				return;
 		}
+	} else {
+		path[0] = '\0';
 	}
 	if (ties_read(cfg, g->id, &t, &err) < 0) {
 		et_log(&cfg->log, ET_LOG_ERR, "grant %s: %s", g->id, err.message);
@@ -441,9 +444,9 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 			m.have_gid = true;
 			m.gid = gr.gr_gid;
 		}
-		/* without the member list nobody can be told apart: no carrier is ended */
-		if (found || !m.have_gid)
-			entitled_build(cfg, g, found ? gr.gr_mem : NULL, &ent);
+		entitled_build(cfg, g, found ? gr.gr_mem : NULL, &ent);
+		/* without the list of who may keep the group nobody can be told apart: no
+		 * carrier is ended */
 		if (!ent.uids)
 			m.have_gid = false;
 	}
@@ -496,7 +499,8 @@ static void end_with(const struct et_config *cfg, const struct et_grant *g, cons
 	if (!keep && et_scope_stop(g->id, &err) < 0)
 		et_log(&cfg->log, ET_LOG_ERR, "grant %s: %s", g->id, err.message);
 	/* the to-do goes last: an end cut short is finished by the sweep */
-	(void)unlink(path);
+	if (path[0])
+		(void)unlink(path);
 	if (fd >= 0)
 		close(fd);
 	free(ent.uids);

@@ -228,7 +228,8 @@ static void test_fields(void)
 {
 	static const char *const names[N_EVENTS] = { "auth_ok", "auth_denied", "grant", "revoke",
 						     "refused", "member_removed", "error", "breakglass",
-						     "voucher_accepted", "voucher_refused" };
+						     "voucher_accepted", "voucher_refused", "extend", "cut",
+						     "sessions_ended", "config_unusable" };
 	struct capture c;
 	struct et_audit a = {
 		.grant_id = "00112233445566778899aabbccddeeff",
@@ -294,6 +295,18 @@ static void test_fields(void)
 			   field_get(&c, "ENTRA_TAP_EVENT") && strcmp(field_get(&c, "ENTRA_TAP_EVENT"), names[i]) == 0,
 		   "event %s is sent with its own MESSAGE_ID", names[i]);
 	}
+
+	/* the end of a grant: what it did to the processes, and an expiry that moved */
+	a.on_expiry = "terminate";
+	a.processes = "4242 1000 sudo -i; 4250 0 -bash";
+	a.previous_expires = 1767222000;
+	capture_one(SOCK_REAL, ET_AUDIT_SESSIONS_ENDED, LOG_NOTICE, &a, "ended", &c);
+	is_str(field_get(&c, "ENTRA_TAP_ON_EXPIRY"), "terminate", "ENTRA_TAP_ON_EXPIRY");
+	is_str(field_get(&c, "ENTRA_TAP_PROCESSES"), "4242 1000 sudo -i; 4250 0 -bash", "ENTRA_TAP_PROCESSES");
+	is_str(field_get(&c, "ENTRA_TAP_PREVIOUS_EXPIRES_UNIX"), "1767222000", "ENTRA_TAP_PREVIOUS_EXPIRES_UNIX");
+	a.on_expiry = NULL;
+	a.processes = NULL;
+	a.previous_expires = 0;
 
 	/* unset fields are not sent at all; a NULL format gives a default message */
 	memset(&none, 0, sizeof(none));
