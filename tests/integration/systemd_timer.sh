@@ -7,7 +7,7 @@
 # service, is replaced by a new instant and stopped by cancel; the grant's scope
 # (et_scope_attach / et_scope_stop) takes in running processes, and what they fork after,
 # and stopping it ends them; and end to end, a 3 s grant made with entra-tap-helper is
-# revoked by its timer within 2 s after expiry (the lateness is printed).
+# revoked by its timer (the lateness is printed; bench-revocation measures it).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/sandbox.sh"
 CTL="$top_builddir/tests/integration/timer_audit_ctl"
@@ -75,11 +75,12 @@ if wait_until 5 test -s "$SBX_DIR/fired.$id"; then
 	diag "stand-in service ran $late s after the expiry instant"
 	[ "$verb $fid" = "revoke $id" ]
 	ok $? "the service ran '<helper> revoke <id>'"
-	fle 0 "$late" && fle "$late" 2
-	ok $? "the timer fired within 2 s after expiry (lateness $late s)"
+	# how late is bench-revocation's to measure; here: never before the instant
+	fle 0 "$late"
+	ok $? "the timer fired at or after the expiry instant, not before (lateness $late s)"
 else
 	fail "the service ran '<helper> revoke <id>'"
-	fail "the timer fired within 2 s after expiry (it did not fire)"
+	fail "the timer fired at or after the expiry instant (it did not fire)"
 fi
 unit_gone "entra-tap-revoke-$id.timer"
 ok $? "an elapsed timer does not linger (RemainAfterElapse=no)"
@@ -247,13 +248,10 @@ ok $r "the grant's timer is set for its expiry"
 sleep_until "$expires"
 if ! wait_until --every 0.01 6 unlisted alice; then
 	fail "alice's membership ended by the timer (still a member 6 s after expiry)"
-	fail "lateness within 2 s"
 else
 	late=$(fsub "$(date +%s.%N)" "$expires")
-	echo "# revocation lateness (membership gone - expiry): $late s"
+	echo "# revocation lateness (membership gone - expiry): $late s (bench-revocation measures it)"
 	pass "alice's membership ended by the timer"
-	fle "$late" 2
-	ok $? "lateness within 2 s ($late s)"
 fi
 sbx_grantctl list --json | "$PYTHON3" -c 'import json,sys; sys.exit(any(g["id"]==sys.argv[1] for g in json.load(sys.stdin)))' "$gid"
 ok $? "the grant is gone from the store"
