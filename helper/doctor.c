@@ -163,7 +163,10 @@ static bool ends_on_success(const char *control)
 	return strcmp(control, "sufficient") == 0 || strstr(control, "success=done") || strstr(control, "success=end");
 }
 
-static void check_pam_stack(const char *service, bool want_grant, FILE *out, unsigned *n)
+enum { STACK_AUTH = 1 << 0, STACK_ACCOUNT = 1 << 1, STACK_SESSION = 1 << 2, STACK_ALL = 7 };
+
+/* which: the line types the service needs (STACK_*) */
+static void check_pam_stack(const char *service, unsigned which, bool want_grant, FILE *out, unsigned *n)
 {
 	struct pam_line *lines = calloc(PAM_LINES_MAX, sizeof(*lines));
 	static const char *const types[] = { "auth", "account", "session" };
@@ -181,6 +184,8 @@ static void check_pam_stack(const char *service, bool want_grant, FILE *out, uns
 	}
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
 		bool seen = false, skipped = false, granted = false;
+		if (!(which & (1u << t)))
+			continue;
 		for (size_t i = 0; i < count; i++) {
 			if (strcmp(lines[i].type, types[t]) != 0)
 				continue;
@@ -383,8 +388,12 @@ unsigned et_doctor_host(const struct et_config *cfg, bool online, FILE *out)
 	char buf[4096];
 	int status = -1;
 
-	check_pam_stack("sudo", true, out, &n);
-	check_pam_stack("sshd", true, out, &n);
+	check_pam_stack("sudo", STACK_ALL, true, out, &n);
+	check_pam_stack("sshd", STACK_ALL, true, out, &n);
+	/* `sudo -i` runs its own service; su's root shells (su -: su-l includes su) are
+	 * sessions a grant must end as well (sessions.h) */
+	check_pam_stack("sudo-i", STACK_ACCOUNT | STACK_SESSION, false, out, &n);
+	check_pam_stack("su", STACK_SESSION, false, out, &n);
 	if (!file_has_line("/etc/sudo.conf", "Set group_source dynamic"))
 		finding(out, &n, "/etc/sudo.conf: no `Set group_source dynamic`, so sudo does not see a grant made in "
 				 "the same shell — fix: add that line (data/sudo.conf.entra-tap)");

@@ -33,6 +33,7 @@ doctor_run
 is "$RC" 1 "doctor on a host without the wiring exits 1"
 for w in "/etc/pam.d/sudo: no auth line" "/etc/pam.d/sudo: no account line" "/etc/pam.d/sudo: no session line" \
 	"/etc/pam.d/sshd: no auth line" "/etc/pam.d/sshd: no account line" "/etc/pam.d/sshd: no session line" \
+	"/etc/pam.d/sudo-i: no account line" "/etc/pam.d/sudo-i: no session line" "/etc/pam.d/su: no session line" \
 	"/etc/sudo.conf: no \`Set group_source dynamic\`" "sudoers: no rule for %$SB_GROUP"; do
 	check "... it finds: $w" finds "$w"
 done
@@ -57,6 +58,9 @@ cp "$E/pam.d/sshd" "$T/sshd.pam"
 	echo "session  [success=1 default=ignore]  pam_succeed_if.so quiet user notingroup entra-tap-users"
 	echo "session  optional  pam_entra_tap.so"
 } >"$E/pam.d/sshd"
+# sudo -i's own service and su: the account check and the session line (README)
+printf 'account  required  pam_entra_tap.so no_grant=ignore\nsession  optional  pam_entra_tap.so\n' >>"$E/pam.d/sudo-i"
+echo "session  optional  pam_entra_tap.so" >>"$E/pam.d/su"
 cat "$top_srcdir/data/sudo.conf.entra-tap" >>"$E/sudo.conf"
 install -m 0440 "$top_srcdir/data/sudoers.d/entra-tap" "$E/sudoers.d/entra-tap"
 sed -i "s/%entra-admins/%$SB_GROUP/" "$E/sudoers.d/entra-tap"
