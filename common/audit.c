@@ -108,10 +108,18 @@ static void field_time(struct fields *f, const char *name, time_t t)
 		field_add(f, name, iso, ET_AUDIT_VALUE_MAX);
 }
 
+/* NAME=v in decimal */
+static void field_num(struct fields *f, const char *name, long long v)
+{
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", v);
+	field_add(f, name, num, ET_AUDIT_VALUE_MAX);
+}
+
 int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, const char *fmt, ...)
 {
 	struct fields f;
-	char msg[ET_AUDIT_MESSAGE_MAX + 1], num[32];
+	char msg[ET_AUDIT_MESSAGE_MAX + 1];
 	struct stat st;
 	va_list ap;
 	int r;
@@ -127,8 +135,7 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 	f.n = 0;
 	f.used = 0;
 	field_add(&f, "MESSAGE_ID", events[ev].id, ET_AUDIT_VALUE_MAX);
-	snprintf(num, sizeof(num), "%d", priority);
-	field_add(&f, "PRIORITY", num, ET_AUDIT_VALUE_MAX);
+	field_num(&f, "PRIORITY", priority);
 	field_add(&f, "SYSLOG_IDENTIFIER", "entra-tap", ET_AUDIT_VALUE_MAX);
 	field_add(&f, "ENTRA_TAP_EVENT", events[ev].name, ET_AUDIT_VALUE_MAX);
 
@@ -147,8 +154,7 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_GROUP", a->group, ET_AUDIT_VALUE_MAX);
 		if (a->expires > 0) {
 			field_time(&f, "ENTRA_TAP_EXPIRES", a->expires);
-			snprintf(num, sizeof(num), "%lld", (long long)a->expires);
-			field_add(&f, "ENTRA_TAP_EXPIRES_UNIX", num, ET_AUDIT_VALUE_MAX);
+			field_num(&f, "ENTRA_TAP_EXPIRES_UNIX", (long long)a->expires);
 		}
 		field_add(&f, "ENTRA_TAP_METHOD", a->method, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_UPN", a->upn, ET_AUDIT_VALUE_MAX);
@@ -159,10 +165,8 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_RHOST", a->rhost, ET_AUDIT_VALUE_MAX);
 		/* zero-initialised callers that never asked Graph leave these unset (0 and 0) */
 		if (a->graph_checked > 0) {
-			snprintf(num, sizeof(num), "%ld", a->graph_checked);
-			field_add(&f, "ENTRA_TAP_GRAPH_CHECKED", num, ET_AUDIT_VALUE_MAX);
-			snprintf(num, sizeof(num), "%ld", a->graph_matched);
-			field_add(&f, "ENTRA_TAP_GRAPH_MATCHED", num, ET_AUDIT_VALUE_MAX);
+			field_num(&f, "ENTRA_TAP_GRAPH_CHECKED", a->graph_checked);
+			field_num(&f, "ENTRA_TAP_GRAPH_MATCHED", a->graph_matched);
 		}
 		field_add(&f, "ENTRA_TAP_PIM_ASSIGNMENT", a->pim_assignment, ET_AUDIT_VALUE_MAX);
 		if (a->pim_end > 0)
@@ -174,10 +178,8 @@ int et_audit(enum et_audit_event ev, int priority, const struct et_audit *a, con
 		field_add(&f, "ENTRA_TAP_VOUCHER_REASON", a->voucher_reason, ET_AUDIT_REASON_MAX);
 		field_add(&f, "ENTRA_TAP_ON_EXPIRY", a->on_expiry, ET_AUDIT_VALUE_MAX);
 		field_add(&f, "ENTRA_TAP_PROCESSES", a->processes, ET_AUDIT_PROCESSES_MAX);
-		if (a->previous_expires) {
-			snprintf(num, sizeof(num), "%lld", (long long)a->previous_expires);
-			field_add(&f, "ENTRA_TAP_PREVIOUS_EXPIRES_UNIX", num, ET_AUDIT_VALUE_MAX);
-		}
+		if (a->previous_expires)
+			field_num(&f, "ENTRA_TAP_PREVIOUS_EXPIRES_UNIX", (long long)a->previous_expires);
 	}
 
 	r = sd_journal_sendv(f.iov, (int)f.n);

@@ -344,14 +344,11 @@ static int extend_live(const struct et_config *cfg, struct et_grant *want, time_
 	struct et_grant_list l = { 0 };
 	struct et_grant g;
 	struct et_audit a;
-	const struct et_grant *live = NULL;
+	const struct et_grant *live;
 	time_t before;
 	if (et_grant_store_list(cfg, want->user, &l, err) < 0)
 		return -1;
-	for (size_t i = 0; i < l.n; i++)
-		if (is_live(&l.items[i], now) && strcmp(l.items[i].group, want->group) == 0 &&
-		    (!live || l.items[i].expires > live->expires))
-			live = &l.items[i];
+	live = et_grant_latest_live(&l, want->group, now);
 	if (!live) {
 		et_grant_list_free(&l);
 		return 0;

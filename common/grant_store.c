@@ -75,6 +75,17 @@ void et_grant_list_free(struct et_grant_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+const struct et_grant *et_grant_latest_live(const struct et_grant_list *l, const char *group, time_t now)
+{
+	const struct et_grant *best = NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct et_grant *g = &l->items[i];
+		if (g->expires > now && (!group || strcmp(g->group, group) == 0) && (!best || g->expires > best->expires))
+			best = g;
+	}
+	return best;
+}
+
 /* ---- ids and text ---- */
 
 int et_grant_id_new(char ret_id[ET_GRANT_ID_HEX + 1], struct et_err *err)

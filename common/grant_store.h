@@ -42,6 +42,9 @@ struct et_grant_list {
 	size_t n_corrupt; /* files that could not be read; reported through cfg->log */
 };
 void et_grant_list_free(struct et_grant_list *l);
+/* The live grant (expires > now) of l that ends last, of group (NULL: of any group); NULL
+ * when there is none. */
+const struct et_grant *et_grant_latest_live(const struct et_grant_list *l, const char *group, time_t now);
 
 /* ---- the store (grant_store.c) ---- */
 

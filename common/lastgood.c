@@ -22,10 +22,21 @@ const char *et_config_source_name(enum et_config_source s)
 	return "?";
 }
 
+/* path written whole (root, 0600, atomic), its directory made private when missing */
+static int write_private(const char *path, const char *text, size_t len, struct et_err *err)
+{
+	char dir[PATH_MAX];
+	if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+		return et_err_set(err, ET_E_PATH_TOO_LONG, "%s: path too long", path);
+	if (et_dir_ensure_private(dirname(dir), 0700, err) < 0)
+		return -1;
+	return et_file_write_atomic(path, text, len, 0600, err);
+}
+
 int et_last_good_keep(const char *path, const char *copy_path, struct et_err *err)
 {
 	struct et_config scratch;
-	char *text = NULL, *old = NULL, dir[PATH_MAX];
+	char *text = NULL, *old = NULL;
 	size_t len = 0, old_len = 0;
 	struct et_err rerr;
 	int r = -1;
@@ -43,14 +54,7 @@ int et_last_good_keep(const char *path, const char *copy_path, struct et_err *er
 		r = 0;
 		goto done;
 	}
-	if ((size_t)snprintf(dir, sizeof(dir), "%s", copy_path) >= sizeof(dir)) {
-		et_err_set(err, ET_E_PATH_TOO_LONG, "%s: path too long", copy_path);
-		goto done;
-	}
-	if (et_dir_ensure_private(dirname(dir), 0700, err) < 0 ||
-	    et_file_write_atomic(copy_path, text, len, 0600, err) < 0)
-		goto done;
-	r = 0;
+	r = write_private(copy_path, text, len, err);
 done:
 	free(text);
 	free(old);
@@ -119,7 +123,7 @@ static int stores_read(const char *stores_path, struct et_strlist *ret, struct e
 int et_stores_register(const struct et_config *cfg, const char *stores_path, struct et_err *err)
 {
 	struct et_strlist l = { 0 };
-	char dir[PATH_MAX], *text = NULL;
+	char *text = NULL;
 	size_t len = 0;
 	int r = -1;
 
@@ -147,14 +151,7 @@ int et_stores_register(const struct et_config *cfg, const char *stores_path, str
 	len = 0;
 	for (size_t i = 0; i < l.n; i++)
 		len += (size_t)sprintf(text + len, "%s\n", l.items[i]);
-	if ((size_t)snprintf(dir, sizeof(dir), "%s", stores_path) >= sizeof(dir)) {
-		et_err_set(err, ET_E_PATH_TOO_LONG, "%s: path too long", stores_path);
-		goto done;
-	}
-	if (et_dir_ensure_private(dirname(dir), 0700, err) < 0 ||
-	    et_file_write_atomic(stores_path, text, len, 0600, err) < 0)
-		goto done;
-	r = 0;
+	r = write_private(stores_path, text, len, err);
 done:
 	free(text);
 	et_strlist_free(&l);

@@ -244,9 +244,7 @@ int et_session_tie(const struct et_config *cfg, const char *user, pid_t pid, con
 		goto done;
 	if (et_grant_store_list(cfg, user, &l, err) < 0)
 		goto done;
-	for (size_t i = 0; i < l.n; i++)
-		if (l.items[i].expires > now && (!g || l.items[i].expires > g->expires))
-			g = &l.items[i];
+	g = et_grant_latest_live(&l, NULL, now);
 	if (!g) {
 		et_err_set(err, ET_E_NOT_FOUND, "%s holds no live grant", user);
 		goto done;

@@ -151,17 +151,14 @@ static void undo_grant(const char *id)
 static void live_grant_id(struct et_pam *m, char id[ET_GRANT_ID_HEX + 1])
 {
 	struct et_grant_list l = { 0 };
+	const struct et_grant *g;
 	struct et_err err;
-	time_t now = time(NULL), best = 0;
 	id[0] = '\0';
 	if (et_grant_store_list(&m->cfg, m->user, &l, &err) < 0)
 		return;
-	for (size_t i = 0; i < l.n; i++)
-		if (l.items[i].expires > now && l.items[i].expires > best &&
-		    strcmp(l.items[i].group, m->cfg.elevated_group) == 0) {
-			best = l.items[i].expires;
-			snprintf(id, ET_GRANT_ID_HEX + 1, "%s", l.items[i].id);
-		}
+	g = et_grant_latest_live(&l, m->cfg.elevated_group, time(NULL));
+	if (g)
+		snprintf(id, ET_GRANT_ID_HEX + 1, "%s", g->id);
 	et_grant_list_free(&l);
 }
 

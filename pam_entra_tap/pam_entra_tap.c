@@ -191,11 +191,10 @@ static const char *session_holder(struct et_pam *m)
 	for (int i = 0; i < 2; i++) {
 		struct et_grant_list l = { 0 };
 		struct et_err err;
-		bool live = false;
+		bool live;
 		if (!who[i] || !et_local_name_ok(who[i]) || et_grant_store_list(&m->cfg, who[i], &l, &err) < 0)
 			continue;
-		for (size_t j = 0; j < l.n && !live; j++)
-			live = l.items[j].expires > now;
+		live = et_grant_latest_live(&l, NULL, now) != NULL;
 		et_grant_list_free(&l);
 		if (live)
 			return who[i];

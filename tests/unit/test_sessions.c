@@ -196,6 +196,20 @@ static void test_stores(const char *dir)
 	et_config_free(&cfg);
 }
 
+/* A child that carries gid as its one supplementary group, running as uid ((uid_t)-1: as
+ * root), until killed. */
+static pid_t carrier_of(gid_t gid, uid_t uid)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (setgroups(1, &gid) < 0 || (uid != (uid_t)-1 && setresuid(uid, uid, uid) < 0))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
 /* A process of another PID namespace (a container) with the same gid number is no carrier
  * of ours. */
 static void test_other_namespace(void)
@@ -214,27 +228,14 @@ static void test_other_namespace(void)
 		gid_t gid = 54321;
 		if (unshare(CLONE_NEWPID) < 0)
 			_exit(1);
-		c = fork(); /* pid 1 of the new namespace */
-		if (c == 0) {
-			if (setgroups(1, &gid) < 0)
-				_exit(1);
-			for (;;)
-				pause();
-		}
+		c = carrier_of(gid, (uid_t)-1); /* pid 1 of the new namespace */
 		/* the host's view of it */
 		if (write(pfd[1], &c, sizeof(c)) != sizeof(c))
 			_exit(1);
 		waitpid(c, NULL, 0);
 		_exit(0);
 	}
-	here = fork();
-	if (here == 0) {
-		gid_t gid = 54321;
-		if (setgroups(1, &gid) < 0)
-			_exit(1);
-		for (;;)
-			pause();
-	}
+	here = carrier_of(54321, (uid_t)-1);
 	close(pfd[1]);
 	if (read(pfd[0], &inner, sizeof(inner)) != sizeof(inner))
 		inner = 0;
@@ -401,32 +402,9 @@ static void test_sessions(const char *state_dir)
 		uid_t tina = getpwnam("tina") ? getpwnam("tina")->pw_uid : 0;
 		ok(gr != NULL, "the elevated group exists");
 		ok(et_grant_create(&cfg, &req, time(NULL), &g, &err) == 0, "a third grant for tina");
-		carrier = fork();
-		if (carrier == 0) {
-			gid_t gid = gr->gr_gid;
-			if (setgroups(1, &gid) < 0 || setresuid(tina, tina, tina) < 0)
-				_exit(1);
-			for (;;)
-				pause();
-		}
-		bystander = fork();
-		if (bystander == 0) {
-			gid_t gid = gr->gr_gid;
-			uid_t ops = getpwnam("ops")->pw_uid;
-			if (setgroups(1, &gid) < 0 || setresuid(ops, ops, ops) < 0)
-				_exit(1);
-			for (;;)
-				pause();
-		}
-		standing = fork();
-		if (standing == 0) {
-			gid_t gid = gr->gr_gid;
-			uid_t vic = getpwnam("vic")->pw_uid;
-			if (setgroups(1, &gid) < 0 || setresuid(vic, vic, vic) < 0)
-				_exit(1);
-			for (;;)
-				pause();
-		}
+		carrier = carrier_of(gr->gr_gid, tina);
+		bystander = carrier_of(gr->gr_gid, getpwnam("ops")->pw_uid);
+		standing = carrier_of(gr->gr_gid, getpwnam("vic")->pw_uid);
 		cfg.permanent_members.n = 0;
 		et_strlist_add(&cfg.permanent_members, "ops");
 		{
