@@ -33,32 +33,33 @@ static int write_private(const char *path, const char *text, size_t len, struct 
 	return et_file_write_atomic(path, text, len, 0600, err);
 }
 
-int et_last_good_keep(const char *path, const char *copy_path, struct et_err *err)
+/* copy_path made the len bytes of text (a configuration that loaded) unless it holds them */
+static int keep_copy(const char *text, size_t len, const char *copy_path, struct et_err *err)
 {
-	struct et_config scratch;
-	char *text = NULL, *old = NULL;
-	size_t len = 0, old_len = 0;
+	char *old = NULL;
+	size_t old_len = 0;
 	struct et_err rerr;
-	int r = -1;
-
-	if (et_config_init(&scratch) < 0)
-		return et_err_set(err, ET_E_NO_MEMORY, "out of memory");
-	if (et_file_read(path, ET_CONFIG_MAX_BYTES, 1, &text, &len, err) < 0)
-		goto done;
-	/* the copy is only ever what validates: the file may have changed since the caller
-	 * loaded it */
-	if (et_config_parse(&scratch, text, len, path, err) < 0)
-		goto done;
-	if (et_file_read(copy_path, ET_CONFIG_MAX_BYTES, 1, &old, &old_len, &rerr) == 0 && old_len == len &&
-	    memcmp(old, text, len) == 0) {
-		r = 0;
-		goto done;
-	}
-	r = write_private(copy_path, text, len, err);
-done:
-	free(text);
+	bool same = et_file_read(copy_path, ET_CONFIG_MAX_BYTES, 1, &old, &old_len, &rerr) == 0 && old_len == len &&
+		    memcmp(old, text, len) == 0;
 	free(old);
-	et_config_free(&scratch);
+	return same ? 0 : write_private(copy_path, text, len, err);
+}
+
+int et_config_load_keep(struct et_config *cfg, const char *path, const char *keep_path, struct et_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct et_err kerr;
+	int r;
+
+	/* what et_config_load does, with the bytes kept: the copy is exactly what loaded */
+	if (et_file_read(path, ET_CONFIG_MAX_BYTES, 1, &text, &len, err) < 0)
+		return -1;
+	r = et_config_parse(cfg, text, len, path, err);
+	if (r == 0 && keep_path && keep_copy(text, len, keep_path, &kerr) < 0)
+		et_log(&cfg->log, ET_LOG_WARNING, "the last good copy of the configuration was not kept: %s",
+		       kerr.message);
+	free(text);
 	return r;
 }
 
@@ -73,14 +74,14 @@ static int reset(struct et_config *cfg)
 	return 0;
 }
 
-int et_config_load_for_ending(struct et_config *cfg, const char *path, const char *copy_path,
+int et_config_load_for_ending(struct et_config *cfg, const char *path, const char *copy_path, bool keep,
 			      enum et_config_source *ret_source, struct et_err *ret_why)
 {
 	struct et_err copy_err;
 
 	et_err_clear(ret_why);
 	*ret_source = ET_CONFIG_SOURCE_FILE;
-	if (et_config_load(cfg, path, ret_why) == 0)
+	if (et_config_load_keep(cfg, path, keep ? copy_path : NULL, ret_why) == 0)
 		return 0;
 	if (ret_why->code == ET_E_NO_MEMORY)
 		return -1;

@@ -27,9 +27,10 @@ enum et_config_source {
 };
 const char *et_config_source_name(enum et_config_source s);
 
-/* After path loaded successfully: copy it to copy_path when the copy differs (the file is
- * read and validated again; a file changed in between is not copied). */
-int et_last_good_keep(const char *path, const char *copy_path, struct et_err *err);
+/* et_config_load, and when path loads and keep_path is not NULL, keep_path made a copy of
+ * the very bytes that loaded (written only when it differs). A copy that cannot be written is
+ * logged through cfg->log, never a failure of the load. */
+int et_config_load_keep(struct et_config *cfg, const char *path, const char *keep_path, struct et_err *err);
 
 /* Add cfg->state_dir to stores_path when it is not there yet (root, 0600, atomic). */
 int et_stores_register(const struct et_config *cfg, const char *stores_path, struct et_err *err);
@@ -38,9 +39,9 @@ int et_stores_register(const struct et_config *cfg, const char *stores_path, str
 int et_stores_others(const struct et_config *cfg, const char *stores_path, struct et_strlist *ret,
 		     struct et_err *err);
 
-/* cfg (initialised by the caller) from path when it can be used; otherwise from copy_path or
- * the defaults, with cfg->fallback set and ret_why holding why path cannot be used
- * ("file:line: reason"). ret_why->code is ET_E_NONE when path was used. -1 only when out of
- * memory. */
-int et_config_load_for_ending(struct et_config *cfg, const char *path, const char *copy_path,
+/* cfg (initialised by the caller) from path when it can be used (then, with keep, kept as
+ * copy_path: et_config_load_keep); otherwise from copy_path or the defaults, with
+ * cfg->fallback set and ret_why holding why path cannot be used ("file:line: reason").
+ * ret_why->code is ET_E_NONE when path was used. -1 only when out of memory. */
+int et_config_load_for_ending(struct et_config *cfg, const char *path, const char *copy_path, bool keep,
 			      enum et_config_source *ret_source, struct et_err *ret_why);

@@ -26,13 +26,10 @@
 
 const char *et_prog_name = "entra-tap";
 
-/* Root only: the copy the ends of grants fall back on (lastgood.h). A failure costs only the
- * fallback's freshness: said, not fatal. */
-static void keep_last_good(void)
+/* Root only keeps the copy the ends of grants fall back on (lastgood.h) */
+static const char *keep_path(void)
 {
-	struct et_err err;
-	if (geteuid() == 0 && et_last_good_keep(ET_DEFAULT_CONFIG, ET_LAST_GOOD_CONFIG, &err) < 0)
-		et_say("the last good copy of the configuration was not kept: %s", err.message);
+	return geteuid() == 0 ? ET_LAST_GOOD_CONFIG : NULL;
 }
 
 void et_say(const char *fmt, ...)
@@ -233,7 +230,7 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 {
 	struct et_err err;
 	cfg->log.fn = et_log_stderr;
-	if (et_config_load(cfg, ET_DEFAULT_CONFIG, &err) < 0) {
+	if (et_config_load_keep(cfg, ET_DEFAULT_CONFIG, keep_path(), &err) < 0) {
 		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
 				      .reason = err.reason,
 				      .error_class = et_class_name(et_err_class(&err)) };
@@ -241,7 +238,6 @@ int et_prog_config(struct et_config *cfg, const struct et_caller *who, const cha
 		et_say("%s", err.message);
 		return -1;
 	}
-	keep_last_good();
 	return 0;
 }
 
@@ -252,15 +248,12 @@ static int prog_config_for_ending(struct et_config *cfg, const struct et_caller 
 	enum et_config_source src;
 	struct et_err why;
 	cfg->log.fn = et_log_stderr;
-	if (et_config_load_for_ending(cfg, ET_DEFAULT_CONFIG, geteuid() == 0 ? ET_LAST_GOOD_CONFIG : NULL, &src,
-				      &why) < 0) {
+	if (et_config_load_for_ending(cfg, ET_DEFAULT_CONFIG, keep_path(), true, &src, &why) < 0) {
 		et_say("out of memory");
 		return -1;
 	}
-	if (src == ET_CONFIG_SOURCE_FILE) {
-		keep_last_good();
+	if (src == ET_CONFIG_SOURCE_FILE)
 		return 0;
-	}
 	{
 		struct et_audit a = { .user = who && who->have_name ? who->name : NULL,
 				      .reason = et_config_source_name(src),

@@ -255,7 +255,7 @@ int et_pam_broken_config(struct et_pam *m, int refused_code)
 	m->cfg_ready = true;
 	m->cfg.log.fn = log_to_syslog;
 	m->cfg.log.data = m->pamh;
-	if (et_config_load_for_ending(&m->cfg, m->config_path, ET_LAST_GOOD_CONFIG, &src, &err) < 0)
+	if (et_config_load_for_ending(&m->cfg, m->config_path, ET_LAST_GOOD_CONFIG, false, &src, &err) < 0)
 		return PAM_BUF_ERR;
 	if (et_grant_store_list(&m->cfg, user, &l, &err) < 0 || l.n == 0) {
 		et_grant_list_free(&l);

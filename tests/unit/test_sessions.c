@@ -118,7 +118,9 @@ static void test_last_good(const char *dir)
 
 	snprintf(copy, sizeof(copy), "%s/lg/last-good.conf", dir);
 	conf = write_file(dir, "main.conf", good_conf, 0644);
-	ok(et_last_good_keep(conf, copy, &why) == 0, "last good: a usable file is copied");
+	et_config_init(&cfg);
+	ok(et_config_load_keep(&cfg, conf, copy, &why) == 0, "last good: a usable file loads and is copied");
+	et_config_free(&cfg);
 	text = gte_slurp(copy);
 	ok(text && strcmp(text, good_conf) == 0, "last good: the copy is the file, byte for byte");
 	free(text);
@@ -127,19 +129,21 @@ static void test_last_good(const char *dir)
 		ok(stat(copy, &st) == 0 && (st.st_mode & 0777) == 0600 && st.st_uid == 0, "last good: root, 0600");
 	}
 	et_config_init(&cfg);
-	ok(et_config_load_for_ending(&cfg, conf, copy, &src, &why) == 0 && src == ET_CONFIG_SOURCE_FILE && !cfg.fallback &&
+	ok(et_config_load_for_ending(&cfg, conf, copy, false, &src, &why) == 0 && src == ET_CONFIG_SOURCE_FILE && !cfg.fallback &&
 		   why.code == ET_E_NONE,
 	   "fallback: a usable file is used as it is");
 	et_config_free(&cfg);
 
 	/* broken in each way: the copy takes over, and says why */
 	free(write_file(dir, "main.conf", "tenant_id = x\nbogus_key = 1\n", 0644));
-	ok(et_last_good_keep(conf, copy, &why) < 0, "last good: an unusable file is not copied");
+	et_config_init(&cfg);
+	ok(et_config_load_keep(&cfg, conf, copy, &why) < 0, "last good: an unusable file is not copied");
+	et_config_free(&cfg);
 	text = gte_slurp(copy);
 	ok(text && strcmp(text, good_conf) == 0, "last good: the copy stays what it was");
 	free(text);
 	et_config_init(&cfg);
-	ok(et_config_load_for_ending(&cfg, conf, copy, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD &&
+	ok(et_config_load_for_ending(&cfg, conf, copy, true, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD &&
 		   cfg.fallback && cfg.elevated_group && strcmp(cfg.elevated_group, "old-admins") == 0 &&
 		   et_strlist_contains(&cfg.permanent_members, "ops") && cfg.on_expiry == ET_ON_EXPIRY_KEEP,
 	   "fallback: an unknown key: the last good copy, with its group, permanent members, on_expiry");
@@ -148,20 +152,20 @@ static void test_last_good(const char *dir)
 
 	free(write_file(dir, "main.conf", good_conf, 0664));
 	et_config_init(&cfg);
-	ok(et_config_load_for_ending(&cfg, conf, copy, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD &&
+	ok(et_config_load_for_ending(&cfg, conf, copy, true, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD &&
 		   cfg.fallback && why.code != ET_E_NONE,
 	   "fallback: a group-writable file is not used (%s)", why.reason);
 	et_config_free(&cfg);
 
 	unlink(conf);
 	et_config_init(&cfg);
-	ok(et_config_load_for_ending(&cfg, conf, copy, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD,
+	ok(et_config_load_for_ending(&cfg, conf, copy, true, &src, &why) == 0 && src == ET_CONFIG_SOURCE_LAST_GOOD,
 	   "fallback: a missing file: the last good copy");
 	et_config_free(&cfg);
 
 	unlink(copy);
 	et_config_init(&cfg);
-	ok(et_config_load_for_ending(&cfg, conf, copy, &src, &why) == 0 && src == ET_CONFIG_SOURCE_DEFAULTS &&
+	ok(et_config_load_for_ending(&cfg, conf, copy, true, &src, &why) == 0 && src == ET_CONFIG_SOURCE_DEFAULTS &&
 		   cfg.fallback && !cfg.elevated_group && strcmp(cfg.state_dir, ET_DEFAULT_STATE_DIR) == 0 &&
 		   cfg.on_expiry == ET_ON_EXPIRY_TERMINATE && cfg.terminate_grace == 10,
 	   "fallback: no copy either: the defaults (no group, the default store, terminate after 10 s)");
